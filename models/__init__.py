@@ -1,0 +1,1 @@
+"""OCR engines behind one protocol (see models.base)."""

@@ -1,0 +1,49 @@
+"""The engine protocol: what the job runner and `ocrq ocr` need from any OCR engine.
+
+An engine receives already-decoded, upright, size-bounded RGB images and returns lines in the
+coordinates of the image it was given; the job runner maps them back to the original image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+from PIL import Image
+
+from shared.results import Line
+from shared.tasks import TaskSpec
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    image: Image.Image
+    spec: TaskSpec
+
+
+@dataclass
+class EngineOutput:
+    text: str
+    lines: list[Line] = field(default_factory=list)
+    markdown: str | None = None
+    fields: dict[str, Any] | None = None
+    raw: str | None = None
+    truncated: bool = False
+
+
+class EngineError(Exception):
+    """The engine could not process one input (as opposed to a crash of the engine itself)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Engine(Protocol):
+    name: str
+    version: str
+    tasks: frozenset[str]
+
+    def run(self, requests: Sequence[EngineRequest]) -> list[EngineOutput | EngineError]:
+        """Process a batch; one output (or the error of that one input) per request, in order."""
+        ...

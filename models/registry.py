@@ -1,0 +1,27 @@
+"""Build the engine a process is configured for; imports heavy libraries only when asked."""
+
+from __future__ import annotations
+
+from models.base import Engine
+from shared.settings import Settings
+
+
+class EngineLoadError(Exception):
+    """The engine cannot start (missing weights, missing package); one line for the operator."""
+
+
+def load_engine(settings: Settings, name: str | None = None) -> Engine:
+    name = name or settings.engine
+    if name == "rapidocr":
+        from models.rapid import RapidOcrEngine
+
+        return RapidOcrEngine()
+    if name == "hunyuan":
+        from models.hunyuan import HunyuanEngine
+
+        return HunyuanEngine.from_settings(settings)
+    if name == "hunyuan-vllm":
+        from models.hunyuan_vllm import HunyuanVllmEngine
+
+        return HunyuanVllmEngine.from_settings(settings)
+    raise EngineLoadError(f"unknown engine '{name}' (OCRQ_ENGINE): use rapidocr, hunyuan or hunyuan-vllm")

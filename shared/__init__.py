@@ -1,0 +1,1 @@
+"""Common code of ocrq: settings, the job model and store, blob stores, image safety, schemas."""

@@ -1,0 +1,44 @@
+"""The result document every engine produces, stored as JSON once per job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Line(BaseModel):
+    text: str
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels of the upright original image
+    polygon: list[tuple[int, int]] | None = None
+    confidence: float | None = None
+
+
+class EngineInfo(BaseModel):
+    name: str
+    version: str
+
+
+class ImageSize(BaseModel):
+    width: int
+    height: int
+
+
+class Timings(BaseModel):
+    queued_ms: float = 0.0
+    fetch_ms: float = 0.0
+    infer_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class OcrResult(BaseModel):
+    task: str
+    text: str
+    lines: list[Line] = Field(default_factory=list)
+    markdown: str | None = None
+    fields: dict[str, Any] | None = None
+    raw: str | None = None  # the model's own text, kept when it could not be parsed
+    truncated: bool = False
+    engine: EngineInfo
+    image: ImageSize
+    timings: Timings = Field(default_factory=Timings)

@@ -1,0 +1,138 @@
+"""All configuration in one place: environment variables with the prefix ``OCRQ_``.
+
+A wrong or missing setting must stop a process at start with one line naming the variable,
+so ``load_settings`` turns pydantic's multi-line report into exactly that.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "OCRQ_"
+EngineName = Literal["rapidocr", "hunyuan", "hunyuan-vllm"]
+
+
+class SettingsError(Exception):
+    """A configuration problem, already phrased as one line for an operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    # Connections
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str = ""  # empty: use redis_url
+    storage_url: str = "file://./var/blobs"  # s3://bucket or file:///path
+    bucket: str = "ocrq"  # default bucket of a file:// store (s3:// names its own)
+    s3_endpoint: str = "127.0.0.1:9000"  # host:port of MinIO / S3
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+
+    # Engine
+    engine: EngineName = "rapidocr"
+    model_path: str = ""
+    attn_implementation: str = "sdpa"
+    max_new_tokens: int = Field(default=4096, ge=16, le=32768)
+    batch_max: int = Field(default=1, ge=1, le=256)
+    batch_wait_ms: int = Field(default=20, ge=0, le=10_000)
+
+    # Input limits
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_pixels: int = Field(default=40_000_000, ge=10_000)
+    max_side: int = Field(default=2048, ge=64, le=16384)
+    max_frames: int = Field(default=1, ge=1, le=1000)
+    allowed_types: str = "jpeg,png,webp,bmp,tiff"
+
+    # Jobs and the queue
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    job_time_limit_s: int = Field(default=300, ge=5)
+    lease_s: int = Field(default=30, ge=2)  # a running job's heartbeat lease
+    visibility_timeout_s: int = Field(default=3600, ge=10)
+    retention_s: int = Field(default=7 * 24 * 3600, ge=60)
+    interactive_queue_max: int = Field(default=1000, ge=1)
+    reaper_interval_s: float = Field(default=5.0, gt=0)
+
+    # Gateway
+    rate_per_s: float = Field(default=50.0, gt=0)  # token bucket refill per API key
+    rate_burst: int = Field(default=100, ge=1)
+    wait_max_s: int = Field(default=30, ge=0, le=300)
+    public_url: str = ""  # base URL for links in webhooks; empty: request host
+
+    # Webhooks
+    webhook_allow_http: bool = False  # development only
+    webhook_allow_private: str = ""  # comma-separated CIDRs an operator trusts
+    webhook_timeout_s: float = Field(default=15.0, gt=0)
+    webhook_schedule_s: str = "5,300,1800,7200,18000,36000,36000,36000,36000,36000,36000,36000"
+    webhook_inline_max_bytes: int = Field(default=256 * 1024, ge=0)
+
+    log_level: str = "INFO"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str) -> str:
+        if urlparse(v).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return v
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_scheme(cls, v: str) -> str:
+        u = urlparse(v)
+        if u.scheme == "s3":
+            if not u.netloc:
+                raise ValueError("s3:// URL must name a bucket, e.g. s3://ocrq")
+        elif u.scheme != "file":
+            raise ValueError("must be s3://BUCKET or file:///PATH")
+        return v
+
+    @model_validator(mode="after")
+    def _engine_needs_model(self) -> "Settings":
+        if self.engine in ("hunyuan", "hunyuan-vllm") and not self.model_path:
+            raise ValueError(f"{ENV_PREFIX}MODEL_PATH is required when {ENV_PREFIX}ENGINE={self.engine}")
+        if self.visibility_timeout_s <= self.job_time_limit_s:
+            # A message must never become visible again while its job may still run.
+            raise ValueError(
+                f"{ENV_PREFIX}VISIBILITY_TIMEOUT_S must exceed {ENV_PREFIX}JOB_TIME_LIMIT_S"
+            )
+        return self
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
+    @property
+    def allowed_formats(self) -> tuple[str, ...]:
+        return tuple(t.strip().upper() for t in self.allowed_types.split(",") if t.strip())
+
+    @property
+    def webhook_schedule(self) -> list[float]:
+        return [float(x) for x in self.webhook_schedule_s.split(",") if x.strip()]
+
+
+def _one_line(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = [str(p) for p in first.get("loc", ()) if p != "__root__"]
+    msg = first.get("msg", "invalid").removeprefix("Value error, ")
+    if loc:
+        return f"{ENV_PREFIX}{loc[0].upper()}: {msg}"
+    return msg
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise SettingsError with one line on any problem."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise SettingsError(_one_line(err)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,59 @@
+"""OCR tasks a job may ask for, their parameters, and which engine can do which.
+
+The gateway validates a task here, before anything is stored or queued, so a job an engine
+cannot do is refused at submit time (400), never after it sat in a queue.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TaskName = Literal["text", "spotting", "parse", "table", "formula", "chart", "fields", "translate", "ask"]
+TASK_NAMES: tuple[str, ...] = TaskName.__args__  # type: ignore[attr-defined]
+
+# RapidOCR reads text and where it is; everything that needs language understanding is the VLM's.
+ENGINE_TASKS: dict[str, frozenset[str]] = {
+    "rapidocr": frozenset({"text", "spotting"}),
+    "hunyuan": frozenset(TASK_NAMES),
+    "hunyuan-vllm": frozenset(TASK_NAMES),
+}
+
+
+class TaskSpec(BaseModel):
+    """A task and its parameters, as stored on a job and handed to an engine."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task: TaskName = "text"
+    fields: tuple[str, ...] | None = Field(default=None, max_length=64)
+    target_lang: Literal["en", "zh"] | None = None
+    instruction: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _params_match_task(self) -> "TaskSpec":
+        if self.task == "fields" and not self.fields:
+            raise ValueError("task 'fields' needs a non-empty list of field names (fields)")
+        if self.task == "translate" and not self.target_lang:
+            raise ValueError("task 'translate' needs target_lang 'en' or 'zh'")
+        if self.task == "ask" and not (self.instruction or "").strip():
+            raise ValueError("task 'ask' needs an instruction")
+        if self.fields is not None and any(not f.strip() or len(f) > 100 for f in self.fields):
+            raise ValueError("each field name must be 1-100 characters")
+        return self
+
+    def params(self) -> dict[str, object]:
+        return self.model_dump(exclude={"task"}, exclude_none=True)
+
+
+class UnsupportedTask(ValueError):
+    pass
+
+
+def check_engine_supports(engine: str, spec: TaskSpec) -> None:
+    supported = ENGINE_TASKS.get(engine, frozenset())
+    if spec.task not in supported:
+        raise UnsupportedTask(
+            f"engine '{engine}' cannot do task '{spec.task}'; it supports: {', '.join(sorted(supported))}"
+        )

@@ -1,0 +1,1 @@
+"""Celery app, tasks, job runner, webhooks, backfill."""
