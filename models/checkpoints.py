@@ -1,0 +1,358 @@
+"""HunyuanOCR weights folders: check them, fabricate test ones, pack them for offline transfer.
+
+Workers never download anything, so a weights folder arrives by hand (tar, rsync, a volume) and
+the most common failure is an incomplete copy. ``verify`` names exactly what is missing or
+truncated before a worker tries to load it.
+
+``make_tiny`` writes a miniature, randomly initialised checkpoint that goes through exactly the
+production loading path (config, tokenizer, image processor, chat template, safetensors) and
+generates on a CPU in well under a second; the tests use it. ``make_random`` writes a full-size
+random checkpoint with the released architecture, to measure GPU speed and memory where the real
+weights cannot be fetched. Neither produces meaningful text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import struct
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "SHA256SUMS"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "hy.tiktoken")
+CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
+
+# Special tokens the HunYuanVL processor and chat template need. Image, pad, BOS and turn markers
+# carry the released tokenizer's names; the EOS name is our choice (only test weights use it).
+PAD = "<｜hy_▁pad▁｜>"
+BOS = "<｜hy_begin▁of▁sentence｜>"
+EOS = "<｜hy_place▁holder▁no▁2｜>"
+SYSTEM_END = "<｜hy_place▁holder▁no▁3｜>"
+USER = "<｜hy_User｜>"
+ASSISTANT = "<｜hy_Assistant｜>"
+IMAGE_START = "<｜hy_place▁holder▁no▁100｜>"
+IMAGE_END = "<｜hy_place▁holder▁no▁101｜>"
+IMAGE = "<｜hy_place▁holder▁no▁102｜>"
+
+# The layout of HunyuanOCR's prompt as the official vLLM example writes it by hand:
+#   BOS [system SYSTEM_END] IMAGE_START IMAGE IMAGE_END instruction USER
+# Real checkpoints ship their own template; this one only has to be equivalent for test weights.
+TINY_CHAT_TEMPLATE = (
+    "{{- bos_token }}"
+    "{%- set ns = namespace(system='') %}"
+    "{%- for message in messages if message['role'] == 'system' %}"
+    "{%- set ns.system = ns.system + (message['content'] if message['content'] is string else '') %}"
+    "{%- endfor %}"
+    "{%- if ns.system %}{{- ns.system }}" + SYSTEM_END + "{%- endif %}"
+    "{%- for message in messages if message['role'] != 'system' %}"
+    "{%- if message['content'] is string %}{{- message['content'] }}"
+    "{%- else %}{%- for item in message['content'] %}"
+    "{%- if item['type'] == 'image' %}{{- '" + IMAGE_START + IMAGE + IMAGE_END + "' }}"
+    "{%- elif item['type'] == 'text' %}{{- item['text'] }}{%- endif %}"
+    "{%- endfor %}{%- endif %}"
+    "{%- if message['role'] == 'user' %}{{- '" + USER + "' }}{%- else %}{{- eos_token }}{%- endif %}"
+    "{%- endfor %}"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# verify
+# --------------------------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> tuple[Any, str | None]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), None
+    except (OSError, ValueError) as err:
+        return None, f"{path.name} is not valid JSON ({err.__class__.__name__})"
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """A shard that is missing, empty or shorter than its own header says (an interrupted copy)."""
+    if not path.is_file():
+        return f"missing weights file {path.name}"
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                return f"weights file {path.name} is truncated ({size} bytes)"
+            (header_len,) = struct.unpack("<Q", head)
+            if header_len > size - 8:
+                return f"weights file {path.name} is truncated (header larger than the file)"
+            header = json.loads(fh.read(header_len))
+    except (OSError, ValueError) as err:
+        return f"weights file {path.name} is unreadable ({err.__class__.__name__})"
+    data_end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    if 8 + header_len + data_end > size:
+        return f"weights file {path.name} is truncated ({size} of {8 + header_len + data_end} bytes)"
+    return None
+
+
+def _weights_problems(root: Path) -> list[str]:
+    index = root / "model.safetensors.index.json"
+    if index.is_file():
+        data, err = _read_json(index)
+        if err:
+            return [err]
+        shards = sorted(set((data or {}).get("weight_map", {}).values()))
+        if not shards:
+            return ["model.safetensors.index.json lists no shards"]
+        problems = [_safetensors_problem(root / s) for s in shards]
+        return [f"{p} (listed in model.safetensors.index.json)" for p in problems if p]
+    if (root / "model.safetensors").exists():
+        p = _safetensors_problem(root / "model.safetensors")
+        return [p] if p else []
+    return ["missing weights: neither model.safetensors nor model.safetensors.index.json"]
+
+
+def _has_chat_template(root: Path) -> bool:
+    if any((root / f).is_file() for f in CHAT_TEMPLATE_FILES):
+        return True
+    for name in ("tokenizer_config.json", "processor_config.json"):
+        data, err = _read_json(root / name) if (root / name).is_file() else (None, None)
+        if isinstance(data, dict) and data.get("chat_template"):
+            return True
+    return False
+
+
+def verify(path: str | os.PathLike[str]) -> list[str]:
+    """Problems that would stop HunyuanOCR loading from ``path``; an empty list means complete."""
+    root = Path(path)
+    if not root.is_dir():
+        return [f"weights folder not found: {root}"]
+    problems: list[str] = []
+
+    if not (root / "config.json").is_file():
+        problems.append("missing config.json")
+    else:
+        config, err = _read_json(root / "config.json")
+        if err:
+            problems.append(err)
+        elif isinstance(config, dict) and config.get("model_type") != "hunyuan_vl":
+            problems.append(f"config.json model_type is {config.get('model_type')!r}, expected 'hunyuan_vl'")
+
+    if not (root / "tokenizer_config.json").is_file():
+        problems.append("missing tokenizer file tokenizer_config.json")
+    if not any((root / f).is_file() for f in TOKENIZER_FILES):
+        problems.append(f"missing tokenizer file (one of {', '.join(TOKENIZER_FILES)})")
+
+    preproc = root / "preprocessor_config.json"
+    proc_cfg = root / "processor_config.json"
+    proc_data = _read_json(proc_cfg)[0] if proc_cfg.is_file() else None
+    if not preproc.is_file() and not (isinstance(proc_data, dict) and "image_processor" in proc_data):
+        problems.append("missing image processor config preprocessor_config.json")
+
+    if not _has_chat_template(root):
+        problems.append("missing chat template (chat_template.jinja or chat_template in tokenizer_config.json)")
+
+    problems.extend(_weights_problems(root))
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# make_tiny / make_random
+# --------------------------------------------------------------------------------------------
+
+
+def _build_tokenizer(vocab_size: int | None = None) -> Any:
+    """A byte-level tokenizer built locally: any text (CJK included) round-trips through 256 byte symbols.
+
+    Special tokens come first so their ids are small and stable; ``vocab_size`` pads the vocabulary
+    with inert filler tokens up to the embedding size of a full-size model.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = [PAD, BOS, EOS, SYSTEM_END, USER, ASSISTANT, IMAGE_START, IMAGE_END, IMAGE]
+    vocab = {tok: i for i, tok in enumerate(specials)}
+    for symbol in sorted(pre_tokenizers.ByteLevel.alphabet()):
+        vocab[symbol] = len(vocab)
+    if vocab_size is not None:
+        for i in range(len(vocab), vocab_size):
+            vocab[f"<filler_{i}>"] = i
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.add_special_tokens(specials)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        extra_special_tokens={"image_start_token": IMAGE_START, "image_end_token": IMAGE_END, "image_token": IMAGE},
+    )
+    tokenizer.padding_side = "left"  # decoder-only batching pads on the left
+    return tokenizer
+
+
+def _save_processor(out: Path, tokenizer: Any, min_pixels: int, max_pixels: int) -> None:
+    from transformers.models.hunyuan_vl.image_processing_pil_hunyuan_vl import HunYuanVLImageProcessorPil
+    from transformers.models.hunyuan_vl.processing_hunyuan_vl import HunYuanVLProcessor
+
+    image_processor = HunYuanVLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels)
+    processor = HunYuanVLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=TINY_CHAT_TEMPLATE)
+    processor.save_pretrained(out)
+    # Released checkpoints carry a standalone preprocessor_config.json; keep the same layout.
+    image_processor.save_pretrained(out)
+
+
+def _rope(head_dim: int) -> dict[str, Any]:
+    # The released checkpoints' "xdrope" RoPE: 4 axes (position, width, height, image index),
+    # sections summing to head_dim / 2; transformers maps it onto NTK-alpha RoPE.
+    q = head_dim // 8
+    return {"rope_type": "xdrope", "type": "xdrope", "rope_theta": 10000.0, "alpha": 1000.0, "factor": 1.0,
+            "xdrope_section": [q, q, q, q]}
+
+
+def tiny_config(vocab_size: int) -> Any:
+    from transformers import HunYuanVLConfig
+
+    ids = _token_ids()
+    return HunYuanVLConfig(
+        text_config={
+            "vocab_size": vocab_size, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "max_position_embeddings": 4096,
+            "pad_token_id": ids[PAD], "bos_token_id": ids[BOS], "eos_token_id": ids[EOS], "eod_token_id": ids[EOS],
+            "sep_token_id": ids[SYSTEM_END], "rope_parameters": _rope(16),
+        },
+        vision_config={
+            "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "out_hidden_size": 64, "patch_size": 16, "spatial_merge_size": 2, "max_image_size": 256,
+            "min_image_size": 32,
+        },
+        image_token_id=ids[IMAGE], im_start_id=ids[IMAGE_START], im_end_id=ids[IMAGE_END], im_newline_id=ids[IMAGE],
+        architectures=["HunYuanVLForConditionalGeneration"],
+    )
+
+
+# The released HunyuanOCR architecture (config.json of tencent/HunyuanOCR): a 24-layer, 1024-wide
+# dense decoder (GQA 16/8 heads, head_dim 128) and a 27-layer, 1152-wide ViT; about 1B parameters.
+RELEASED_TEXT = {
+    "vocab_size": 120818, "hidden_size": 1024, "intermediate_size": 3584, "num_hidden_layers": 24,
+    "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-5, "hidden_act": "silu", "attention_bias": False, "tie_word_embeddings": True,
+}
+RELEASED_VISION = {
+    "hidden_size": 1152, "intermediate_size": 4304, "num_hidden_layers": 27, "num_attention_heads": 16,
+    "num_key_value_heads": 16, "out_hidden_size": 1024, "patch_size": 16, "spatial_merge_size": 2,
+    "temporal_patch_size": 1, "max_image_size": 2048, "min_image_size": 512, "img_max_token_num": 16384,
+    "max_vit_seq_len": 65536, "hidden_act": "gelu", "rms_norm_eps": 1e-5,
+}
+RELEASED_IMAGE_TOKEN_IDS = {"image_token_id": 120120, "im_start_id": 120118, "im_end_id": 120119, "im_newline_id": 120121}
+
+
+def random_config() -> Any:
+    from transformers import HunYuanVLConfig
+
+    ids = _token_ids()
+    text = dict(RELEASED_TEXT, rope_parameters=_rope(128), pad_token_id=ids[PAD], bos_token_id=ids[BOS],
+                eos_token_id=ids[EOS], eod_token_id=ids[EOS], sep_token_id=ids[SYSTEM_END])
+    return HunYuanVLConfig(
+        text_config=text,
+        vision_config=dict(RELEASED_VISION),
+        # Our tokenizer keeps its image tokens at small ids; the released ids would point at filler.
+        image_token_id=ids[IMAGE], im_start_id=ids[IMAGE_START], im_end_id=ids[IMAGE_END], im_newline_id=ids[IMAGE],
+        tie_word_embeddings=True,
+        architectures=["HunYuanVLForConditionalGeneration"],
+    )
+
+
+def _token_ids() -> dict[str, int]:
+    order = [PAD, BOS, EOS, SYSTEM_END, USER, ASSISTANT, IMAGE_START, IMAGE_END, IMAGE]
+    return {tok: i for i, tok in enumerate(order)}
+
+
+def _save_model(out: Path, config: Any, *, dtype: Any, seed: int, max_shard_size: str | None) -> None:
+    import torch
+    from transformers import HunYuanVLForConditionalGeneration
+
+    torch.manual_seed(seed)
+    model = HunYuanVLForConditionalGeneration(config).to(dtype)
+    ids = _token_ids()
+    gen = model.generation_config
+    gen.bos_token_id, gen.eos_token_id, gen.pad_token_id = ids[BOS], ids[EOS], ids[PAD]
+    kwargs: dict[str, Any] = {"max_shard_size": max_shard_size} if max_shard_size else {}
+    model.save_pretrained(out, **kwargs)
+
+
+def make_tiny(directory: str | os.PathLike[str], *, seed: int = 0, max_shard_size: str | None = None) -> Path:
+    """Write a tiny random HunYuanVL checkpoint (~150k parameters, images capped at 256x256 pixels)."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = _build_tokenizer()
+    _save_processor(out, tokenizer, min_pixels=32 * 32, max_pixels=256 * 256)
+    import torch
+
+    _save_model(out, tiny_config(len(tokenizer)), dtype=torch.float32, seed=seed, max_shard_size=max_shard_size)
+    return out
+
+
+def make_random(directory: str | os.PathLike[str], *, seed: int = 0) -> Path:
+    """Write a full-size random checkpoint (released architecture, bf16, ~2 GB) for speed/memory tests."""
+    import torch
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = _build_tokenizer(vocab_size=RELEASED_TEXT["vocab_size"])
+    # The released image processor bounds: 512x512 .. 2048x2048 pixels.
+    _save_processor(out, tokenizer, min_pixels=512 * 512, max_pixels=2048 * 2048)
+    _save_model(out, random_config(), dtype=torch.bfloat16, seed=seed, max_shard_size="1GB")
+    return out
+
+
+def count_parameters(config: Any) -> int:
+    """Parameters of a model built from ``config`` without allocating its weights (meta device)."""
+    import torch
+    from transformers import HunYuanVLForConditionalGeneration
+
+    with torch.device("meta"):
+        model = HunYuanVLForConditionalGeneration(config)
+    return sum(p.numel() for p in model.parameters())
+
+
+# --------------------------------------------------------------------------------------------
+# pack
+# --------------------------------------------------------------------------------------------
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pack(directory: str | os.PathLike[str], out_tar: str | os.PathLike[str]) -> Path:
+    """Tar a verified weights folder with a SHA256SUMS manifest inside it.
+
+    The archive holds one top-level folder named like the source, so on the target:
+    ``tar -xf X.tar && cd NAME && sha256sum -c SHA256SUMS && ocrq models verify .``.
+    Safetensors are already compressed-looking binary, so the tar is uncompressed (faster, same size).
+    """
+    root = Path(directory)
+    problems = verify(root)
+    if problems:
+        raise ValueError(f"refusing to pack {root}: " + "; ".join(problems))
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+    manifest = "".join(f"{sha256_file(p)}  {p.relative_to(root).as_posix()}\n" for p in files).encode()
+    top = root.resolve().name
+    out = Path(out_tar)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".partial")
+    with tarfile.open(tmp, "w") as tar:
+        # The manifest goes first and only into the archive: packing never modifies the source folder.
+        info = tarfile.TarInfo(f"{top}/{MANIFEST}")
+        info.size = len(manifest)
+        info.mtime = int(time.time())
+        tar.addfile(info, io.BytesIO(manifest))
+        for p in files:
+            tar.add(p, arcname=f"{top}/{p.relative_to(root).as_posix()}")
+    tmp.replace(out)  # never leave a half-written archive under the final name
+    return out
