@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from workers.webhooks.ssrf import Target, UnsafeUrl, check_url, parse_cidrs
+from workers.webhooks.ssrf import Target, UnsafeUrl, check_url, parse_allowlist, parse_cidrs
 
 PUBLIC = "93.184.215.14"
 PUBLIC6 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
@@ -222,7 +222,7 @@ def test_allowlist_strings_and_private_ranges() -> None:
 
 
 def test_parse_cidrs() -> None:
-    assert parse_cidrs("") == []
+    assert parse_cidrs("") == parse_allowlist("") == []
     assert parse_cidrs(" 10.0.0.0/8 , fd00::/8,127.0.0.1") == [
         ipaddress.ip_network("10.0.0.0/8"),
         ipaddress.ip_network("fd00::/8"),

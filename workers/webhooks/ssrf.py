@@ -92,6 +92,10 @@ def parse_cidrs(text: str) -> list[IPNetwork]:
     return [ipaddress.ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip()]
 
 
+# The name the gateway's submit-time check (api/webhook_guard.py) imports.
+parse_allowlist = parse_cidrs
+
+
 def system_resolver(host: str, port: int) -> list[str]:
     """Every address ``getaddrinfo`` returns for host:port (TCP), in its order."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
