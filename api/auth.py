@@ -1,0 +1,35 @@
+"""Bearer API keys: every /v1 request is authenticated and rate-limited per key."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, TypeVar
+
+from flask import g, request
+
+from api.app import services
+from api.problems import ApiProblem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def require_key(view: F) -> F:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiProblem(401, "unauthorized", "send an API key as 'Authorization: Bearer <key>'",
+                             headers={"WWW-Authenticate": 'Bearer realm="ocrq"'})
+        key = services().keys.authenticate(token.strip())
+        if key is None:
+            raise ApiProblem(401, "unauthorized", "the API key is unknown or revoked",
+                             headers={"WWW-Authenticate": 'Bearer realm="ocrq", error="invalid_token"'})
+        wait = services().limiter.take(key.id)
+        if wait:
+            raise ApiProblem(429, "rate_limited", f"too many requests for this API key; retry in {int(wait)} s",
+                             headers={"Retry-After": str(int(wait))})
+        g.api_key = key
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

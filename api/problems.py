@@ -1,0 +1,96 @@
+"""RFC 9457 problem+json for every error the gateway answers; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("ocrq.api")
+
+PROBLEM_TYPE = "urn:ocrq:problem:{}"
+PROBLEM_JSON = "application/problem+json"
+
+
+class ApiProblem(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+        self.title = title or code.replace("_", " ").capitalize()
+        self.headers = headers or {}
+        self.errors = errors
+
+
+def problem_response(p: ApiProblem) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE.format(p.code),
+        "title": p.title,
+        "status": p.status,
+        "detail": p.detail,
+        "instance": request.path if request else None,
+    }
+    if p.errors:
+        body["errors"] = p.errors
+    resp = Response(json.dumps(body), status=p.status, mimetype=PROBLEM_JSON)
+    for k, v in p.headers.items():
+        resp.headers[k] = v
+    return resp
+
+
+def from_validation(err: ValidationError, *, prefix: str = "") -> ApiProblem:
+    errors = [
+        {"field": prefix + ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "invalid")}
+        for e in err.errors(include_url=False)
+    ]
+    first = errors[0] if errors else {"field": "", "message": "invalid"}
+    detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return ApiProblem(422, "validation_error", detail, title="Invalid request", errors=errors)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(ApiProblem)
+    def _api_problem(err: ApiProblem) -> Response:
+        return problem_response(err)
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> Response:
+        status = err.code or 500
+        code = _HTTP_CODES.get(status, "http_error")
+        detail = err.description or code
+        if status == 413:
+            detail = "the request body is larger than the upload limit"
+        return problem_response(ApiProblem(status, code, detail, title=err.name))
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(ApiProblem(500, "internal_error", "an internal error occurred; it has been logged"))

@@ -1,0 +1,159 @@
+"""`ocrq submit` and `ocrq status`: a small HTTP client of the gateway.
+
+Where to connect comes from --url / OCRQ_URL and OCRQ_API_KEY, else from the file `ocrq dev`
+writes (OCRQ_CLIENT_CONFIG, default ~/.config/ocrq/client.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from cli.ocr_cmd import add_task_args
+
+FINAL = {"succeeded", "failed", "canceled"}
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("OCRQ_CLIENT_CONFIG") or Path.home() / ".config" / "ocrq" / "client.json")
+
+
+def write_client_config(url: str, api_key: str) -> Path:
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"url": url, "api_key": api_key}, indent=2))
+    path.chmod(0o600)
+    return path
+
+
+def resolve(url: str | None, key: str | None) -> tuple[str, str]:
+    saved: dict[str, str] = {}
+    if config_path().is_file():
+        try:
+            saved = json.loads(config_path().read_text())
+        except (OSError, json.JSONDecodeError):
+            saved = {}
+    url = url or os.environ.get("OCRQ_URL") or saved.get("url") or "http://127.0.0.1:8080"
+    key = key or os.environ.get("OCRQ_API_KEY") or saved.get("api_key") or ""
+    return url.rstrip("/"), key
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("submit", help="submit an image to the service")
+    p.add_argument("file")
+    p.add_argument("--url", default=None)
+    p.add_argument("--api-key", default=None)
+    add_task_args(p)
+    p.add_argument("--priority", default="interactive", choices=("interactive", "bulk"))
+    p.add_argument("--metadata", default=None, help="JSON object echoed back with the job")
+    p.add_argument("--webhook-url", default=None)
+    p.add_argument("--wait", action="store_true", help="wait for the result and print its text")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait with --wait")
+    p.add_argument("--json", action="store_true", help="print the full job JSON")
+    p.set_defaults(func=cmd_submit)
+
+    s = sub.add_parser("status", help="show a job")
+    s.add_argument("job_id")
+    s.add_argument("--url", default=None)
+    s.add_argument("--api-key", default=None)
+    s.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the job to finish (max 30)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+
+def _problem_text(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+        return f"{resp.status_code} {body.get('title', '')}: {body.get('detail', '')}"
+    except ValueError:
+        return f"{resp.status_code} {resp.reason}"
+
+
+def _request(method: str, url: str, key: str, *, attempts: int = 4, **kw: Any) -> requests.Response:
+    """Retry connection failures and 429/503 a few times: the Idempotency-Key makes resubmits safe."""
+    last: Exception | None = None
+    for i in range(attempts):
+        try:
+            resp = requests.request(method, url, headers={"Authorization": f"Bearer {key}", **kw.pop("headers", {})}, timeout=60, **kw)
+        except requests.ConnectionError as err:
+            last = err
+            time.sleep(min(2**i * 0.5, 5))
+            continue
+        if resp.status_code in (429, 503) and i < attempts - 1:
+            time.sleep(min(float(resp.headers.get("Retry-After", "1") or 1), 10))
+            continue
+        return resp
+    raise SystemExit(f"ocrq: cannot reach {url}: {last}")
+
+
+def wait_for(url: str, key: str, job_id: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        wait = max(0, min(20, int(left)))
+        resp = _request("GET", f"{url}/v1/jobs/{job_id}", key, params={"wait": wait})
+        if resp.status_code != 200:
+            raise SystemExit(f"ocrq: {_problem_text(resp)}")
+        job: dict[str, Any] = resp.json()
+        if job["status"] in FINAL or left <= 0:
+            return job
+
+
+def print_job(job: dict[str, Any], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(job, indent=2, ensure_ascii=False))
+    elif job["status"] == "succeeded":
+        print(job["result"]["text"])
+    elif job["status"] == "failed":
+        err = job.get("error") or {}
+        print(f"ocrq: job {job['id']} failed: {err.get('code')}: {err.get('message')}", file=sys.stderr)
+    else:
+        print(f"{job['id']} {job['status']}")
+    if job["status"] in ("failed", "canceled"):
+        return 1
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    url, key = resolve(args.url, args.api_key)
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"ocrq submit: no such file: {path}", file=sys.stderr)
+        return 2
+    form: dict[str, str] = {"task": args.task, "priority": args.priority}
+    for name in ("fields", "target_lang", "instruction", "metadata", "webhook_url"):
+        if getattr(args, name):
+            form[name] = getattr(args, name)
+    data = path.read_bytes()
+    resp = _request("POST", f"{url}/v1/jobs", key, data=form,
+                    files={"file": (path.name, data, "application/octet-stream")},
+                    headers={"Idempotency-Key": str(uuid.uuid4())})
+    if resp.status_code not in (200, 202):
+        print(f"ocrq submit: {_problem_text(resp)}", file=sys.stderr)
+        return 1
+    job = resp.json()
+    if not args.wait:
+        print(json.dumps(job, indent=2) if args.json else job["id"])
+        return 0
+    job = wait_for(url, key, job["id"], args.timeout)
+    if job["status"] not in FINAL:
+        print(f"ocrq submit: job {job['id']} still {job['status']} after {args.timeout:.0f} s", file=sys.stderr)
+        return 1
+    return print_job(job, args.json)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    url, key = resolve(args.url, args.api_key)
+    resp = _request("GET", f"{url}/v1/jobs/{args.job_id}", key, params={"wait": args.wait} if args.wait else {})
+    if resp.status_code != 200:
+        print(f"ocrq status: {_problem_text(resp)}", file=sys.stderr)
+        return 1
+    return print_job(resp.json(), args.json)

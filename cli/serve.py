@@ -1,0 +1,114 @@
+"""`ocrq api`, `ocrq worker` and `ocrq webhooks`: the long-running services."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+from cli.procs import child_env, supervise
+from shared.settings import Settings, load_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("api", help="run the HTTP gateway (gunicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    p.add_argument("--threads", type=int, default=16, help="threads per process (long-polls hold one each)")
+    p.set_defaults(func=cmd_api)
+
+    w = sub.add_parser("worker", help="run OCR workers, one Celery worker per GPU")
+    w.add_argument("--gpus", default=None, help="none | auto | comma list of GPU indices (default: none for rapidocr, auto otherwise)")
+    w.add_argument("--queues", default="interactive,bulk", help="queues in priority order")
+    w.add_argument("--loglevel", default="INFO")
+    w.set_defaults(func=cmd_worker)
+
+    h = sub.add_parser("webhooks", help="run the webhook delivery worker (queue 'webhooks')")
+    h.add_argument("--concurrency", type=int, default=8)
+    h.add_argument("--loglevel", default="INFO")
+    h.set_defaults(func=cmd_webhooks)
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    load_settings()  # fail here, with one line, rather than in every gunicorn worker
+    argv = [
+        sys.executable, "-m", "gunicorn", "api.wsgi:app",
+        "--bind", f"{args.host}:{args.port}",
+        "--worker-class", "gthread", "--workers", str(args.workers), "--threads", str(args.threads),
+        "--timeout", "90", "--graceful-timeout", "30", "--keep-alive", "5",
+        "--worker-tmp-dir", "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
+    ]
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def detect_gpus() -> list[str]:
+    # nvidia-smi, not torch: the supervisor must not initialise CUDA before its children do.
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=20, check=True).stdout
+    except (subprocess.SubprocessError, OSError):
+        return []
+    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+
+
+def celery_worker_cmd(settings: Settings, queues: str, name: str, loglevel: str) -> tuple[list[str], str]:
+    threads = settings.engine != "rapidocr"
+    pool, concurrency = ("threads", settings.batch_max) if threads else ("prefork", 1)
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "workers.app", "worker",
+        "-Q", queues, "--hostname", f"{name}@{socket.gethostname()}",
+        "--pool", pool, "--concurrency", str(concurrency), "--loglevel", loglevel,
+        "--without-gossip", "--without-mingle",
+    ]
+    return cmd, pool
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if settings.engine in ("hunyuan", "hunyuan-vllm"):
+        from models.checkpoints import verify
+
+        problems = verify(settings.model_path)
+        if problems:
+            print(f"ocrq worker: model folder {settings.model_path} is not usable: {problems[0]}", file=sys.stderr)
+            return 3
+    gpus_arg = args.gpus or ("none" if settings.engine == "rapidocr" else "auto")
+    if gpus_arg == "auto":
+        gpus = detect_gpus()
+    elif gpus_arg == "none":
+        gpus = []
+    else:
+        gpus = [g.strip() for g in gpus_arg.split(",") if g.strip()]
+        if not all(g.isdigit() for g in gpus):
+            print("ocrq worker: --gpus takes none, auto or a comma list of GPU indices", file=sys.stderr)
+            return 2
+    slots = [(f"gpu{g}", g) for g in gpus] or [("cpu", "")]
+    procs = []
+    for i, (name, gpu) in enumerate(slots):
+        cmd, pool = celery_worker_cmd(settings, args.queues, name, args.loglevel)
+        env = child_env(
+            CUDA_VISIBLE_DEVICES=gpu,  # one GPU per process; "" hides every GPU from a CPU worker
+            OCRQ_WORKER_POOL=pool,
+            OCRQ_METRICS_PORT=str(int(os.environ.get("OCRQ_METRICS_PORT", "9100")) + i),
+        )
+        procs.append(subprocess.Popen(cmd, env=env))
+    return supervise(procs)
+
+
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    load_settings()
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "workers.webhook_app", "worker",
+        "-Q", "webhooks", "--hostname", f"webhooks@{socket.gethostname()}",
+        "--pool", "threads", "--concurrency", str(args.concurrency), "--loglevel", args.loglevel,
+        "--without-gossip", "--without-mingle",
+    ]
+    os.execve(sys.executable, cmd, child_env(OCRQ_WORKER_POOL="threads"))
+    return 0

@@ -1,0 +1,90 @@
+"""Request and response models of the HTTP API; /openapi.json is generated from these."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.results import OcrResult
+from shared.tasks import TaskName
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class SourceRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bucket: str = Field(min_length=1, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+
+
+class JobCreate(BaseModel):
+    """JSON body of POST /v1/jobs for an object already in storage (multipart uploads use form fields of the same names)."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: SourceRef
+    task: TaskName = "text"
+    fields: list[str] | None = Field(default=None, max_length=64)
+    target_lang: Literal["en", "zh"] | None = None
+    instruction: str | None = Field(default=None, max_length=2000)
+    priority: Literal["interactive", "bulk"] = "interactive"
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class InputOut(BaseModel):
+    sha256: str
+    bytes: int
+    content_type: str
+    width: int
+    height: int
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class Links(BaseModel):
+    self: str
+    result: str
+    image: str
+
+
+class JobOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed", "canceled"]
+    task: str
+    params: dict[str, Any]
+    priority: str
+    attempts: int
+    created_at: str
+    updated_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    expires_at: str | None = None
+    input: InputOut
+    metadata: dict[str, Any]
+    batch_id: str | None = None
+    error: ErrorOut | None = None
+    result: OcrResult | None = None
+    links: Links
+
+
+class JobList(BaseModel):
+    items: list[JobOut]
+    next_cursor: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)

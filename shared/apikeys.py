@@ -1,0 +1,89 @@
+"""API keys and tenants. Keys are stored as SHA-256 digests only; the clear key is shown once.
+
+Keys are long random tokens, so an unsalted fast hash is the right tool: there is nothing to
+brute-force, and every request must be authenticated in microseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import asdict, dataclass
+
+import redis
+
+from shared.jobs import now_ms
+
+PREFIX = "ocrq:"
+_TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    tenant: str
+    name: str
+    created_at: int
+    revoked: bool = False
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def valid_tenant(name: str) -> bool:
+    return bool(_TENANT_RE.match(name))
+
+
+class KeyStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self.r = client
+
+    def create(self, tenant: str, name: str = "") -> tuple[str, ApiKey]:
+        if not valid_tenant(tenant):
+            raise ValueError("tenant must be 1-63 of a-z, 0-9, '-', '_' and start with a letter or digit")
+        clear = "ocrq_" + secrets.token_urlsafe(32)
+        key = ApiKey(id="key_" + secrets.token_hex(8), tenant=tenant, name=name, created_at=now_ms())
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(f"{PREFIX}apikey:{digest(clear)}", json.dumps(asdict(key)))
+        pipe.hset(f"{PREFIX}apikeys", key.id, digest(clear))
+        pipe.sadd(f"{PREFIX}tenants", tenant)
+        pipe.execute()
+        return clear, key
+
+    def authenticate(self, clear: str) -> ApiKey | None:
+        raw = self.r.get(f"{PREFIX}apikey:{digest(clear)}")
+        if raw is None:
+            return None
+        key = ApiKey(**json.loads(raw))
+        return None if key.revoked else key
+
+    def list(self) -> list[ApiKey]:
+        out = []
+        for _, d in sorted(self.r.hgetall(f"{PREFIX}apikeys").items()):
+            raw = self.r.get(f"{PREFIX}apikey:{d.decode()}")
+            if raw:
+                out.append(ApiKey(**json.loads(raw)))
+        return sorted(out, key=lambda k: k.created_at)
+
+    def revoke(self, key_id: str) -> bool:
+        d = self.r.hget(f"{PREFIX}apikeys", key_id)
+        if d is None:
+            return False
+        name = f"{PREFIX}apikey:{d.decode()}"
+        raw = self.r.get(name)
+        if raw is None:
+            return False
+        data = json.loads(raw)
+        data["revoked"] = True
+        self.r.set(name, json.dumps(data))
+        return True
+
+    # buckets a tenant may point jobs and batches at (besides ocrq's own inputs)
+    def allow_bucket(self, tenant: str, bucket: str) -> None:
+        self.r.sadd(f"{PREFIX}tenant:{tenant}:buckets", bucket)
+
+    def allowed_buckets(self, tenant: str) -> set[str]:
+        return {b.decode() for b in self.r.smembers(f"{PREFIX}tenant:{tenant}:buckets")}

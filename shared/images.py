@@ -1,0 +1,130 @@
+"""Image safety: inspect uploads before accepting them, and decode them for OCR.
+
+Rules (Pillow's security handbook): only allow-listed formats are ever opened (EPS would run
+Ghostscript), the pixel count is checked from the header before any decoding, decompression-bomb
+warnings are errors, truncated files are errors, frames are capped.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageFile, ImageOps
+
+# Truncated images must fail loudly, never decode to a half-grey picture.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+CONTENT_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
+
+
+class ImageRejected(Exception):
+    """An input that will never decode; status is the HTTP status the gateway answers with."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    content_type: str
+    width: int
+    height: int
+    frames: int
+
+
+def _open(data: bytes, formats: tuple[str, ...], max_pixels: int) -> Image.Image:
+    if not data:
+        raise ImageRejected("empty_file", "the uploaded file is empty", 400)
+    # Pillow's own bomb limit sits at our cap, so both the warning and the error fire on our number.
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data), formats=list(formats))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected("too_many_pixels", f"the image has more than {max_pixels} pixels", 413) from None
+    except Image.UnidentifiedImageError:
+        allowed = ", ".join(f.lower() for f in formats)
+        raise ImageRejected("unsupported_media_type", f"not a supported image (allowed: {allowed})", 415) from None
+    except Exception as err:
+        raise ImageRejected("invalid_image", f"the image header cannot be read: {err}", 422) from None
+
+
+def inspect(data: bytes, *, formats: tuple[str, ...], max_pixels: int, max_frames: int) -> ImageInfo:
+    """Check an upload fully (header, pixel cap, frames, and a complete decode) without keeping pixels."""
+    im = _open(data, formats, max_pixels)
+    width, height = im.size
+    if width * height > max_pixels:
+        raise ImageRejected("too_many_pixels", f"the image has {width}x{height} pixels, over the limit of {max_pixels}", 413)
+    frames = int(getattr(im, "n_frames", 1) or 1)
+    if frames > max_frames:
+        raise ImageRejected(
+            "too_many_frames",
+            f"the image has {frames} frames/pages; at most {max_frames} accepted (submit pages as separate images)",
+            422,
+        )
+    try:
+        if im.format == "JPEG":
+            # Decoding at 1/8 scale reads every byte of the stream (so truncation is caught) at a
+            # fraction of the cost of a full decode: the gateway must stay fast.
+            im.draft("L", (max(1, width // 8), max(1, height // 8)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected("too_many_pixels", f"the image has more than {max_pixels} pixels", 413) from None
+    except Exception as err:
+        raise ImageRejected("corrupt_image", f"the image cannot be decoded (truncated or corrupt): {err}", 422) from None
+    fmt = im.format or "?"
+    return ImageInfo(fmt, CONTENT_TYPES.get(fmt, "application/octet-stream"), width, height, frames)
+
+
+@dataclass
+class Decoded:
+    image: Image.Image  # upright RGB, longest side <= max_side
+    width: int  # upright original size (boxes are reported in these pixels)
+    height: int
+    scale: float  # original pixels per decoded pixel
+
+
+def decode_for_ocr(data: bytes, *, formats: tuple[str, ...], max_pixels: int, max_side: int) -> Decoded:
+    im = _open(data, formats, max_pixels)
+    header_w, header_h = im.size
+    swaps = _swaps_axes(im)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if im.format == "JPEG" and max(im.size) > 2 * max_side:
+                im.draft("RGB", (max_side, max_side))  # cheap DCT downscale for huge scans
+            im.load()
+            upright = ImageOps.exif_transpose(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected("too_many_pixels", f"the image has more than {max_pixels} pixels", 413) from None
+    except Exception as err:
+        raise ImageRejected("corrupt_image", f"the image cannot be decoded (truncated or corrupt): {err}", 422) from None
+    # Boxes are reported in pixels of the upright original, whatever size we decoded at.
+    orig_w, orig_h = (header_h, header_w) if swaps else (header_w, header_h)
+    rgb = upright.convert("RGB")
+    if max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return Decoded(rgb, orig_w, orig_h, orig_w / rgb.size[0])
+
+
+def _swaps_axes(im: Image.Image) -> bool:
+    try:
+        orientation = im.getexif().get(0x0112, 1)
+    except Exception:
+        return False
+    return orientation in (5, 6, 7, 8)

@@ -1,0 +1,81 @@
+"""The job model and its state machine.
+
+    queued ──▶ running ──▶ succeeded
+       │          │  └───▶ failed
+       └──────────┴──────▶ canceled (queued only) / failed (attempt cap)
+
+A running job whose worker died goes running ──▶ running again with attempt + 1 (a takeover of
+an expired lease). Every change is a compare-and-set in Redis (see shared.jobstore).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from shared.tasks import TaskSpec
+
+
+class Status(str, Enum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    canceled = "canceled"
+
+
+TERMINAL = frozenset({Status.succeeded, Status.failed, Status.canceled})
+
+
+def new_job_id() -> str:
+    # 160 random bits, URL-safe; sequential or guessable ids would leak other tenants' jobs.
+    return "job_" + secrets.token_urlsafe(20)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class InputRef(BaseModel):
+    bucket: str
+    key: str
+    sha256: str
+    bytes: int
+    content_type: str
+    width: int
+    height: int
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class Job(BaseModel):
+    id: str
+    tenant: str
+    status: Status = Status.queued
+    spec: TaskSpec = Field(default_factory=TaskSpec)
+    priority: str = "interactive"
+    input: InputRef
+    result_key: str | None = None
+    error: JobError | None = None
+    attempts: int = 0
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    webhook_url: str | None = None
+    batch_id: str | None = None
+    created_at: int = Field(default_factory=now_ms)  # epoch milliseconds
+    updated_at: int = Field(default_factory=now_ms)
+    started_at: int | None = None
+    finished_at: int | None = None
+    expires_at: int | None = None
+    worker: str | None = None
+    lease_until: int | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL

@@ -1,0 +1,293 @@
+"""Jobs in Redis: one hash per job, with every status change an atomic compare-and-set (Lua).
+
+Key layout (prefix ``ocrq:``):
+  job:<id>              hash: one field per Job attribute, JSON-encoded values
+  tenant:<t>:jobs       zset: job ids by creation time (listing, newest first)
+  running               zset: running job ids by lease expiry (the reaper's work list)
+  unsent                zset: created jobs whose queue message is not yet confirmed sent
+  done:<id>             pub/sub channel: one message when the job reaches a final state
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import redis
+
+from shared.jobs import TERMINAL, Job, JobError, Status, now_ms
+
+PREFIX = "ocrq:"
+
+# KEYS[1] job hash, KEYS[2] running zset, KEYS[3] unsent zset
+# ARGV[1] JSON list of allowed current statuses, ARGV[2] new status, ARGV[3] now ms,
+# ARGV[4] "1" to add one attempt, ARGV[5] lease expiry ms ("" = leave running set),
+# ARGV[6] expected worker ("" = any), ARGV[7] done channel, ARGV[8..] field/value pairs.
+# Returns {1, status} when applied, {0, current status} when refused, {-1} when missing.
+_TRANSITION = """
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return {-1} end
+cur = cjson.decode(cur)
+local allowed = cjson.decode(ARGV[1])
+local ok = false
+for _, s in ipairs(allowed) do if s == cur then ok = true end end
+if not ok then return {0, cur} end
+if ARGV[6] ~= '' then
+  local w = redis.call('HGET', KEYS[1], 'worker')
+  if w ~= ARGV[6] then return {0, cur} end
+end
+local new = ARGV[2]
+redis.call('HSET', KEYS[1], 'status', cjson.encode(new), 'updated_at', ARGV[3])
+if ARGV[4] == '1' then
+  local a = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
+  redis.call('HSET', KEYS[1], 'attempts', tostring(a + 1))
+end
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local id = cjson.decode(redis.call('HGET', KEYS[1], 'id'))
+if new == 'running' then
+  redis.call('ZADD', KEYS[2], ARGV[5], id)
+else
+  redis.call('ZREM', KEYS[2], id)
+end
+redis.call('ZREM', KEYS[3], id)
+if new == 'succeeded' or new == 'failed' or new == 'canceled' then
+  redis.call('PUBLISH', ARGV[7], new)
+end
+return {1, new}
+"""
+
+# Extend a running job's lease only while this worker still owns it.
+_HEARTBEAT = """
+local cur = redis.call('HGET', KEYS[1], 'status')
+if cur ~= '"running"' then return 0 end
+if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'lease_until', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+
+
+def _encode(job: Job) -> dict[str, str]:
+    data = job.model_dump(mode="json")
+    return {k: json.dumps(v) for k, v in data.items()}
+
+
+def _decode(raw: dict[bytes, bytes] | dict[str, str]) -> Job:
+    fields: dict[str, Any] = {}
+    for k, v in raw.items():
+        key = k.decode() if isinstance(k, bytes) else k
+        fields[key] = json.loads(v)
+    return Job.model_validate(fields)
+
+
+@dataclass(frozen=True)
+class Transition:
+    applied: bool
+    status: Status | None  # the status now (None: no such job)
+
+
+class JobStore:
+    def __init__(self, client: redis.Redis, retention_s: int) -> None:
+        self.r = client
+        self.retention_s = retention_s
+        self._transition = client.register_script(_TRANSITION)
+        self._heartbeat = client.register_script(_HEARTBEAT)
+
+    # keys
+    @staticmethod
+    def key(job_id: str) -> str:
+        return f"{PREFIX}job:{job_id}"
+
+    @staticmethod
+    def channel(job_id: str) -> str:
+        return f"{PREFIX}done:{job_id}"
+
+    @staticmethod
+    def tenant_index(tenant: str) -> str:
+        return f"{PREFIX}tenant:{tenant}:jobs"
+
+    RUNNING = f"{PREFIX}running"
+    UNSENT = f"{PREFIX}unsent"
+
+    def _ttl_s(self) -> int:
+        # The record outlives its data by 30 days so that late polls get 410, not 404.
+        return self.retention_s + 30 * 24 * 3600
+
+    # create / read
+    def create(self, job: Job) -> None:
+        """Store a new queued job; it stays on the 'unsent' list until mark_sent()."""
+        job.expires_at = job.created_at + self.retention_s * 1000
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(self.key(job.id), mapping=_encode(job))
+        pipe.expire(self.key(job.id), self._ttl_s())
+        pipe.zadd(self.tenant_index(job.tenant), {job.id: job.created_at})
+        pipe.zadd(self.UNSENT, {job.id: job.created_at})
+        pipe.execute()
+
+    def mark_sent(self, job_id: str) -> None:
+        self.r.zrem(self.UNSENT, job_id)
+
+    def get(self, job_id: str) -> Job | None:
+        raw = self.r.hgetall(self.key(job_id))
+        return _decode(raw) if raw else None
+
+    def get_for_tenant(self, job_id: str, tenant: str) -> Job | None:
+        """A job only its own tenant may see; any other tenant gets None, exactly like a miss."""
+        job = self.get(job_id)
+        if job is None or job.tenant != tenant:
+            return None
+        return job
+
+    def status(self, job_id: str) -> Status | None:
+        raw = self.r.hget(self.key(job_id), "status")
+        return Status(json.loads(raw)) if raw else None
+
+    def list_for_tenant(
+        self,
+        tenant: str,
+        *,
+        limit: int,
+        before_ms: int | None = None,
+        before_id: str | None = None,
+        created_after_ms: int | None = None,
+        status: Status | None = None,
+    ) -> list[Job]:
+        """Newest first. The cursor is (created_at, id) of the last job of the previous page."""
+        index = self.tenant_index(tenant)
+        hi: str | int = "+inf" if before_ms is None else before_ms
+        lo: str | int = "-inf" if created_after_ms is None else f"({created_after_ms}"
+        out: list[Job] = []
+        offset = 0
+        chunk = max(limit * 2, 50)
+        while len(out) < limit:
+            ids = self.r.zrevrangebyscore(index, hi, lo, start=offset, num=chunk, withscores=True)
+            if not ids:
+                break
+            offset += len(ids)
+            pipe = self.r.pipeline(transaction=False)
+            for member, _ in ids:
+                pipe.hgetall(self.key(member.decode()))
+            for (member, score), raw in zip(ids, pipe.execute()):
+                mid = member.decode()
+                if before_ms is not None and int(score) == before_ms and before_id is not None and mid >= before_id:
+                    continue  # already on an earlier page
+                if not raw:
+                    self.r.zrem(index, mid)  # the record expired; drop it from the index
+                    continue
+                job = _decode(raw)
+                if status is not None and job.status != status:
+                    continue
+                out.append(job)
+                if len(out) == limit:
+                    break
+        return out
+
+    # transitions
+    def _apply(
+        self,
+        job_id: str,
+        allowed: Iterable[Status],
+        new: Status,
+        *,
+        add_attempt: bool = False,
+        lease_until: int | None = None,
+        expect_worker: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> Transition:
+        ts = now_ms()
+        argv: list[Any] = [
+            json.dumps([s.value for s in allowed]),
+            new.value,
+            str(ts),
+            "1" if add_attempt else "0",
+            str(lease_until or 0),
+            json.dumps(expect_worker) if expect_worker else "",
+            self.channel(job_id),
+        ]
+        for k, v in (fields or {}).items():
+            argv += [k, json.dumps(v)]
+        res = self._transition(keys=[self.key(job_id), self.RUNNING, self.UNSENT], args=argv)
+        if res[0] == -1:
+            return Transition(False, None)
+        status = res[1].decode() if isinstance(res[1], bytes) else res[1]
+        return Transition(res[0] == 1, Status(status))
+
+    def claim(self, job_id: str, worker: str, lease_s: int) -> Transition:
+        """queued → running (attempt + 1) for this worker, holding a lease it must renew."""
+        lease = now_ms() + lease_s * 1000
+        return self._apply(
+            job_id,
+            [Status.queued],
+            Status.running,
+            add_attempt=True,
+            lease_until=lease,
+            fields={"worker": worker, "lease_until": lease, "started_at": now_ms()},
+        )
+
+    def take_over(self, job_id: str, worker: str, lease_s: int, dead_worker: str) -> Transition:
+        """running → running for a new worker, only if the recorded owner is still dead_worker."""
+        lease = now_ms() + lease_s * 1000
+        return self._apply(
+            job_id,
+            [Status.running],
+            Status.running,
+            add_attempt=True,
+            lease_until=lease,
+            expect_worker=dead_worker,
+            fields={"worker": worker, "lease_until": lease, "started_at": now_ms()},
+        )
+
+    def heartbeat(self, job_id: str, worker: str, lease_s: int) -> bool:
+        lease = now_ms() + lease_s * 1000
+        return bool(
+            self._heartbeat(
+                keys=[self.key(job_id), self.RUNNING], args=[json.dumps(worker), str(lease), job_id]
+            )
+        )
+
+    def succeed(self, job_id: str, worker: str, result_key: str) -> Transition:
+        return self._apply(
+            job_id,
+            [Status.running],
+            Status.succeeded,
+            expect_worker=worker,
+            fields={"result_key": result_key, "finished_at": now_ms(), "lease_until": None},
+        )
+
+    def fail(self, job_id: str, error: JobError, *, worker: str | None = None) -> Transition:
+        """running → failed (by its worker), or queued/running → failed by the attempt cap."""
+        return self._apply(
+            job_id,
+            [Status.running] if worker else [Status.queued, Status.running],
+            Status.failed,
+            expect_worker=worker,
+            fields={"error": error.model_dump(), "finished_at": now_ms(), "lease_until": None},
+        )
+
+    def release(self, job_id: str, worker: str) -> Transition:
+        """running → queued: give a job back (shutdown, transient error) for another attempt."""
+        return self._apply(
+            job_id, [Status.running], Status.queued, expect_worker=worker, fields={"lease_until": None}
+        )
+
+    def cancel(self, job_id: str) -> Transition:
+        return self._apply(job_id, [Status.queued], Status.canceled, fields={"finished_at": now_ms()})
+
+    def expired_leases(self, now: int, limit: int = 100) -> list[str]:
+        return [m.decode() for m in self.r.zrangebyscore(self.RUNNING, "-inf", now, start=0, num=limit)]
+
+    def unsent_before(self, before_ms: int, limit: int = 100) -> list[str]:
+        return [m.decode() for m in self.r.zrangebyscore(self.UNSENT, "-inf", before_ms, start=0, num=limit)]
+
+    def delete(self, job: Job) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(self.key(job.id))
+        pipe.zrem(self.tenant_index(job.tenant), job.id)
+        pipe.zrem(self.RUNNING, job.id)
+        pipe.zrem(self.UNSENT, job.id)
+        pipe.execute()
+
+
+def is_terminal(status: Status | None) -> bool:
+    return status in TERMINAL

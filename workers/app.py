@@ -1,0 +1,92 @@
+"""The process-wide Celery app of a worker (`celery -A workers.app worker`), with its tasks.
+
+Two pool modes, chosen by `ocrq worker`:
+- prefork, concurrency 1 (CPU engine): the engine loads in the pool child after the fork; a crash
+  of the child requeues its message (reject_on_worker_lost) and the worker lives on;
+- threads, concurrency OCRQ_BATCH_MAX (HunyuanOCR): the model loads once in the worker process,
+  before it consumes, and a batcher runs the in-flight jobs as one batched generate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
+
+from shared.settings import get_settings
+from workers.celery_app import TASK_RUN_JOB, make_celery
+
+log = logging.getLogger("ocrq.worker")
+
+app = make_celery(get_settings())
+_batcher = None
+
+
+def threaded_pool() -> bool:
+    return os.environ.get("OCRQ_WORKER_POOL", "prefork") == "threads"
+
+
+@app.task(name=TASK_RUN_JOB, bind=True, max_retries=None)
+def run_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
+    from workers.runtime import get_runtime
+
+    outcome = _batcher.submit(job_id) if _batcher is not None else get_runtime(app).runner.run(job_id)
+    if outcome.status == "retry":
+        queue = (self.request.delivery_info or {}).get("routing_key") or None
+        raise self.retry(countdown=outcome.retry_in or 5.0, queue=queue)
+    return outcome.status
+
+
+def _fatal(err: BaseException) -> None:
+    log.error("engine failed to load: %s", err)
+    # A worker that cannot run jobs must not take any: exit non-zero before consuming.
+    logging.shutdown()
+    os._exit(3)
+
+
+@worker_init.connect
+def _load_or_check_engine(**_: object) -> None:
+    global _batcher
+    from models.registry import load_engine
+    from workers.runtime import get_runtime
+
+    settings = get_settings()
+    try:
+        if threaded_pool():
+            rt = get_runtime(app)
+            warmup = getattr(rt.engine, "warmup", None)
+            if warmup:
+                warmup()
+            if settings.batch_max > 1:
+                from workers.batcher import Batcher
+
+                _batcher = Batcher(rt.runner, settings.batch_max, settings.batch_wait_ms)
+        else:
+            load_engine(settings)  # a check only; the pool child loads its own copy after the fork
+    except Exception as err:
+        _fatal(err)
+
+
+@worker_process_init.connect
+def _load_engine_in_child(**_: object) -> None:
+    from workers.runtime import get_runtime
+
+    try:
+        get_runtime(app)
+    except Exception as err:
+        _fatal(err)
+
+
+@worker_ready.connect
+def _start_reaper(sender: object = None, **_: object) -> None:
+    from workers.reaper import start_reaper_thread
+
+    start_reaper_thread(get_settings(), app)
+
+
+@worker_shutdown.connect
+def _stop_reaper(**_: object) -> None:
+    from workers.reaper import stop_reaper_thread
+
+    stop_reaper_thread()

@@ -1,0 +1,20 @@
+"""What happens when a job reaches a final state, beyond the job record itself.
+
+Each hook runs after the compare-and-set that finished the job, so it runs once per job even
+when messages are redelivered. Webhook outbox and batch accounting register here.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from celery import Celery
+
+from shared.jobs import Job
+from shared.jobstore import JobStore
+from shared.settings import Settings
+
+
+def finished_hooks(settings: Settings, store: JobStore, celery: Celery | None) -> list[Callable[[Job], None]]:
+    hooks: list[Callable[[Job], None]] = []
+    return hooks

@@ -1,0 +1,93 @@
+"""The reaper: puts jobs back on the queue that no message will ever bring back.
+
+- a running job whose lease expired (its worker died and the broker will only redeliver after the
+  visibility timeout, or never if the message was lost) gets a fresh message; the runner takes it over;
+- a queued job whose message was never confirmed sent (the gateway crashed between storing the
+  job and publishing, or Redis lost the last second of writes) gets its message.
+Duplicates are harmless: the runner's compare-and-set skips any job that is not claimable.
+One reaper acts at a time across the fleet (a Redis lock), though every worker runs the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from celery import Celery
+
+from shared.jobs import now_ms
+from shared.jobstore import JobStore
+from shared.redis_client import connect
+from shared.settings import Settings
+from workers.celery_app import TASK_RUN_JOB
+
+log = logging.getLogger("ocrq.reaper")
+
+LOCK_KEY = "ocrq:reaper:lock"
+UNSENT_GRACE_MS = 30_000
+
+Send = Callable[[str, str], None]  # (job_id, queue)
+
+
+def reap_once(store: JobStore, send: Send, lease_s: int, now: int | None = None) -> int:
+    """One pass; returns how many messages were sent."""
+    now = now or now_ms()
+    sent = 0
+    for job_id in store.expired_leases(now):
+        job = store.get(job_id)
+        if job is None or job.terminal:
+            store.r.zrem(store.RUNNING, job_id)
+            continue
+        # Push the deadline on before sending, so the next pass does not send again at once.
+        store.r.zadd(store.RUNNING, {job_id: now + lease_s * 1000}, xx=True)
+        send(job_id, job.priority)
+        sent += 1
+        log.warning("re-enqueued running job with expired lease", extra={"job_id": job_id, "tenant": job.tenant})
+    for job_id in store.unsent_before(now - UNSENT_GRACE_MS):
+        job = store.get(job_id)
+        if job is not None and not job.terminal:
+            send(job_id, job.priority)
+            sent += 1
+            log.warning("sent message for a job that had none", extra={"job_id": job_id, "tenant": job.tenant})
+        store.mark_sent(job_id)
+    return sent
+
+
+def celery_sender(app: Celery) -> Send:
+    def send(job_id: str, queue: str) -> None:
+        app.send_task(TASK_RUN_JOB, args=[job_id], queue=queue)
+
+    return send
+
+
+_stop = threading.Event()
+_thread: threading.Thread | None = None
+
+
+def start_reaper_thread(settings: Settings, app: Celery) -> None:
+    global _thread
+    if _thread is not None:
+        return
+    _stop.clear()
+    store = JobStore(connect(settings.redis_url), settings.retention_s)
+    send = celery_sender(app)
+    interval = settings.reaper_interval_s
+
+    def loop() -> None:
+        while not _stop.wait(interval):
+            try:
+                # Lock TTL = interval: a dead reaper's lock frees itself by the next pass.
+                if store.r.set(LOCK_KEY, "1", nx=True, px=int(interval * 1000)):
+                    reap_once(store, send, settings.lease_s)
+            except Exception as err:
+                log.warning("reaper pass failed: %s", err)
+
+    _thread = threading.Thread(target=loop, name="ocrq-reaper", daemon=True)
+    _thread.start()
+
+
+def stop_reaper_thread() -> None:
+    global _thread
+    _stop.set()
+    _thread = None

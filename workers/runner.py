@@ -1,0 +1,276 @@
+"""The job runner: claim → fetch → decode → engine → store result → finish. No Celery in here.
+
+The runner decides what a delivery of a job id means from the job record alone, so a duplicate,
+late or redelivered message can never do harm: finished jobs are skipped, a job another live
+worker holds is left alone (retry later), and a job whose worker died is taken over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from models.base import Engine, EngineError, EngineOutput, EngineRequest
+from shared.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge, result_key
+from shared.images import Decoded, ImageRejected, decode_for_ocr
+from shared.jobs import Job, JobError, Status, now_ms
+from shared.jobstore import JobStore
+from shared.results import EngineInfo, ImageSize, Line, OcrResult, Timings
+from shared.settings import Settings
+
+log = logging.getLogger("ocrq.runner")
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner_is_dead(worker: str | None) -> bool:
+    """True only when the owner certainly died: a process on this host that no longer exists."""
+    if not worker or ":" not in worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+
+
+@dataclass
+class Outcome:
+    job_id: str
+    status: str  # succeeded | failed | skipped | retry
+    retry_in: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class _Work:
+    job: Job
+    t_claim: int
+    decoded: Decoded | None = None
+    fetch_ms: float = 0.0
+    outcome: Outcome | None = None
+
+
+FinishedHook = Callable[[Job], None]
+
+
+@dataclass
+class JobRunner:
+    settings: Settings
+    store: JobStore
+    blobs: BlobStore
+    engine: Engine
+    worker: str = field(default_factory=worker_identity)
+    on_finished: list[FinishedHook] = field(default_factory=list)
+
+    def run(self, job_id: str) -> Outcome:
+        return self.run_many([job_id])[0]
+
+    def run_many(self, job_ids: Sequence[str]) -> list[Outcome]:
+        """Run several jobs as one engine batch; each job succeeds or fails on its own."""
+        works: list[_Work] = []
+        outcomes: dict[str, Outcome] = {}
+        for job_id in job_ids:
+            claimed = self._claim(job_id)
+            if isinstance(claimed, Outcome):
+                outcomes[job_id] = claimed
+            else:
+                works.append(claimed)
+        if works:
+            with _Heartbeat(self.store, [w.job.id for w in works], self.worker, self.settings.lease_s):
+                for w in works:
+                    self._fetch(w)
+                self._infer([w for w in works if w.outcome is None])
+            for w in works:
+                assert w.outcome is not None
+                outcomes[w.job.id] = w.outcome
+        return [outcomes[j] for j in job_ids]
+
+    # claim -----------------------------------------------------------------
+    def _claim(self, job_id: str) -> _Work | Outcome:
+        job = self.store.get(job_id)
+        if job is None:
+            return Outcome(job_id, "skipped", detail="no such job (expired or deleted)")
+        if job.terminal:
+            return Outcome(job_id, "skipped", detail=f"already {job.status.value}")
+        if job.attempts >= self.settings.max_attempts:
+            # Each claim counts an attempt; reaching the cap means earlier attempts crashed the worker.
+            err = JobError(code="attempts_exhausted", message=f"the job crashed or timed out {job.attempts} times; giving up")
+            t = self.store.fail(job_id, err)
+            if t.applied:
+                self._finished(job_id)
+            return Outcome(job_id, "failed" if t.applied else "skipped", detail=err.code)
+        if job.status == Status.queued:
+            t = self.store.claim(job_id, self.worker, self.settings.lease_s)
+        else:  # running
+            lease_left = ((job.lease_until or 0) - now_ms()) / 1000
+            if lease_left > 0 and not owner_is_dead(job.worker):
+                return Outcome(job_id, "retry", retry_in=lease_left + 0.5, detail=f"held by {job.worker}")
+            t = self.store.take_over(job_id, self.worker, self.settings.lease_s, job.worker or "")
+        if not t.applied:
+            return Outcome(job_id, "skipped", detail=f"claim lost: now {t.status.value if t.status else 'missing'}")
+        fresh = self.store.get(job_id)
+        if fresh is None:
+            return Outcome(job_id, "skipped", detail="deleted while claiming")
+        log.info("claimed", extra={"job_id": job_id, "tenant": fresh.tenant, "batch_id": fresh.batch_id, "attempt": fresh.attempts})
+        return _Work(fresh, now_ms())
+
+    # fetch -------------------------------------------------------------------
+    def _fetch(self, w: _Work) -> None:
+        t0 = time.perf_counter()
+        try:
+            data = self.blobs.get(w.job.input.key, bucket=w.job.input.bucket, max_bytes=self.settings.max_upload_bytes)
+            w.decoded = decode_for_ocr(
+                data,
+                formats=self.settings.allowed_formats,
+                max_pixels=self.settings.max_pixels,
+                max_side=self.settings.max_side,
+            )
+        except BlobNotFound:
+            self._fail(w, "input_missing", f"the input object {w.job.input.bucket}/{w.job.input.key} does not exist")
+        except TooLarge as err:
+            self._fail(w, "input_too_large", str(err))
+        except ImageRejected as err:
+            self._fail(w, err.code, err.message)
+        except BlobStoreError as err:
+            self._give_back(w, f"storage unavailable: {err}")
+        w.fetch_ms = (time.perf_counter() - t0) * 1000
+
+    # infer -------------------------------------------------------------------
+    def _infer(self, works: list[_Work]) -> None:
+        if not works:
+            return
+        reqs = [EngineRequest(w.decoded.image, w.job.spec) for w in works if w.decoded]
+        t0 = time.perf_counter()
+        try:
+            outputs = self.engine.run(reqs)
+        except Exception as err:  # the engine itself broke: let the attempt cap decide
+            log.exception("engine failed on a batch of %d", len(works))
+            for w in works:
+                if w.job.attempts >= self.settings.max_attempts:
+                    self._fail(w, "engine_error", f"the engine failed: {type(err).__name__}: {err}")
+                else:
+                    self._give_back(w, f"engine error: {err}")
+            return
+        infer_ms = (time.perf_counter() - t0) * 1000
+        for w, out in zip(works, outputs):
+            if isinstance(out, EngineError):
+                self._fail(w, out.code, str(out))
+            else:
+                self._succeed(w, out, infer_ms)
+
+    # finish ----------------------------------------------------------------
+    def _succeed(self, w: _Work, out: EngineOutput, infer_ms: float) -> None:
+        assert w.decoded is not None
+        job = w.job
+        finished = now_ms()
+        timings = Timings(
+            queued_ms=float(max(0, (job.started_at or w.t_claim) - job.created_at)),
+            fetch_ms=round(w.fetch_ms, 2),
+            infer_ms=round(infer_ms, 2),
+            total_ms=float(finished - job.created_at),
+        )
+        result = make_result(job.spec.task, out, w.decoded, self.engine, timings)
+        key = result_key(job.tenant, job.id)
+        try:
+            self.blobs.put(key, result.model_dump_json().encode(), "application/json")
+        except BlobStoreError as err:
+            self._give_back(w, f"storage unavailable: {err}")
+            return
+        t = self.store.succeed(job.id, self.worker, key)
+        if t.applied:
+            self._finished(job.id)
+            w.outcome = Outcome(job.id, "succeeded")
+        else:
+            w.outcome = Outcome(job.id, "skipped", detail=f"lost the job while running: now {t.status}")
+
+    def _fail(self, w: _Work, code: str, message: str) -> None:
+        t = self.store.fail(w.job.id, JobError(code=code, message=message), worker=self.worker)
+        if t.applied:
+            self._finished(w.job.id)
+        w.outcome = Outcome(w.job.id, "failed" if t.applied else "skipped", detail=code)
+
+    def _give_back(self, w: _Work, why: str) -> None:
+        self.store.release(w.job.id, self.worker)
+        w.outcome = Outcome(w.job.id, "retry", retry_in=5.0, detail=why)
+
+    def _finished(self, job_id: str) -> None:
+        job = self.store.get(job_id)
+        if job is None:
+            return
+        log.info("finished", extra={"job_id": job.id, "tenant": job.tenant, "batch_id": job.batch_id, "status": job.status.value})
+        for hook in self.on_finished:
+            try:
+                hook(job)
+            except Exception:  # a hook (webhook outbox, batch counters) must not undo a finished job
+                log.exception("finished-hook failed for %s", job_id)
+
+
+def make_result(task: str, out: EngineOutput, decoded: Decoded, engine: Engine, timings: Timings) -> OcrResult:
+    """The one place an engine's output becomes the stored result (the service and `ocrq ocr` share it)."""
+    return OcrResult(
+        task=task,
+        text=out.text,
+        lines=[_scale_line(line, decoded) for line in out.lines],
+        markdown=out.markdown,
+        fields=out.fields,
+        raw=out.raw,
+        truncated=out.truncated,
+        engine=EngineInfo(name=engine.name, version=engine.version),
+        image=ImageSize(width=decoded.width, height=decoded.height),
+        timings=timings,
+    )
+
+
+def _scale_line(line: Line, d: Decoded) -> Line:
+    s = d.scale
+
+    def px(x: float, limit: int) -> int:
+        return max(0, min(limit, int(round(x * s))))
+
+    x0, y0, x1, y1 = line.box
+    return Line(
+        text=line.text,
+        box=(px(x0, d.width), px(y0, d.height), px(x1, d.width), px(y1, d.height)),
+        polygon=[(px(x, d.width), px(y, d.height)) for x, y in line.polygon] if line.polygon else None,
+        confidence=line.confidence,
+    )
+
+
+class _Heartbeat:
+    """Renews the leases of running jobs so the reaper never hands a live job to someone else."""
+
+    def __init__(self, store: JobStore, job_ids: list[str], worker: str, lease_s: int) -> None:
+        self.store, self.job_ids, self.worker, self.lease_s = store, job_ids, worker, lease_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="ocrq-heartbeat", daemon=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(max(0.5, self.lease_s / 3)):
+            for job_id in self.job_ids:
+                try:
+                    self.store.heartbeat(job_id, self.worker, self.lease_s)
+                except Exception:
+                    log.warning("heartbeat failed for %s", job_id)
