@@ -150,7 +150,7 @@ class HunyuanEngine:
                 dtype=torch.bfloat16 if on_cuda else torch.float32,
                 attn_implementation=attn_implementation,
             )
-        except (OSError, ValueError, ImportError) as err:
+        except Exception as err:  # noqa: BLE001 - any load failure becomes one operator line
             first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
             raise EngineLoadError(f"HunyuanOCR could not load from '{model_path}': {first}") from err
         model.to(device).eval()
