@@ -51,9 +51,13 @@ def create_app(settings: Settings | None = None, *, send_job: SendJob | None = N
     settings = settings or get_settings()
     app = Flask("ocrq", static_folder=None)
     # Werkzeug refuses bodies over this before reading them (413), chunked ones included.
+    # MAX_FORM_MEMORY_SIZE is the same bound: Werkzeug's multipart decoder applies it to its
+    # parse buffer, which can hold a large slice of a file part, so a smaller value refuses
+    # ordinary uploads (an 800 KB scan did).
+    body_max = settings.max_upload_bytes + 64 * 1024
     app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 64 * 1024,
-        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        MAX_CONTENT_LENGTH=body_max,
+        MAX_FORM_MEMORY_SIZE=body_max,
         MAX_FORM_PARTS=32,
         JSON_SORT_KEYS=False,
     )

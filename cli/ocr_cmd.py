@@ -7,9 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+from models.base import Engine, EngineError, EngineRequest
 from shared.images import ImageRejected, decode_for_ocr
-from shared.results import Timings
-from shared.settings import load_settings
+from shared.results import OcrResult, Timings
+from shared.settings import Settings, load_settings
 from shared.tasks import TASK_NAMES, TaskSpec, UnsupportedTask, check_engine_supports
 
 
@@ -37,9 +38,7 @@ def spec_from_args(args: argparse.Namespace) -> TaskSpec:
 def cmd_ocr(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from models.base import EngineError
     from models.registry import EngineLoadError, load_engine
-    from workers.runner import make_result
 
     overrides = {"engine": args.engine} if args.engine else {}
     settings = load_settings(**overrides)
@@ -54,24 +53,32 @@ def cmd_ocr(args: argparse.Namespace) -> int:
         print(f"ocrq ocr: no such file: {path}", file=sys.stderr)
         return 2
     try:
-        decoded = decode_for_ocr(path.read_bytes(), formats=settings.allowed_formats,
-                                 max_pixels=settings.max_pixels, max_side=settings.max_side)
-    except ImageRejected as err:
-        print(f"ocrq ocr: {err.message}", file=sys.stderr)
-        return 1
-    try:
         engine = load_engine(settings)
     except EngineLoadError as err:
         print(f"ocrq ocr: {err}", file=sys.stderr)
         return 3
-    from models.base import EngineRequest
-
-    t0 = time.perf_counter()
-    out = engine.run([EngineRequest(decoded.image, spec)])[0]
-    infer_ms = (time.perf_counter() - t0) * 1000
-    if isinstance(out, EngineError):
-        print(f"ocrq ocr: {out.code}: {out}", file=sys.stderr)
+    try:
+        result = ocr_file(path.read_bytes(), settings, engine, spec)
+    except ImageRejected as err:
+        print(f"ocrq ocr: {err.message}", file=sys.stderr)
         return 1
-    result = make_result(spec.task, out, decoded, engine, Timings(infer_ms=round(infer_ms, 2), total_ms=round(infer_ms, 2)))
+    except EngineError as err:
+        print(f"ocrq ocr: {err.code}: {err}", file=sys.stderr)
+        return 1
     print(result.model_dump_json(indent=2) if args.json else result.text)
     return 0
+
+
+def ocr_file(data: bytes, settings: Settings, engine: Engine, spec: TaskSpec | str) -> OcrResult:
+    """Decode and OCR one image exactly as a worker does, minus the queue and the store."""
+    from workers.runner import make_result
+
+    if isinstance(spec, str):
+        spec = TaskSpec(task=spec)
+    decoded = decode_for_ocr(data, formats=settings.allowed_formats, max_pixels=settings.max_pixels, max_side=settings.max_side)
+    t0 = time.perf_counter()
+    out = engine.run([EngineRequest(decoded.image, spec)])[0]
+    infer_ms = round((time.perf_counter() - t0) * 1000, 2)
+    if isinstance(out, EngineError):
+        raise out
+    return make_result(spec.task, out, decoded, engine, Timings(infer_ms=infer_ms, total_ms=infer_ms))

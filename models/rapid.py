@@ -62,4 +62,26 @@ def _to_output(res: object) -> EngineOutput:
                 confidence=None if score is None else round(float(score), 4),
             )
         )
-    return EngineOutput(text="\n".join(line.text for line in lines), lines=lines)
+    return EngineOutput(text=reading_order_text(lines), lines=lines)
+
+
+def reading_order_text(lines: list[Line]) -> str:
+    """Rows top to bottom, boxes left to right within a row, joined by spaces.
+
+    The detector often returns one box per word or price column; a receipt line such as
+    "TOTAL 9.00" must still read as one line of text.
+    """
+    rows: list[list[Line]] = []
+    for line in sorted(lines, key=lambda l: (l.box[1] + l.box[3]) / 2):
+        cy = (line.box[1] + line.box[3]) / 2
+        if rows:
+            last = rows[-1]
+            top = min(l.box[1] for l in last)
+            bottom = max(l.box[3] for l in last)
+            height = max(1, bottom - top)
+            # Same row when the centre falls inside the row's band, shrunk a little against skew.
+            if top + 0.2 * height <= cy <= bottom - 0.2 * height:
+                last.append(line)
+                continue
+        rows.append([line])
+    return "\n".join(" ".join(l.text for l in sorted(row, key=lambda l: l.box[0])) for row in rows)

@@ -143,17 +143,19 @@ class S3BlobStore:
             self.client.make_bucket(self.bucket)
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream", *, bucket: str | None = None) -> None:
+        _check_key(key)
         try:
-            self.client.put_object(bucket or self.bucket, _check_key(key), io.BytesIO(data), len(data), content_type=content_type)
+            self.client.put_object(bucket or self.bucket, key, io.BytesIO(data), len(data), content_type=content_type)
         except Exception as err:  # network, auth, server errors: all mean "try again later"
             raise BlobStoreError(f"put {key}: {err}") from err
 
     def get(self, key: str, *, bucket: str | None = None, max_bytes: int | None = None) -> bytes:
         from minio.error import S3Error
 
+        _check_key(key)
         resp = None
         try:
-            resp = self.client.get_object(bucket or self.bucket, _check_key(key))
+            resp = self.client.get_object(bucket or self.bucket, key)
             length = int(resp.headers.get("content-length") or 0)
             if max_bytes is not None and length > max_bytes:
                 raise TooLarge(f"{key} is {length} bytes, over the limit of {max_bytes}")
@@ -174,8 +176,9 @@ class S3BlobStore:
     def stat(self, key: str, *, bucket: str | None = None) -> BlobInfo | None:
         from minio.error import S3Error
 
+        _check_key(key)
         try:
-            st = self.client.stat_object(bucket or self.bucket, _check_key(key))
+            st = self.client.stat_object(bucket or self.bucket, key)
         except S3Error as err:
             if err.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject", "NotFound"):
                 return None
@@ -185,8 +188,9 @@ class S3BlobStore:
         return BlobInfo(key, int(st.size or 0))
 
     def delete(self, key: str, *, bucket: str | None = None) -> None:
+        _check_key(key)
         try:
-            self.client.remove_object(bucket or self.bucket, _check_key(key))
+            self.client.remove_object(bucket or self.bucket, key)
         except Exception as err:
             raise BlobStoreError(f"delete {key}: {err}") from err
 

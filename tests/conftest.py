@@ -1,0 +1,257 @@
+"""Shared fixtures: real servers on free loopback ports, started and stopped by the tests.
+
+- redis_server: a private `redis-server` (AOF on, like production)
+- s3_server:    `moto_server`, a real S3 protocol server over HTTP (MinIO's server is not
+                installable here; the code under test is the `minio` client, MinIO-first)
+- make_service: the gateway (gunicorn) + a Celery worker as subprocesses, on a chosen store
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+import redis as redis_lib
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+RECEIPTS = ROOT.parent / "shared" / "data" / "receipts"
+OUTPUT = ROOT / "test-output"
+
+sys.path.insert(0, str(ROOT))
+from cli.procs import free_port, start_redis, stop_all, wait_for_port  # noqa: E402
+
+
+@dataclass
+class RedisServer:
+    url: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    data_dir: Path
+
+    def client(self) -> redis_lib.Redis:
+        return redis_lib.Redis.from_url(self.url)
+
+    def restart(self) -> None:
+        """kill -9 and start again on the same port and data (AOF replay)."""
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = start_redis(self.data_dir, self.port)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server); .ci/run installs it")
+    port = free_port()
+    data = tmp_path_factory.mktemp("redis")
+    proc = start_redis(data, port)
+    server = RedisServer(f"redis://127.0.0.1:{port}/0", port, proc, data)
+    yield server
+    stop_all([server.proc])
+
+
+@pytest.fixture
+def redis_db(redis_server: RedisServer) -> Iterator[str]:
+    """A clean database on the shared server for one test."""
+    client = redis_server.client()
+    client.flushall()
+    yield redis_server.url
+
+
+@dataclass
+class S3Server:
+    endpoint: str  # host:port
+    access_key: str = "testing"
+    secret_key: str = "testing"
+    proc: subprocess.Popen[bytes] | None = None
+
+    def env(self, bucket: str) -> dict[str, str]:
+        return {
+            "OCRQ_STORAGE_URL": f"s3://{bucket}",
+            "OCRQ_S3_ENDPOINT": self.endpoint,
+            "OCRQ_S3_ACCESS_KEY": self.access_key,
+            "OCRQ_S3_SECRET_KEY": self.secret_key,
+            "OCRQ_S3_SECURE": "false",
+        }
+
+    def make_bucket(self, name: str) -> None:
+        from minio import Minio
+
+        client = Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=False)
+        if not client.bucket_exists(name):
+            client.make_bucket(name)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    port = free_port()
+    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, proc, 30)
+    yield S3Server(f"127.0.0.1:{port}", proc=proc)
+    stop_all([proc])
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> str:
+    name = "t" + uuid.uuid4().hex[:12]
+    s3_server.make_bucket(name)
+    return name
+
+
+@dataclass
+class Service:
+    """A running gateway + worker(s); everything a test needs to talk to it."""
+
+    url: str
+    api_key: str
+    tenant: str
+    env: dict[str, str]
+    redis_url: str
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: Path = Path(".")
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.api_key}"}
+
+    def submit(self, path: Path | bytes, *, name: str = "image.jpg", key: str | None = None,
+               headers: dict[str, str] | None = None, **form: str) -> requests.Response:
+        data = path if isinstance(path, bytes) else Path(path).read_bytes()
+        return requests.post(f"{self.url}/v1/jobs", headers={**self.headers(key), **(headers or {})},
+                             files={"file": (name, data)}, data=form, timeout=30)
+
+    def wait(self, job_id: str, timeout: float = 120, key: str | None = None) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = requests.get(f"{self.url}/v1/jobs/{job_id}", params={"wait": 10}, headers=self.headers(key), timeout=30)
+            r.raise_for_status()
+            job = r.json()
+            if job["status"] in ("succeeded", "failed", "canceled"):
+                return job
+        raise AssertionError(f"job {job_id} not finished after {timeout} s")
+
+    def start_worker(self, name: str = "worker", extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{name}.log", "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker", "--gpus", "none"],
+                                env={**self.env, **(extra_env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def stop_worker(self, name: str = "worker") -> None:
+        proc = self.procs.pop(name)
+        _kill_group(proc)
+
+    def new_key(self, tenant: str) -> str:
+        from shared.apikeys import KeyStore
+
+        clear, _ = KeyStore(redis_lib.Redis.from_url(self.redis_url)).create(tenant, "test")
+        return clear
+
+
+def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gateway exited with code {proc.returncode}")
+        try:
+            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError("gateway not ready")
+
+
+def _wait_worker_ready(log: Path, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited with code {proc.returncode}: {log.read_text()[-2000:]}")
+        if log.exists() and " ready." in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"worker not ready: {log.read_text()[-2000:] if log.exists() else ''}")
+
+
+MakeService = Callable[..., Service]
+
+
+@pytest.fixture
+def make_service(tmp_path: Path, redis_db: str) -> Iterator[MakeService]:
+    """Start a gateway (+ a worker unless worker=False) against the test Redis; stops them after."""
+    started: list[Service] = []
+
+    def make(*, store_env: dict[str, str] | None = None, worker: bool = True, env: dict[str, str] | None = None,
+             tenant: str = "acme") -> Service:
+        port = free_port()
+        full_env = {
+            **os.environ,
+            "OCRQ_REDIS_URL": redis_db,
+            "OCRQ_STORAGE_URL": f"file://{tmp_path / 'blobs'}",
+            "OCRQ_LEASE_S": "4",
+            "OCRQ_REAPER_INTERVAL_S": "1",
+            "OCRQ_WEBHOOK_ALLOW_HTTP": "true",
+            "OCRQ_WEBHOOK_ALLOW_PRIVATE": "127.0.0.0/8,::1/128",
+            "PYTHONUNBUFFERED": "1",
+            **(store_env or {}),
+            **(env or {}),
+        }
+        logs = tmp_path / f"logs-{port}"
+        logs.mkdir()
+        from shared.apikeys import KeyStore
+
+        key, _ = KeyStore(redis_lib.Redis.from_url(redis_db)).create(tenant, "test")
+        api_log = open(logs / "api.log", "ab")
+        api = subprocess.Popen([sys.executable, "-m", "cli.main", "api", "--port", str(port), "--workers", "1", "--threads", "16"],
+                               env=full_env, cwd=ROOT, stdout=api_log, stderr=subprocess.STDOUT, start_new_session=True)
+        svc = Service(url=f"http://127.0.0.1:{port}", api_key=key, tenant=tenant, env=full_env, redis_url=redis_db,
+                      procs={"api": api}, logs=logs)
+        started.append(svc)
+        _wait_ready(svc.url, api, 60)
+        if worker:
+            proc = svc.start_worker()
+            _wait_worker_ready(logs / "worker.log", proc)
+        return svc
+
+    yield make
+    for svc in started:
+        for proc in svc.procs.values():
+            _kill_group(proc)
+
+
+@pytest.fixture(scope="session")
+def rapid_engine():
+    from models.rapid import RapidOcrEngine
+
+    return RapidOcrEngine()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT
