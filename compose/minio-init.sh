@@ -30,6 +30,7 @@ fi
 
 # `mc` keeps its config in $HOME/.mc; the container may run with a read-only or foreign HOME.
 export MC_CONFIG_DIR="${MC_CONFIG_DIR:-/tmp/.mc}"
+mkdir -p "$MC_CONFIG_DIR"
 
 i=0
 until mc alias set ocrq "$MINIO_URL" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null 2>&1; do
