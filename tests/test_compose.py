@@ -144,6 +144,17 @@ def iter_strings(node):
         yield node
 
 
+def test_interpolate_follows_the_compose_rules():
+    env = {"A": "a", "E": ""}
+    assert interpolate("$$A ${A} $A ${B:-b} ${E:-e} ${E-e} ${A:+p} ${B:+p}", env) == "$A a a b e  p "
+    assert interpolate("${B:-x${A}y}", env) == "xay"
+    refs: list[Ref] = []
+    interpolate("redis://:${P:?need P}@${H:-redis:6379}/0", {"P": "s"}, refs)
+    assert [(r.name, r.op) for r in refs] == [("P", ":?"), ("H", ":-")]
+    with pytest.raises(MissingVariable, match="need P"):
+        interpolate("${P:?need P}", {"P": ""})
+
+
 # ---------------------------------------------------------------------------------------
 # Fixtures
 # ---------------------------------------------------------------------------------------
@@ -172,13 +183,15 @@ def services(raw) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def refs(raw) -> list[Ref]:
+    class Everything(dict):
+        """Every variable set: no `:?` stops the scan, so every reference is seen."""
+
+        def get(self, key, default=None):
+            return "x"
+
     found: list[Ref] = []
-    sentinel_env = {}  # values do not matter here, only which variables are referenced and how
     for s in iter_strings(raw):
-        try:
-            interpolate(s, sentinel_env, found)
-        except MissingVariable:
-            pass
+        interpolate(s, Everything(), found)
     return found
 
 
@@ -306,9 +319,9 @@ def test_ocrq_services_share_settings(rendered):
     svcs = rendered["services"]
     for name in OCRQ_SERVICES | gpu_workers(svcs).keys():
         env = environment(svcs[name])
-        assert env["OCRQ_REDIS_URL"] == f"redis://:{sentinel('REDIS_PASSWORD')}@redis:6379/0", name
+        assert env["OCRQ_REDIS_URL"] == f"redis://:{sentinel('REDIS_PASSWORD')}@{sentinel('REDIS_ADDR')}/0", name
         assert env["OCRQ_STORAGE_URL"] == "s3://ocrq", name
-        assert env["OCRQ_S3_ENDPOINT"] == "minio:9000", name
+        assert env["OCRQ_S3_ENDPOINT"] == sentinel("OCRQ_S3_ENDPOINT"), name
         assert env["OCRQ_S3_ACCESS_KEY"] == sentinel("OCRQ_S3_ACCESS_KEY"), name
         assert env["OCRQ_S3_SECRET_KEY"] == sentinel("OCRQ_S3_SECRET_KEY"), name
         assert env["OCRQ_METRICS_PORT"] == "9100", name
@@ -325,6 +338,10 @@ def test_compose_defaults(raw, refs):
     env = {r.name: "x" * 32 for r in refs if r.required}
     svcs = walk_strings(raw, lambda s: interpolate(s, env))["services"]
     gpu = environment(svcs["worker-gpu0"])
+    for name in OCRQ_SERVICES | gpu_workers(svcs).keys():
+        env = environment(svcs[name])
+        assert env["OCRQ_REDIS_URL"] == f"redis://:{'x' * 32}@redis:6379/0", name
+        assert env["OCRQ_S3_ENDPOINT"] == "minio:9000" and env["OCRQ_S3_SECURE"] == "false", name
     assert gpu["OCRQ_ENGINE"] == "hunyuan"
     assert gpu["OCRQ_MODEL_PATH"] == "/models/HunyuanOCR"
     assert environment(svcs["api"])["OCRQ_RETENTION_S"] == "604800"
