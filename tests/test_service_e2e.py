@@ -108,5 +108,9 @@ def test_sigkill_of_the_pool_child_mid_job_still_succeeds_once(make_service):
     assert job["status"] == "succeeded" and job["attempts"] == 2
     # exactly one result object, finished once
     assert r.hget(key, "result_key") is not None
-    stats = {k.decode(): v for k, v in r.hgetall("ocrq:stats").items()}
-    assert stats.get("jobs:succeeded") == b"1"
+    # finished exactly once: the success counter (bumped after the final compare-and-set) is 1
+    deadline = time.monotonic() + 10
+    while r.hget("ocrq:stats", "jobs:succeeded") is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)
+    assert r.hget("ocrq:stats", "jobs:succeeded") == b"1"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from models.base import Engine, EngineError, EngineOutput, EngineRequest
+from shared import stats
 from shared.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge, result_key
 from shared.images import Decoded, ImageRejected, decode_for_ocr
 from shared.jobs import Job, JobError, Status, now_ms
@@ -193,7 +194,7 @@ class JobRunner:
             return
         t = self.store.succeed(job.id, self.worker, key)
         if t.applied:
-            self._finished(job.id)
+            self._finished(job.id, timings)
             w.outcome = Outcome(job.id, "succeeded")
         else:
             w.outcome = Outcome(job.id, "skipped", detail=f"lost the job while running: now {t.status}")
@@ -208,10 +209,14 @@ class JobRunner:
         self.store.release(w.job.id, self.worker)
         w.outcome = Outcome(w.job.id, "retry", retry_in=5.0, detail=why)
 
-    def _finished(self, job_id: str) -> None:
+    def _finished(self, job_id: str, timings: Timings | None = None) -> None:
         job = self.store.get(job_id)
         if job is None:
             return
+        try:
+            stats.record_finished(self.store.r, job.status.value, timings)
+        except Exception:
+            log.warning("could not record stats for %s", job_id)
         log.info("finished", extra={"job_id": job.id, "tenant": job.tenant, "batch_id": job.batch_id, "status": job.status.value})
         for hook in self.on_finished:
             try:

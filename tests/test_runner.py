@@ -1,0 +1,148 @@
+"""The job runner against a real Redis and a local store, with engines that misbehave on purpose."""
+
+import socket
+
+import pytest
+
+from models.base import EngineError, EngineOutput
+from shared.blobs import LocalBlobStore, input_key
+from shared.jobs import InputRef, Job, Status, new_job_id
+from shared.jobstore import JobStore
+from shared.redis_client import connect
+from shared.results import Line, OcrResult
+from shared.settings import load_settings
+from workers.runner import JobRunner
+
+import imaging
+
+
+class BoxEngine:
+    """Returns one fixed line per image; raises or errors on images marked as poison."""
+
+    name, version, tasks = "box", "1", frozenset({"text"})
+
+    def __init__(self, crash_on_width: int | None = None):
+        self.crash_on_width = crash_on_width
+        self.calls = 0
+
+    def run(self, requests):
+        self.calls += 1
+        out = []
+        for req in requests:
+            if req.image.size[0] == self.crash_on_width:
+                raise RuntimeError("engine crashed")
+            if req.image.size[0] == 123:
+                out.append(EngineError("bad_image", "cannot read this one"))
+                continue
+            out.append(EngineOutput(text="hello", lines=[Line(text="hello", box=(10, 10, 50, 20))]))
+        return out
+
+
+@pytest.fixture
+def env(redis_db, tmp_path):
+    settings = load_settings(redis_url=redis_db, storage_url=f"file://{tmp_path}", max_attempts=3, max_side=256)
+    return settings, JobStore(connect(redis_db), 3600), LocalBlobStore(tmp_path, "ocrq")
+
+
+def submit(store, blobs, data, tenant="acme"):
+    import hashlib
+
+    sha = hashlib.sha256(data).hexdigest()
+    blobs.put(input_key(tenant, sha), data)
+    job = Job(id=new_job_id(), tenant=tenant,
+              input=InputRef(bucket="ocrq", key=input_key(tenant, sha), sha256=sha, bytes=len(data),
+                             content_type="image/jpeg", width=0, height=0))
+    store.create(job)
+    return job.id
+
+
+def test_success_scales_boxes_to_the_original_image(env):
+    settings, store, blobs = env
+    job_id = submit(store, blobs, imaging.jpeg(1024, 512))
+    out = JobRunner(settings, store, blobs, BoxEngine()).run(job_id)
+    assert out.status == "succeeded"
+    job = store.get(job_id)
+    result = OcrResult.model_validate_json(blobs.get(job.result_key))
+    # decoded at 256 px wide, reported in the 1024 px original: x4
+    assert result.lines[0].box == (40, 40, 200, 80) and result.image.width == 1024
+
+
+def test_redelivery_of_a_finished_job_is_skipped(env):
+    settings, store, blobs = env
+    job_id = submit(store, blobs, imaging.jpeg())
+    engine = BoxEngine()
+    runner = JobRunner(settings, store, blobs, engine)
+    assert runner.run(job_id).status == "succeeded"
+    assert runner.run(job_id).status == "skipped" and engine.calls == 1
+    assert store.get(job_id).attempts == 1
+
+
+def test_engine_error_fails_only_its_own_job_in_a_batch(env):
+    settings, store, blobs = env
+    good, bad = submit(store, blobs, imaging.jpeg(200, 100)), submit(store, blobs, imaging.jpeg(123, 100))
+    outcomes = JobRunner(settings, store, blobs, BoxEngine()).run_many([good, bad])
+    assert [o.status for o in outcomes] == ["succeeded", "failed"]
+    assert store.get(bad).error.code == "bad_image"
+
+
+def test_truncated_and_missing_inputs_fail_permanently_without_retries(env):
+    settings, store, blobs = env
+    trunc = submit(store, blobs, imaging.truncated_jpeg())
+    runner = JobRunner(settings, store, blobs, BoxEngine())
+    assert runner.run(trunc).status == "failed"
+    assert store.get(trunc).error.code == "corrupt_image" and store.get(trunc).attempts == 1
+    missing = submit(store, blobs, imaging.jpeg(300, 300))
+    blobs.delete(store.get(missing).input.key)
+    assert runner.run(missing).status == "failed" and store.get(missing).error.code == "input_missing"
+
+
+def test_an_engine_exception_is_retried_then_fails_after_the_attempt_cap(env):
+    settings, store, blobs = env
+    poison = submit(store, blobs, imaging.jpeg(222, 100))
+    other = submit(store, blobs, imaging.jpeg(200, 100))
+    runner = JobRunner(settings, store, blobs, BoxEngine(crash_on_width=222))
+    statuses = [runner.run(poison).status for _ in range(3)]
+    assert statuses == ["retry", "retry", "failed"]
+    job = store.get(poison)
+    assert job.status == Status.failed and job.error.code == "engine_error" and job.attempts == 3
+    assert runner.run(other).status == "succeeded"  # the worker keeps serving
+
+
+def test_a_job_whose_worker_died_is_taken_over_until_the_cap(env):
+    settings, store, blobs = env
+    job_id = submit(store, blobs, imaging.jpeg())
+    dead = f"{socket.gethostname()}:999999999"  # a pid that does not exist on this host
+    for _ in range(3):  # three deliveries that each crash the process before finishing
+        assert store.get(job_id).status in (Status.queued, Status.running)
+        job = store.get(job_id)
+        if job.status == Status.queued:
+            store.claim(job_id, dead, 30)
+        else:
+            store.take_over(job_id, dead, 30, job.worker)
+    out = JobRunner(settings, store, blobs, BoxEngine()).run(job_id)
+    assert out.status == "failed" and store.get(job_id).error.code == "attempts_exhausted"
+
+
+def test_a_job_held_by_a_live_worker_is_left_alone(env):
+    settings, store, blobs = env
+    job_id = submit(store, blobs, imaging.jpeg())
+    store.claim(job_id, "other-host:1", 30)
+    out = JobRunner(settings, store, blobs, BoxEngine()).run(job_id)
+    assert out.status == "retry" and 25 < out.retry_in <= 31
+    assert store.get(job_id).worker == "other-host:1"
+
+
+def test_reaper_resends_expired_leases_and_unsent_jobs(env):
+    from workers.reaper import reap_once
+
+    settings, store, blobs = env
+    running = submit(store, blobs, imaging.jpeg())
+    store.mark_sent(running)
+    store.claim(running, "gone-host:1", 1)
+    unsent = submit(store, blobs, imaging.jpeg(300, 200))
+    sent = []
+    far_future = store.get(unsent).created_at + 60_000
+    assert reap_once(store, lambda j, q: sent.append((j, q)), lease_s=30, now=far_future) == 2
+    assert sorted(sent) == sorted([(running, "interactive"), (unsent, "interactive")])
+    # the lease deadline was pushed on: the next pass does not resend at once
+    assert reap_once(store, lambda j, q: sent.append((j, q)), lease_s=30, now=far_future + 1000) == 0
