@@ -761,3 +761,21 @@ def test_nginx_example():
                    "Strict-Transport-Security"):
         assert needle in text, needle
     assert re.search(r"location\s*=\s*/metrics\s*\{[^}]*deny all", text), "/metrics must not be public"
+
+
+def test_deploy_doc_covers_the_runbook(services):
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    headings = set(re.findall(r"^#+ (.+)$", text, re.M))
+    for h in ("Deploy on one GPU box", "Deploy on several machines", "Offline install", "Operate",
+              "HTTPS behind nginx", "Backups", "What happens on restart"):
+        assert h in headings, f"docs/deploy.md lacks the section {h!r}"
+    for cmd in ("ocrq models pack", "pip download", "docker save", "docker load", "mc mirror",
+                "OCRQ_BROKER_URL=amqp://", "Sentinel"):
+        assert cmd in text, cmd
+    # every service named in `docker compose ... <service>` commands exists
+    for m in re.finditer(r"docker compose (?:--profile \w+ )*(?:up -d|exec|logs[^\n]*?|build|run --rm --no-deps)"
+                         r" ((?:[a-z][a-z0-9-]*[ ]?)+)", text):
+        for word in m.group(1).split():
+            if word in ("ocrq", "python", "redis-cli", "sh", "mc", "wget"):
+                break
+            assert word in services or word.startswith("worker-gpu"), f"docs/deploy.md names unknown service {word!r}"
