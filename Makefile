@@ -1,0 +1,38 @@
+# ocrq — the two quick-start commands are `make dev` and `make test`; each sets itself up.
+PY     ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# A CPU build of torch; a looser pin may pull several GB of CUDA packages.
+TORCH  ?= torch==2.13.0
+
+.PHONY: setup system-deps dev test test-fast bench lint clean
+
+$(BIN)/ocrq: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+system-deps:
+	@scripts/install-system-deps.sh
+
+setup: system-deps $(BIN)/ocrq
+
+## Run the whole service on this machine (Redis, gateway, CPU worker, local store).
+dev: setup
+	$(BIN)/ocrq dev
+
+## Run every test (real redis-server, real S3 server, real worker processes, headless Chromium).
+test: setup
+	$(BIN)/python -m pytest -q -rs
+
+## Unit tests only (no service processes).
+test-fast: setup
+	$(BIN)/python -m pytest -q -rs tests/test_settings.py tests/test_images.py tests/test_jobstore.py tests/test_runner.py tests/test_parsers.py
+
+bench: setup
+	$(BIN)/python bench/overhead.py
+
+clean:
+	rm -rf $(VENV) var test-output .pytest_cache

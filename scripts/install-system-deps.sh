@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the system packages ocrq's dev mode and tests need, when they are missing:
+# redis-server (the queue and job store), chromium (browser tests), DejaVu fonts (drawn test labels).
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "ocrq: please install: ${need[*]} (no apt-get here)" >&2
+  exit 1
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "ocrq: need root to install: ${need[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "ocrq: installing ${need[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
