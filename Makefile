@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # A CPU build of torch; a looser pin may pull several GB of CUDA packages.
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup system-deps dev test test-fast bench lint clean
+.PHONY: setup system-deps test-deps dev test test-fast bench lint clean
 
 $(BIN)/ocrq: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(BIN)/ocrq: pyproject.toml
 system-deps:
 	@scripts/install-system-deps.sh
 
+test-deps:
+	@scripts/install-system-deps.sh --test
+
 setup: system-deps $(BIN)/ocrq
 
 ## Run the whole service on this machine (Redis, gateway, CPU worker, local store).
@@ -24,7 +27,7 @@ dev: setup
 	$(BIN)/ocrq dev
 
 ## Run every test (real redis-server, real S3 server, real worker processes, headless Chromium).
-test: setup
+test: setup test-deps
 	$(BIN)/python -m pytest -q -rs
 
 ## Unit tests only (no service processes).

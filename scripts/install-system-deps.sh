@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs the system packages ocrq's dev mode and tests need, when they are missing:
-# redis-server (the queue and job store), chromium (browser tests), DejaVu fonts (drawn test labels).
+# Installs the system packages ocrq needs, when they are missing:
+#   always:  redis-server (the queue and job store of `ocrq dev`)
+#   --test:  chromium (browser tests of the console), DejaVu fonts (labels drawn by the tests)
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-[ -x /usr/bin/chromium ] || need+=(chromium)
-[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+if [ "${1:-}" = "--test" ]; then
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
