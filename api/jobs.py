@@ -401,6 +401,10 @@ def cancel_job(job_id: str):  # type: ignore[no-untyped-def]
     if job.status == Status.queued:
         t = s.store.cancel(job.id)
         job = s.store.get(job.id) or job
+        if t.applied:
+            from api.webhooks import job_canceled  # the job.canceled webhook event
+
+            job_canceled(job)
         if not t.applied and not purge:
             raise ApiProblem(409, "not_cancelable", f"job {job_id} is already {t.status.value if t.status else 'gone'}")
     elif not purge:

@@ -1,16 +1,26 @@
-"""Refuse unsafe webhook URLs at submit time (400); delivery checks again before connecting."""
+"""Refuse unsafe webhook URLs at submit and registration time (400); delivery checks again before connecting."""
 
 from __future__ import annotations
 
-from api.app import services
+from api.app import services, tenant
 from api.problems import ApiProblem
 
 
-def check_webhook_url(url: str) -> None:
+def check_webhook_url(url: str, *, field: str = "webhook_url", ensure_secret: bool = True) -> None:
+    """400 unless the SSRF guard accepts ``url``.
+
+    A job's own ``webhook_url`` is signed with the tenant's default secret, so its first use
+    creates that secret (``ensure_secret``); registered endpoints bring their own.
+    """
     from workers.webhooks.ssrf import UnsafeUrl, check_url, parse_allowlist
 
-    st = services().settings
+    s = services()
+    st = s.settings
     try:
         check_url(url, allow_http=st.webhook_allow_http, allow_cidrs=parse_allowlist(st.webhook_allow_private))
     except UnsafeUrl as err:
-        raise ApiProblem(400, "unsafe_webhook_url", f"webhook_url refused: {err}") from None
+        raise ApiProblem(400, "unsafe_webhook_url", f"{field} refused: {err}") from None
+    if ensure_secret:
+        from workers.webhooks.endpoints import EndpointStore
+
+        EndpointStore(s.redis).ensure_default_secret(tenant())

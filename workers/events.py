@@ -13,8 +13,10 @@ from celery import Celery
 from shared.jobs import Job
 from shared.jobstore import JobStore
 from shared.settings import Settings
+from workers.webhooks.outbox import job_hook as webhook_outbox_hook
 
 
 def finished_hooks(settings: Settings, store: JobStore, celery: Celery | None) -> list[Callable[[Job], None]]:
     hooks: list[Callable[[Job], None]] = []
+    hooks.append(webhook_outbox_hook(settings, store, celery))
     return hooks

@@ -1,0 +1,250 @@
+"""/v1/webhooks: registered endpoints, the default secret, replay; /v1/jobs/<id>/deliveries.
+
+The gateway only writes to the outbox in Redis; the webhook worker's scheduler loop sends what
+comes due, so nothing here ever connects to a customer URL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from api.app import services, tenant
+from api.auth import require_key
+from api.jobs import find_job
+from api.problems import ApiProblem
+from shared.jobs import Job
+from workers.webhooks.endpoints import EVENT_TYPES, JOB_TARGET, MAX_ENDPOINTS_PER_TENANT, Endpoint, EndpointStore
+from workers.webhooks.outbox import Outbox, emit_job_event, iso_ms
+
+bp = Blueprint("webhooks", __name__)
+
+
+def _outbox() -> Outbox:
+    s = services()
+    return Outbox(s.redis, s.settings)
+
+
+def _endpoints() -> EndpointStore:
+    return EndpointStore(services().redis)
+
+
+def render_endpoint(ep: Endpoint, *, secret: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": ep.id,
+        "url": ep.url,
+        "events": ep.events,
+        "description": ep.description,
+        "created_at": iso_ms(ep.created_at),
+        "disabled": ep.disabled,
+        "disabled_reason": ep.disabled_reason,
+        "disabled_at": iso_ms(ep.disabled_at),
+        "secret_rotation_ends_at": iso_ms(ep.previous_until) if len(ep.signing_secrets()) > 1 else None,
+    }
+    if secret is not None:
+        out["secret"] = secret  # only in the answer that creates it
+    return out
+
+
+def _find_endpoint(ep_id: str) -> Endpoint:
+    ep = _endpoints().get_for_tenant(ep_id, tenant())
+    if ep is None:
+        raise ApiProblem(404, "webhook_not_found", f"no webhook endpoint {ep_id}")
+    return ep
+
+
+# ---------------------------------------------------------------- endpoints
+@bp.post("/v1/webhooks")
+@require_key
+def create_endpoint():  # type: ignore[no-untyped-def]
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiProblem(400, "malformed_json", "send a JSON object: {\"url\": ..., \"events\": [...]}")
+    unknown = set(body) - {"url", "events", "description"}
+    if unknown:
+        field = sorted(unknown)[0]
+        raise ApiProblem(422, "validation_error", f"{field}: unknown field", errors=[{"field": field, "message": "unknown field"}])
+    url = body.get("url")
+    if not isinstance(url, str) or not url:
+        raise ApiProblem(422, "validation_error", "url: required", errors=[{"field": "url", "message": "required"}])
+    events = body.get("events", list(EVENT_TYPES))
+    if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
+        raise ApiProblem(422, "validation_error", "events: a non-empty list of event types",
+                         errors=[{"field": "events", "message": "a non-empty list of event types"}])
+    bad = [e for e in events if e not in EVENT_TYPES]
+    if bad:
+        raise ApiProblem(422, "validation_error", f"events: unknown event type {bad[0]!r}; use {', '.join(EVENT_TYPES)}",
+                         errors=[{"field": "events", "message": f"unknown event type {bad[0]!r}"}])
+    description = body.get("description") or ""
+    if not isinstance(description, str) or len(description) > 200:
+        raise ApiProblem(422, "validation_error", "description: a string of at most 200 characters",
+                         errors=[{"field": "description", "message": "at most 200 characters"}])
+    from api.webhook_guard import check_webhook_url
+
+    check_webhook_url(url, field="url", ensure_secret=False)
+    store = _endpoints()
+    if store.count(tenant()) >= MAX_ENDPOINTS_PER_TENANT:
+        raise ApiProblem(409, "too_many_webhooks", f"at most {MAX_ENDPOINTS_PER_TENANT} webhook endpoints per tenant")
+    ep = store.create(tenant(), url, list(dict.fromkeys(events)), description)
+    resp = jsonify(render_endpoint(ep, secret=ep.secret))
+    resp.status_code = 201
+    resp.headers["Location"] = f"/v1/webhooks/{ep.id}"
+    return resp
+
+
+@bp.get("/v1/webhooks")
+@require_key
+def list_endpoints():  # type: ignore[no-untyped-def]
+    return jsonify(items=[render_endpoint(ep) for ep in _endpoints().list(tenant())])
+
+
+@bp.get("/v1/webhooks/<ep_id>")
+@require_key
+def get_endpoint(ep_id: str):  # type: ignore[no-untyped-def]
+    return jsonify(render_endpoint(_find_endpoint(ep_id)))
+
+
+@bp.delete("/v1/webhooks/<ep_id>")
+@require_key
+def delete_endpoint(ep_id: str):  # type: ignore[no-untyped-def]
+    _endpoints().delete(_find_endpoint(ep_id))
+    return Response(status=204)
+
+
+@bp.post("/v1/webhooks/<ep_id>/rotate-secret")
+@require_key
+def rotate_endpoint_secret(ep_id: str):  # type: ignore[no-untyped-def]
+    store = _endpoints()
+    ep = _find_endpoint(ep_id)
+    fresh = store.rotate(ep)
+    return jsonify(render_endpoint(store.get(ep.id) or ep, secret=fresh))
+
+
+@bp.post("/v1/webhooks/<ep_id>/replay")
+@require_key
+def replay_endpoint(ep_id: str):  # type: ignore[no-untyped-def]
+    ep = _find_endpoint(ep_id)
+    since_text = request.args.get("since")
+    if not since_text:
+        raise ApiProblem(400, "invalid_query", "since is required: an ISO 8601 timestamp")
+    since_ms = _parse_iso(since_text, "since")
+    include_delivered = request.args.get("include_delivered", "").lower() in ("1", "true", "yes")
+    ob = _outbox()
+    store = _endpoints()
+    if ep.disabled:
+        store.enable(ep.id)  # replaying is the tenant saying the receiver is fixed
+    count = 0
+    for event in ob.events_since(tenant(), since_ms):
+        if not ep.wants(event.type):
+            continue
+        dlv = ob.delivery(event.id, ep.id)
+        if dlv.get("status") == "delivered" and not include_delivered:
+            continue
+        if dlv.get("status") == "pending" and ob.due_score(event.id, ep.id) is not None:
+            continue  # already on its way
+        ob.requeue(event.id, ep.id, ep.url)
+        count += 1
+    return jsonify(endpoint_id=ep.id, since=iso_ms(since_ms), replayed=count), 202
+
+
+# ---------------------------------------------------------------- default secret
+@bp.post("/v1/webhooks/default-secret")
+@require_key
+def reveal_default_secret():  # type: ignore[no-untyped-def]
+    secret = _endpoints().reveal_default_secret(tenant())
+    if secret is None:
+        raise ApiProblem(409, "secret_already_revealed", "the default webhook secret was already shown once; "
+                         "POST /v1/webhooks/default-secret/rotate to get a new one")
+    return jsonify(secret=secret, note="shown once; signs deliveries to each job's own webhook_url"), 201
+
+
+@bp.post("/v1/webhooks/default-secret/rotate")
+@require_key
+def rotate_default_secret():  # type: ignore[no-untyped-def]
+    secret = _endpoints().rotate_default_secret(tenant())
+    return jsonify(secret=secret, note="shown once; the previous secret keeps signing for 24 h"), 201
+
+
+# ---------------------------------------------------------------- per job
+def _deliveries_doc(job: Job) -> dict[str, Any]:
+    ob = _outbox()
+    events, deliveries = [], []
+    for e in ob.events_of(job.id):
+        events.append({"webhook_id": e.id, "type": e.type, "sequence": e.sequence, "created_at": iso_ms(e.created_at)})
+        for d in ob.deliveries_of(e.id):
+            deliveries.append({
+                "webhook_id": e.id,
+                "type": e.type,
+                "endpoint_id": None if d.get("ep") == JOB_TARGET else d.get("ep"),
+                "target": "job_webhook_url" if d.get("ep") == JOB_TARGET else "endpoint",
+                "url": d.get("url"),
+                "status": d.get("status"),
+                "attempts": int(d.get("attempts") or 0),
+                "last_status_code": int(d["last_status_code"]) if d.get("last_status_code") else None,
+                "last_error": d.get("last_error") or None,
+                "next_attempt_at": iso_ms(int(d["next_attempt_at"])) if d.get("next_attempt_at") and d.get("status") == "pending" else None,
+                "delivered_at": iso_ms(int(d["delivered_at"])) if d.get("delivered_at") else None,
+            })
+    attempts = ob.attempts(job.id)
+    for a in attempts:
+        if a.get("endpoint_id") == JOB_TARGET:
+            a["endpoint_id"] = None
+    return {"job_id": job.id, "events": events, "deliveries": deliveries, "attempts": attempts}
+
+
+@bp.get("/v1/jobs/<job_id>/deliveries")
+@require_key
+def job_deliveries(job_id: str):  # type: ignore[no-untyped-def]
+    return jsonify(_deliveries_doc(find_job(job_id)))
+
+
+@bp.post("/v1/jobs/<job_id>/deliveries/redeliver")
+@require_key
+def redeliver(job_id: str):  # type: ignore[no-untyped-def]
+    """Send every event of this job again to every target it went to, with the original webhook-id."""
+    job = find_job(job_id)
+    ob = _outbox()
+    count = 0
+    for e in ob.events_of(job.id):
+        for d in ob.deliveries_of(e.id):
+            ep_id = d.get("ep") or ""
+            if ep_id != JOB_TARGET:
+                ep = ob.endpoints.get(ep_id)
+                if ep is None:
+                    continue
+                if ep.disabled:
+                    ob.endpoints.enable(ep.id)
+                url = ep.url
+            else:
+                url = d.get("url") or ""
+            ob.requeue(e.id, ep_id, url)
+            count += 1
+    if not count:
+        raise ApiProblem(409, "nothing_to_redeliver", f"job {job_id} has no webhook events (yet)")
+    return jsonify(job_id=job.id, redelivered=count), 202
+
+
+# ---------------------------------------------------------------- the gateway's own events
+def job_canceled(job: Job) -> None:
+    """job.canceled: a cancel happens in the gateway, so the gateway writes its event. The
+    webhook worker's scheduler loop sends it within a tick; never fails the cancel itself."""
+    try:
+        ob = _outbox()
+        if job.webhook_url or ob.endpoints.count(job.tenant):
+            emit_job_event(ob, job, None)
+    except Exception:
+        import logging
+
+        logging.getLogger("ocrq.api").exception("could not write the job.canceled event of %s", job.id)
+
+
+def _parse_iso(text: str, name: str) -> int:
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiProblem(400, "invalid_query", f"{name} must be an ISO 8601 timestamp") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1000)

@@ -1,0 +1,167 @@
+"""One delivery attempt and the scheduler loop that finds due ones. No Celery in here.
+
+Flow of one attempt (``Dispatcher.attempt``):
+  1. take the claim: compare-and-set the due score from the message's token to a fresh lease;
+     a duplicate, late or superseded message stops here and sends nothing;
+  2. load the event and its target (a registered endpoint, or the job's own webhook_url);
+  3. check the URL again with the SSRF guard and pin the IP (DNS may have changed since the
+     URL was accepted); a refusal is logged as a failed attempt and nothing is connected;
+  4. sign (every active secret), POST without following redirects, log the attempt;
+  5. 2xx: delivered. 410: endpoint disabled. Otherwise retry per the schedule with jitter,
+     honouring Retry-After on 429/503; past the schedule the delivery fails and a registered
+     endpoint is disabled with the reason.
+
+Why a due set and a loop rather than Celery countdowns: a countdown message sits unacked in
+the worker for hours, and with the Redis transport a message a killed worker held only comes
+back after the visibility timeout; the sorted set is plain data that survives worker and Redis
+(AOF) restarts, and the loop turns whatever is due into a message again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import redis
+
+from shared.jobs import now_ms
+from shared.settings import Settings
+from workers.webhooks import sender, signing
+from workers.webhooks.endpoints import JOB_TARGET
+from workers.webhooks.outbox import Outbox, attempt_lease_ms, iso_ms, split_member
+from workers.webhooks.schedule import next_delay
+from workers.webhooks.ssrf import Resolver, UnsafeUrl, check_url, parse_allowlist
+
+log = logging.getLogger("ocrq.webhooks")
+
+DeliverFn = Callable[..., sender.Attempt]
+SendFn = Callable[[str, int], None]  # (member, token): queue one attempt
+
+TICK_S = 0.2  # how often the scheduler looks for due deliveries
+CLAIM_BATCH = 100
+QUEUE_HIGH_WATER = 500  # leave due deliveries in Redis while this many messages already wait
+
+
+@dataclass
+class Dispatcher:
+    settings: Settings
+    client: redis.Redis
+    resolver: Resolver | None = None  # None: the system resolver
+    deliver_fn: DeliverFn = sender.deliver
+    rng: Any = field(default_factory=random.Random)
+    outbox: Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.client, self.settings)
+
+    # one attempt -------------------------------------------------------------------
+    def attempt(self, m: str, token: int) -> str:
+        """Run the attempt a message for ``m`` with claim ``token`` asks for; returns what happened."""
+        ob = self.outbox
+        lease = now_ms() + attempt_lease_ms(self.settings)
+        if not ob.swap(m, token, lease):
+            return "stale"  # someone else holds (or finished) this delivery
+        msg_id, ep_id = split_member(m)
+        event = ob.event(msg_id)
+        dlv = ob.delivery(msg_id, ep_id)
+        if event is None or not dlv:
+            ob.swap(m, lease, None)
+            return "expired"
+
+        if ep_id == JOB_TARGET:
+            url = dlv.get("url", "")
+            secrets = ob.endpoints.default_secrets(event.tenant)
+            endpoint = None
+        else:
+            endpoint = ob.endpoints.get(ep_id)
+            if endpoint is None:
+                ob.swap(m, lease, None)
+                ob.update_delivery(msg_id, ep_id, status="canceled", last_error="endpoint was deleted")
+                return "canceled"
+            if endpoint.disabled:
+                ob.swap(m, lease, None)
+                ob.update_delivery(msg_id, ep_id, status="skipped",
+                                   last_error=f"endpoint is disabled: {endpoint.disabled_reason}")
+                return "skipped"
+            url, secrets = endpoint.url, endpoint.signing_secrets()
+
+        started = now_ms()
+        round_started = int(dlv.get("round_started_at") or 0) or started
+        attempt_no = int(dlv.get("round_attempts") or 0) + 1
+        total_no = int(dlv.get("attempts") or 0) + 1
+        try:
+            target = check_url(url, allow_http=self.settings.webhook_allow_http,
+                               allow_cidrs=parse_allowlist(self.settings.webhook_allow_private),
+                               resolver=self.resolver)
+        except UnsafeUrl as err:
+            result = sender.Attempt(None, 0.0, f"refused by the SSRF guard: {err.reason}", None, "")
+        else:
+            hdrs = signing.headers(msg_id, int(started / 1000), event.body, secrets)
+            result = self.deliver_fn(target, hdrs, event.body, self.settings.webhook_timeout_s)
+
+        outcome = sender.classify(result)
+        next_at: int | None = None
+        status = "delivered"
+        if outcome == "disable":
+            status = "failed"
+            if endpoint is not None:
+                ob.endpoints.disable(ep_id, f"receiver answered 410 Gone at {iso_ms(now_ms())}")
+        elif outcome == "retry":
+            delay = next_delay(attempt_no, self.settings.webhook_schedule, result.retry_after_s, self.rng,
+                               elapsed_s=(now_ms() - round_started) / 1000)
+            if delay is None:
+                status = "failed"
+                if endpoint is not None:
+                    ob.endpoints.disable(ep_id, f"failing since {iso_ms(round_started)}: {attempt_no} attempts, "
+                                                f"last: {_describe(result)}")
+            else:
+                status = "pending"
+                next_at = now_ms() + int(delay * 1000)
+
+        ob.log_attempt(event.subject, {
+            "webhook_id": msg_id, "type": event.type, "endpoint_id": ep_id, "url": url,
+            "attempt": total_no, "at": iso_ms(started), "status_code": result.status_code,
+            "latency_ms": round(result.latency_ms, 1), "error": result.error, "outcome": status,
+            "next_attempt_at": iso_ms(next_at), "response": result.response_excerpt[:200],
+        })
+        if ob.due_score(msg_id, ep_id) != lease:
+            # Our lease ran out and another attempt took over: it owns the state from here.
+            return f"{status} (lease lost)"
+        # State first, then the due score: the next attempt must see this one counted.
+        ob.update_delivery(
+            msg_id, ep_id, status=status, attempts=total_no, round_attempts=attempt_no, round_started_at=round_started,
+            next_attempt_at=next_at, last_status_code=result.status_code, last_error=result.error,
+            last_attempt_at=started, delivered_at=now_ms() if status == "delivered" else None,
+        )
+        ob.swap(m, lease, next_at)
+        return status
+
+    # the scheduler loop -------------------------------------------------------------
+    def dispatch_due(self, send: SendFn, queue_depth: Callable[[], int] | None = None) -> int:
+        """Claim what is due and send one message per delivery; returns how many were sent."""
+        if queue_depth is not None and queue_depth() >= QUEUE_HIGH_WATER:
+            return 0
+        claimed = self.outbox.claim_due(CLAIM_BATCH)
+        for m, token in claimed:
+            send(m, token)
+        return len(claimed)
+
+    def run_scheduler(self, stop: threading.Event, send: SendFn, queue_depth: Callable[[], int] | None = None) -> None:
+        while not stop.is_set():
+            try:
+                sent = self.dispatch_due(send, queue_depth)
+            except Exception as err:  # Redis restarting, broker down: try again shortly
+                log.warning("webhook scheduler: %s", err)
+                stop.wait(1.0)
+                continue
+            if sent < CLAIM_BATCH:
+                stop.wait(TICK_S)
+
+
+def _describe(a: sender.Attempt) -> str:
+    if a.status_code is not None:
+        return f"HTTP {a.status_code}" + (f" ({a.error})" if a.error else "")
+    return a.error or "no response"
