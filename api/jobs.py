@@ -16,7 +16,7 @@ from api.app import services, tenant
 from api.auth import require_key
 from api.problems import ApiProblem, from_validation
 from shared.api_schemas import JobCreate, JobOut
-from shared.blobs import BlobNotFound, BlobStoreError, input_key
+from shared.blobs import BlobNotFound, BlobStoreError, TooLarge, input_key
 from shared.images import ImageRejected, inspect
 from shared.jobs import InputRef, Job, Status, new_job_id, now_ms
 from shared.results import OcrResult
@@ -24,6 +24,14 @@ from shared.tasks import TaskSpec, UnsupportedTask, check_engine_supports
 from workers.celery_app import QUEUE_INTERACTIVE
 
 bp = Blueprint("jobs", __name__)
+
+
+@bp.before_request
+def _single_valued_query() -> None:
+    """A query parameter given twice is ambiguous (which `wait`?): refuse it rather than pick one."""
+    for name, values in request.args.lists():
+        if len(values) > 1:
+            raise ApiProblem(400, "invalid_query", f"query parameter {name!r} given {len(values)} times")
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 METADATA_MAX_BYTES = 4096
@@ -56,6 +64,7 @@ def render_job(job: Job, result: OcrResult | None = None) -> dict[str, Any]:
         expires_at=iso(job.expires_at),
         input={k: getattr(job.input, k) for k in ("sha256", "bytes", "content_type", "width", "height")},
         metadata=job.metadata,
+        webhook_url=job.webhook_url,
         batch_id=job.batch_id,
         error=job.error.model_dump() if job.error else None,
         result=result,
@@ -155,6 +164,7 @@ def _backpressure(priority: str) -> None:
         return
     depth = s.redis.llen(QUEUE_INTERACTIVE)
     if depth >= s.settings.interactive_queue_max:
+        _release_idempotency()
         raise ApiProblem(503, "queue_full", f"{depth} interactive jobs are waiting; retry shortly",
                          headers={"Retry-After": "5"})
 
@@ -164,21 +174,39 @@ def _fingerprint(sha256: str, spec: TaskSpec, priority: str, metadata: dict[str,
     return hashlib.sha256(doc.encode()).hexdigest()
 
 
-def _idempotency_claim(fp: str, job_id: str) -> str | None:
-    """Reserve the Idempotency-Key for job_id; returns the id of an earlier job for the same key."""
+def _idempotency_name() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
     if not (1 <= len(key) <= 255) or not key.isprintable():
         raise ApiProblem(400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 printable characters")
-    name = f"ocrq:idem:{tenant()}:{hashlib.sha256(key.encode()).hexdigest()}"
-    g.idem_name = name
-    mine = json.dumps({"fp": fp, "job_id": job_id})
-    if services().redis.set(name, mine, nx=True, ex=IDEMPOTENCY_TTL_S):
+    return f"ocrq:idem:{tenant()}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _idempotency_claim(fp: str, job_id: str) -> str | None:
+    """Reserve the Idempotency-Key for job_id (SET NX: one winner however many requests race).
+
+    Returns the id of the earlier job for the same key and request, or None when this request
+    is the first (or carries no key). The same key with a different request is a 409.
+    """
+    name = _idempotency_name()
+    if name is None:
         return None
-    prior = json.loads(services().redis.get(name) or mine)
+    mine = json.dumps({"fp": fp, "job_id": job_id})
+    r = services().redis
+    if r.set(name, mine, nx=True, ex=IDEMPOTENCY_TTL_S):
+        g.idem_name = name
+        return None
+    raw = r.get(name)
+    if raw is None:  # the winner gave up (storage error) between our SET and GET: try once more
+        if r.set(name, mine, nx=True, ex=IDEMPOTENCY_TTL_S):
+            g.idem_name = name
+            return None
+        raw = r.get(name) or mine.encode()
+    prior = json.loads(raw)
     if prior["fp"] != fp:
-        raise ApiProblem(409, "idempotency_key_reused", "this Idempotency-Key was used with a different request")
+        raise ApiProblem(409, "idempotency_key_reused",
+                         "this Idempotency-Key was already used with a different request (image or options)")
     return str(prior["job_id"])
 
 
@@ -186,21 +214,27 @@ def _release_idempotency() -> None:
     name = g.get("idem_name")
     if name:
         services().redis.delete(name)
+        g.idem_name = None
 
 
 def _replay(job_id: str) -> Response:
     # The first request with this key may still be storing its job: wait for it briefly.
+    s = services()
+    name = _idempotency_name()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        job = services().store.get_for_tenant(job_id, tenant())
+        job = s.store.get_for_tenant(job_id, tenant())
         if job is not None:
             resp = jsonify(render_job(job, load_result(job)))
             resp.status_code = 200
             resp.headers["Location"] = f"/v1/jobs/{job.id}"
+            resp.headers["Idempotent-Replayed"] = "true"
             return resp
-        time.sleep(0.05)
-    raise ApiProblem(409, "idempotent_request_in_progress", "a request with this Idempotency-Key is still in progress",
-                     headers={"Retry-After": "1"})
+        if name and s.redis.get(name) is None:
+            break  # the first request failed and released the key: this one may simply retry
+        time.sleep(0.02)
+    raise ApiProblem(409, "idempotent_request_in_progress", "a request with this Idempotency-Key is still in progress "
+                     "or failed; retry", headers={"Retry-After": "1"})
 
 
 def _read_upload() -> bytes:
@@ -254,12 +288,12 @@ def submit():  # type: ignore[no-untyped-def]
     spec = _parse_spec(opts)
     priority, metadata, webhook_url = _check_common(opts)
     info = _inspect(data)
-    _backpressure(priority)
     sha = hashlib.sha256(data).hexdigest()
     job_id = new_job_id()
     prior = _idempotency_claim(_fingerprint(sha, spec, priority, metadata, webhook_url), job_id)
     if prior:
-        return _replay(prior)
+        return _replay(prior)  # a retry of an accepted request is answered even when the queue is full
+    _backpressure(priority)
     key = input_key(tenant(), sha)
     try:
         if s.blobs.stat(key) is None:  # content-addressed: the same bytes are stored once
@@ -291,28 +325,31 @@ def _submit_reference() -> Response:
     try:
         req = JobCreate.model_validate(body)
     except ValidationError as err:
+        if any(e.get("loc") == ("task",) and e.get("type") == "literal_error" for e in err.errors()):
+            raise ApiProblem(400, "unknown_task", f"unknown task {body.get('task')!r}; use one of: "
+                             "text, spotting, parse, table, formula, chart, fields, translate, ask") from None
         raise from_validation(err) from None
     spec = _parse_spec(req.model_dump())
     priority, metadata, webhook_url = _check_common(req.model_dump())
     if req.source.bucket not in s.keys.allowed_buckets(tenant()):
         raise ApiProblem(403, "bucket_not_allowed", f"this tenant may not read bucket {req.source.bucket!r}")
-    _backpressure(priority)
     try:
         data = s.blobs.get(req.source.key, bucket=req.source.bucket, max_bytes=s.settings.max_upload_bytes)
     except ValueError as err:
         raise ApiProblem(422, "validation_error", f"source.key: {err}") from None
     except BlobNotFound:
         raise ApiProblem(404, "source_not_found", f"no object {req.source.key!r} in bucket {req.source.bucket!r}") from None
+    except TooLarge as err:
+        raise ApiProblem(413, "payload_too_large", str(err)) from None
     except BlobStoreError:
         raise ApiProblem(503, "storage_unavailable", "storage is unavailable; retry shortly", headers={"Retry-After": "2"}) from None
-    except Exception as err:  # TooLarge
-        raise ApiProblem(413, "payload_too_large", str(err)) from None
     info = _inspect(data)
     sha = hashlib.sha256(data).hexdigest()
     job_id = new_job_id()
     prior = _idempotency_claim(_fingerprint(sha, spec, priority, metadata, webhook_url), job_id)
     if prior:
         return _replay(prior)
+    _backpressure(priority)
     job = Job(
         id=job_id,
         tenant=tenant(),
@@ -423,8 +460,10 @@ def _purge(job: Job) -> None:
     s = services()
     if job.result_key:
         s.blobs.delete(job.result_key)
-    # Inputs are content-addressed and may be shared by this tenant's other jobs: keep those.
-    if job.input.key.startswith(f"inputs/{job.tenant}/"):
+    # Only an input ocrq stored itself is deleted: a by-reference source belongs to the tenant.
+    # An uploaded input is content-addressed per tenant, so purging deletes those bytes for the
+    # tenant's other jobs with the same image too (purge means "forget this image").
+    if job.input.bucket == s.blobs.bucket and job.input.key.startswith(f"inputs/{job.tenant}/"):
         s.blobs.delete(job.input.key)
     s.store.delete(job)
 
@@ -443,13 +482,13 @@ def list_jobs():  # type: ignore[no-untyped-def]
     if not 1 <= limit <= 100:
         raise ApiProblem(400, "invalid_query", "limit must be between 1 and 100")
     status = None
-    if args.get("status"):
+    if "status" in args:
         try:
             status = Status(args["status"])
         except ValueError:
             raise ApiProblem(400, "invalid_query", "status must be one of queued, running, succeeded, failed, canceled") from None
     created_after = None
-    if args.get("created_after"):
+    if "created_after" in args:
         try:
             dt = datetime.fromisoformat(args["created_after"].replace("Z", "+00:00"))
             if dt.tzinfo is None:
@@ -458,7 +497,7 @@ def list_jobs():  # type: ignore[no-untyped-def]
         except ValueError:
             raise ApiProblem(400, "invalid_query", "created_after must be an ISO 8601 timestamp") from None
     before_ms = before_id = None
-    if args.get("cursor"):
+    if "cursor" in args:
         try:
             ms, _, bid = base64.urlsafe_b64decode(args["cursor"].encode() + b"==").decode().partition(":")
             before_ms, before_id = int(ms), bid

@@ -88,7 +88,9 @@ def install(app: Flask) -> None:
         detail = err.description or code
         if status == 413:
             detail = "the request body is larger than the upload limit"
-        return problem_response(ApiProblem(status, code, detail, title=err.name))
+        # Keep the exception's own headers (405 must carry Allow, RFC 9110), not its HTML body's.
+        headers = {k: v for k, v in err.get_headers() if k.lower() not in ("content-type", "content-length")}
+        return problem_response(ApiProblem(status, code, detail, title=err.name, headers=headers))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 
 from cli.procs import child_env, supervise
 from shared.settings import Settings, load_settings
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     w = sub.add_parser("worker", help="run OCR workers, one Celery worker per GPU")
     w.add_argument("--gpus", default=None, help="none | auto | comma list of GPU indices (default: none for rapidocr, auto otherwise)")
     w.add_argument("--queues", default="interactive,bulk", help="queues in priority order")
-    w.add_argument("--loglevel", default="INFO")
+    w.add_argument("--loglevel", default=None, help="overrides OCRQ_LOG_LEVEL (default INFO)")
     w.set_defaults(func=cmd_worker)
 
     h = sub.add_parser("webhooks", help="run the webhook delivery worker (queue 'webhooks')")
@@ -40,6 +41,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         "--bind", f"{args.host}:{args.port}",
         "--worker-class", "gthread", "--workers", str(args.workers), "--threads", str(args.threads),
         "--timeout", "90", "--graceful-timeout", "30", "--keep-alive", "5",
+        "--logger-class", "shared.logs.GunicornLogger",  # JSON lines, like the app's own
         "--worker-tmp-dir", "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
     ]
     os.execv(sys.executable, argv)
@@ -62,7 +64,7 @@ def celery_worker_cmd(settings: Settings, queues: str, name: str, loglevel: str)
     threads = settings.engine != "rapidocr"
     pool, concurrency = ("threads", settings.batch_max) if threads else ("prefork", 1)
     cmd = [
-        sys.executable, "-m", "celery", "-A", "workers.app", "worker",
+        sys.executable, "-m", "celery", "--quiet", "-A", "workers.app", "worker",  # quiet: no text banner
         "-Q", queues, "--hostname", f"{name}@{socket.gethostname()}",
         "--pool", pool, "--concurrency", str(concurrency), "--loglevel", loglevel,
         "--without-gossip", "--without-mingle",
@@ -90,16 +92,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
             print("ocrq worker: --gpus takes none, auto or a comma list of GPU indices", file=sys.stderr)
             return 2
     slots = [(f"gpu{g}", g) for g in gpus] or [("cpu", "")]
-    procs = []
+    loglevel = args.loglevel or settings.log_level
+    procs, metric_dirs = [], []
     for i, (name, gpu) in enumerate(slots):
-        cmd, pool = celery_worker_cmd(settings, args.queues, name, args.loglevel)
+        cmd, pool = celery_worker_cmd(settings, args.queues, name, loglevel)
+        # Each Celery process sums its pool children's metrics from its own fresh folder.
+        metric_dirs.append(tempfile.mkdtemp(prefix=f"ocrq-metrics-{name}-"))
         env = child_env(
             CUDA_VISIBLE_DEVICES=gpu,  # one GPU per process; "" hides every GPU from a CPU worker
             OCRQ_WORKER_POOL=pool,
             OCRQ_METRICS_PORT=str(int(os.environ.get("OCRQ_METRICS_PORT", "9100")) + i),
+            OCRQ_LOG_LEVEL=loglevel,
+            PROMETHEUS_MULTIPROC_DIR=metric_dirs[-1],
         )
         procs.append(subprocess.Popen(cmd, env=env))
-    return supervise(procs)
+    try:
+        return supervise(procs)
+    finally:
+        for d in metric_dirs:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def cmd_webhooks(args: argparse.Namespace) -> int:

@@ -74,6 +74,7 @@ class JobOut(BaseModel):
     expires_at: str | None = None
     input: InputOut
     metadata: dict[str, Any]
+    webhook_url: str | None = None
     batch_id: str | None = None
     error: ErrorOut | None = None
     result: OcrResult | None = None

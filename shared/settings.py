@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     webhook_inline_max_bytes: int = Field(default=256 * 1024, ge=0)
 
     log_level: str = "INFO"
+    metrics_port: int = Field(default=9100, ge=1, le=65535)  # a worker's /metrics and /healthz
 
     @field_validator("redis_url")
     @classmethod

@@ -90,3 +90,26 @@ def _stop_reaper(**_: object) -> None:
     from workers.reaper import stop_reaper_thread
 
     stop_reaper_thread()
+
+
+# Metrics and health (workers/metrics.py): /metrics and /healthz on OCRQ_METRICS_PORT.
+@worker_init.connect
+def _prepare_metrics(**_: object) -> None:
+    if not threaded_pool():  # pool children record; they must write where the scrape reads
+        from workers.metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir()
+
+
+@worker_ready.connect
+def _start_metrics(sender: object = None, **_: object) -> None:
+    from workers import metrics
+
+    metrics.start_server(get_settings().metrics_port, metrics.celery_health(app, sender))
+
+
+@worker_shutdown.connect
+def _stop_metrics(**_: object) -> None:
+    from workers.metrics import stop_server
+
+    stop_server()

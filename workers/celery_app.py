@@ -6,11 +6,30 @@
 - visibility_timeout above the hard time limit: a slow job is never delivered to a second worker.
 - queue_order_strategy=priority: BRPOP lists `interactive` first, so scanners never wait behind
   the bulk backfill; `webhooks` is consumed by its own worker, never by GPU workers.
+
+Broker differences (OCRQ_BROKER_URL):
+- Redis (redis://, rediss://, unix://, sentinel://): visibility_timeout and queue_order_strategy
+  above apply; a message a dead worker held comes back after the visibility timeout.
+- RabbitMQ (amqp://, pyamqp://, amqps://): those two options do not exist. An unacknowledged
+  message comes back as soon as the worker's connection closes (and RabbitMQ's consumer_timeout,
+  30 min by default, must exceed OCRQ_JOB_TIME_LIMIT_S). Publisher confirms are on, so a send
+  returns only once the broker has the message. A worker consuming `interactive,bulk` takes
+  from both queues with no strict order: with prefetch 1 an interactive job waits for at most
+  the job running on each worker, but under a backlog of both, bulk jobs are interleaved.
+  For strict priority give interactive traffic its own workers (`ocrq worker --queues
+  interactive`).
+
+Every Celery worker built here logs JSON lines (shared/logs.py) at OCRQ_LOG_LEVEL.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+from urllib.parse import urlparse
+
 from celery import Celery
+from celery.signals import celeryd_after_setup, celeryd_init, setup_logging
 from kombu import Exchange, Queue
 
 from shared.settings import Settings
@@ -25,12 +44,32 @@ TASK_DELIVER_WEBHOOK = "ocrq.deliver_webhook"
 TASK_PLAN_BATCH = "ocrq.plan_batch"
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix", "sentinel", "sentinels")
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+
+
+def broker_kind(url: str) -> str:
+    """'redis', 'amqp' or the URL's scheme for anything else."""
+    scheme = urlparse(url).scheme.lower()
+    if scheme in REDIS_SCHEMES:
+        return "redis"
+    if scheme in AMQP_SCHEMES:
+        return "amqp"
+    return scheme
+
+
+def transport_options(settings: Settings) -> dict[str, object]:
+    kind = broker_kind(settings.effective_broker_url)
+    if kind == "redis":
+        return {"visibility_timeout": settings.visibility_timeout_s, "queue_order_strategy": "priority"}
+    if kind == "amqp":
+        return {"confirm_publish": True}
+    return {}
+
+
 def make_celery(settings: Settings) -> Celery:
     app = Celery("ocrq", broker=settings.effective_broker_url)
-    transport: dict[str, object] = {
-        "visibility_timeout": settings.visibility_timeout_s,
-        "queue_order_strategy": "priority",
-    }
+    transport = transport_options(settings)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -59,3 +98,57 @@ def make_celery(settings: Settings) -> Celery:
         broker_pool_limit=20,
     )
     return app
+
+
+def _configure_json_logging(loglevel: object = None) -> None:
+    from shared import logs
+
+    logs.configure(logs.parse_level(os.environ.get("OCRQ_LOG_LEVEL") or loglevel))  # type: ignore[arg-type]
+    logging.captureWarnings(True)
+
+
+@celeryd_init.connect(weak=False)
+def _early_json_logging(options: dict | None = None, **_: object) -> None:
+    # celeryd_init comes before Celery's first warnings (e.g. running as root) and before it
+    # sets up logging; its shutdown notices ("worker: Warm shutdown") are written from a signal
+    # handler with safe_say, so they become JSON lines written the same lock-free way.
+    _configure_json_logging((options or {}).get("loglevel"))
+    try:
+        import sys
+
+        import celery.apps.worker as celery_worker
+
+        from shared.logs import JsonFormatter
+
+        def say(msg: str, f: object = None) -> None:
+            rec = logging.LogRecord("celery.apps.worker", logging.WARNING, __file__, 0, str(msg).strip(), None, None)
+            print(JsonFormatter().format(rec), file=sys.__stderr__, flush=True)
+
+        if hasattr(celery_worker, "safe_say"):
+            celery_worker.safe_say = say
+    except Exception:  # cosmetic only
+        pass
+
+
+@setup_logging.connect(weak=False)
+def _json_logging(loglevel: object = None, **_: object) -> None:
+    """Any receiver here makes Celery leave logging alone: JSON lines at OCRQ_LOG_LEVEL
+    (or the worker's --loglevel when OCRQ_LOG_LEVEL is unset)."""
+    from celery import current_app
+
+    _configure_json_logging(loglevel)
+    current_app.log.redirect_stdouts("WARNING")  # a stray print() becomes a JSON line too
+
+
+@celeryd_after_setup.connect(weak=False)
+def _log_start(sender: object = None, instance: object = None, conf: object = None, **_: object) -> None:
+    # The banner is plain text; `ocrq worker` runs Celery with --quiet and logs this line instead.
+    app = getattr(instance, "app", None)
+    consumer_queues = [q.name for q in app.amqp.queues.consume_from.values()] if app is not None else []
+    logging.getLogger("ocrq.worker").info("worker starting", extra={
+        "hostname": str(sender),
+        "queues": consumer_queues,
+        "broker": app.connection_for_read().as_uri() if app is not None else "",  # password masked
+        "pool": str(getattr(getattr(instance, "pool_cls", None), "__module__", "")).rsplit(".", 1)[-1],
+        "concurrency": getattr(instance, "concurrency", None),
+    })

@@ -23,8 +23,14 @@ from shared.jobs import Job, JobError, Status, now_ms
 from shared.jobstore import JobStore
 from shared.results import EngineInfo, ImageSize, Line, OcrResult, Timings
 from shared.settings import Settings
+from workers import metrics
 
 log = logging.getLogger("ocrq.runner")
+
+
+def _ids(job: Job) -> dict[str, object]:
+    """The `extra` every log line about a job carries (shared/logs.py puts them in the JSON)."""
+    return {"job_id": job.id, "tenant": job.tenant, "batch_id": job.batch_id}
 
 
 def worker_identity() -> str:
@@ -92,7 +98,7 @@ class JobRunner:
             else:
                 works.append(claimed)
         if works:
-            with _Heartbeat(self.store, [w.job.id for w in works], self.worker, self.settings.lease_s):
+            with _Heartbeat(self.store, [w.job for w in works], self.worker, self.settings.lease_s):
                 for w in works:
                     self._fetch(w)
                 self._infer([w for w in works if w.outcome is None])
@@ -127,7 +133,7 @@ class JobRunner:
         fresh = self.store.get(job_id)
         if fresh is None:
             return Outcome(job_id, "skipped", detail="deleted while claiming")
-        log.info("claimed", extra={"job_id": job_id, "tenant": fresh.tenant, "batch_id": fresh.batch_id, "attempt": fresh.attempts})
+        log.info("claimed", extra={**_ids(fresh), "attempt": fresh.attempts})
         return _Work(fresh, now_ms())
 
     # fetch -------------------------------------------------------------------
@@ -160,7 +166,10 @@ class JobRunner:
         try:
             outputs = self.engine.run(reqs)
         except Exception as err:  # the engine itself broke: let the attempt cap decide
-            log.exception("engine failed on a batch of %d", len(works))
+            metrics.observe_batch(len(reqs), time.perf_counter() - t0)
+            for w in works:
+                log.error("engine failed on a batch of %d: %s: %s", len(works), type(err).__name__, err,
+                          exc_info=w is works[0], extra=_ids(w.job))
             for w in works:
                 if w.job.attempts >= self.settings.max_attempts:
                     self._fail(w, "engine_error", f"the engine failed: {type(err).__name__}: {err}")
@@ -168,6 +177,7 @@ class JobRunner:
                     self._give_back(w, f"engine error: {err}")
             return
         infer_ms = (time.perf_counter() - t0) * 1000
+        metrics.observe_batch(len(reqs), infer_ms / 1000)
         for w, out in zip(works, outputs):
             if isinstance(out, EngineError):
                 self._fail(w, out.code, str(out))
@@ -207,6 +217,8 @@ class JobRunner:
 
     def _give_back(self, w: _Work, why: str) -> None:
         self.store.release(w.job.id, self.worker)
+        metrics.observe_finished("retried")
+        log.warning("given back for a retry: %s", why, extra=_ids(w.job))
         w.outcome = Outcome(w.job.id, "retry", retry_in=5.0, detail=why)
 
     def _finished(self, job_id: str, timings: Timings | None = None) -> None:
@@ -216,13 +228,14 @@ class JobRunner:
         try:
             stats.record_finished(self.store.r, job.status.value, timings)
         except Exception:
-            log.warning("could not record stats for %s", job_id)
-        log.info("finished", extra={"job_id": job.id, "tenant": job.tenant, "batch_id": job.batch_id, "status": job.status.value})
+            log.warning("could not record stats for %s", job_id, extra=_ids(job))
+        metrics.observe_finished(job.status.value)
+        log.info("finished", extra={**_ids(job), "status": job.status.value})
         for hook in self.on_finished:
             try:
                 hook(job)
             except Exception:  # a hook (webhook outbox, batch counters) must not undo a finished job
-                log.exception("finished-hook failed for %s", job_id)
+                log.exception("finished-hook failed for %s", job_id, extra=_ids(job))
 
 
 def make_result(task: str, out: EngineOutput, decoded: Decoded, engine: Engine, timings: Timings) -> OcrResult:
@@ -259,8 +272,8 @@ def _scale_line(line: Line, d: Decoded) -> Line:
 class _Heartbeat:
     """Renews the leases of running jobs so the reaper never hands a live job to someone else."""
 
-    def __init__(self, store: JobStore, job_ids: list[str], worker: str, lease_s: int) -> None:
-        self.store, self.job_ids, self.worker, self.lease_s = store, job_ids, worker, lease_s
+    def __init__(self, store: JobStore, jobs: list[Job], worker: str, lease_s: int) -> None:
+        self.store, self.jobs, self.worker, self.lease_s = store, jobs, worker, lease_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ocrq-heartbeat", daemon=True)
 
@@ -274,8 +287,8 @@ class _Heartbeat:
 
     def _loop(self) -> None:
         while not self._stop.wait(max(0.5, self.lease_s / 3)):
-            for job_id in self.job_ids:
+            for job in self.jobs:
                 try:
-                    self.store.heartbeat(job_id, self.worker, self.lease_s)
+                    self.store.heartbeat(job.id, self.worker, self.lease_s)
                 except Exception:
-                    log.warning("heartbeat failed for %s", job_id)
+                    log.warning("heartbeat failed for %s", job.id, extra=_ids(job))
