@@ -13,6 +13,8 @@ import tempfile
 from cli.procs import child_env, supervise
 from shared.settings import Settings, load_settings
 
+CPU_ENGINES = ("rapidocr", "checksum")  # prefork, one process, no GPU
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("api", help="run the HTTP gateway (gunicorn)")
@@ -61,7 +63,7 @@ def detect_gpus() -> list[str]:
 
 
 def celery_worker_cmd(settings: Settings, queues: str, name: str, loglevel: str) -> tuple[list[str], str]:
-    threads = settings.engine != "rapidocr"
+    threads = settings.engine not in CPU_ENGINES
     pool, concurrency = ("threads", settings.batch_max) if threads else ("prefork", 1)
     cmd = [
         sys.executable, "-m", "celery", "--quiet", "-A", "workers.app", "worker",  # quiet: no text banner
@@ -81,7 +83,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         if problems:
             print(f"ocrq worker: model folder {settings.model_path} is not usable: {problems[0]}", file=sys.stderr)
             return 3
-    gpus_arg = args.gpus or ("none" if settings.engine == "rapidocr" else "auto")
+    gpus_arg = args.gpus or ("none" if settings.engine in CPU_ENGINES else "auto")
     if gpus_arg == "auto":
         gpus = detect_gpus()
     elif gpus_arg == "none":

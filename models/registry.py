@@ -24,4 +24,8 @@ def load_engine(settings: Settings, name: str | None = None) -> Engine:
         from models.hunyuan_vllm import HunyuanVllmEngine
 
         return HunyuanVllmEngine.from_settings(settings)
-    raise EngineLoadError(f"unknown engine '{name}' (OCRQ_ENGINE): use rapidocr, hunyuan or hunyuan-vllm")
+    if name == "checksum":  # no OCR: a pixel digest, for testing and measuring the service itself
+        from models.checksum import ChecksumEngine
+
+        return ChecksumEngine()
+    raise EngineLoadError(f"unknown engine '{name}' (OCRQ_ENGINE): use rapidocr, hunyuan, hunyuan-vllm or checksum")

@@ -14,7 +14,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "OCRQ_"
-EngineName = Literal["rapidocr", "hunyuan", "hunyuan-vllm"]
+EngineName = Literal["rapidocr", "hunyuan", "hunyuan-vllm", "checksum"]  # checksum: no OCR, for tests/benchmarks
 
 
 class SettingsError(Exception):

@@ -18,6 +18,7 @@ ENGINE_TASKS: dict[str, frozenset[str]] = {
     "rapidocr": frozenset({"text", "spotting"}),
     "hunyuan": frozenset(TASK_NAMES),
     "hunyuan-vllm": frozenset(TASK_NAMES),
+    "checksum": frozenset({"text", "spotting"}),  # models/checksum.py: a pixel digest, for tests
 }
 
 
