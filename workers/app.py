@@ -21,6 +21,7 @@ log = logging.getLogger("ocrq.worker")
 
 app = make_celery(get_settings())
 _batcher = None
+_engine_id: tuple[str, str] | None = None  # (name, version) of the engine this worker runs
 
 
 def threaded_pool() -> bool:
@@ -47,7 +48,7 @@ def _fatal(err: BaseException) -> None:
 
 @worker_init.connect
 def _load_or_check_engine(**_: object) -> None:
-    global _batcher
+    global _batcher, _engine_id
     from models.registry import load_engine
     from workers.runtime import get_runtime
 
@@ -62,10 +63,26 @@ def _load_or_check_engine(**_: object) -> None:
                 from workers.batcher import Batcher
 
                 _batcher = Batcher(rt.runner, settings.batch_max, settings.batch_wait_ms)
+            engine = rt.engine
         else:
-            load_engine(settings)  # a check only; the pool child loads its own copy after the fork
+            engine = load_engine(settings)  # a check only; the pool child loads its own copy after the fork
     except Exception as err:
         _fatal(err)
+    _engine_id = (engine.name, engine.version)
+
+
+def _record_engine_version(queues: list[str]) -> None:
+    # The batch planner needs the engine (and version) that bulk results come from, to skip items
+    # already done with it (dedup); only a worker knows it, so it says so once it is consuming.
+    from shared.redis_client import connect
+    from workers.backfill import record_engine_version
+
+    if _engine_id is None:
+        return
+    try:
+        record_engine_version(connect(get_settings().redis_url), *_engine_id, serves_bulk="bulk" in queues)
+    except Exception as err:
+        log.warning("could not record the engine version: %s", err)
 
 
 @worker_process_init.connect
@@ -83,6 +100,7 @@ def _start_reaper(sender: object = None, **_: object) -> None:
     from workers.reaper import start_reaper_thread
 
     start_reaper_thread(get_settings(), app)
+    _record_engine_version([q.name for q in app.amqp.queues.consume_from.values()])
 
 
 @worker_shutdown.connect

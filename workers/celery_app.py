@@ -41,7 +41,6 @@ JOB_QUEUES = (QUEUE_INTERACTIVE, QUEUE_BULK)
 
 TASK_RUN_JOB = "ocrq.run_job"
 TASK_DELIVER_WEBHOOK = "ocrq.deliver_webhook"
-TASK_PLAN_BATCH = "ocrq.plan_batch"
 
 
 REDIS_SCHEMES = ("redis", "rediss", "unix", "sentinel", "sentinels")
@@ -77,10 +76,8 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=QUEUE_INTERACTIVE,
         # One direct exchange per queue, so sending with queue=X always lands in X.
         task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in (QUEUE_INTERACTIVE, QUEUE_BULK, QUEUE_WEBHOOKS)],
-        task_routes={
-            TASK_DELIVER_WEBHOOK: {"queue": QUEUE_WEBHOOKS},
-            TASK_PLAN_BATCH: {"queue": QUEUE_WEBHOOKS},
-        },
+        # Batch planning is no task: it is a loop in the webhook worker (workers/backfill.py).
+        task_routes={TASK_DELIVER_WEBHOOK: {"queue": QUEUE_WEBHOOKS}},
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
         task_time_limit=settings.job_time_limit_s,

@@ -19,4 +19,7 @@ from workers.webhooks.outbox import job_hook as webhook_outbox_hook
 def finished_hooks(settings: Settings, store: JobStore, celery: Celery | None) -> list[Callable[[Job], None]]:
     hooks: list[Callable[[Job], None]] = []
     hooks.append(webhook_outbox_hook(settings, store, celery))
+    from workers.backfill import batch_hook  # batch accounting: counters, outputs, ledger, window refill
+
+    hooks.append(batch_hook(settings, store, celery))
     return hooks

@@ -1,13 +1,15 @@
 """The webhook worker's Celery app (`celery -A workers.webhook_app worker -Q webhooks --pool threads`).
 
-It runs no engine and touches no GPU. Besides the task it runs the scheduler loop (a thread in
-the worker process) that turns due deliveries in the Redis ``due`` set into task messages; see
-workers/webhooks/dispatch.py for why retries live in Redis and not in Celery countdowns.
+It runs no engine and touches no GPU. Besides the task it runs two loops (threads in the worker
+process): the scheduler that turns due deliveries in the Redis ``due`` set into task messages (see
+workers/webhooks/dispatch.py for why retries live in Redis and not in Celery countdowns), and the
+batch planner (workers/backfill.py), the one place where bulk backfill items are listed and queued.
+The planner lives here, not in GPU workers, because listing and hashing objects is I/O that should
+not share a process with the engine; OCRQ_BATCH_PLANNER=off moves it to `ocrq planner` processes.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 
@@ -15,7 +17,7 @@ from celery.signals import worker_ready, worker_shutdown
 
 from shared.redis_client import connect
 from shared.settings import get_settings
-from workers.celery_app import QUEUE_WEBHOOKS, TASK_DELIVER_WEBHOOK, make_celery
+from workers.celery_app import QUEUE_WEBHOOKS, TASK_DELIVER_WEBHOOK, TASK_RUN_JOB, make_celery
 
 log = logging.getLogger("ocrq.webhooks")
 
@@ -29,15 +31,6 @@ app.conf.update(
     task_time_limit=int(4 * settings.webhook_timeout_s + 30),
     task_soft_time_limit=int(3 * settings.webhook_timeout_s + 20),
 )
-
-# Other features route tasks to the `webhooks` queue (batch planning); their modules register
-# them on this app when they are installed.
-for _name in ("workers.batch_tasks",):
-    try:
-        importlib.import_module(_name)
-    except ModuleNotFoundError as err:
-        if err.name != _name:
-            raise
 
 _dispatcher = None
 _stop = threading.Event()
@@ -79,3 +72,17 @@ def _start_scheduler(sender: object = None, **_: object) -> None:
 @worker_shutdown.connect
 def _stop_scheduler(**_: object) -> None:
     _stop.set()
+
+
+@worker_ready.connect
+def _start_planner(sender: object = None, **_: object) -> None:
+    from workers.backfill import start_planner_thread
+
+    start_planner_thread(settings, lambda job_id, queue: app.send_task(TASK_RUN_JOB, args=[job_id], queue=queue))
+
+
+@worker_shutdown.connect
+def _stop_planner(**_: object) -> None:
+    from workers.backfill import stop_planner_thread
+
+    stop_planner_thread()

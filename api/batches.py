@@ -1,0 +1,247 @@
+"""/v1/batches: bulk backfill of objects already in storage (see workers/backfill.py and docs/backfill.md).
+
+The gateway only validates, records the batch and answers; listing and queueing happen in the
+planner (a thread in the webhook worker, or `ocrq planner`), a window of items at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal
+
+from flask import Blueprint, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from api.app import services, tenant
+from api.auth import require_key
+from api.problems import ApiProblem, from_validation
+from shared.blobs import BlobNotFound, BlobStoreError, TooLarge
+from workers import backfill as bf
+
+bp = Blueprint("batches", __name__)
+
+MANIFEST_INLINE_MAX = 16 * 1024 * 1024
+DRY_RUN_MAX_ITEMS = 100_000
+DRY_RUN_MAX_S = 120.0
+SAMPLES = 20
+
+
+class SourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bucket: str = Field(min_length=1, max_length=63)
+    prefix: str | None = Field(default=None, max_length=1024)
+    glob: str | None = Field(default=None, max_length=256)
+    manifest: str | None = Field(default=None, max_length=1024, description="key of a JSONL or CSV manifest in the bucket")
+    manifest_text: str | None = Field(default=None, description="the manifest itself (JSONL or CSV), stored by the gateway")
+    manifest_format: Literal["jsonl", "csv"] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "SourceIn":
+        kinds = sum(x is not None for x in (self.prefix, self.manifest, self.manifest_text))
+        if kinds != 1:
+            raise ValueError("give exactly one of prefix, manifest or manifest_text")
+        if self.glob and self.prefix is None:
+            raise ValueError("glob applies to a prefix source only")
+        return self
+
+
+class OutputIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bucket: str = Field(min_length=1, max_length=63)
+    prefix: str = Field(default="", max_length=1024)
+
+
+class BatchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: SourceIn
+    output: OutputIn
+    task: str = "text"
+    fields: list[str] | None = Field(default=None, max_length=64)
+    target_lang: Literal["en", "zh"] | None = None
+    instruction: str | None = Field(default=None, max_length=2000)
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    window: int | None = Field(default=None, ge=1, le=10_000, description="items in flight at once for this batch")
+    dry_run: bool = False
+    dry_run_limit: int = Field(default=10_000, ge=1, le=DRY_RUN_MAX_ITEMS)
+
+
+def _norm_prefix(p: str) -> str:
+    p = p.lstrip("/")
+    return p if not p or p.endswith("/") else p + "/"
+
+
+def _find(batch_id: str) -> bf.Batch:
+    b = bf.Batch.load(services().redis, batch_id) if batch_id.startswith("bat_") else None
+    if b is None or b.tenant != tenant():
+        raise ApiProblem(404, "batch_not_found", f"no batch {batch_id}")
+    return b
+
+
+@bp.post("/v1/batches")
+@require_key
+def create():  # type: ignore[no-untyped-def]
+    from api.jobs import _parse_spec  # the same task validation as single jobs
+
+    s = services()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiProblem(400, "malformed_json", "send a JSON object")
+    try:
+        req = BatchCreate.model_validate(body)
+    except ValidationError as err:
+        raise from_validation(err) from None
+    spec = _parse_spec(req.model_dump())
+    allowed = s.keys.allowed_buckets(tenant())
+    for what, bucket in (("source", req.source.bucket), ("output", req.output.bucket)):
+        if bucket not in allowed:
+            raise ApiProblem(403, "bucket_not_allowed", f"this tenant may not use bucket {bucket!r} ({what})")
+    if req.webhook_url:
+        from api.webhook_guard import check_webhook_url
+
+        check_webhook_url(req.webhook_url)
+    out_prefix = _norm_prefix(req.output.prefix)
+    batch_id = bf.new_batch_id()
+    src = req.source
+    manifest_bucket = manifest_key = ""
+    total: int | None = None
+    try:
+        if src.manifest_text is not None:
+            data = src.manifest_text.encode()
+            if len(data) > MANIFEST_INLINE_MAX:
+                raise ApiProblem(413, "payload_too_large", f"an inline manifest is at most {MANIFEST_INLINE_MAX} bytes")
+            ext = src.manifest_format or ("jsonl" if src.manifest_text.lstrip()[:1] in ("{", '"') else "csv")
+            manifest_bucket, manifest_key = s.blobs.bucket, f"batches/{tenant()}/{batch_id}/manifest.{ext}"
+            s.blobs.put(manifest_key, data, "text/plain", bucket=manifest_bucket)
+        elif src.manifest is not None:
+            manifest_bucket, manifest_key = src.bucket, src.manifest
+            data = s.blobs.get(manifest_key, bucket=manifest_bucket, max_bytes=bf.MANIFEST_MAX_BYTES)
+        if manifest_key:
+            try:
+                total = len(bf.parse_manifest(data, manifest_key))
+            except ValueError as err:
+                raise ApiProblem(422, "invalid_manifest", str(err)) from None
+    except BlobNotFound:
+        raise ApiProblem(404, "manifest_not_found", f"no manifest object {src.manifest!r} in bucket {src.bucket!r}") from None
+    except TooLarge as err:
+        raise ApiProblem(413, "payload_too_large", str(err)) from None
+    except ValueError as err:
+        raise ApiProblem(422, "validation_error", f"source.manifest: {err}") from None
+    except BlobStoreError:
+        raise ApiProblem(503, "storage_unavailable", "storage is unavailable; retry shortly", headers={"Retry-After": "2"}) from None
+    prefix = (src.prefix or "").lstrip("/")
+    if req.dry_run:
+        return jsonify(_dry_run(req, spec, batch_id, prefix, manifest_bucket, manifest_key, out_prefix, total))
+    bf.create_batch(
+        s.redis, batch_id=batch_id, tenant=tenant(), spec=spec, src_bucket=src.bucket, src_prefix=prefix,
+        glob=src.glob or "", manifest_bucket=manifest_bucket, manifest_key=manifest_key, total=total,
+        out_bucket=req.output.bucket, out_prefix=out_prefix, webhook_url=req.webhook_url or "", window=req.window,
+    )
+    b = bf.Batch.load(s.redis, batch_id)
+    assert b is not None
+    resp = jsonify(bf.batch_view(s.redis, b))
+    resp.status_code = 202
+    resp.headers["Location"] = f"/v1/batches/{batch_id}"
+    return resp
+
+
+def _dry_run(req: BatchCreate, spec: Any, batch_id: str, prefix: str, manifest_bucket: str, manifest_key: str,
+             out_prefix: str, total: int | None) -> dict[str, Any]:
+    """List and classify without queueing or writing anything: what would run, be skipped, fail."""
+    s = services()
+    b = bf.Batch(id=batch_id, tenant=tenant(), status="dry_run", spec=spec, src_bucket=req.source.bucket,
+                 src_prefix=prefix, glob=req.source.glob or "", manifest_bucket=manifest_bucket,
+                 manifest_key=manifest_key, out_bucket=req.output.bucket, out_prefix=out_prefix, webhook_url="",
+                 window=1, secret="", raw={})
+    engine = bf.bulk_engine(s.redis, s.settings.engine)
+    version = engine[1]
+    counts = {"run": 0, "skip": 0, "fail": 0}
+    samples: dict[str, list[Any]] = {"run": [], "skip": [], "fail": []}
+    listed, truncated = 0, False
+    deadline = time.monotonic() + DRY_RUN_MAX_S
+    try:
+        for _, item in bf.Source(s.blobs, b).items(""):
+            if item is None:
+                continue
+            if listed >= req.dry_run_limit or time.monotonic() > deadline:
+                truncated = True
+                break
+            listed += 1
+            v = bf.classify(s.blobs, s.settings, b, item, engine, write_mirror=False)
+            counts[v.kind] += 1
+            if len(samples[v.kind]) < SAMPLES:
+                samples[v.kind].append({"key": item.key, "code": v.code, "message": v.message} if v.kind == "fail" else item.key)
+    except (bf.Transient, BlobStoreError):
+        raise ApiProblem(503, "storage_unavailable", "storage is unavailable; retry shortly", headers={"Retry-After": "2"}) from None
+    return {
+        "dry_run": True, "listed": listed, "truncated": truncated, "total": total,
+        "would_run": counts["run"], "would_skip": counts["skip"], "would_fail": counts["fail"],
+        "engine": engine[0], "engine_version": version,
+        "note": None if version else "no worker has recorded its engine version yet: nothing can be known done",
+        "source": {"bucket": b.src_bucket, **({"manifest": manifest_key} if manifest_key else {"prefix": prefix})},
+        "output": {"bucket": b.out_bucket, "prefix": out_prefix},
+        "samples": samples,
+    }
+
+
+@bp.get("/v1/batches")
+@require_key
+def list_batches():  # type: ignore[no-untyped-def]
+    r = services().redis
+    ids = [bf._s(x) for x in r.zrevrange(bf.tenant_batches(tenant()), 0, 49)]
+    out = []
+    for bid in ids:
+        b = bf.Batch.load(r, bid)
+        if b is not None:
+            out.append(bf.batch_view(r, b))
+    return jsonify(items=out)
+
+
+@bp.get("/v1/batches/<batch_id>")
+@require_key
+def get_batch(batch_id: str):  # type: ignore[no-untyped-def]
+    b = _find(batch_id)
+    return jsonify(bf.batch_view(services().redis, b))
+
+
+@bp.delete("/v1/batches/<batch_id>")
+@require_key
+def cancel(batch_id: str):  # type: ignore[no-untyped-def]
+    s = services()
+    b = _find(batch_id)
+    if b.status in bf.FINAL_BATCH:
+        raise ApiProblem(409, "not_cancelable", f"batch {batch_id} is already {b.status}")
+    bf.cancel_batch(s.redis, s.store, b)
+    return jsonify(bf.batch_view(s.redis, bf.Batch.load(s.redis, batch_id) or b))
+
+
+@bp.get("/v1/batches/<batch_id>/failures")
+@require_key
+def failures(batch_id: str):  # type: ignore[no-untyped-def]
+    r = services().redis
+    b = _find(batch_id)
+    try:
+        cursor = int(request.args.get("cursor", "0"))
+        limit = min(1000, max(1, int(request.args.get("limit", "100"))))
+    except ValueError:
+        raise ApiProblem(400, "invalid_query", "cursor and limit must be integers") from None
+    items: list[dict[str, Any]] = []
+    for _ in range(1000):  # HSCAN may return fewer than asked; bounded
+        cursor, chunk = r.hscan(bf.bkey(b.id, "failures"), cursor, count=limit)
+        items += [json.loads(v) for v in chunk.values()]
+        if cursor == 0 or len(items) >= limit:
+            break
+    items.sort(key=lambda x: (x.get("line") or 0, x.get("key") or ""))
+    return jsonify(items=items, next_cursor=str(cursor) if cursor else None)
+
+
+@bp.post("/v1/batches/<batch_id>/retry-failed")
+@require_key
+def retry(batch_id: str):  # type: ignore[no-untyped-def]
+    s = services()
+    b = _find(batch_id)
+    if b.status == "canceled":
+        raise ApiProblem(409, "batch_canceled", f"batch {batch_id} was canceled")
+    n = bf.retry_failed(s.redis, b)
+    view = bf.batch_view(s.redis, bf.Batch.load(s.redis, batch_id) or b)
+    return jsonify(requeued=n, batch=view), 202

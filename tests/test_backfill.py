@@ -1,0 +1,435 @@
+"""Bulk backfill: planner logic in-process (real Redis, local store), then the whole service on real S3.
+
+The in-process tests use a stub engine so that they check windows, dedup, ledgers and crash
+recovery in seconds; the end-to-end tests run the service as deployed (gateway, OCR worker, webhook
+worker hosting the planner) against moto's S3 server: 2,000 items on the checksum engine (a real
+engine selected by OCRQ_ENGINE, whose answer the test can compute itself), the manifest on RapidOCR.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+import requests
+from PIL import Image, ImageDraw
+
+import imaging
+from conftest import ROOT, _kill_group
+from test_webhooks_delivery import Receiver, start_webhooks
+
+from models.base import EngineOutput
+from shared.blobs import open_blob_store
+from shared.jobstore import JobStore
+from shared.redis_client import connect
+from shared.settings import load_settings
+from workers import backfill as bf
+from workers.reaper import reap_once
+from workers.runner import JobRunner
+
+
+# ----------------------------------------------------------------------------------------- images
+def digit_png(d: int, variant: int = 0) -> bytes:
+    """A tiny PNG with one digit drawn; `variant` shifts it so contents (sha256) differ."""
+    im = Image.new("L", (40 + 4 * variant, 32), 255)
+    ImageDraw.Draw(im).text((12 + 2 * variant, 6), str(d), fill=0, font=imaging.font(18))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- in-process harness
+class StubEngine:
+    name = "rapidocr"  # the configured engine name: fingerprints use it
+    version = "stub-1"
+    tasks = frozenset({"text", "spotting"})
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def run(self, reqs):  # type: ignore[no-untyped-def]
+        self.calls += len(reqs)
+        return [EngineOutput(text=f"{r.image.size[0]}x{r.image.size[1]}:{r.image.getpixel((0, 0))}") for r in reqs]
+
+
+class Harness:
+    def __init__(self, redis_url: str, root: Path, window: int = 8) -> None:
+        self.settings = load_settings(redis_url=redis_url, storage_url=f"file://{root}", bucket="ocrq")
+        self.r = connect(redis_url)
+        self.store = JobStore(self.r, self.settings.retention_s)
+        self.blobs = open_blob_store(self.settings)
+        self.sent: list[str] = []
+        self.engine = StubEngine()
+        bf.record_engine_version(self.r, "rapidocr", StubEngine.version, serves_bulk=True)
+        self.planner = self.new_planner()
+        self.runner = JobRunner(self.settings, self.store, self.blobs, self.engine,
+                                on_finished=[bf.batch_hook(self.settings, self.store)])
+        self.window = window
+        self.max_inflight = 0
+
+    def new_planner(self) -> bf.Planner:
+        return bf.Planner(self.settings, self.r, self.blobs, lambda j, q: self.sent.append(j))
+
+    def put(self, bucket: str, key: str, data: bytes) -> None:
+        self.blobs.put(key, data, bucket=bucket)
+
+    def create(self, **kw) -> str:  # type: ignore[no-untyped-def]
+        from shared.tasks import TaskSpec
+
+        bid = bf.new_batch_id()
+        kw.setdefault("out_bucket", "scans")
+        kw.setdefault("out_prefix", "ocr/")
+        kw.setdefault("src_bucket", "scans")
+        bf.create_batch(self.r, batch_id=bid, tenant="acme", spec=TaskSpec(task="text"), window=self.window, **kw)
+        return bid
+
+    def drive(self, bid: str, limit: int = 10_000) -> bf.Batch:
+        for _ in range(limit):
+            self.planner.tick(bid)
+            self.max_inflight = max(self.max_inflight, self.r.hlen(bf.bkey(bid, "inflight")))
+            b = bf.Batch.load(self.r, bid)
+            assert b is not None
+            if b.status in bf.FINAL_BATCH:
+                return b
+            jobs, self.sent = self.sent, []
+            for j in jobs[:3]:  # a slow fleet: a few jobs per tick
+                self.runner.run(j)
+            self.sent = jobs[3:] + self.sent
+        raise AssertionError("batch did not finish")
+
+    def ledger(self, bid: str, prefix: str = "ocr/") -> list[dict]:
+        rows = []
+        for info in self.blobs.list(f"{prefix}_ledger/{bid}/", bucket="scans"):
+            rows += [json.loads(x) for x in self.blobs.get(info.key, bucket="scans").decode().splitlines()]
+        return rows
+
+
+@pytest.fixture
+def h(redis_db: str, tmp_path: Path) -> Harness:
+    return Harness(redis_db, tmp_path / "blobs")
+
+
+def test_window_bounds_in_flight_and_every_item_gets_a_result_and_one_ledger_row(h: Harness) -> None:
+    for i in range(120):
+        h.put("scans", f"in/{i:04d}.png", digit_png(i % 10, i // 10 % 3))
+    h.put("scans", "in/readme.txt", b"not an image")
+    bid = h.create(src_prefix="in/", glob="*.png")
+    b = h.drive(bid)
+    assert b.status == "completed"
+    assert h.max_inflight <= h.window
+    assert b.n("planned") == 120 and b.n("succeeded") + b.n("skipped") == 120 and b.n("failed") == 0
+    # 30 distinct contents: content dedup inside the batch means far fewer engine calls than items
+    assert h.engine.calls < 60
+    for i in range(120):
+        doc = json.loads(h.blobs.get(f"ocr/in/{i:04d}.png.json", bucket="scans"))
+        assert doc["source"]["key"] == f"in/{i:04d}.png" and doc["text"]
+    rows = h.ledger(bid)
+    assert sorted(r["key"] for r in rows) == [f"in/{i:04d}.png" for i in range(120)]
+    # Redis keeps no per-item state once done: no job records, no in-flight entries
+    assert not list(h.r.scan_iter("ocrq:job:*"))
+    assert h.r.hlen(bf.bkey(bid, "inflight")) == 0 and h.r.llen(bf.bkey(bid, "ledger")) == 0
+
+    # the same backfill again redoes nothing
+    calls = h.engine.calls
+    bid2 = h.create(src_prefix="in/", glob="*.png")
+    b2 = h.drive(bid2)
+    assert b2.n("skipped") == 120 and b2.n("succeeded") == 0 and h.engine.calls == calls
+    assert len(h.ledger(bid2)) == 120
+
+
+def test_new_engine_version_redoes_items(h: Harness) -> None:
+    for i in range(5):
+        h.put("scans", f"v/{i}.png", digit_png(i))
+    h.drive(h.create(src_prefix="v/"))
+    bf.record_engine_version(h.r, "rapidocr", "stub-2", serves_bulk=True)
+    h.runner.engine.version = "stub-2"  # type: ignore[misc]
+    b = h.drive(h.create(src_prefix="v/"))
+    assert b.n("succeeded") == 5 and b.n("skipped") == 0
+    StubEngine.version = "stub-1"
+
+
+def test_planner_crash_between_queueing_and_sending_loses_and_duplicates_nothing(h: Harness) -> None:
+    for i in range(30):
+        h.put("scans", f"c/{i:03d}.png", digit_png(i % 10, i // 10))
+    bid = h.create(src_prefix="c/")
+
+    class Boom(BaseException):
+        pass
+
+    calls = {"n": 0}
+
+    def dying_send(job_id: str, queue: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise Boom()  # the planner process dies after registering item 5, before its message
+        h.sent.append(job_id)
+
+    p1 = bf.Planner(h.settings, h.r, h.blobs, dying_send)
+    with pytest.raises(Boom):
+        p1.tick(bid)
+    h.r.delete(bf.bkey(bid, "lock"))  # its lock would expire; do not wait for it in a test
+    # the reaper sends the job that had no message (it is on the 'unsent' list)
+    reap_once(h.store, lambda j, q: h.sent.append(j), h.settings.lease_s, now=int(time.time() * 1000) + 60_000)
+    b = h.drive(bid)
+    assert b.n("planned") == 30 and b.n("succeeded") + b.n("skipped") == 30
+    rows = h.ledger(bid)
+    assert len(rows) == 30 and len({r["key"] for r in rows}) == 30
+
+
+def test_manifest_missing_non_image_and_duplicate_are_failures_with_reasons(h: Harness) -> None:
+    for i in range(4):
+        h.put("scans", f"m/{i}.png", digit_png(i))
+    h.put("scans", "m/notes.txt", b"hello, not an image")
+    manifest = "\n".join(json.dumps(x) for x in [
+        {"key": "m/0.png", "patient": "a"}, "m/1.png", "m/missing.png", "m/notes.txt", "m/2.png", "m/1.png", "m/3.png"])
+    h.put("scans", "manifests/m.jsonl", manifest.encode())
+    bid = h.create(manifest_bucket="scans", manifest_key="manifests/m.jsonl", total=7)
+    b = h.drive(bid)
+    assert b.n("succeeded") + b.n("skipped") == 4 and b.n("failed") == 3
+    fails = {json.loads(v)["key"] + "@" + str(json.loads(v)["line"]): json.loads(v)["code"]
+             for v in h.r.hvals(bf.bkey(bid, "failures"))}
+    assert fails == {"m/missing.png@3": "input_missing", "m/notes.txt@4": "unsupported_media_type", "m/1.png@6": "duplicate_key"}
+    meta = json.loads(h.blobs.get("ocr/m/0.png.json", bucket="scans"))["metadata"]
+    assert meta == {"patient": "a"}
+    # retry-failed: the missing object appears; duplicates are not retried
+    h.put("scans", "m/missing.png", digit_png(7))
+    assert bf.retry_failed(h.r, bf.Batch.load(h.r, bid)) == 2  # type: ignore[arg-type]
+    b = h.drive(bid)
+    assert b.status == "completed" and b.n("failed") == 2 and b.n("succeeded") + b.n("skipped") == 5
+
+
+def test_cancel_stops_planning_and_cancels_queued_jobs(h: Harness) -> None:
+    for i in range(40):
+        h.put("scans", f"x/{i:03d}.png", digit_png(i % 10, i // 10))
+    bid = h.create(src_prefix="x/")
+    h.planner.tick(bid)
+    assert h.r.hlen(bf.bkey(bid, "inflight")) == h.window
+    bf.cancel_batch(h.r, h.store, bf.Batch.load(h.r, bid))  # type: ignore[arg-type]
+    time.sleep(bf.SWEEP_GRACE_MS / 1000 + 0.1)
+    h.planner._last_sweep.clear()
+    b = h.drive(bid)
+    assert b.status == "canceled" and b.n("canceled") == h.window and b.n("planned") == h.window
+    assert h.engine.calls == 0
+
+
+# ------------------------------------------------------------------------------ end to end on S3
+def _s3(s3_server):  # type: ignore[no-untyped-def]
+    from minio import Minio
+
+    return Minio(s3_server.endpoint, access_key=s3_server.access_key, secret_key=s3_server.secret_key, secure=False)
+
+
+def _upload_many(client, bucket: str, items: list[tuple[str, bytes]]) -> None:  # type: ignore[no-untyped-def]
+    def put(kv: tuple[str, bytes]) -> None:
+        client.put_object(bucket, kv[0], io.BytesIO(kv[1]), len(kv[1]), content_type="image/png")
+
+    with cf.ThreadPoolExecutor(8) as ex:
+        list(ex.map(put, items))
+
+
+def _wait_batch(svc, bid: str, timeout: float, until=None) -> dict:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    b: dict = {}
+    while time.monotonic() < deadline:
+        b = requests.get(f"{svc.url}/v1/batches/{bid}", headers=svc.headers(), timeout=30).json()
+        if b["status"] in ("completed", "canceled") or (until and until(b)):
+            return b
+        time.sleep(0.3)
+    raise AssertionError(f"batch {bid} not done after {timeout} s: {b}")
+
+
+@pytest.fixture
+def s3_service(make_service, s3_server, s3_bucket):  # type: ignore[no-untyped-def]
+    """A factory: gateway + OCR worker + webhook worker (which hosts the batch planner, as deployed)
+    on the S3 server, with a source bucket the tenant may read."""
+
+    def make(engine: str = "rapidocr", window: int = 16):  # type: ignore[no-untyped-def]
+        src = "scans" + s3_bucket[1:]
+        s3_server.make_bucket(src)
+        svc = make_service(store_env=s3_server.env(s3_bucket),
+                           env={"OCRQ_ENGINE": engine, "OCRQ_BATCH_WINDOW": str(window)})
+        from shared.apikeys import KeyStore
+
+        KeyStore(redis_lib.Redis.from_url(svc.redis_url)).allow_bucket(svc.tenant, src)
+        start_webhooks(svc)
+        svc.src = src  # type: ignore[attr-defined]
+        svc.s3 = _s3(s3_server)  # type: ignore[attr-defined]
+        return svc
+
+    return make
+
+
+def distinct_png(i: int) -> bytes:
+    """A 16x16 grey PNG whose pixels encode i: 2,000 of them are 2,000 different contents."""
+    im = Image.new("L", (16, 16), 255)
+    for bit in range(16):
+        if i >> bit & 1:
+            im.putpixel((bit, bit % 4), 0)
+    im.putpixel((15, 15), i % 251)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def expected_checksum(data: bytes) -> str:
+    """What the checksum engine answers for these bytes, computed here without the service."""
+    from models.checksum import checksum_text
+    from shared.images import decode_for_ocr
+
+    st = load_settings()
+    return checksum_text(decode_for_ocr(data, formats=st.allowed_formats, max_pixels=st.max_pixels,
+                                        max_side=st.max_side).image)
+
+
+N_E2E = 2000
+
+
+def test_2000_object_prefix_end_to_end_with_kills_then_rerun_skips_all(s3_service, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    svc = s3_service(engine="checksum", window=32)
+    src, s3 = svc.src, svc.s3
+    images = {f"archive/{i:05d}.png": distinct_png(i) for i in range(N_E2E)}
+    _upload_many(s3, src, list(images.items()))
+    body = {"source": {"bucket": src, "prefix": "archive/"}, "output": {"bucket": src, "prefix": "ocr/"}, "task": "text"}
+    t0 = time.monotonic()
+    r = requests.post(f"{svc.url}/v1/batches", json=body, headers=svc.headers(), timeout=30)
+    assert r.status_code == 202, r.text
+    bid = r.json()["id"]
+
+    # kill -9 the planner (the webhook worker hosting it) a quarter of the way, the OCR worker
+    # (with a job in hand) half way; both come back and the batch completes
+    _wait_batch(svc, bid, 300, until=lambda b: b["done"] >= N_E2E // 4)
+    _kill_group(svc.procs.pop("webhooks"), signal.SIGKILL)
+    start_webhooks(svc, "webhooks2")
+    _wait_batch(svc, bid, 300, until=lambda b: b["done"] >= N_E2E // 2)
+    _kill_group(svc.procs.pop("worker"), signal.SIGKILL)
+    svc.start_worker("worker2")
+    b = _wait_batch(svc, bid, 600)
+    took = time.monotonic() - t0
+    c = b["counts"]
+    assert b["status"] == "completed", b
+    assert c == {"planned": N_E2E, "queued": 0, "running": 0, "succeeded": N_E2E, "failed": 0, "skipped": 0,
+                 "canceled": 0}, c
+    assert b["total"] == N_E2E and b["done"] == N_E2E
+    print(f"\n{N_E2E}-object backfill with kills: {took:.1f} s")
+
+    # every item has its result, mirrored under the output prefix, and it is the right one
+    keys = sorted(o.object_name for o in s3.list_objects(src, prefix="ocr/archive/", recursive=True))
+    assert keys == sorted(f"ocr/{k}.json" for k in images)
+
+    def read(key: str) -> tuple[str, dict]:
+        return key, json.loads(s3.get_object(src, f"ocr/{key}.json").read())
+
+    with cf.ThreadPoolExecutor(8) as ex:
+        docs = dict(ex.map(read, images))
+    for key, doc in docs.items():
+        assert doc["source"]["key"] == key and doc["engine"]["name"] == "checksum"
+        assert doc["text"] == expected_checksum(images[key]), key
+    assert len({d["ocrq"]["job_id"] for d in docs.values()}) == N_E2E  # one job per item
+    # one ledger row per item, none twice, pointing at the result
+    rows = []
+    for o in s3.list_objects(src, prefix=f"ocr/_ledger/{bid}/", recursive=True):
+        rows += [json.loads(x) for x in s3.get_object(src, o.object_name).read().decode().splitlines()]
+    assert sorted(r["key"] for r in rows) == sorted(images)
+    assert all(r["status"] == "succeeded" and r["result"] == f"{src}/ocr/{r['key']}.json" and r["sha256"] for r in rows)
+    # Redis holds nothing per item once the batch is done
+    rc = redis_lib.Redis.from_url(svc.redis_url)
+    assert not list(rc.scan_iter("ocrq:job:*")) and rc.hlen(bf.bkey(bid, "inflight")) == 0
+
+    # again, through the CLI: the dry run says everything would be skipped, the run skips all 2,000
+    env = {**svc.env, "OCRQ_URL": svc.url, "OCRQ_API_KEY": svc.api_key, "OCRQ_CLIENT_CONFIG": str(tmp_path / "c.json")}
+    cli = [sys.executable, "-m", "cli.main", "backfill", f"s3://{src}/archive/", "--task", "text", "--out", f"s3://{src}/ocr/"]
+    dry = subprocess.run(cli + ["--dry-run", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0, dry.stderr
+    d = json.loads(dry.stdout)
+    assert (d["listed"], d["would_skip"], d["would_run"], d["would_fail"]) == (N_E2E, N_E2E, 0, 0)
+    again = subprocess.run(cli + ["--wait", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    b2 = json.loads(again.stdout)
+    assert b2["counts"]["skipped"] == N_E2E and b2["counts"]["succeeded"] == 0 and b2["counts"]["failed"] == 0
+    again_docs = dict(cf.ThreadPoolExecutor(8).map(read, list(images)[:50]))
+    assert all(again_docs[k]["ocrq"]["job_id"] == docs[k]["ocrq"]["job_id"] for k in again_docs)  # not redone
+
+
+def test_manifest_failures_listed_with_reasons_retry_and_batch_completed_webhook(s3_service, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    svc = s3_service(engine="rapidocr")
+    src, s3 = svc.src, svc.s3
+    rx = Receiver().start()
+    try:
+        rx.secrets["/batches"] = requests.post(f"{svc.url}/v1/webhooks/default-secret", headers=svc.headers(),
+                                               timeout=10).json()["secret"]
+        _upload_many(s3, src, [(f"m/{i}.png", imaging.label(f"A{i}7", size=24)) for i in range(4)]
+                     + [("m/notes.txt", b"plain text, not an image")])
+        manifest = tmp_path / "keys.jsonl"
+        manifest.write_text("\n".join(json.dumps(x) for x in [
+            {"key": "m/0.png", "box": 12}, "m/1.png", "m/gone.png", "m/notes.txt", "m/2.png", "m/1.png", "m/3.png"]) + "\n")
+        env = {**svc.env, "OCRQ_URL": svc.url, "OCRQ_API_KEY": svc.api_key, "OCRQ_CLIENT_CONFIG": str(tmp_path / "c.json")}
+        run = subprocess.run([sys.executable, "-m", "cli.main", "backfill", f"s3://{src}", "--manifest", str(manifest),
+                              "--task", "text", "--out", f"s3://{src}/out", "--webhook-url", rx.url("/batches"), "--wait"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 1, run.stderr  # items failed: non-zero exit
+        assert "failed 3" in run.stderr and "4 succeeded" in run.stdout
+        bid = run.stderr.split("batch ", 1)[1].split()[0]
+        b = requests.get(f"{svc.url}/v1/batches/{bid}", headers=svc.headers(), timeout=10).json()
+        assert b["counts"]["succeeded"] == 4 and b["counts"]["failed"] == 3 and b["total"] == 7
+        f = requests.get(f"{svc.url}/v1/batches/{bid}/failures", headers=svc.headers(), timeout=10).json()["items"]
+        got = {(x["key"], x["line"], x["code"]) for x in f}
+        assert got == {("m/gone.png", 3, "input_missing"), ("m/notes.txt", 4, "unsupported_media_type"),
+                       ("m/1.png", 6, "duplicate_key")}
+        assert all(x["message"] for x in f)
+        doc = json.loads(s3.get_object(src, "out/m/0.png.json").read())
+        assert doc["text"].strip() == "A07" and doc["metadata"] == {"box": 12}
+        # batch.completed went through the outbox to the batch's webhook, signed
+        deadline = time.monotonic() + 30
+        while not rx.accepted("/batches") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        seen = rx.accepted("/batches")
+        assert len(seen) == 1, rx.seen
+        ev = json.loads(seen[0].body)
+        assert ev["type"] == "batch.completed" and ev["data"]["batch"]["id"] == bid
+        assert ev["data"]["batch"]["status"] == "completed" and ev["data"]["batch"]["counts"]["failed"] == 3
+    finally:
+        rx.stop()
+    # the missing scan turns up; retry-failed re-queues what can be retried (not the duplicate)
+    _upload_many(s3, src, [("m/gone.png", imaging.label("B99", size=24))])
+    r = requests.post(f"{svc.url}/v1/batches/{bid}/retry-failed", headers=svc.headers(), timeout=10)
+    assert r.status_code == 202 and r.json()["requeued"] == 2
+    b = _wait_batch(svc, bid, 120)
+    assert b["counts"]["succeeded"] == 5 and b["counts"]["failed"] == 2
+    assert json.loads(s3.get_object(src, "out/m/gone.png.json").read())["text"].strip() == "B99"
+
+
+def test_problems_buckets_and_tenants(s3_service) -> None:  # type: ignore[no-untyped-def]
+    svc = s3_service()
+    h = svc.headers()
+    body = {"source": {"bucket": "someone-elses", "prefix": ""}, "output": {"bucket": svc.src, "prefix": "o/"}}
+    r = requests.post(f"{svc.url}/v1/batches", json=body, headers=h, timeout=10)
+    assert r.status_code == 403 and r.headers["Content-Type"].startswith("application/problem+json") and r.json()["title"]
+    body = {"source": {"bucket": svc.src, "prefix": ""}, "output": {"bucket": "someone-elses", "prefix": "o/"}}
+    assert requests.post(f"{svc.url}/v1/batches", json=body, headers=h, timeout=10).status_code == 403
+    bad = {"source": {"bucket": svc.src, "prefix": "x/", "manifest": "k.jsonl"}, "output": {"bucket": svc.src}}
+    r = requests.post(f"{svc.url}/v1/batches", json=bad, headers=h, timeout=10)
+    assert r.status_code in (400, 422) and r.headers["Content-Type"].startswith("application/problem+json")
+    r = requests.post(f"{svc.url}/v1/batches", headers=h, timeout=10,
+                      json={"source": {"bucket": svc.src, "manifest": "nope.jsonl"}, "output": {"bucket": svc.src}})
+    assert r.status_code == 404 and r.json()["title"]
+    other = svc.new_key("other")
+    r = requests.post(f"{svc.url}/v1/batches", headers=h, timeout=10,
+                      json={"source": {"bucket": svc.src, "prefix": "x/"}, "output": {"bucket": svc.src, "prefix": "o/"}})
+    assert r.status_code == 202
+    bid = r.json()["id"]
+    for method, path in (("GET", ""), ("DELETE", ""), ("GET", "/failures"), ("POST", "/retry-failed")):
+        resp = requests.request(method, f"{svc.url}/v1/batches/{bid}{path}", headers=svc.headers(other), timeout=10)
+        assert resp.status_code == 404 and resp.headers["Content-Type"].startswith("application/problem+json")
+    done = _wait_batch(svc, bid, 30)  # an empty prefix completes with nothing to do
+    assert done["status"] == "completed" and done["counts"]["planned"] == 0
+    r = requests.delete(f"{svc.url}/v1/batches/{bid}", headers=h, timeout=10)
+    assert r.status_code == 409 and r.headers["Content-Type"].startswith("application/problem+json")
