@@ -57,8 +57,10 @@ def req(image: Image.Image, task: str = "spotting", **kw: object) -> EngineReque
 
 
 def test_loads_through_production_code(engine: HunyuanEngine) -> None:
-    assert engine.device == "cpu"
-    assert next(engine.model.parameters()).dtype == torch.float32
+    # Settings name no device: CUDA when there is one (bf16), else the CPU (fp32).
+    on_cuda = torch.cuda.is_available()
+    assert engine.device == ("cuda" if on_cuda else "cpu")
+    assert next(engine.model.parameters()).dtype == (torch.bfloat16 if on_cuda else torch.float32)
     assert engine.processor.tokenizer.padding_side == "left"
     assert "hunyuanocr:tiny" in engine.version
     engine.warmup()
