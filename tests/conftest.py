@@ -218,6 +218,8 @@ def make_service(tmp_path: Path, redis_db: str) -> Iterator[MakeService]:
             "OCRQ_WEBHOOK_ALLOW_HTTP": "true",
             "OCRQ_WEBHOOK_ALLOW_PRIVATE": "127.0.0.0/8,::1/128",
             "PYTHONUNBUFFERED": "1",
+            # each worker's /metrics on its own port: services of parallel tests must not collide on 9100
+            "OCRQ_METRICS_PORT": str(free_port()),
             **(store_env or {}),
             **(env or {}),
         }

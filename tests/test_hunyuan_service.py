@@ -37,8 +37,10 @@ def test_a_job_through_the_service_runs_on_the_hunyuan_engine(make_service, tiny
         job = service.wait(job_id, timeout=300)
         assert job["status"] == "succeeded", job
         assert job["result"]["engine"]["name"] == "hunyuan"
-    log = (service.logs / "worker.log").read_text()
-    assert "concurrency: 2 (thread)" in log  # the micro-batching pool, OCRQ_BATCH_MAX wide
+    starting = [json.loads(line) for line in (service.logs / "worker.log").read_text().splitlines()
+                if '"worker starting"' in line]
+    # the micro-batching pool: threads, OCRQ_BATCH_MAX wide
+    assert [(s["pool"], s["concurrency"]) for s in starting] == [("thread", 2)]
 
 
 def test_worker_with_a_broken_model_folder_exits_non_zero(tmp_path):
