@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, *, send_job: SendJob | None = N
         MAX_FORM_PARTS=32,
         JSON_SORT_KEYS=False,
     )
-    client = connect(settings.redis_url)
+    client = connect(settings.redis_url, "ocrq-api")
     app.extensions["ocrq"] = Services(
         settings=settings,
         redis=client,

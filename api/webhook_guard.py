@@ -12,12 +12,13 @@ def check_webhook_url(url: str, *, field: str = "webhook_url", ensure_secret: bo
     A job's own ``webhook_url`` is signed with the tenant's default secret, so its first use
     creates that secret (``ensure_secret``); registered endpoints bring their own.
     """
-    from workers.webhooks.ssrf import UnsafeUrl, check_url, parse_allowlist
+    from workers.webhooks.ssrf import UnsafeUrl, check_url, parse_allowlist, resolver_for
 
     s = services()
     st = s.settings
     try:
-        check_url(url, allow_http=st.webhook_allow_http, allow_cidrs=parse_allowlist(st.webhook_allow_private))
+        check_url(url, allow_http=st.webhook_allow_http, allow_cidrs=parse_allowlist(st.webhook_allow_private),
+                  resolver=resolver_for(st.webhook_dns))
     except UnsafeUrl as err:
         raise ApiProblem(400, "unsafe_webhook_url", f"{field} refused: {err}") from None
     if ensure_secret:

@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             "OCRQ_STORAGE_URL": f"file://{tmp / 'blobs'}",
             "OCRQ_WEBHOOK_ALLOW_HTTP": "true",
             "OCRQ_WEBHOOK_ALLOW_PRIVATE": "127.0.0.0/8",
+            "OCRQ_WEBHOOK_DNS": "hosts",  # no DNS query leaves the machine
             "OCRQ_PUBLIC_URL": "http://127.0.0.1:8080",
         }
         os.environ.update({k: v for k, v in env.items() if k.startswith("OCRQ_")})

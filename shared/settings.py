@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     # Webhooks
     webhook_allow_http: bool = False  # development only
     webhook_allow_private: str = ""  # comma-separated CIDRs an operator trusts
+    webhook_dns: Literal["system", "hosts"] = "system"  # hosts: /etc/hosts only, no DNS query (offline boxes)
     webhook_timeout_s: float = Field(default=15.0, gt=0)
     webhook_schedule_s: str = "5,300,1800,7200,18000,36000,36000,36000,36000,36000,36000,36000"
     webhook_inline_max_bytes: int = Field(default=256 * 1024, ge=0)

@@ -217,6 +217,8 @@ def make_service(tmp_path: Path, redis_db: str) -> Iterator[MakeService]:
             "OCRQ_REAPER_INTERVAL_S": "1",
             "OCRQ_WEBHOOK_ALLOW_HTTP": "true",
             "OCRQ_WEBHOOK_ALLOW_PRIVATE": "127.0.0.0/8,::1/128",
+            # names in webhook URLs (fuzzed ones too) are looked up in /etc/hosts only: no test sends DNS queries
+            "OCRQ_WEBHOOK_DNS": "hosts",
             "PYTHONUNBUFFERED": "1",
             # each worker's /metrics on its own port: services of parallel tests must not collide on 9100
             "OCRQ_METRICS_PORT": str(free_port()),

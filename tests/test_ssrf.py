@@ -242,3 +242,29 @@ def test_default_resolver_uses_getaddrinfo(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     with pytest.raises(UnsafeUrl, match="loopback"):
         check_url("https://hooks.example.com/")
+
+
+def test_hosts_file_resolver_answers_from_the_file_alone(tmp_path):
+    from workers.webhooks.ssrf import hosts_file_resolver
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n10.1.2.3 wms.store.local wms  # the WMS on the store LAN\n::1 localhost\n")
+    assert hosts_file_resolver("WMS", 443, hosts) == ["10.1.2.3"]
+    assert hosts_file_resolver("localhost", 443, hosts) == ["127.0.0.1", "::1"]
+    with pytest.raises(socket.gaierror):
+        hosts_file_resolver("example.com", 443, hosts)
+
+
+def test_hosts_mode_refuses_a_name_not_in_the_hosts_file_and_checks_listed_ones(tmp_path):
+    from workers.webhooks import ssrf
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("10.1.2.3 wms\n")
+    resolver = lambda h, p: ssrf.hosts_file_resolver(h, p, hosts)  # noqa: E731
+    with pytest.raises(UnsafeUrl):
+        check_url("https://not-listed.example/hook", resolver=resolver)
+    with pytest.raises(UnsafeUrl):  # listed, but private: still refused without an allowlist
+        check_url("https://wms/hook", resolver=resolver)
+    assert check_url("https://wms/hook", resolver=resolver, allow_cidrs=["10.1.0.0/16"]).ip == "10.1.2.3"
+    assert ssrf.resolver_for("hosts") is ssrf.hosts_file_resolver
+    assert ssrf.resolver_for("system") is ssrf.system_resolver

@@ -70,7 +70,7 @@ def start_reaper_thread(settings: Settings, app: Celery) -> None:
     if _thread is not None:
         return
     _stop.clear()
-    store = JobStore(connect(settings.redis_url), settings.retention_s)
+    store = JobStore(connect(settings.redis_url, "ocrq-reaper"), settings.retention_s)
     send = celery_sender(app)
     interval = settings.reaper_interval_s
 

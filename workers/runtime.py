@@ -35,7 +35,7 @@ _runtime: Runtime | None = None
 def build_runtime(settings: Settings, engine: Engine, celery: Celery | None = None) -> Runtime:
     from workers.events import finished_hooks
 
-    store = JobStore(connect(settings.redis_url), settings.retention_s)
+    store = JobStore(connect(settings.redis_url, "ocrq-worker"), settings.retention_s)
     blobs = open_blob_store(settings)
     runner = JobRunner(settings, store, blobs, engine, on_finished=finished_hooks(settings, store, celery))
     return Runtime(settings, store, blobs, engine, runner)

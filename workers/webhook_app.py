@@ -42,7 +42,7 @@ def dispatcher():  # type: ignore[no-untyped-def]
     if _dispatcher is None:
         from workers.webhooks.dispatch import Dispatcher
 
-        _dispatcher = Dispatcher(settings, connect(settings.redis_url))
+        _dispatcher = Dispatcher(settings, connect(settings.redis_url, "ocrq-webhooks"))
     return _dispatcher
 
 

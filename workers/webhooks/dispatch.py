@@ -33,7 +33,7 @@ from workers.webhooks import sender, signing
 from workers.webhooks.endpoints import JOB_TARGET
 from workers.webhooks.outbox import Outbox, attempt_lease_ms, iso_ms, split_member
 from workers.webhooks.schedule import next_delay
-from workers.webhooks.ssrf import Resolver, UnsafeUrl, check_url, parse_allowlist
+from workers.webhooks.ssrf import Resolver, UnsafeUrl, check_url, parse_allowlist, resolver_for
 
 log = logging.getLogger("ocrq.webhooks")
 
@@ -56,6 +56,8 @@ class Dispatcher:
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.client, self.settings)
+        if self.resolver is None:
+            self.resolver = resolver_for(self.settings.webhook_dns)
 
     # one attempt -------------------------------------------------------------------
     def attempt(self, m: str, token: int) -> str:

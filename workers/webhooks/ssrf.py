@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from pathlib import Path
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -100,6 +101,27 @@ def system_resolver(host: str, port: int) -> list[str]:
     """Every address ``getaddrinfo`` returns for host:port (TCP), in its order."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
+
+
+def hosts_file_resolver(host: str, port: int, hosts_file: Path = Path("/etc/hosts")) -> list[str]:
+    """Addresses for host from the hosts file alone: no DNS query ever leaves the machine.
+
+    For offline edge boxes, where the WMS is named in /etc/hosts and a DNS lookup would only
+    time out (OCRQ_WEBHOOK_DNS=hosts). A name not listed is not resolvable.
+    """
+    found: list[str] = []
+    for line in hosts_file.read_text(errors="replace").splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2 and host.lower() in (name.lower() for name in fields[1:]):
+            found.append(fields[0])
+    if not found:
+        raise socket.gaierror(socket.EAI_NONAME, f"{host} is not in {hosts_file}")
+    return found
+
+
+def resolver_for(mode: str) -> Resolver:
+    """The resolver OCRQ_WEBHOOK_DNS names: `system` (getaddrinfo) or `hosts` (hosts file only)."""
+    return hosts_file_resolver if mode == "hosts" else system_resolver
 
 
 def check_url(
