@@ -1,0 +1,79 @@
+"""The web console: a single page at / for people who do not write code.
+
+The page is static HTML, CSS and plain JavaScript under api/static/console/; everything it shows
+comes from the public REST API (/v1/...) with the API key the user signs in with, sent as
+``Authorization: Bearer`` by the page itself. This module only serves the files, with a strict
+Content-Security-Policy: no inline script, no third-party origin, no framing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, send_from_directory
+from werkzeug.security import safe_join
+
+from api.app import services
+from api.problems import ApiProblem
+from shared.tasks import ENGINE_TASKS, TASK_NAMES
+
+STATIC = Path(__file__).resolve().parent / "static" / "console"
+
+bp = Blueprint("console", __name__)
+
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' blob: data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+def _harden(resp: Response, *, cache: str) -> Response:
+    resp.headers["Content-Security-Policy"] = CSP
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["Cache-Control"] = cache
+    return resp
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    resp = send_from_directory(STATIC, "index.html", mimetype="text/html")
+    return _harden(resp, cache="no-cache")
+
+
+@bp.get("/console/config.json")
+def config():  # type: ignore[no-untyped-def]
+    """What the page adapts to: the engine's tasks, the long-poll limit, which optional APIs exist.
+
+    Public like /healthz: it holds nothing about any tenant or job.
+    """
+    s = services().settings
+    routes = {(rule.rule, method) for rule in current_app.url_map.iter_rules() for method in (rule.methods or ())}
+    batch_get = any(r.startswith("/v1/batches/<") and r.count("/") == 3 and m == "GET" for r, m in routes)
+    resp = jsonify(
+        engine=s.engine,
+        tasks=[t for t in TASK_NAMES if t in ENGINE_TASKS.get(s.engine, frozenset())],
+        wait_max_s=s.wait_max_s,
+        max_upload_bytes=s.max_upload_bytes,
+        batches={"list": ("/v1/batches", "GET") in routes, "get": batch_get},
+    )
+    return _harden(resp, cache="no-store")
+
+
+@bp.get("/console/<path:filename>")
+def asset(filename: str):  # type: ignore[no-untyped-def]
+    path = safe_join(str(STATIC), filename)  # None for anything that would leave STATIC
+    if path is None or filename == "index.html" or not Path(path).is_file():
+        raise ApiProblem(404, "not_found", f"no console file {filename!r}")
+    resp = send_from_directory(STATIC, filename)
+    if filename.endswith(".js"):
+        resp.mimetype = "text/javascript"
+    # Revalidated on every load (ETag / Last-Modified), so an upgrade is picked up at once.
+    return _harden(resp, cache="no-cache")
