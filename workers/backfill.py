@@ -917,6 +917,8 @@ def batch_view(r: redis.Redis, b: Batch) -> dict[str, Any]:
               "failed": b.n("failed"), "skipped": b.n("skipped"), "canceled": b.n("canceled")}
     done = counts["succeeded"] + counts["failed"] + counts["skipped"] + counts["canceled"]
     total = int(b.raw["total"]) if b.raw.get("total") else None
+    if total is None and b.listing_done:  # a prefix's size is known once its listing has ended
+        total = counts["planned"]
     started = int(b.raw.get("started_at") or 0)
     finished = int(b.raw["finished_at"]) if b.raw.get("finished_at") else None
     elapsed = max(0.001, ((finished or now_ms()) - started) / 1000)
