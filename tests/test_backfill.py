@@ -221,6 +221,23 @@ def test_cancel_stops_planning_and_cancels_queued_jobs(h: Harness) -> None:
     assert h.engine.calls == 0
 
 
+def test_tenants_share_the_bulk_lane_however_many_batches_each_starts(h: Harness,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.tasks import TaskSpec
+
+    monkeypatch.setenv("OCRQ_BATCH_TENANT_WINDOW", "8")
+    for i in range(30):
+        h.put("scans", f"f/{i:03d}.png", digit_png(i % 10, i // 10))
+    acme = [h.create(src_prefix="f/", out_prefix=f"o{n}/") for n in range(3)]
+    other = bf.new_batch_id()
+    bf.create_batch(h.r, batch_id=other, tenant="other", spec=TaskSpec(task="text"), src_bucket="scans",
+                    src_prefix="f/", out_bucket="scans", out_prefix="x/", window=8)
+    for _ in range(3):
+        h.planner.tick_all()
+    inflight = {bid: h.r.hlen(bf.bkey(bid, "inflight")) for bid in [*acme, other]}
+    assert sum(inflight[b] for b in acme) == 8 and inflight[other] == 8, inflight
+
+
 # ------------------------------------------------------------------------------ end to end on S3
 def _s3(s3_server):  # type: ignore[no-untyped-def]
     from minio import Minio

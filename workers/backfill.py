@@ -75,6 +75,12 @@ def default_window() -> int:
     return max(1, int(os.environ.get("OCRQ_BATCH_WINDOW", "64")))
 
 
+def tenant_window() -> int:
+    """Items in flight for all of one tenant's batches together: the bulk lane is shared between
+    tenants by this cap (a tenant starting ten batches does not get ten times the fleet)."""
+    return max(1, int(os.environ.get("OCRQ_BATCH_TENANT_WINDOW") or default_window()))
+
+
 def new_batch_id() -> str:
     return "bat_" + secrets.token_urlsafe(16)
 
@@ -689,7 +695,7 @@ class Planner:
 
     def _fill(self, b: Batch, engine: tuple[str, str | None]) -> int:
         inflight = self.r.hlen(bkey(b.id, "inflight"))
-        room = b.window - inflight
+        room = min(b.window - inflight, tenant_window() - self._tenant_inflight(b.tenant))
         work = 0
         rnd = b.n("round")
         # retried failures first: they were planned once already
@@ -743,6 +749,15 @@ class Planner:
         except Transient:
             raise
         return work
+
+    def _tenant_inflight(self, tenant: str) -> int:
+        ids = [_s(x) for x in self.r.smembers(ACTIVE)]
+        pipe = self.r.pipeline(transaction=False)
+        for bid in ids:
+            pipe.hget(bkey(bid), "tenant")
+            pipe.hlen(bkey(bid, "inflight"))
+        res = pipe.execute()
+        return sum(int(n) for t, n in zip(res[::2], res[1::2]) if _s(t) == tenant)
 
     def _advance_cursor(self, b: Batch, expected: str, new: str) -> bool:
         if expected == new:
