@@ -8,6 +8,7 @@ memory above all) is split in halves and retried, recursively, down to the singl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -83,6 +84,22 @@ def check_image(image: Image.Image) -> Image.Image:
     if width < 1 or height < 1:
         raise ValueError(f"image has no pixels ({width}x{height})")
     return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def sdpa_backends(device: str) -> Any:
+    """The SDPA backends generate may use: on CUDA, every one but cuDNN attention.
+
+    PyTorch picks cuDNN attention on Hopper GPUs, and cuDNN builds an execution plan for every new
+    query/key shape. Decoding grows the key length by one token per step and prompt lengths vary
+    per image, so nearly every step of an answer is a new shape and pays a plan build: on an H100
+    that tripled the time per decode step (see docs/hunyuan.md, "Measured"). Flash and
+    memory-efficient attention need no per-shape setup.
+    """
+    if not device.startswith("cuda"):
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
 
 
 def _select_device(requested: str | None) -> str:
@@ -220,7 +237,7 @@ class HunyuanEngine:
             return_tensors="pt",
         ).to(self.device)
         prompt_len = int(inputs["input_ids"].shape[1])
-        with torch.inference_mode():
+        with torch.inference_mode(), sdpa_backends(self.device):
             out = self.model.generate(
                 **inputs,
                 max_new_tokens=cap,

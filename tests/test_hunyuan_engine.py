@@ -18,7 +18,7 @@ from PIL import Image
 
 from models.base import EngineError, EngineOutput, EngineRequest
 from models.checkpoints import make_tiny
-from models.hunyuan import HunyuanEngine, Prepared, run_split
+from models.hunyuan import HunyuanEngine, Prepared, run_split, sdpa_backends
 from models.registry import EngineLoadError
 from shared.settings import load_settings
 from shared.tasks import TaskSpec
@@ -159,6 +159,15 @@ def test_run_split_recursion_and_other_errors() -> None:
         "0", "1", "2", "3", "4", "5", "6", "inference_failed", "8", "9"
     ]
     assert frees  # the cache is freed before retrying
+
+
+def test_generate_keeps_cudnn_attention_off_on_cuda() -> None:
+    # cuDNN attention builds a plan per new shape, i.e. per decode step (docs/hunyuan.md, "Measured").
+    with sdpa_backends("cuda"):
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+        assert torch.backends.cuda.flash_sdp_enabled() and torch.backends.cuda.mem_efficient_sdp_enabled()
+    with sdpa_backends("cpu"):
+        assert torch.backends.cuda.cudnn_sdp_enabled()  # the CPU path changes nothing
 
 
 def test_missing_folder_is_one_clear_line(tmp_path: Path) -> None:
