@@ -73,13 +73,11 @@ def create_app(settings: Settings | None = None, *, send_job: SendJob | None = N
     )
     problems.install(app)
 
-    from api import health, jobs, metrics
+    from api import batches, console, health, jobs, metrics, openapi, webhooks
 
-    app.register_blueprint(health.bp)
-    app.register_blueprint(jobs.bp)
-    app.register_blueprint(metrics.bp)
+    for module in (health, jobs, metrics, openapi, webhooks, batches, console):
+        app.register_blueprint(module.bp)
     metrics.instrument(app)
-    _register_optional_blueprints(app)
 
     @app.after_request
     def _security_headers(resp):  # type: ignore[no-untyped-def]
@@ -89,20 +87,6 @@ def create_app(settings: Settings | None = None, *, send_job: SendJob | None = N
 
     logging.getLogger("ocrq.api").debug("gateway ready")
     return app
-
-
-def _register_optional_blueprints(app: Flask) -> None:
-    """Blueprints of later features register here as they land (webhooks, batches, console)."""
-    import importlib
-
-    for name in ("api.openapi", "api.webhooks", "api.batches", "api.console"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name == name:
-                continue
-            raise
-        app.register_blueprint(module.bp)
 
 
 def client_ip() -> str:

@@ -220,11 +220,11 @@ def cancel(batch_id: str):  # type: ignore[no-untyped-def]
 def failures(batch_id: str):  # type: ignore[no-untyped-def]
     r = services().redis
     b = _find(batch_id)
-    try:
-        cursor = int(request.args.get("cursor", "0"))
-        limit = min(1000, max(1, int(request.args.get("limit", "100"))))
-    except ValueError:
-        raise ApiProblem(400, "invalid_query", "cursor and limit must be integers") from None
+    cursor_text, limit_text = request.args.get("cursor", "0"), request.args.get("limit", "100")
+    if not (cursor_text.isascii() and cursor_text.isdigit() and limit_text.isascii() and limit_text.isdigit()
+            and 1 <= int(limit_text) <= 1000):
+        raise ApiProblem(400, "invalid_query", "cursor must be a next_cursor value; limit an integer from 1 to 1000")
+    cursor, limit = int(cursor_text), int(limit_text)
     items: list[dict[str, Any]] = []
     for _ in range(1000):  # HSCAN may return fewer than asked; bounded
         cursor, chunk = r.hscan(bf.bkey(b.id, "failures"), cursor, count=limit)
@@ -245,3 +245,79 @@ def retry(batch_id: str):  # type: ignore[no-untyped-def]
     n = bf.retry_failed(s.redis, b)
     view = bf.batch_view(s.redis, bf.Batch.load(s.redis, batch_id) or b)
     return jsonify(requeued=n, batch=view), 202
+
+
+# ---------------------------------------------------------------- OpenAPI (merged into /openapi.json)
+def _inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic schema with its `$defs` inlined: inside /openapi.json, `#/$defs/...` would point at the root."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
+
+
+def openapi_paths() -> dict[str, Any]:
+    from api.openapi import error_responses, json_response
+
+    count = {"type": "integer", "minimum": 0}
+    batch = {
+        "type": "object",
+        "required": ["id", "status", "counts"],
+        "properties": {
+            "id": {"type": "string"}, "status": {"type": "string"}, "task": {"type": "string"},
+            "counts": {"type": "object", "properties": {k: count for k in (
+                "planned", "queued", "running", "succeeded", "failed", "skipped", "canceled")}},
+            "done": count, "total": {"type": ["integer", "null"]}, "eta_s": {"type": ["number", "null"]},
+            "throughput_items_per_s": {"type": "number"}, "average_items_per_s": {"type": "number"},
+        },
+    }
+    batch_id = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+
+    def op(op_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"operationId": op_id, "summary": summary, "tags": ["batches"], "responses": responses, **extra}
+
+    return {
+        "/v1/batches": {
+            "post": op("createBatch", "Backfill a bucket prefix or a manifest (dry_run: count what would run)",
+                       {"202": json_response(batch, "Accepted: the planner queues it a window at a time"),
+                        "200": json_response({"type": "object", "required": ["dry_run"]}, "Dry run: what would run"),
+                        **error_responses(400, 403, 404, 409, 413, 415, 422, 503)},
+                       requestBody={"required": True, "content": {"application/json": {
+                           "schema": _inline_defs(BatchCreate.model_json_schema())}}}),
+            "get": op("listBatches", "The tenant's newest 50 batches",
+                      {"200": json_response({"type": "object", "properties": {"items": {"type": "array", "items": batch}}},
+                                            "Batches"), **error_responses()}),
+        },
+        "/v1/batches/{batch_id}": {
+            "parameters": [batch_id],
+            "get": op("getBatch", "Counts, throughput and ETA", {"200": json_response(batch, "The batch"), **error_responses(404)}),
+            "delete": op("cancelBatch", "Cancel what has not run yet",
+                         {"200": json_response(batch, "Canceled"), **error_responses(404, 409)}),
+        },
+        "/v1/batches/{batch_id}/failures": {
+            "parameters": [batch_id],
+            "get": op("getBatchFailures", "Failed items with their reasons",
+                      {"200": json_response({"type": "object", "properties": {
+                          "items": {"type": "array", "items": {"type": "object"}},
+                          "next_cursor": {"type": ["string", "null"]}}}, "One page of failures"),
+                       **error_responses(404)},
+                      parameters=[{"name": "cursor", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+                                  {"name": "limit", "in": "query", "required": False,
+                                   "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}]),
+        },
+        "/v1/batches/{batch_id}/retry-failed": {
+            "parameters": [batch_id],
+            "post": op("retryBatchFailures", "Queue the failed items again",
+                       {"202": json_response({"type": "object", "properties": {"requeued": count, "batch": batch}}, "Queued"),
+                        **error_responses(404, 409)}),
+        },
+    }

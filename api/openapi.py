@@ -41,13 +41,15 @@ ERROR_CODES: dict[int, str] = {
          "invalid_wait, invalid_query, invalid_idempotency_key, unsafe_webhook_url, bad_request",
     401: "unauthorized (missing, unknown or revoked API key)",
     403: "bucket_not_allowed",
-    404: "job_not_found, source_not_found, result_not_available (not finished yet), not_found",
+    404: "job_not_found, source_not_found, result_not_available (not finished yet), webhook_not_found, "
+         "batch_not_found, manifest_not_found, not_found",
     405: "method_not_allowed",
-    409: "idempotency_key_reused, idempotent_request_in_progress, not_cancelable, job_running, result_not_available",
+    409: "idempotency_key_reused, idempotent_request_in_progress, not_cancelable, job_running, result_not_available, "
+         "too_many_webhooks, secret_already_revealed, nothing_to_redeliver, batch_canceled",
     410: "expired (the job is past expires_at, or its data was deleted)",
     413: "payload_too_large, too_many_pixels",
     415: "unsupported_media_type (request body or image format)",
-    422: "validation_error (names the field), invalid_image, corrupt_image, too_many_frames",
+    422: "validation_error (names the field), invalid_image, corrupt_image, too_many_frames, invalid_manifest",
     429: "rate_limited",
     500: "internal_error",
     503: "queue_full, storage_unavailable",
@@ -75,13 +77,18 @@ _SERVER_ERRORS = {
 }
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
+def error_responses(*statuses: int) -> dict[str, Any]:
     always = (400, 401, 429, 500)  # 400: e.g. a query parameter given twice
     out = {}
     for st in sorted(set(statuses) | set(always)):
         out[str(st)] = _problem(st, retry_after=st in (429, 503))
     out.update(_SERVER_ERRORS)
     return out
+
+
+def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """A 200-style JSON response with an inline schema (for blueprints' own ``openapi_paths``)."""
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _json(model: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -143,7 +150,7 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
                     "202": _json("JobOut", "Accepted: the job is queued", headers=dict(_LOCATION)),
                     "200": _json("JobOut", "Idempotent replay: the job an earlier request with this key created",
                                  headers=dict(_LOCATION)),
-                    **_errors(400, 403, 404, 409, 413, 415, 422, 503),
+                    **error_responses(400, 403, 404, 409, 413, 415, 422, 503),
                 },
             },
             "get": {
@@ -160,7 +167,7 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
                     {"name": "cursor", "in": "query", "required": False,
                      "description": "next_cursor of the previous page", "schema": {"type": "string"}},
                 ],
-                "responses": {"200": _json("JobList", "One page of jobs"), **_errors(400)},
+                "responses": {"200": _json("JobList", "One page of jobs"), **error_responses(400)},
             },
         },
         "/v1/jobs/{job_id}": {
@@ -172,7 +179,7 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
                 "parameters": [{"name": "wait", "in": "query", "required": False,
                                 "description": f"Seconds to wait for a final state (0-{wait_max})",
                                 "schema": {"type": "number", "minimum": 0, "maximum": wait_max}}],
-                "responses": {"200": job_poll, **_errors(400, 404, 410, 503)},
+                "responses": {"200": job_poll, **error_responses(400, 404, 410, 503)},
             },
             "delete": {
                 "operationId": "cancelJob",
@@ -183,7 +190,7 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
                 "responses": {
                     "200": _json("JobOut", "Canceled"),
                     "204": {"description": "Purged: the job, its input and its result are deleted"},
-                    **_errors(404, 409, 410, 503),
+                    **error_responses(404, 409, 410, 503),
                 },
             },
         },
@@ -196,7 +203,7 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "The result document",
                             "content": {"application/json": {"schema": {"$ref": REF.format(model="OcrResult")}}}},
-                    **_errors(404, 409, 410, 503),
+                    **error_responses(404, 409, 410, 503),
                 },
             },
         },
@@ -209,7 +216,7 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "The image bytes",
                             "content": {"image/*": {"schema": {"type": "string", "contentMediaType": "image/*"}}}},
-                    **_errors(404, 410, 503),
+                    **error_responses(404, 410, 503),
                 },
             },
         },
@@ -258,7 +265,7 @@ def build_spec(wait_max: int = 30, engine: str = "rapidocr", extra_paths: dict[s
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": "jobs"}, {"name": "ops"}],
+        "tags": [{"name": "jobs"}, {"name": "webhooks"}, {"name": "batches"}, {"name": "ops"}],
         "paths": paths,
         "components": _components(tasks),
     }
@@ -271,7 +278,7 @@ def _extra_paths(documented: dict[str, set[str]]) -> dict[str, Any]:
     """Routes of other blueprints: their own `openapi_paths()`, else a minimal entry per route."""
     extra: dict[str, Any] = {}
     for name, blueprint in current_app.blueprints.items():
-        if name in ("jobs", "health", "metrics", "openapi"):
+        if name in ("jobs", "health", "metrics", "openapi", "console"):
             continue
         try:
             module = importlib.import_module(blueprint.import_name)
@@ -281,8 +288,8 @@ def _extra_paths(documented: dict[str, set[str]]) -> dict[str, Any]:
         if callable(fn):
             extra.update(fn())
     for rule in current_app.url_map.iter_rules():
-        if rule.endpoint == "static":
-            continue
+        if rule.endpoint == "static" or rule.endpoint.startswith("console."):
+            continue  # the web console's pages and assets are not API operations
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         params = [
             {"name": arg, "in": "path", "required": True,

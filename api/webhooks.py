@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.routing import BaseConverter
 
 from api.app import services, tenant
 from api.auth import require_key
@@ -20,6 +21,16 @@ from workers.webhooks.endpoints import EVENT_TYPES, JOB_TARGET, MAX_ENDPOINTS_PE
 from workers.webhooks.outbox import Outbox, emit_job_event, iso_ms
 
 bp = Blueprint("webhooks", __name__)
+
+
+class EndpointIdConverter(BaseConverter):
+    """`ep_…` ids only, so /v1/webhooks/default-secret is never also read as an endpoint id."""
+
+    regex = r"ep_[A-Za-z0-9_-]{1,64}"
+
+
+# Recorded before the routes below, so the converter exists when their rules are added.
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("ep_id", EndpointIdConverter))
 
 
 def _outbox() -> Outbox:
@@ -100,20 +111,20 @@ def list_endpoints():  # type: ignore[no-untyped-def]
     return jsonify(items=[render_endpoint(ep) for ep in _endpoints().list(tenant())])
 
 
-@bp.get("/v1/webhooks/<ep_id>")
+@bp.get("/v1/webhooks/<ep_id:ep_id>")
 @require_key
 def get_endpoint(ep_id: str):  # type: ignore[no-untyped-def]
     return jsonify(render_endpoint(_find_endpoint(ep_id)))
 
 
-@bp.delete("/v1/webhooks/<ep_id>")
+@bp.delete("/v1/webhooks/<ep_id:ep_id>")
 @require_key
 def delete_endpoint(ep_id: str):  # type: ignore[no-untyped-def]
     _endpoints().delete(_find_endpoint(ep_id))
     return Response(status=204)
 
 
-@bp.post("/v1/webhooks/<ep_id>/rotate-secret")
+@bp.post("/v1/webhooks/<ep_id:ep_id>/rotate-secret")
 @require_key
 def rotate_endpoint_secret(ep_id: str):  # type: ignore[no-untyped-def]
     store = _endpoints()
@@ -122,7 +133,7 @@ def rotate_endpoint_secret(ep_id: str):  # type: ignore[no-untyped-def]
     return jsonify(render_endpoint(store.get(ep.id) or ep, secret=fresh))
 
 
-@bp.post("/v1/webhooks/<ep_id>/replay")
+@bp.post("/v1/webhooks/<ep_id:ep_id>/replay")
 @require_key
 def replay_endpoint(ep_id: str):  # type: ignore[no-untyped-def]
     ep = _find_endpoint(ep_id)
@@ -248,3 +259,98 @@ def _parse_iso(text: str, name: str) -> int:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return int(dt.timestamp() * 1000)
+
+
+# ---------------------------------------------------------------- OpenAPI (merged into /openapi.json)
+def openapi_paths() -> dict[str, Any]:
+    from api.openapi import error_responses, json_response
+
+    ts = {"type": ["string", "null"], "description": "ISO 8601, UTC"}
+    endpoint = {
+        "type": "object",
+        "required": ["id", "url", "events", "disabled"],
+        "properties": {
+            "id": {"type": "string"}, "url": {"type": "string"},
+            "events": {"type": "array", "items": {"type": "string", "enum": list(EVENT_TYPES)}},
+            "description": {"type": "string"}, "created_at": ts, "disabled": {"type": "boolean"},
+            "disabled_reason": {"type": ["string", "null"]}, "disabled_at": ts, "secret_rotation_ends_at": ts,
+            "secret": {"type": "string", "description": "Only in the answer that creates or rotates it"},
+        },
+    }
+    secret = {"type": "object", "required": ["secret"], "properties": {"secret": {"type": "string"}, "note": {"type": "string"}}}
+    ep_id = {"name": "ep_id", "in": "path", "required": True,
+             "schema": {"type": "string", "pattern": "^" + EndpointIdConverter.regex + "$"}}
+    job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+    deliveries = {
+        "type": "object",
+        "required": ["job_id", "events", "deliveries", "attempts"],
+        "properties": {
+            "job_id": {"type": "string"},
+            "events": {"type": "array", "items": {"type": "object"}},
+            "deliveries": {"type": "array", "items": {"type": "object"}},
+            "attempts": {"type": "array", "items": {"type": "object"},
+                         "description": "Every attempt: time, endpoint, status code, latency, error"},
+        },
+    }
+
+    def op(op_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"operationId": op_id, "summary": summary, "tags": ["webhooks"], "responses": responses, **extra}
+
+    return {
+        "/v1/webhooks": {
+            "post": op("createWebhook", "Register an endpoint; its signing secret is shown once, here",
+                       {"201": json_response(endpoint, "Created"), **error_responses(400, 409, 415, 422)},
+                       requestBody={"required": True, "content": {"application/json": {"schema": {
+                           "type": "object", "required": ["url"], "additionalProperties": False,
+                           "properties": {"url": {"type": "string", "maxLength": 2048},
+                                          "events": {"type": "array", "minItems": 1,
+                                                     "items": {"type": "string", "enum": list(EVENT_TYPES)}},
+                                          "description": {"type": "string", "maxLength": 200}}}}}}),
+            "get": op("listWebhooks", "The tenant's endpoints",
+                      {"200": json_response({"type": "object", "properties": {"items": {"type": "array", "items": endpoint}}},
+                                            "Endpoints"), **error_responses()}),
+        },
+        "/v1/webhooks/{ep_id}": {
+            "parameters": [ep_id],
+            "get": op("getWebhook", "One endpoint, with why it was disabled if it was",
+                      {"200": json_response(endpoint, "The endpoint"), **error_responses(404)}),
+            "delete": op("deleteWebhook", "Delete an endpoint",
+                         {"204": {"description": "Deleted"}, **error_responses(404)}),
+        },
+        "/v1/webhooks/{ep_id}/rotate-secret": {
+            "parameters": [ep_id],
+            "post": op("rotateWebhookSecret", "A new secret; the old one keeps signing during the overlap",
+                       {"200": json_response(endpoint, "The endpoint with its new secret"), **error_responses(404)}),
+        },
+        "/v1/webhooks/{ep_id}/replay": {
+            "parameters": [ep_id],
+            "post": op("replayWebhook", "Resend the tenant's events since a time to this endpoint, original webhook-ids",
+                       {"202": json_response({"type": "object", "properties": {
+                           "endpoint_id": {"type": "string"}, "since": ts, "replayed": {"type": "integer"}}}, "Queued"),
+                        **error_responses(404)},
+                       parameters=[{"name": "since", "in": "query", "required": True,
+                                    "schema": {"type": "string", "format": "date-time"}},
+                                   {"name": "include_delivered", "in": "query", "required": False,
+                                    "schema": {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}}]),
+        },
+        "/v1/webhooks/default-secret": {
+            "post": op("revealDefaultWebhookSecret", "The secret that signs deliveries to jobs' own webhook_url (once)",
+                       {"201": json_response(secret, "The secret"), **error_responses(409)}),
+        },
+        "/v1/webhooks/default-secret/rotate": {
+            "post": op("rotateDefaultWebhookSecret", "A new default secret; the previous one signs for 24 h more",
+                       {"201": json_response(secret, "The new secret"), **error_responses()}),
+        },
+        "/v1/jobs/{job_id}/deliveries": {
+            "parameters": [job_id],
+            "get": op("getJobDeliveries", "The job's webhook events, deliveries and every attempt",
+                      {"200": json_response(deliveries, "The delivery log"), **error_responses(404, 410)}),
+        },
+        "/v1/jobs/{job_id}/deliveries/redeliver": {
+            "parameters": [job_id],
+            "post": op("redeliverJob", "Send the job's events again, with their original webhook-ids",
+                       {"202": json_response({"type": "object", "properties": {
+                           "job_id": {"type": "string"}, "redelivered": {"type": "integer"}}}, "Queued"),
+                        **error_responses(404, 409, 410)}),
+        },
+    }
