@@ -17,6 +17,17 @@ import imaging
 FINAL = ("succeeded", "failed", "canceled")
 
 
+@pytest.fixture
+def make_service(make_service, s3_server, s3_bucket):
+    """Every gateway test runs on the S3 store (an S3 server over HTTP), as production runs on MinIO."""
+
+    def make(**kw):
+        kw.setdefault("store_env", s3_server.env(s3_bucket))
+        return make_service(**kw)
+
+    return make
+
+
 def _jpeg(seed: int) -> bytes:
     """A distinct small JPEG per seed (distinct bytes: distinct content-addressed inputs)."""
     return imaging.jpeg(200 + seed % 97, 150 + seed // 97)

@@ -11,6 +11,17 @@ import imaging
 
 PROBLEM = "application/problem+json"
 
+@pytest.fixture
+def make_service(make_service, s3_server, s3_bucket):
+    """Every gateway test runs on the S3 store (an S3 server over HTTP), as production runs on MinIO."""
+
+    def make(**kw):
+        kw.setdefault("store_env", s3_server.env(s3_bucket))
+        return make_service(**kw)
+
+    return make
+
+
 
 @pytest.fixture
 def svc(make_service):
