@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from typing import Any, Literal
 
 from flask import Blueprint, jsonify, request
@@ -266,7 +267,7 @@ def _inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def openapi_paths() -> dict[str, Any]:
-    from api.openapi import error_responses, json_response
+    from api.openapi import error_responses, json_response, operation
 
     count = {"type": "integer", "minimum": 0}
     batch = {
@@ -281,9 +282,7 @@ def openapi_paths() -> dict[str, Any]:
         },
     }
     batch_id = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
-
-    def op(op_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return {"operationId": op_id, "summary": summary, "tags": ["batches"], "responses": responses, **extra}
+    op = partial(operation, "batches")
 
     return {
         "/v1/batches": {

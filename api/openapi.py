@@ -91,6 +91,11 @@ def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def operation(tag: str, op_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """One OpenAPI operation object (for blueprints' own ``openapi_paths``)."""
+    return {"operationId": op_id, "summary": summary, "tags": [tag], "responses": responses, **extra}
+
+
 def _json(model: str, description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"description": description,
                            "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}}}

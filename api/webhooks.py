@@ -7,6 +7,7 @@ comes due, so nothing here ever connects to a customer URL.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -263,7 +264,7 @@ def _parse_iso(text: str, name: str) -> int:
 
 # ---------------------------------------------------------------- OpenAPI (merged into /openapi.json)
 def openapi_paths() -> dict[str, Any]:
-    from api.openapi import error_responses, json_response
+    from api.openapi import error_responses, json_response, operation
 
     ts = {"type": ["string", "null"], "description": "ISO 8601, UTC"}
     endpoint = {
@@ -292,9 +293,7 @@ def openapi_paths() -> dict[str, Any]:
                          "description": "Every attempt: time, endpoint, status code, latency, error"},
         },
     }
-
-    def op(op_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return {"operationId": op_id, "summary": summary, "tags": ["webhooks"], "responses": responses, **extra}
+    op = partial(operation, "webhooks")
 
     return {
         "/v1/webhooks": {

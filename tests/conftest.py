@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import redis as redis_lib
@@ -259,3 +259,14 @@ def rapid_engine():
 def output_dir() -> Path:
     OUTPUT.mkdir(exist_ok=True)
     return OUTPUT
+
+
+@pytest.fixture
+def make_s3_service(make_service: MakeService, s3_server: S3Server, s3_bucket: str) -> MakeService:
+    """make_service with the S3 store (an S3 server over HTTP) unless a test names its own store."""
+
+    def make(**kw: Any) -> Service:
+        kw.setdefault("store_env", s3_server.env(s3_bucket))
+        return make_service(**kw)
+
+    return make

@@ -12,14 +12,8 @@ import imaging
 PROBLEM = "application/problem+json"
 
 @pytest.fixture
-def make_service(make_service, s3_server, s3_bucket):
-    """Every gateway test runs on the S3 store (an S3 server over HTTP), as production runs on MinIO."""
-
-    def make(**kw):
-        kw.setdefault("store_env", s3_server.env(s3_bucket))
-        return make_service(**kw)
-
-    return make
+def make_service(make_s3_service):
+    return make_s3_service  # every gateway test on the S3 store, as production runs on MinIO
 
 
 
