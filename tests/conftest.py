@@ -148,6 +148,17 @@ class Service:
         self.procs[name] = proc
         return proc
 
+    def start_webhooks(self, name: str = "webhooks", extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """The webhook worker exactly as deployed: `ocrq webhooks` (delivery, and the batch planner)."""
+        log_path = self.logs / f"{name}.log"
+        log = open(log_path, "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "webhooks", "--concurrency", "4"],
+                                env={**self.env, **(extra_env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        _wait_worker_ready(log_path, proc)
+        return proc
+
     def stop_worker(self, name: str = "worker") -> None:
         proc = self.procs.pop(name)
         _kill_group(proc)

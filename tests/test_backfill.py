@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import io
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from PIL import Image, ImageDraw
 
 import imaging
 from conftest import ROOT, _kill_group
-from test_webhooks_delivery import Receiver, start_webhooks
+from wms_receiver import Receiver
 
 from models.base import EngineOutput
 from shared.blobs import open_blob_store
@@ -277,7 +276,7 @@ def s3_service(make_service, s3_server, s3_bucket):  # type: ignore[no-untyped-d
         from shared.apikeys import KeyStore
 
         KeyStore(redis_lib.Redis.from_url(svc.redis_url)).allow_bucket(svc.tenant, src)
-        start_webhooks(svc)
+        svc.start_webhooks()
         svc.src = src  # type: ignore[attr-defined]
         svc.s3 = _s3(s3_server)  # type: ignore[attr-defined]
         return svc
@@ -325,7 +324,7 @@ def test_2000_object_prefix_end_to_end_with_kills_then_rerun_skips_all(s3_servic
     # (with a job in hand) half way; both come back and the batch completes
     _wait_batch(svc, bid, 300, until=lambda b: b["done"] >= N_E2E // 4)
     _kill_group(svc.procs.pop("webhooks"), signal.SIGKILL)
-    start_webhooks(svc, "webhooks2")
+    svc.start_webhooks("webhooks2")
     _wait_batch(svc, bid, 300, until=lambda b: b["done"] >= N_E2E // 2)
     _kill_group(svc.procs.pop("worker"), signal.SIGKILL)
     svc.start_worker("worker2")

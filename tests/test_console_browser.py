@@ -250,9 +250,8 @@ def test_console_end_to_end(make_service, browser, output_dir):
     if cfg["batches"]["get"]:
         import redis as redis_lib
         from shared.apikeys import KeyStore
-        from test_webhooks_delivery import start_webhooks
 
-        start_webhooks(svc)  # the webhook worker hosts the batch planner, as `ocrq dev` runs it
+        svc.start_webhooks()  # the webhook worker hosts the batch planner, as `ocrq dev` runs it
         KeyStore(redis_lib.Redis.from_url(svc.redis_url)).allow_bucket(svc.tenant, "ocrq")
         sha = api.get(f"{svc.url}/v1/jobs/{newer_ids[0]}", timeout=10).json()["input"]["sha256"]
         manifest = "\n".join(json.dumps(k) for k in (f"inputs/{svc.tenant}/{sha}", "scans/gone.png")) + "\n"

@@ -8,112 +8,19 @@ Every connection goes to a loopback server started here (the service's default a
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 import pytest
 import requests
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from conftest import ROOT, Service, _kill_group, _wait_worker_ready
+from conftest import Service, _kill_group
+from wms_receiver import Receiver
 import imaging
 
 SHORT = {"OCRQ_WEBHOOK_SCHEDULE_S": "0.2,0.2,0.2", "OCRQ_WEBHOOK_TIMEOUT_S": "2"}
-
-
-# ---------------------------------------------------------------- a receiver (the WMS)
-@dataclass
-class Seen:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    verified: bool
-    status: int
-
-
-@dataclass
-class Receiver:
-    """A loopback HTTP server. ``plans[path]`` lists the status of each successive request
-    (the last one repeats); ``secrets[path]`` is what it verifies signatures with."""
-
-    port: int = 0
-    plans: dict[str, list[int]] = field(default_factory=dict)
-    secrets: dict[str, str] = field(default_factory=dict)
-    delay_s: float = 0.0
-    seen: list[Seen] = field(default_factory=list)
-    inflight: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def start(self) -> "Receiver":
-        rx = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                with rx.lock:
-                    rx.inflight += 1
-                try:
-                    body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                    hdrs = {k.lower(): v for k, v in self.headers.items()}
-                    if rx.delay_s:
-                        time.sleep(min(rx.delay_s, 5.0))
-                    verified = False
-                    secret = rx.secrets.get(self.path)
-                    if secret:
-                        try:
-                            Webhook(secret).verify(body, hdrs)
-                            verified = True
-                        except WebhookVerificationError:
-                            verified = False
-                    with rx.lock:
-                        n = sum(1 for s in rx.seen if s.path == self.path)
-                        plan = rx.plans.get(self.path, [200])
-                        status = plan[min(n, len(plan) - 1)] if verified or not secret else 401
-                        rx.seen.append(Seen(self.path, hdrs, body, verified, status))
-                    extra = {"Location": rx.url("/redirect-target")} if status in (301, 302, 307, 308) else {}
-                    self.send_response(status)
-                    for k, v in extra.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"ok")
-                finally:
-                    with rx.lock:
-                        rx.inflight -= 1
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    def of(self, path: str) -> list[Seen]:
-        with self.lock:
-            return [s for s in self.seen if s.path == path]
-
-    def accepted(self, path: str | None = None) -> list[Seen]:
-        with self.lock:
-            return [s for s in self.seen if s.verified and 200 <= s.status < 300 and (path is None or s.path == path)]
 
 
 @pytest.fixture
@@ -124,18 +31,6 @@ def receiver():
 
 
 # ---------------------------------------------------------------- helpers
-def start_webhooks(svc: Service, name: str = "webhooks", extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """The webhook worker exactly as deployed: `ocrq webhooks` (celery, queue webhooks, threads)."""
-    log_path = svc.logs / f"{name}.log"
-    log = open(log_path, "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "webhooks", "--concurrency", "4"],
-                            env={**svc.env, **(extra_env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    svc.procs[name] = proc
-    _wait_worker_ready(log_path, proc)
-    return proc
-
-
 def until(cond: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -175,7 +70,7 @@ def now_iso() -> str:
 # ---------------------------------------------------------------- 1. retries, one id, one acceptance
 def test_500_twice_then_200_is_accepted_once_with_one_webhook_id(make_service, receiver):
     svc = make_service(env=SHORT)
-    start_webhooks(svc)
+    svc.start_webhooks()
     r = api(svc, "POST", "/v1/webhooks/default-secret")
     assert r.status_code == 201, r.text
     receiver.secrets["/hook"] = r.json()["secret"]
@@ -220,7 +115,7 @@ def test_500_twice_then_200_is_accepted_once_with_one_webhook_id(make_service, r
 # ---------------------------------------------------------------- 2. receiver down, then replay
 def test_receiver_down_for_the_whole_window_then_replay_delivers_each_event_once(make_service, receiver):
     svc = make_service(env=SHORT)
-    start_webhooks(svc)
+    svc.start_webhooks()
     ep = register(svc, receiver.url("/wms"), ["job.succeeded", "job.failed"])
     receiver.secrets["/wms"] = ep["secret"]
     since = now_iso()
@@ -272,7 +167,7 @@ def test_receiver_down_for_the_whole_window_then_replay_delivers_each_event_once
 def test_killing_the_webhook_worker_and_redis_mid_delivery_loses_no_event(make_service, receiver, redis_server):
     env = {"OCRQ_WEBHOOK_SCHEDULE_S": ",".join(["0.5"] * 40), "OCRQ_WEBHOOK_TIMEOUT_S": "2"}
     svc = make_service(env=env)
-    start_webhooks(svc)
+    svc.start_webhooks()
     ep = register(svc, receiver.url("/wms"))
     receiver.secrets["/wms"] = ep["secret"]
     receiver.plans["/wms"] = [503]
@@ -297,7 +192,7 @@ def test_killing_the_webhook_worker_and_redis_mid_delivery_loses_no_event(make_s
     redis_server.restart()
     receiver.plans["/wms"] = [200]
     receiver.delay_s = 0.0
-    start_webhooks(svc, "webhooks2")
+    svc.start_webhooks("webhooks2")
 
     until(lambda: {s.headers["webhook-id"] for s in receiver.accepted("/wms")} >= expected, 60,
           "every event after the restarts")
@@ -309,7 +204,7 @@ def test_killing_the_webhook_worker_and_redis_mid_delivery_loses_no_event(make_s
 # ---------------------------------------------------------------- 4. redirects, 410
 def test_redirect_is_not_followed_and_410_disables_the_endpoint(make_service, receiver):
     svc = make_service(env=SHORT)
-    start_webhooks(svc)
+    svc.start_webhooks()
     moved = register(svc, receiver.url("/moved"))
     gone = register(svc, receiver.url("/gone"))
     receiver.secrets.update({"/moved": moved["secret"], "/gone": gone["secret"]})
@@ -335,7 +230,7 @@ def test_redirect_is_not_followed_and_410_disables_the_endpoint(make_service, re
 # ---------------------------------------------------------------- 5. job.canceled comes from the gateway
 def test_canceling_a_queued_job_sends_job_canceled(make_service, receiver):
     svc = make_service(env=SHORT, worker=False)  # no OCR worker: the job stays queued
-    start_webhooks(svc)
+    svc.start_webhooks()
     ep = register(svc, receiver.url("/wms"), ["job.canceled"])
     receiver.secrets["/wms"] = ep["secret"]
     r = svc.submit(imaging.label("VOID"), name="v.png", metadata=json.dumps({"dock": 3}))
