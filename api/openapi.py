@@ -135,7 +135,6 @@ def _multipart_schema(tasks: list[str]) -> dict[str, Any]:
 
 
 def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
-    job = _json("JobOut", "The job")
     job_poll = _json("JobOut", "The job; `Retry-After` is set while it is not final", headers=dict(_RETRY_AFTER))
     return {
         "/v1/jobs": {

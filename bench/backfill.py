@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import statistics
 import subprocess
@@ -318,12 +317,12 @@ def main() -> int:
         print(f"service part done: {s}", file=sys.stderr, flush=True)
         d_rate, b_rate = s["n"] / s["direct_s"], s["n"] / s["backfill_s"]
         rows.append((f"items/s, engine directly ({s['n']} images)", f"{d_rate:.2f}", "mean of a run before and one after the backfill"))
-        rows.append((f"items/s, backfill through the service", f"{b_rate:.2f}", f"ratio {b_rate / d_rate:.2f} (target >= 0.90)"))
+        rows.append(("items/s, backfill through the service", f"{b_rate:.2f}", f"ratio {b_rate / d_rate:.2f} (target >= 0.90)"))
         i50, i95 = statistics.median(s["idle"]), pct(s["idle"], 95)
         b50, b95 = statistics.median(s["busy"]), pct(s["busy"], 95)
         bound = 1.5 * i95 + s["engine_p50"]
         rows.append((f"interactive latency idle, p50 / p95 ({len(s['idle'])} jobs)", f"{i50:.2f} / {i95:.2f} s", ""))
-        rows.append((f"interactive latency during backfill, p50 / p95", f"{b50:.2f} / {b95:.2f} s",
+        rows.append(("interactive latency during backfill, p50 / p95", f"{b50:.2f} / {b95:.2f} s",
                      f"bound 1.5 x idle p95 + engine p50 ({s['engine_p50']:.2f} s) = {bound:.2f} s: "
                      f"{'OK' if b95 <= bound else 'OVER'}; {s['bulk_done_during_probe']} bulk items done meanwhile"))
     if not args.skip_memory:

@@ -9,7 +9,6 @@ import time
 
 import pytest
 import redis
-import requests
 
 from conftest import RECEIPTS, ROOT
 import imaging

@@ -173,7 +173,7 @@ def pending(ob: Outbox, msg_id: str, ep_id: str) -> tuple[str, int]:
 def test_delivery_refuses_a_host_that_now_resolves_to_a_private_address(wh_settings, answers):
     """The URL passed at registration; DNS changed since. The attempt is refused, nothing connects."""
     r = redis_lib.Redis.from_url(wh_settings.redis_url)
-    ep = EndpointStore(r).create("acme", "https://wms.example/hook", ["job.succeeded"])
+    EndpointStore(r).create("acme", "https://wms.example/hook", ["job.succeeded"])
     fake = FakeSender()
     d = Dispatcher(wh_settings, r, resolver=resolver_for({"wms.example": answers}), deliver_fn=fake)
     job = make_job()
