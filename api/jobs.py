@@ -18,7 +18,7 @@ from api.problems import ApiProblem, from_validation
 from shared.api_schemas import JobCreate, JobOut
 from shared.blobs import BlobNotFound, BlobStoreError, TooLarge, input_key
 from shared.images import ImageRejected, inspect
-from shared.jobs import InputRef, Job, Status, new_job_id, now_ms
+from shared.jobs import InputRef, Job, Status, iso_ms, new_job_id, now_ms
 from shared.results import OcrResult
 from shared.tasks import TaskSpec, UnsupportedTask, check_engine_supports
 from workers.celery_app import QUEUE_INTERACTIVE
@@ -38,12 +38,6 @@ METADATA_MAX_BYTES = 4096
 
 
 # ---------------------------------------------------------------- rendering
-def iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def job_links(job_id: str) -> dict[str, str]:
     base = f"/v1/jobs/{job_id}"
     return {"self": base, "result": f"{base}/result", "image": f"{base}/image"}
@@ -57,11 +51,11 @@ def render_job(job: Job, result: OcrResult | None = None) -> dict[str, Any]:
         params=job.spec.params(),
         priority=job.priority,
         attempts=job.attempts,
-        created_at=iso(job.created_at) or "",
-        updated_at=iso(job.updated_at) or "",
-        started_at=iso(job.started_at),
-        finished_at=iso(job.finished_at),
-        expires_at=iso(job.expires_at),
+        created_at=iso_ms(job.created_at) or "",
+        updated_at=iso_ms(job.updated_at) or "",
+        started_at=iso_ms(job.started_at),
+        finished_at=iso_ms(job.finished_at),
+        expires_at=iso_ms(job.expires_at),
         input={k: getattr(job.input, k) for k in ("sha256", "bytes", "content_type", "width", "height")},
         metadata=job.metadata,
         webhook_url=job.webhook_url,

@@ -17,9 +17,9 @@ from api.app import services, tenant
 from api.auth import require_key
 from api.jobs import find_job
 from api.problems import ApiProblem
-from shared.jobs import Job
+from shared.jobs import Job, iso_ms
 from workers.webhooks.endpoints import EVENT_TYPES, JOB_TARGET, MAX_ENDPOINTS_PER_TENANT, Endpoint, EndpointStore
-from workers.webhooks.outbox import Outbox, emit_job_event, iso_ms
+from workers.webhooks.outbox import Outbox, emit_job_event
 
 bp = Blueprint("webhooks", __name__)
 

@@ -27,11 +27,11 @@ from typing import Any, Callable
 
 import redis
 
-from shared.jobs import now_ms
+from shared.jobs import iso_ms, now_ms
 from shared.settings import Settings
 from workers.webhooks import sender, signing
 from workers.webhooks.endpoints import JOB_TARGET
-from workers.webhooks.outbox import Outbox, attempt_lease_ms, iso_ms, split_member
+from workers.webhooks.outbox import Outbox, attempt_lease_ms, split_member
 from workers.webhooks.schedule import next_delay
 from workers.webhooks.ssrf import Resolver, UnsafeUrl, check_url, parse_allowlist, resolver_for
 

@@ -30,12 +30,11 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 import redis
 
-from shared.jobs import Job, Status, now_ms
+from shared.jobs import Job, Status, iso_ms, now_ms
 from shared.settings import Settings
 from workers.webhooks.endpoints import JOB_TARGET, PREFIX, EndpointStore
 
@@ -120,12 +119,6 @@ def member(msg_id: str, ep_id: str) -> str:
 def split_member(m: str) -> tuple[str, str]:
     msg_id, _, ep_id = m.partition("|")
     return msg_id, ep_id
-
-
-def iso_ms(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def attempt_lease_ms(settings: Settings) -> int:
