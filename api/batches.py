@@ -136,7 +136,8 @@ def create():  # type: ignore[no-untyped-def]
     bf.create_batch(
         s.redis, batch_id=batch_id, tenant=tenant(), spec=spec, src_bucket=src.bucket, src_prefix=prefix,
         glob=src.glob or "", manifest_bucket=manifest_bucket, manifest_key=manifest_key, total=total,
-        out_bucket=req.output.bucket, out_prefix=out_prefix, webhook_url=req.webhook_url or "", window=req.window,
+        out_bucket=req.output.bucket, out_prefix=out_prefix, webhook_url=req.webhook_url or "",
+        window=req.window or s.settings.batch_window,
     )
     b = bf.Batch.load(s.redis, batch_id)
     assert b is not None

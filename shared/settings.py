@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     batch_max: int = Field(default=1, ge=1, le=256)
     batch_wait_ms: int = Field(default=20, ge=0, le=10_000)
 
+    # Backfill batches (workers/backfill.py)
+    batch_window: int = Field(default=64, ge=1, le=10_000)  # a batch's items in flight
+    batch_tenant_window: int = Field(default=0, ge=0, le=100_000)  # all of a tenant's batches; 0: = batch_window
+    batch_planner: bool = True  # false: this webhook worker runs no planner thread (`ocrq planner` does)
+
     # Input limits
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(default=40_000_000, ge=10_000)
@@ -112,6 +117,12 @@ class Settings(BaseSettings):
     @property
     def allowed_formats(self) -> tuple[str, ...]:
         return tuple(t.strip().upper() for t in self.allowed_types.split(",") if t.strip())
+
+    @property
+    def tenant_batch_window(self) -> int:
+        """Items in flight for all of one tenant's batches together: tenants share the bulk lane by
+        this cap (a tenant starting ten batches does not get ten times the fleet)."""
+        return self.batch_tenant_window or self.batch_window
 
     @property
     def webhook_schedule(self) -> list[float]:

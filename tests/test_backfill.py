@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis as redis_lib
@@ -75,8 +76,8 @@ class Harness:
         self.window = window
         self.max_inflight = 0
 
-    def new_planner(self) -> bf.Planner:
-        return bf.Planner(self.settings, self.r, self.blobs, lambda j, q: self.sent.append(j))
+    def new_planner(self, **settings: Any) -> bf.Planner:
+        return bf.Planner(self.settings.model_copy(update=settings), self.r, self.blobs, lambda j, q: self.sent.append(j))
 
     def put(self, bucket: str, key: str, data: bytes) -> None:
         self.blobs.put(key, data, bucket=bucket)
@@ -220,11 +221,10 @@ def test_cancel_stops_planning_and_cancels_queued_jobs(h: Harness) -> None:
     assert h.engine.calls == 0
 
 
-def test_tenants_share_the_bulk_lane_however_many_batches_each_starts(h: Harness,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tenants_share_the_bulk_lane_however_many_batches_each_starts(h: Harness) -> None:
     from shared.tasks import TaskSpec
 
-    monkeypatch.setenv("OCRQ_BATCH_TENANT_WINDOW", "8")
+    h.planner = h.new_planner(batch_tenant_window=8)
     for i in range(30):
         h.put("scans", f"f/{i:03d}.png", digit_png(i % 10, i // 10))
     acme = [h.create(src_prefix="f/", out_prefix=f"o{n}/") for n in range(3)]

@@ -51,7 +51,7 @@ from typing import Any, Callable, Iterator
 import redis
 
 from shared.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge
-from shared.jobs import InputRef, Job, JobError, Status, now_ms
+from shared.jobs import InputRef, Job, JobError, Status, iso_ms, now_ms
 from shared.jobstore import JobStore
 from shared.settings import Settings
 from shared.tasks import TaskSpec
@@ -69,16 +69,6 @@ FINAL_BATCH = ("completed", "canceled")
 NOT_RETRYABLE = {"duplicate_key", "invalid_key"}
 
 Send = Callable[[str, str], None]  # (job_id, queue)
-
-
-def default_window() -> int:
-    return max(1, int(os.environ.get("OCRQ_BATCH_WINDOW", "64")))
-
-
-def tenant_window() -> int:
-    """Items in flight for all of one tenant's batches together: the bulk lane is shared between
-    tenants by this cap (a tenant starting ten batches does not get ten times the fleet)."""
-    return max(1, int(os.environ.get("OCRQ_BATCH_TENANT_WINDOW") or default_window()))
 
 
 def new_batch_id() -> str:
@@ -142,14 +132,6 @@ def ledger_key(out_prefix: str, batch_id: str, seq: int) -> str:
     return join_key(out_prefix, f"_ledger/{batch_id}/{seq:06d}.jsonl")
 
 
-def iso(ms: int | None) -> str | None:
-    if not ms:
-        return None
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else ("" if v is None else str(v))
 
@@ -183,7 +165,7 @@ class Batch:
             src_bucket=raw["src_bucket"], src_prefix=raw.get("src_prefix", ""), glob=raw.get("glob", ""),
             manifest_bucket=raw.get("manifest_bucket", ""), manifest_key=raw.get("manifest_key", ""),
             out_bucket=raw["out_bucket"], out_prefix=raw.get("out_prefix", ""), webhook_url=raw.get("webhook_url", ""),
-            window=int(raw.get("window") or default_window()), secret=raw["secret"], raw=raw,
+            window=int(raw["window"]), secret=raw["secret"], raw=raw,
         )
 
     def n(self, field: str) -> int:
@@ -204,14 +186,14 @@ class Batch:
 
 def create_batch(r: redis.Redis, *, batch_id: str, tenant: str, spec: TaskSpec, src_bucket: str, src_prefix: str = "",
                  glob: str = "", manifest_bucket: str = "", manifest_key: str = "", total: int | None = None,
-                 out_bucket: str, out_prefix: str, webhook_url: str = "", window: int | None = None) -> None:
+                 out_bucket: str, out_prefix: str, window: int, webhook_url: str = "") -> None:
     now = now_ms()
     fields = {
         "id": batch_id, "tenant": tenant, "status": "running", "spec": spec.model_dump_json(),
         "src_bucket": src_bucket, "src_prefix": src_prefix, "glob": glob,
         "manifest_bucket": manifest_bucket, "manifest_key": manifest_key,
         "out_bucket": out_bucket, "out_prefix": out_prefix, "webhook_url": webhook_url or "",
-        "window": str(window or default_window()), "secret": secrets.token_hex(16),
+        "window": str(window), "secret": secrets.token_hex(16),
         "cursor": "", "listing_done": "0", "total": "" if total is None else str(total),
         "planned": "0", "succeeded": "0", "failed": "0", "skipped": "0", "canceled": "0",
         "created_at": str(now), "started_at": str(now), "finished_at": "", "ledger_seq": "0", "round": "0",
@@ -695,7 +677,7 @@ class Planner:
 
     def _fill(self, b: Batch, engine: tuple[str, str | None]) -> int:
         inflight = self.r.hlen(bkey(b.id, "inflight"))
-        room = min(b.window - inflight, tenant_window() - self._tenant_inflight(b.tenant))
+        room = min(b.window - inflight, self.settings.tenant_batch_window - self._tenant_inflight(b.tenant))
         work = 0
         rnd = b.n("round")
         # retried failures first: they were planned once already
@@ -949,7 +931,7 @@ def batch_view(r: redis.Redis, b: Batch) -> dict[str, Any]:
                    "ledger": join_key(b.out_prefix, f"_ledger/{b.id}/")},
         "window": b.window, "counts": counts, "done": done, "total": total, "listing_done": b.listing_done,
         "throughput_items_per_s": round(rate, 3), "average_items_per_s": round(done / elapsed, 3), "eta_s": eta,
-        "created_at": iso(int(b.raw.get("created_at") or 0)), "finished_at": iso(finished),
+        "created_at": iso_ms(int(b.raw["created_at"]) if b.raw.get("created_at") else None), "finished_at": iso_ms(finished),
         "webhook_url": b.webhook_url or None,
         "links": {"self": f"/v1/batches/{b.id}", "failures": f"/v1/batches/{b.id}/failures"},
     }
@@ -987,14 +969,10 @@ _stop = threading.Event()
 _thread: threading.Thread | None = None
 
 
-def planner_enabled() -> bool:
-    return os.environ.get("OCRQ_BATCH_PLANNER", "on").lower() not in ("off", "0", "false", "no")
-
-
 def start_planner_thread(settings: Settings, send: Send) -> None:
     """The planner loop as a thread of its host process: the webhook worker (workers/webhook_app.py)."""
     global _thread
-    if _thread is not None or not planner_enabled():
+    if _thread is not None or not settings.batch_planner:
         return
     from shared.blobs import open_blob_store
     from shared.redis_client import connect
