@@ -361,6 +361,9 @@ def test_console_works_from_the_keyboard_alone(make_service, browser, output_dir
     svc = make_service(worker=False)  # the job stays queued: this is about getting it submitted
     tab = Console(browser, svc.url, viewport={"width": 1280, "height": 800})
     page = tab.page
+    # Turn on Playwright's file-chooser interception now: enabled lazily by expect_file_chooser
+    # below, it can lose the race with the key press that opens the chooser.
+    page.on("filechooser", lambda _chooser: None)
     page.goto("/")
     # the key field has the focus on arrival: type and press Enter
     assert _focused(page) == "apikey"
