@@ -17,9 +17,9 @@ The result is a plain JSON-ready dict::
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, unquote, urlsplit
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from biip import ParseConfig, ParseError
 from biip.gs1_application_identifiers import GS1ApplicationIdentifier
