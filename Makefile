@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # A CPU build of torch; a looser pin may pull several GB of CUDA packages.
 TORCH  ?= torch==2.13.0
+# The gateway's port for `make dev` (8080 taken? `make dev PORT=8081`).
+PORT   ?= 8080
 
 .PHONY: setup system-deps test-deps dev test test-fast bench lint clean
 
@@ -11,7 +13,7 @@ $(BIN)/ocrq: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,cpu,gpu]'
 	touch $@
 
 system-deps:
@@ -24,7 +26,7 @@ setup: system-deps $(BIN)/ocrq
 
 ## Run the whole service on this machine (Redis, gateway, CPU worker, local store).
 dev: setup
-	$(BIN)/ocrq dev
+	$(BIN)/ocrq dev --port $(PORT)
 
 ## Run every test (real redis-server, real S3 server, real worker processes, headless Chromium).
 test: setup test-deps
@@ -33,6 +35,10 @@ test: setup test-deps
 ## Unit tests only (no service processes).
 test-fast: setup
 	$(BIN)/python -m pytest -q -rs tests/test_settings.py tests/test_images.py tests/test_jobstore.py tests/test_runner.py tests/test_parsers.py
+
+## ruff and mypy, as configured in pyproject.toml.
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/mypy
 
 bench: setup
 	$(BIN)/python bench/overhead.py

@@ -6,12 +6,16 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from models.base import Engine, EngineError, EngineRequest
+from cli.engines import missing_engine_packages
 from shared.images import ImageRejected, decode_for_ocr
 from shared.results import OcrResult, Timings
 from shared.settings import Settings, load_settings
 from shared.tasks import TASK_NAMES, TaskSpec, UnsupportedTask, check_engine_supports
+
+if TYPE_CHECKING:  # engines are imported by `ocrq ocr` only, so the client and the gateway stay lean
+    from models.base import Engine
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,6 +42,7 @@ def spec_from_args(args: argparse.Namespace) -> TaskSpec:
 def cmd_ocr(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from models.base import EngineError
     from models.registry import EngineLoadError, load_engine
 
     overrides = {"engine": args.engine} if args.engine else {}
@@ -52,6 +57,10 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"ocrq ocr: no such file: {path}", file=sys.stderr)
         return 2
+    missing = missing_engine_packages(settings.engine)
+    if missing:
+        print(f"ocrq ocr: {missing}", file=sys.stderr)
+        return 3
     try:
         engine = load_engine(settings)
     except EngineLoadError as err:
@@ -71,6 +80,7 @@ def cmd_ocr(args: argparse.Namespace) -> int:
 
 def ocr_file(data: bytes, settings: Settings, engine: Engine, spec: TaskSpec | str) -> OcrResult:
     """Decode and OCR one image exactly as a worker does, minus the queue and the store."""
+    from models.base import EngineError, EngineRequest
     from workers.runner import make_result
 
     if isinstance(spec, str):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 
+from cli.engines import missing_engine_packages
 from cli.procs import child_env, supervise
 from shared.settings import Settings, load_settings
 
@@ -76,6 +77,10 @@ def celery_worker_cmd(settings: Settings, queues: str, name: str, loglevel: str)
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings()
+    missing = missing_engine_packages(settings.engine)
+    if missing:
+        print(f"ocrq worker: {missing}", file=sys.stderr)
+        return 3
     if settings.engine in ("hunyuan", "hunyuan-vllm"):
         from models.checkpoints import verify
 

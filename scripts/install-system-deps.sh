@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages ocrq needs, when they are missing:
 #   always:  redis-server (the queue and job store of `ocrq dev`)
-#   --test:  chromium (browser tests of the console), DejaVu fonts (labels drawn by the tests)
+#   --test:  chromium (browser tests of the console), DejaVu fonts (labels drawn by the tests),
+#            rabbitmq-server (tests/test_rabbitmq.py starts a private one; never the system's)
 set -euo pipefail
 
 need=()
@@ -9,6 +10,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ "${1:-}" = "--test" ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)
   [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+  command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
