@@ -26,21 +26,30 @@ def config_path() -> Path:
     return Path(os.environ.get("OCRQ_CLIENT_CONFIG") or Path.home() / ".config" / "ocrq" / "client.json")
 
 
-def write_client_config(url: str, api_key: str) -> Path:
+def write_client_config(url: str, api_key: str, *, redis_url: str = "") -> Path:
+    """Save where the dev instance is: its gateway and key (for submit/status), its Redis (for keys)."""
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"url": url, "api_key": api_key}, indent=2))
+    doc = {"url": url, "api_key": api_key, **({"redis_url": redis_url} if redis_url else {})}
+    # Created 0600 before the key is written into it.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(doc, indent=2))
     path.chmod(0o600)
     return path
 
 
+def read_client_config() -> dict[str, str]:
+    """What `ocrq dev` saved; {} when there is nothing usable."""
+    try:
+        saved = json.loads(config_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in saved.items() if isinstance(v, str)} if isinstance(saved, dict) else {}
+
+
 def resolve(url: str | None, key: str | None) -> tuple[str, str]:
-    saved: dict[str, str] = {}
-    if config_path().is_file():
-        try:
-            saved = json.loads(config_path().read_text())
-        except (OSError, json.JSONDecodeError):
-            saved = {}
+    saved = read_client_config()
     url = url or os.environ.get("OCRQ_URL") or saved.get("url") or "http://127.0.0.1:8080"
     key = key or os.environ.get("OCRQ_API_KEY") or saved.get("api_key") or ""
     return url.rstrip("/"), key

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 
+import redis
+
+from cli.client import config_path, read_client_config
 from shared.apikeys import KeyStore
 from shared.redis_client import connect
 from shared.settings import load_settings
@@ -27,10 +32,47 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.set_defaults(func=cmd_revoke)
 
 
+class RedisUnavailable(Exception):
+    """One line: which Redis did not answer, and where its URL came from."""
+
+
+def _redis_url() -> tuple[str, str]:
+    """(URL, where it came from): OCRQ_REDIS_URL when set, else the running `ocrq dev` instance's
+    (saved in the client config when it started), else the settings' default."""
+    if os.environ.get("OCRQ_REDIS_URL"):
+        return load_settings().redis_url, "OCRQ_REDIS_URL"
+    saved = read_client_config().get("redis_url")
+    if saved:
+        return load_settings(redis_url=saved).redis_url, f"the ocrq dev instance saved in {config_path()}"
+    return load_settings().redis_url, "the default; set OCRQ_REDIS_URL"
+
+
 def _store() -> KeyStore:
-    return KeyStore(connect(load_settings().redis_url))
+    url, origin = _redis_url()
+    client = connect(url)
+    try:
+        client.ping()
+    except redis.RedisError as err:
+        hint = "; is `ocrq dev` running?" if origin.startswith("the ocrq dev") else ""
+        raise RedisUnavailable(f"Redis at {url} ({origin}) does not answer: {err}{hint}") from None
+    return KeyStore(client)
 
 
+def _one_line_errors(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except RedisUnavailable as err:
+            print(f"ocrq keys: {err}", file=sys.stderr)
+            return 1
+        except redis.RedisError as err:
+            print(f"ocrq keys: Redis error: {err}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+@_one_line_errors
 def cmd_create(args: argparse.Namespace) -> int:
     store = _store()
     try:
@@ -44,14 +86,16 @@ def cmd_create(args: argparse.Namespace) -> int:
     return 0
 
 
+@_one_line_errors
 def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'ID':<22} {'TENANT':<20} {'NAME':<20} {'CREATED (UTC)':<20} STATE")
     for k in _store().list():
-        created = datetime.fromtimestamp(k.created_at / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        created = datetime.fromtimestamp(k.created_at / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
         print(f"{k.id:<22} {k.tenant:<20} {k.name:<20} {created:<20} {'revoked' if k.revoked else 'active'}")
     return 0
 
 
+@_one_line_errors
 def cmd_revoke(args: argparse.Namespace) -> int:
     if not _store().revoke(args.key_id):
         print(f"ocrq keys: no key {args.key_id}", file=sys.stderr)

@@ -123,7 +123,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_webhooks(args: argparse.Namespace) -> int:
     load_settings()
     cmd = [
-        sys.executable, "-m", "celery", "-A", "workers.webhook_app", "worker",
+        sys.executable, "-m", "celery", "--quiet", "-A", "workers.webhook_app", "worker",  # quiet: no text banner
         "-Q", "webhooks", "--hostname", f"webhooks@{socket.gethostname()}",
         "--pool", "threads", "--concurrency", str(args.concurrency), "--loglevel", args.loglevel,
         "--without-gossip", "--without-mingle",

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     batch_max: int = Field(default=1, ge=1, le=256)
     batch_wait_ms: int = Field(default=20, ge=0, le=10_000)
 
-    # Backfill batches (workers/backfill.py)
+    # Backfill batches (shared/batches/, workers/planner.py)
     batch_window: int = Field(default=64, ge=1, le=10_000)  # a batch's items in flight
     batch_tenant_window: int = Field(default=0, ge=0, le=100_000)  # all of a tenant's batches; 0: = batch_window
     batch_planner: bool = True  # false: this webhook worker runs no planner thread (`ocrq planner` does)
@@ -80,6 +80,10 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     metrics_port: int = Field(default=9100, ge=1, le=65535)  # a worker's /metrics and /healthz
+
+    # Log lines (shared/logs.py): json, one object a line, for containers and log shippers;
+    # console, short human-readable lines for a terminal (`ocrq dev` sets it).
+    log_format: Literal["json", "console"] = "json"
 
     @field_validator("redis_url")
     @classmethod
