@@ -254,7 +254,9 @@ def _low_light(im: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
 
 
-def glare(im: Image.Image, *, cx: float = 0.8, cy: float = 0.3, radius: float = 0.22, strength: float = 1.0) -> Image.Image:
+def glare(
+    im: Image.Image, *, cx: float = 0.8, cy: float = 0.3, radius: float = 0.22, strength: float = 1.0
+) -> Image.Image:
     """A soft saturated spot, as a flash or a lamp reflected on glossy film."""
     w, h = im.size
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
