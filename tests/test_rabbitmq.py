@@ -1,85 +1,121 @@
 """The service with RabbitMQ as the Celery broker (OCRQ_BROKER_URL=amqp://...) and Redis as the job store.
 
-Needs a RabbitMQ on 127.0.0.1:5672 with the default guest/guest user; skipped where there is none.
-It uses the default vhost and the real queue names (creating a vhost needs the management API),
-so it purges `interactive` and `bulk` first and holds a file lock against a concurrent run of
-itself on the same machine.
+The test starts its own `rabbitmq-server` on free loopback ports (AMQP, Erlang distribution and a
+private epmd), with its data, logs and Erlang cookie in a temporary folder, and stops it after:
+a RabbitMQ the machine runs on 5672 is never touched. Skipped where rabbitmq-server is missing.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
-import socket
-import tempfile
-from pathlib import Path
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
 
+import imaging
 import pytest
 import redis
 import requests
 
-import imaging
 from cli.procs import free_port
 
-HOST, PORT = "127.0.0.1", 5672
-BROKER_URL = os.environ.get("OCRQ_TEST_AMQP_URL", f"amqp://guest:guest@{HOST}:{PORT}//")
+SERVER_CANDIDATES = ("/usr/lib/rabbitmq/bin/rabbitmq-server",)  # the real script, not the wrapper that su's
+START_TIMEOUT_S = 60.0
 
 
-def _rabbitmq_reachable() -> str | None:
-    try:
-        with socket.create_connection((HOST, PORT), timeout=2):
-            pass
-    except OSError as err:
-        return f"no RabbitMQ on {HOST}:{PORT} ({err})"
+def _server_binary() -> str | None:
+    for path in SERVER_CANDIDATES:
+        if os.access(path, os.X_OK):
+            return path
+    return shutil.which("rabbitmq-server")
+
+
+requires_rabbitmq = pytest.mark.skipif(
+    _server_binary() is None or shutil.which("epmd") is None,
+    reason="rabbitmq-server is not installed (apt-get install rabbitmq-server; scripts/install-system-deps.sh --test)",
+)
+
+
+def _connects(url: str) -> bool:
     from kombu import Connection
 
     try:
-        with Connection(BROKER_URL, connect_timeout=5) as conn:
+        with Connection(url, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1)
-    except Exception as err:
-        return f"RabbitMQ on {HOST}:{PORT} does not accept the test's login: {err}"
-    return None
+        return True
+    except Exception:  # noqa: BLE001  (any failure: not up yet)
+        return False
 
 
-_why_not = _rabbitmq_reachable()
-requires_rabbitmq = pytest.mark.skipif(_why_not is not None, reason=_why_not or "")
+@pytest.fixture(scope="module")
+def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private RabbitMQ node; yields its AMQP URL."""
+    exe = _server_binary()
+    assert exe is not None
+    base = tmp_path_factory.mktemp("rabbitmq")
+    (base / "enabled_plugins").write_text("[].\n")  # none of the system's plugins (no management port)
+    port, dist_port, epmd_port = free_port(), free_port(), free_port()
+    env = dict(
+        os.environ,
+        HOME=str(base),  # its own .erlang.cookie
+        RABBITMQ_NODENAME=f"ocrqtest{port}@localhost",
+        RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+        RABBITMQ_NODE_PORT=str(port),
+        RABBITMQ_DIST_PORT=str(dist_port),
+        ERL_EPMD_PORT=str(epmd_port),  # a private epmd, not the system's on 4369
+        RABBITMQ_MNESIA_BASE=str(base / "mnesia"),
+        RABBITMQ_LOG_BASE=str(base / "log"),
+        RABBITMQ_PID_FILE=str(base / "rabbitmq.pid"),
+        RABBITMQ_ENABLED_PLUGINS_FILE=str(base / "enabled_plugins"),
+        RABBITMQ_CONFIG_FILE=str(base / "rabbitmq"),  # none: defaults (guest may log in over loopback)
+    )
+    log = (base / "server.out").open("wb")
+    proc = subprocess.Popen([exe], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"amqp://guest:guest@127.0.0.1:{port}//"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while not _connects(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = (base / "server.out").read_text(errors="replace")[-2000:]
+                pytest.fail(f"private rabbitmq-server did not start (exit {proc.poll()}):\n{out}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the script, beam and its helpers
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        subprocess.run(["epmd", "-kill"], check=False, env=env, capture_output=True, timeout=10)
+        log.close()
 
 
 @pytest.fixture
-def rabbit_queues():
-    """Exclusive use of the job queues for this test: a lock, then empty queues."""
+def rabbit_queues(rabbitmq: str):
+    """Depths of the job queues on the private broker."""
     from kombu import Connection
 
     from shared.settings import load_settings
     from workers.celery_app import JOB_QUEUES, make_celery
 
-    lock = open(Path(tempfile.gettempdir()) / "ocrq-test-rabbitmq.lock", "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    app = make_celery(load_settings(broker_url=BROKER_URL))
+    app = make_celery(load_settings(broker_url=rabbitmq))
     queues = [q for q in app.conf.task_queues if q.name in JOB_QUEUES]
 
     def depths() -> dict[str, int]:
-        with Connection(BROKER_URL) as conn:
+        with Connection(rabbitmq) as conn:
             ch = conn.default_channel
             return {q.name: q(ch).queue_declare(passive=True).message_count for q in queues}
 
-    with Connection(BROKER_URL) as conn:
-        ch = conn.default_channel
-        for q in queues:
-            bound = q(ch)
-            bound.declare()  # as Celery declares it: durable, direct exchange of the same name
-            bound.purge()
-    try:
-        yield depths
-    finally:
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        lock.close()
+    return depths
 
 
 @requires_rabbitmq
-def test_jobs_run_end_to_end_with_rabbitmq_as_the_broker(make_service, rabbit_queues):
+def test_jobs_run_end_to_end_with_rabbitmq_as_the_broker(make_service, rabbitmq, rabbit_queues):
     port = free_port()
-    service = make_service(env={"OCRQ_BROKER_URL": BROKER_URL, "OCRQ_METRICS_PORT": str(port)})
+    service = make_service(env={"OCRQ_BROKER_URL": rabbitmq, "OCRQ_METRICS_PORT": str(port)})
     r = redis.Redis.from_url(service.redis_url)
 
     ids = {}
@@ -97,7 +133,8 @@ def test_jobs_run_end_to_end_with_rabbitmq_as_the_broker(make_service, rabbit_qu
     assert not r.exists("interactive") and not r.exists("bulk")
     assert rabbit_queues() == {"interactive": 0, "bulk": 0}
     worker_log = (service.logs / "worker.log").read_text()
-    assert '"broker": "amqp://guest:**@127.0.0.1:5672//"' in worker_log
+    amqp_port = rabbitmq.rsplit(":", 1)[1].rstrip("/")
+    assert f'"broker": "amqp://guest:**@127.0.0.1:{amqp_port}//"' in worker_log
 
     # Health answers with the AMQP broker too.
     health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
@@ -108,7 +145,7 @@ def test_transport_options_are_broker_specific():
     from shared.settings import load_settings
     from workers.celery_app import broker_kind, make_celery
 
-    amqp = make_celery(load_settings(broker_url=BROKER_URL)).conf.broker_transport_options
+    amqp = make_celery(load_settings(broker_url="amqp://guest:guest@127.0.0.1:1//")).conf.broker_transport_options
     assert "visibility_timeout" not in amqp and "queue_order_strategy" not in amqp
     assert amqp["confirm_publish"] is True
     red = make_celery(load_settings(redis_url="redis://127.0.0.1:1/0")).conf.broker_transport_options
