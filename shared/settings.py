@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.redis_client import is_sentinel_url, parse_sentinel_url
+
 ENV_PREFIX = "OCRQ_"
 EngineName = Literal["rapidocr", "hunyuan", "hunyuan-vllm", "checksum"]  # checksum: no OCR, for tests/benchmarks
 
@@ -85,11 +87,18 @@ class Settings(BaseSettings):
     # console, short human-readable lines for a terminal (`ocrq dev` sets it).
     log_format: Literal["json", "console"] = "json"
 
+    # Redis replication (shared/redis_client.py): a submit answers 202 only once this many replicas
+    # confirm the job record (Redis WAIT), else 503 after the timeout; 0: do not wait.
+    redis_min_replicas: int = Field(default=0, ge=0, le=16)
+    redis_wait_timeout_ms: int = Field(default=500, ge=1, le=60_000)
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, v: str) -> str:
-        if urlparse(v).scheme not in ("redis", "rediss", "unix"):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        if is_sentinel_url(v):
+            parse_sentinel_url(v)  # RedisURLError (a ValueError) names what is wrong, in one line
+        elif urlparse(v).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss://, unix:// or redis+sentinel:// URL")
         return v
 
     @field_validator("storage_url")

@@ -1,0 +1,95 @@
+"""Redis Sentinel: the URL form, failover followed by connect(), WAIT-based replica confirmation.
+
+Real processes on loopback (tests/redis_ha.py): one primary, one replica, three Sentinels.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from redis_ha import RedisHA, redis_ha  # noqa: F401  (fixture)
+
+from shared.redis_client import (
+    RedisURLError,
+    ReplicationTimeout,
+    celery_sentinel_settings,
+    connect,
+    parse_sentinel_url,
+    wait_for_replicas,
+)
+
+
+def test_sentinel_url_forms():
+    cfg = parse_sentinel_url("redis+sentinel://:s%40cret@h1:26380,h2,[::1]:26381/mymaster/3?sentinel_password=sp")
+    assert cfg.sentinels == (("h1", 26380), ("h2", 26379), ("::1", 26381))
+    assert (cfg.master_name, cfg.db, cfg.password, cfg.sentinel_password) == ("mymaster", 3, "s@cret", "sp")
+    assert parse_sentinel_url("redis+sentinel://h1/m").db == 0
+    for bad, needle in [("redis+sentinel:///m/0", "names no Sentinel"), ("redis+sentinel://h1/", "MASTER_NAME"),
+                        ("redis+sentinel://h1:x/m", "bad port"), ("redis+sentinel://h1/m/zero", "not a number"),
+                        ("redis+sentinel://h1/m?pasword=x", "unknown option")]:
+        with pytest.raises(RedisURLError, match=needle):
+            parse_sentinel_url(bad)
+
+
+def test_celery_settings_for_kombu_sentinel_transport():
+    s = celery_sentinel_settings("redis+sentinel://:pw@h1:26379,h2:26380/mymaster/2?sentinel_password=sp")
+    assert s["broker_url"] == "sentinel://:pw@h1:26379/2;sentinel://:pw@h2:26380/2"
+    assert s["broker_transport_options"]["master_name"] == "mymaster"
+    assert s["broker_transport_options"]["sentinel_kwargs"]["password"] == "sp"
+    assert "result_backend" not in s
+    both = celery_sentinel_settings("redis+sentinel://h1/m", result_backend=True)
+    assert both["result_backend"] == "sentinel://h1:26379/0"
+    assert both["result_backend_transport_options"]["master_name"] == "m"
+
+
+def test_client_follows_failover(tmp_path: Path):
+    with RedisHA(tmp_path / "ha", password="pw") as ha:
+        client = connect(ha.url(), "ocrq-test")
+        client.set("job:1", "queued")
+        assert wait_for_replicas(client, 1, 2000) >= 1
+        old = ha.kill_primary()
+        killed_at = time.monotonic()
+        # A caller retries (the gateway answers 503 meanwhile); the same client object, no restart.
+        deadline = killed_at + 20
+        while True:
+            try:
+                client.set("job:2", "queued")
+                break
+            except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError):
+                assert time.monotonic() < deadline, "client did not reach a new primary within 20 s"
+                time.sleep(0.1)
+        switch_s = time.monotonic() - killed_at
+        new = ha.primary_port()
+        assert new != old
+        assert client.get("job:1") == b"queued", "the write confirmed by WAIT survived the primary"
+        assert ha.node_client(new).get("job:2") == b"queued", "the write went to the new primary"
+        assert switch_s < 15, switch_s
+        # The old primary comes back (claiming to be a primary until the Sentinels turn it into a
+        # replica, some seconds later); the client stays on the one the Sentinels name.
+        ha.start_node(old)
+        client.set("job:3", "queued")
+        assert ha.node_client(new).get("job:3") == b"queued"
+
+
+def test_wait_for_replicas_confirms_and_times_out(redis_ha: RedisHA):  # noqa: F811
+    client = connect(redis_ha.url())
+    # A write on one pooled connection, WAIT on another: still covered (the probe orders them).
+    other = client.connection_pool.get_connection()
+    try:
+        client.set("k", "v")
+    finally:
+        client.connection_pool.release(other)
+    assert wait_for_replicas(client, 1, 2000) == 1
+    assert wait_for_replicas(client, 0, 10) == 0
+    with pytest.raises(ReplicationTimeout, match="1 of 2 Redis replicas"):
+        wait_for_replicas(client, 2, 100)
+    (replica,) = redis_ha.replica_ports()
+    redis_ha.kill(replica)
+    started = time.monotonic()
+    with pytest.raises(ReplicationTimeout) as err:
+        wait_for_replicas(client, 1, 300)
+    assert err.value.acked == 0 and err.value.wanted == 1
+    assert 0.25 < time.monotonic() - started < 2, "WAIT honours its timeout"
