@@ -17,6 +17,7 @@ import io
 import math
 import os
 import pickle
+import re
 import select
 import struct
 import subprocess
@@ -153,6 +154,8 @@ def _inspect_pdf(data: bytes) -> tuple[int, bool, bool]:
     except pdfium.PdfiumError as err:
         if err.err_code in (_FPDF_ERR_PASSWORD, _FPDF_ERR_SECURITY):
             raise EncryptedPdf("the PDF is encrypted with a password; submit it decrypted") from None
+        if _looks_pageless(data):
+            raise EmptyDocument("the PDF has no pages") from None
         raise DamagedDocument(f"the PDF cannot be read (truncated or damaged): {err}") from None
     try:
         pages = len(doc)
@@ -169,11 +172,19 @@ def _inspect_pdf(data: bytes) -> tuple[int, bool, bool]:
         doc.close()
 
 
+def _looks_pageless(data: bytes) -> bool:
+    # PDFium refuses a PDF with an empty page tree as a format error; this only picks the better
+    # message for a file PDFium already refused (page objects inside object streams are not seen).
+    return re.search(rb"/Count\s+0\b", data) is not None and re.search(rb"/Type\s*/Page(?![s\w])", data) is None
+
+
 def _count_tiff_frames(data: bytes) -> int:
     # n_frames walks the chain of IFDs (a few bytes per page), decoding no pixels.
     try:
-        with Image.open(io.BytesIO(data), formats=["TIFF"]) as im:
-            return int(getattr(im, "n_frames", 1) or 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a damaged IFD warns before it raises; the error says it
+            with Image.open(io.BytesIO(data), formats=["TIFF"]) as im:
+                return int(getattr(im, "n_frames", 1) or 1)
     except Exception as err:
         raise DamagedDocument(f"the TIFF cannot be read (truncated or damaged): {err}") from None
 
