@@ -30,7 +30,7 @@ BLOCKER = textwrap.dedent(f"""
 def run_lean(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", BLOCKER + textwrap.dedent(code), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
+        check=False, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
     )
 
 
