@@ -181,9 +181,10 @@ def to_searchable_pdf(
     `page_images` yields one image per result page, in order, and is consumed one at a time (a
     generator that renders or downloads each page keeps one page in memory). A None image (a page
     that failed) gives a white page with no text. Page size: `width_pt`/`height_pt` when the page
-    carries them (a PDF input keeps its size in points), else its pixels at `image_dpi`.
+    carries them (a PDF input keeps its size in points), else its pixels at `image_dpi`. `font_path`: a
+    TrueType font for the text layer (e.g. a CJK font); characters the font lacks are not searchable.
     """
-    font = _text_layer_font()
+    font = _text_layer_font(font_path)
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pageCompression=1, invariant=1)
     pdf.setCreator("ocrq")
