@@ -63,6 +63,23 @@ def detect_gpus() -> list[str]:
     return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
 
 
+def missing_gpu(requested: list[str]) -> str | None:
+    """One line naming the first requested GPU this machine does not have, or None.
+
+    Without this a worker asked for GPU 1 on a one-GPU box would hide every GPU from itself
+    (CUDA_VISIBLE_DEVICES=1), load the model on the CPU and report ready.
+    """
+    if not requested:
+        return None
+    have = detect_gpus()
+    for g in requested:
+        if str(int(g)) not in have:
+            seen = f"nvidia-smi lists GPUs {','.join(have)}" if have else (
+                "nvidia-smi lists no GPU" if shutil.which("nvidia-smi") else "nvidia-smi is not installed")
+            return f"GPU {int(g)} not found ({seen}); use --gpus none for a CPU-only worker"
+    return None
+
+
 def celery_worker_cmd(settings: Settings, queues: str, name: str, loglevel: str) -> tuple[list[str], str]:
     threads = settings.engine not in CPU_ENGINES
     pool, concurrency = ("threads", settings.batch_max) if threads else ("prefork", 1)
@@ -98,6 +115,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         if not all(g.isdigit() for g in gpus):
             print("ocrq worker: --gpus takes none, auto or a comma list of GPU indices", file=sys.stderr)
             return 2
+        problem = missing_gpu(gpus)
+        if problem:
+            print(f"ocrq worker: {problem}", file=sys.stderr)
+            return 3
     slots = [(f"gpu{g}", g) for g in gpus] or [("cpu", "")]
     loglevel = args.loglevel or settings.log_level
     procs, metric_dirs = [], []
