@@ -44,6 +44,11 @@ def cmd_api(args: argparse.Namespace) -> int:
         "--bind", f"{args.host}:{args.port}",
         "--worker-class", "gthread", "--workers", str(args.workers), "--threads", str(args.threads),
         "--timeout", "90", "--graceful-timeout", "30", "--keep-alive", "5",
+        # Per-request bounds gunicorn has: a request line, header count and header size over these
+        # answer 400 before the app runs. It has no header or body read timeout: a client trickling
+        # bytes holds one thread, so production runs behind nginx (compose/nginx.conf), which
+        # buffers each request whole, with read timeouts and per-IP connection limits.
+        "--limit-request-line", "8190", "--limit-request-fields", "64", "--limit-request-field_size", "8190",
         "--logger-class", "shared.logs.GunicornLogger",  # JSON lines, like the app's own
         "--worker-tmp-dir", "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
     ]
