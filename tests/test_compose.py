@@ -29,7 +29,9 @@ DOCKERFILES = [ROOT / "compose" / "Dockerfile", ROOT / "compose" / "Dockerfile.g
 # One-shot services: they run to completion and need no healthcheck.
 ONE_SHOT = {"minio-init"}
 OCRQ_SERVICES = {"api", "webhooks", "worker-cpu"}  # + every worker-gpuN
-CORE_SERVICES = {"redis", "minio", "minio-init", "api", "webhooks"}
+CORE_SERVICES = {"redis", "minio", "minio-init", "api", "proxy", "webhooks"}
+HA_SERVICES = {"redis-replica", "sentinel1", "sentinel2", "sentinel3"}
+HA_OVERLAY = ROOT / "compose" / "ha.yml"
 
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|_KEY$|_AUTH$", re.IGNORECASE)
 
@@ -285,7 +287,7 @@ def test_docker_compose_config(tmp_path, env_example):
         pytest.skip("docker compose plugin not installed")
     env_file = tmp_path / ".env"
     env_file.write_text("".join(f"{k}={v or 'x' * 32}\n" for k, v in env_example.items()))
-    for profile in ("", "cpu", "ops"):
+    for profile in ("", "cpu", "gpu", "ops", "ha"):
         args = ["docker", "compose", "-f", str(COMPOSE_FILE), "--env-file", str(env_file)]
         args += ["--profile", profile] if profile else []
         r = subprocess.run([*args, "config", "-q"], capture_output=True, text=True, cwd=ROOT)
@@ -298,9 +300,16 @@ def test_docker_compose_config(tmp_path, env_example):
 def test_expected_services_and_profiles(services):
     assert CORE_SERVICES <= services.keys()
     assert gpu_workers(services), "at least one worker-gpuN service"
-    for name in CORE_SERVICES | gpu_workers(services).keys():
+    for name in CORE_SERVICES:
         assert not services[name].get("profiles"), f"{name} must start without a profile"
+    # `--profile cpu up -d` must start the CPU worker *instead of* the GPU one (README, deploy.md)
+    for name, svc in gpu_workers(services).items():
+        assert svc.get("profiles") == ["gpu"], f"{name} must start only with --profile gpu"
     assert services["worker-cpu"]["profiles"] == ["cpu"]
+    for name in HA_SERVICES:
+        assert services[name]["profiles"] == ["ha"], name
+    no_profile = {n for n, s in services.items() if not s.get("profiles")}
+    assert no_profile == CORE_SERVICES, f"services that start without a profile: {sorted(no_profile)}"
     for name in ("flower", "prometheus", "grafana"):
         assert services[name]["profiles"] == ["ops"], name
 
@@ -345,7 +354,8 @@ def test_compose_defaults(raw, refs):
     assert gpu["OCRQ_ENGINE"] == "hunyuan"
     assert gpu["OCRQ_MODEL_PATH"] == "/models/HunyuanOCR"
     assert environment(svcs["api"])["OCRQ_RETENTION_S"] == "604800"
-    assert svcs["api"]["ports"] == ["127.0.0.1:8080:8080"]
+    assert svcs["proxy"]["ports"] == ["127.0.0.1:8080:8080"]
+    assert not svcs["api"].get("ports"), "the gateway is reached through the proxy only"
     mount = next(v for v in svcs["worker-gpu0"]["volumes"] if v["target"] == "/models")
     assert mount["source"] == "./var/models"
 
@@ -754,13 +764,96 @@ def test_grafana_dashboard():
     assert prov["providers"][0]["options"]["path"] == "/etc/grafana/dashboards"
 
 
-def test_nginx_example():
-    text = (ROOT / "compose" / "nginx.conf.example").read_text()
-    for needle in ("listen 443 ssl", "ssl_certificate ", "ssl_certificate_key ", "proxy_pass http://ocrq_api",
-                   "server 127.0.0.1:8080", "client_max_body_size", "X-Forwarded-Proto", "return 301 https://",
-                   "Strict-Transport-Security"):
-        assert needle in text, needle
-    assert re.search(r"location\s*=\s*/metrics\s*\{[^}]*deny all", text), "/metrics must not be public"
+def _nginx_directives(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.endswith(";"):
+            key, _, value = line[:-1].partition(" ")
+            out.setdefault(key, []).append(value.strip())
+    return out
+
+
+def _seconds(v: str) -> int:
+    m = re.fullmatch(r"(\d+)(s|m)?", v)
+    assert m, v
+    return int(m.group(1)) * (60 if m.group(2) == "m" else 1)
+
+
+def test_nginx_proxy_is_shipped(services):
+    """The proxy service with compose/nginx.conf: buffered requests, read timeouts, per-IP limits."""
+    from shared.settings import Settings
+
+    text = (ROOT / "compose" / "nginx.conf").read_text()
+    d = _nginx_directives(text)
+    assert d["server"] == ["api:8080"] and d["listen"] == ["8080"]
+    assert "proxy_pass http://ocrq_api" in text
+    assert d["proxy_request_buffering"] == ["on"], "the request must be read whole before gunicorn sees it"
+    assert 0 < _seconds(d["client_header_timeout"][0]) <= 15
+    assert 0 < _seconds(d["client_body_timeout"][0]) <= 60
+    assert d["limit_conn_zone"] and d["limit_conn"][0].startswith("ocrq_per_ip ")
+    size = d["client_max_body_size"][0]
+    assert size.endswith("m")
+    limit = Settings.model_fields["max_upload_bytes"].default
+    assert limit <= int(size[:-1]) * 1024 * 1024 <= limit + 2 * 1024 * 1024, "a little above OCRQ_MAX_UPLOAD_BYTES"
+    wait_max = Settings.model_fields["wait_max_s"]
+    wait_le = max(m.le for m in wait_max.metadata if hasattr(m, "le"))
+    assert _seconds(d["proxy_read_timeout"][0]) > wait_le, "no long-poll cut off by the proxy"
+    assert re.search(r"location\s*=\s*/metrics\s*\{[^}]*return 404", text), "/metrics must not be public"
+    proxy = services["proxy"]
+    assert _pinned(proxy["image"]) and proxy["image"].startswith("nginx:")
+    mount = proxy["volumes"][0]
+    assert mount["source"] == "./compose/nginx.conf" and mount["target"] == "/etc/nginx/nginx.conf"
+    assert mount.get("read_only") is True
+    assert proxy["ports"] == ["${API_BIND:-127.0.0.1}:${API_PORT:-8080}:8080"]
+    assert proxy["depends_on"] == {"api": {"condition": "service_healthy"}}
+    assert "/proxy-healthz" in _hc(proxy) and "location = /proxy-healthz" in text
+    assert not (ROOT / "compose" / "nginx.conf.example").exists(), "one nginx config, the shipped one"
+
+
+def test_ha_profile(services, raw):
+    from shared.redis_client import parse_sentinel_url
+
+    replica = command_text(services["redis-replica"])
+    assert "--replicaof redis 6379" in replica and '--masterauth "$$REDIS_PASSWORD"' in replica
+    assert '--masterauth "$$REDIS_PASSWORD"' in command_text(services["redis"]), "redis may become a replica"
+    monitors = set()
+    for name in ("sentinel1", "sentinel2", "sentinel3"):
+        svc = services[name]
+        cmd = command_text(svc)
+        m = re.search(r"sentinel monitor (\S+) redis 6379 (\d+)", cmd)
+        assert m, name
+        monitors.add((m.group(1), int(m.group(2))))
+        assert "--sentinel" in cmd and "requirepass $$REDIS_PASSWORD" in cmd, name
+        assert environment(svc)["SENTINEL_NAME"] == name
+        assert any(str(v).startswith(f"{name}-data:") for v in svc["volumes"]), f"{name}: its config survives"
+        assert "redis-cli -p 26379" in _hc(svc)
+    ((master, quorum),) = monitors
+    assert quorum == 2, "a majority of three Sentinels"
+
+    overlay = yaml.safe_load(HA_OVERLAY.read_text())
+    env = {"REDIS_PASSWORD": "pw"}
+    for name in OCRQ_SERVICES | gpu_workers(services).keys():
+        o = overlay["services"][name]
+        url = interpolate(o["environment"]["OCRQ_REDIS_URL"], env)
+        cfg = parse_sentinel_url(url)
+        assert cfg.sentinels == (("sentinel1", 26379), ("sentinel2", 26379), ("sentinel3", 26379)), name
+        assert (cfg.master_name, cfg.password, cfg.sentinel_password) == (master, "pw", "pw"), name
+        assert set(o["depends_on"]) == HA_SERVICES, name
+        assert "${REDIS_PASSWORD:?" in o["environment"]["OCRQ_REDIS_URL"], "no default for the secret"
+    # the overlay adds nothing but the URL and the start order
+    assert set(overlay["services"]) == OCRQ_SERVICES | gpu_workers(services).keys()
+
+
+def test_docs_agree_with_profiles():
+    readme = (ROOT / "README.md").read_text()
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    for text in (readme, deploy):
+        assert "--profile gpu up -d" in text
+        assert "--profile cpu up -d" in text
+        assert "--scale worker-gpu0=0" not in text, "worker-gpu0 has a profile: nothing to scale down"
+    assert "compose/ha.yml" in deploy and "--profile ha" in deploy
+    assert "nginx.conf.example" not in readme + deploy
 
 
 def test_deploy_doc_covers_the_runbook(services):
