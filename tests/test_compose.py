@@ -267,7 +267,7 @@ def test_compose_file_matches_schema_shipped_by_check_jsonschema(raw):
     spec = importlib.util.find_spec("check_jsonschema")  # located, not imported: no need for its deps
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("check-jsonschema is not installed")
-    res = Path(list(spec.submodule_search_locations)[0]) / "builtin_schemas" / "vendor" / "compose-spec.json"
+    res = Path(next(iter(spec.submodule_search_locations))) / "builtin_schemas" / "vendor" / "compose-spec.json"
     if not res.is_file():
         pytest.skip("this check-jsonschema version ships no compose-spec.json")
     _validate(raw, json.loads(res.read_text()))
@@ -283,14 +283,14 @@ def test_compose_interpolation_fails_without_env():
 @pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")
 def test_docker_compose_config(tmp_path, env_example):
     """`docker compose config` parses the file like the real tool; needs only the CLI plugin."""
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
+    if subprocess.run(["docker", "compose", "version"], check=False, capture_output=True).returncode != 0:
         pytest.skip("docker compose plugin not installed")
     env_file = tmp_path / ".env"
     env_file.write_text("".join(f"{k}={v or 'x' * 32}\n" for k, v in env_example.items()))
     for profile in ("", "cpu", "gpu", "ops", "ha"):
         args = ["docker", "compose", "-f", str(COMPOSE_FILE), "--env-file", str(env_file)]
         args += ["--profile", profile] if profile else []
-        r = subprocess.run([*args, "config", "-q"], capture_output=True, text=True, cwd=ROOT)
+        r = subprocess.run([*args, "config", "-q"], check=False, capture_output=True, text=True, cwd=ROOT)
         assert r.returncode == 0, r.stderr
 
 
@@ -432,7 +432,7 @@ def test_redis_persistence_and_memory(services):
     assert conf["appendonly"] == ["yes"]
     assert conf["appendfsync"] == ["everysec"]
     assert conf["maxmemory-policy"] == ["noeviction"]
-    assert re.fullmatch(r"[1-9]\d*(kb|mb|gb)?", conf["maxmemory"][-1], re.I)
+    assert re.fullmatch(r"[1-9]\d*(kb|mb|gb)?", conf["maxmemory"][-1], re.IGNORECASE)
     assert "requirepass" not in conf, "the password belongs in .env, not in redis.conf"
     cmd = command_text(services["redis"])
     assert "redis-server /usr/local/etc/redis/redis.conf" in cmd
@@ -504,7 +504,7 @@ def test_model_weights_mounted_read_only(services):
 # ---------------------------------------------------------------------------------------
 # Secrets
 # ---------------------------------------------------------------------------------------
-_URL_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://([^/@\s:]*):([^@\s]*)@", re.I)
+_URL_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://([^/@\s:]*):([^@\s]*)@", re.IGNORECASE)
 
 
 def test_no_literal_secrets(services, rendered, refs):
@@ -659,7 +659,7 @@ def test_gpu_dockerfile_options():
 def test_minio_init_script(services):
     script = ROOT / "compose" / "minio-init.sh"
     if shutil.which("sh"):
-        r = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
+        r = subprocess.run(["sh", "-n", str(script)], check=False, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
     text = script.read_text()
     for needle in ("mc mb --ignore-existing", "mc ilm import", '"Expiration": {"Days": $DAYS}',
@@ -690,7 +690,7 @@ def test_minio_init_rounds_retention_up_to_days(tmp_path, retention_s, days):
         "OCRQ_RETENTION_S": retention_s,
         "MC_CONFIG_DIR": str(tmp_path / "mc-config"),
     }
-    r = subprocess.run(["sh", str(ROOT / "compose" / "minio-init.sh")], env=env, capture_output=True,
+    r = subprocess.run(["sh", str(ROOT / "compose" / "minio-init.sh")], env=env, check=False, capture_output=True,
                        text=True, stdin=subprocess.DEVNULL, timeout=30)
     assert r.returncode == 0, r.stderr
     calls = log.read_text()
@@ -704,7 +704,7 @@ def test_minio_init_refuses_root_as_app_user(tmp_path):
         pytest.skip("no sh")
     env = {"PATH": "/usr/bin:/bin", "MINIO_ROOT_USER": "same", "MINIO_ROOT_PASSWORD": "p" * 8,
            "OCRQ_S3_ACCESS_KEY": "same", "OCRQ_S3_SECRET_KEY": "s" * 8}
-    r = subprocess.run(["sh", str(ROOT / "compose" / "minio-init.sh")], env=env, capture_output=True, text=True)
+    r = subprocess.run(["sh", str(ROOT / "compose" / "minio-init.sh")], env=env, check=False, capture_output=True, text=True)
     assert r.returncode == 2 and "must differ" in r.stderr
 
 
@@ -858,7 +858,7 @@ def test_docs_agree_with_profiles():
 
 def test_deploy_doc_covers_the_runbook(services):
     text = (ROOT / "docs" / "deploy.md").read_text()
-    headings = set(re.findall(r"^#+ (.+)$", text, re.M))
+    headings = set(re.findall(r"^#+ (.+)$", text, re.MULTILINE))
     for h in ("Deploy on one GPU box", "Deploy on several machines", "Offline install", "Operate",
               "HTTPS behind nginx", "Backups", "What happens on restart"):
         assert h in headings, f"docs/deploy.md lacks the section {h!r}"
