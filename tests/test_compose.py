@@ -572,7 +572,8 @@ def _pinned(image: str) -> bool:
     if "@sha256:" in image:
         return bool(_PINNED.match(image))
     name, _, tag = image.rpartition(":")
-    return bool(name) and "/" not in tag and tag != "latest" and any(c.isdigit() for c in tag) and bool(_PINNED.match(image))
+    return (bool(name) and "/" not in tag and tag != "latest" and any(c.isdigit() for c in tag)
+            and bool(_PINNED.match(image)))
 
 
 def test_third_party_images_are_pinned(raw):
@@ -704,7 +705,8 @@ def test_minio_init_refuses_root_as_app_user(tmp_path):
         pytest.skip("no sh")
     env = {"PATH": "/usr/bin:/bin", "MINIO_ROOT_USER": "same", "MINIO_ROOT_PASSWORD": "p" * 8,
            "OCRQ_S3_ACCESS_KEY": "same", "OCRQ_S3_SECRET_KEY": "s" * 8}
-    r = subprocess.run(["sh", str(ROOT / "compose" / "minio-init.sh")], env=env, check=False, capture_output=True, text=True)
+    r = subprocess.run(["sh", str(ROOT / "compose" / "minio-init.sh")], env=env, check=False,
+                       capture_output=True, text=True)
     assert r.returncode == 2 and "must differ" in r.stderr
 
 
