@@ -62,7 +62,7 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> Non
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with code {proc.returncode}")
+            raise RuntimeError(f"{url}: the server exited with code {proc.returncode}")
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
