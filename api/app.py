@@ -3,43 +3,28 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Callable
 
-import redis
-from flask import Flask, current_app, g, request
+from celery import Celery
+from flask import Flask, Response
 
-from api import problems
+from api import batches, console, health, jobs, metrics, openapi, problems, webhooks
+from api.context import EXTENSION, Services
 from api.ratelimit import RateLimiter
 from shared.apikeys import KeyStore
-from shared.blobs import BlobStore, open_blob_store
-from shared.jobstore import JobStore
+from shared.blobs import open_blob_store
+from shared.broker import TASK_RUN_JOB, celery_config
+from shared.jobs.store import JobStore
+from shared.jobs.submit import SendJob, Submitter
 from shared.redis_client import connect
 from shared.settings import Settings, get_settings
-
-SendJob = Callable[[str, str], None]  # (job_id, queue)
-
-
-@dataclass
-class Services:
-    settings: Settings
-    redis: redis.Redis
-    store: JobStore
-    blobs: BlobStore
-    keys: KeyStore
-    limiter: RateLimiter
-    send_job: SendJob
-
-
-def services() -> Services:
-    return current_app.extensions["ocrq"]  # type: ignore[no-any-return]
+from shared.webhooks.outbox import Outbox
 
 
 def _celery_sender(settings: Settings) -> SendJob:
-    # The gateway only sends task messages by name; it never imports worker code or engines.
-    from workers.celery_app import TASK_RUN_JOB, make_celery
-
-    app = make_celery(settings)
+    # The gateway only sends task messages by name, configured as the workers are
+    # (shared.broker); it never imports worker code or engines.
+    app = Celery("ocrq-api")
+    app.conf.update(celery_config(settings))
 
     def send(job_id: str, queue: str) -> None:
         app.send_task(TASK_RUN_JOB, args=[job_id], queue=queue)
@@ -62,25 +47,27 @@ def create_app(settings: Settings | None = None, *, send_job: SendJob | None = N
         JSON_SORT_KEYS=False,
     )
     client = connect(settings.redis_url, "ocrq-api")
-    app.extensions["ocrq"] = Services(
+    store = JobStore(client, settings.retention_s)
+    sender = send_job or _celery_sender(settings)
+    app.extensions[EXTENSION] = Services(
         settings=settings,
         redis=client,
-        store=JobStore(client, settings.retention_s),
+        store=store,
         blobs=open_blob_store(settings),
         keys=KeyStore(client),
         limiter=RateLimiter(client, settings.rate_per_s, settings.rate_burst),
-        send_job=send_job or _celery_sender(settings),
+        send_job=sender,
+        submitter=Submitter(settings, client, store, sender),
+        outbox=Outbox(client, settings),
     )
     problems.install(app)
-
-    from api import batches, console, health, jobs, metrics, openapi, webhooks
 
     for module in (health, jobs, metrics, openapi, webhooks, batches, console):
         app.register_blueprint(module.bp)
     metrics.instrument(app)
 
     @app.after_request
-    def _security_headers(resp):  # type: ignore[no-untyped-def]
+    def _security_headers(resp: Response) -> Response:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Cache-Control", "no-store")
         return resp
@@ -88,10 +75,3 @@ def create_app(settings: Settings | None = None, *, send_job: SendJob | None = N
     logging.getLogger("ocrq.api").debug("gateway ready")
     return app
 
-
-def client_ip() -> str:
-    return request.remote_addr or "?"
-
-
-def tenant() -> str:
-    return g.api_key.tenant  # type: ignore[no-any-return]

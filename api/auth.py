@@ -7,7 +7,7 @@ from typing import Any, Callable, TypeVar
 
 from flask import g, request
 
-from api.app import services
+from api.context import services
 from api.problems import ApiProblem
 
 F = TypeVar("F", bound=Callable[..., Any])

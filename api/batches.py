@@ -14,11 +14,26 @@ from typing import Any, Literal
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from api.app import services, tenant
 from api.auth import require_key
+from api.context import services, tenant
+from api.inputs import parse_spec
 from api.problems import ApiProblem, from_validation
+from api.webhook_guard import check_webhook_url
+from shared import keys
+from shared.batches.control import batch_view, cancel_batch, retry_failed
+from shared.batches.dedup import Transient, classify
+from shared.batches.model import (
+    FINAL_BATCH,
+    MANIFEST_MAX_BYTES,
+    Batch,
+    bkey,
+    bulk_engine,
+    create_batch,
+    new_batch_id,
+    tenant_batches,
+)
+from shared.batches.sources import Source, parse_manifest
 from shared.blobs import BlobNotFound, BlobStoreError, TooLarge
-from workers import backfill as bf
 
 bp = Blueprint("batches", __name__)
 
@@ -72,8 +87,8 @@ def _norm_prefix(p: str) -> str:
     return p if not p or p.endswith("/") else p + "/"
 
 
-def _find(batch_id: str) -> bf.Batch:
-    b = bf.Batch.load(services().redis, batch_id) if batch_id.startswith("bat_") else None
+def _find(batch_id: str) -> Batch:
+    b = Batch.load(services().redis, batch_id) if batch_id.startswith("bat_") else None
     if b is None or b.tenant != tenant():
         raise ApiProblem(404, "batch_not_found", f"no batch {batch_id}")
     return b
@@ -82,8 +97,6 @@ def _find(batch_id: str) -> bf.Batch:
 @bp.post("/v1/batches")
 @require_key
 def create():  # type: ignore[no-untyped-def]
-    from api.jobs import _parse_spec  # the same task validation as single jobs
-
     s = services()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -92,17 +105,15 @@ def create():  # type: ignore[no-untyped-def]
         req = BatchCreate.model_validate(body)
     except ValidationError as err:
         raise from_validation(err) from None
-    spec = _parse_spec(req.model_dump())
+    spec = parse_spec(req.model_dump())
     allowed = s.keys.allowed_buckets(tenant())
     for what, bucket in (("source", req.source.bucket), ("output", req.output.bucket)):
         if bucket not in allowed:
             raise ApiProblem(403, "bucket_not_allowed", f"this tenant may not use bucket {bucket!r} ({what})")
     if req.webhook_url:
-        from api.webhook_guard import check_webhook_url
-
         check_webhook_url(req.webhook_url)
     out_prefix = _norm_prefix(req.output.prefix)
-    batch_id = bf.new_batch_id()
+    batch_id = new_batch_id()
     src = req.source
     manifest_bucket = manifest_key = ""
     total: int | None = None
@@ -116,10 +127,10 @@ def create():  # type: ignore[no-untyped-def]
             s.blobs.put(manifest_key, data, "text/plain", bucket=manifest_bucket)
         elif src.manifest is not None:
             manifest_bucket, manifest_key = src.bucket, src.manifest
-            data = s.blobs.get(manifest_key, bucket=manifest_bucket, max_bytes=bf.MANIFEST_MAX_BYTES)
+            data = s.blobs.get(manifest_key, bucket=manifest_bucket, max_bytes=MANIFEST_MAX_BYTES)
         if manifest_key:
             try:
-                total = len(bf.parse_manifest(data, manifest_key))
+                total = len(parse_manifest(data, manifest_key))
             except ValueError as err:
                 raise ApiProblem(422, "invalid_manifest", str(err)) from None
     except BlobNotFound:
@@ -133,15 +144,15 @@ def create():  # type: ignore[no-untyped-def]
     prefix = (src.prefix or "").lstrip("/")
     if req.dry_run:
         return jsonify(_dry_run(req, spec, batch_id, prefix, manifest_bucket, manifest_key, out_prefix, total))
-    bf.create_batch(
+    create_batch(
         s.redis, batch_id=batch_id, tenant=tenant(), spec=spec, src_bucket=src.bucket, src_prefix=prefix,
         glob=src.glob or "", manifest_bucket=manifest_bucket, manifest_key=manifest_key, total=total,
         out_bucket=req.output.bucket, out_prefix=out_prefix, webhook_url=req.webhook_url or "",
         window=req.window or s.settings.batch_window,
     )
-    b = bf.Batch.load(s.redis, batch_id)
+    b = Batch.load(s.redis, batch_id)
     assert b is not None
-    resp = jsonify(bf.batch_view(s.redis, b))
+    resp = jsonify(batch_view(s.redis, b))
     resp.status_code = 202
     resp.headers["Location"] = f"/v1/batches/{batch_id}"
     return resp
@@ -151,29 +162,29 @@ def _dry_run(req: BatchCreate, spec: Any, batch_id: str, prefix: str, manifest_b
              out_prefix: str, total: int | None) -> dict[str, Any]:
     """List and classify without queueing or writing anything: what would run, be skipped, fail."""
     s = services()
-    b = bf.Batch(id=batch_id, tenant=tenant(), status="dry_run", spec=spec, src_bucket=req.source.bucket,
+    b = Batch(id=batch_id, tenant=tenant(), status="dry_run", spec=spec, src_bucket=req.source.bucket,
                  src_prefix=prefix, glob=req.source.glob or "", manifest_bucket=manifest_bucket,
                  manifest_key=manifest_key, out_bucket=req.output.bucket, out_prefix=out_prefix, webhook_url="",
                  window=1, secret="", raw={})
-    engine = bf.bulk_engine(s.redis, s.settings.engine)
+    engine = bulk_engine(s.redis, s.settings.engine)
     version = engine[1]
     counts = {"run": 0, "skip": 0, "fail": 0}
     samples: dict[str, list[Any]] = {"run": [], "skip": [], "fail": []}
     listed, truncated = 0, False
     deadline = time.monotonic() + DRY_RUN_MAX_S
     try:
-        for _, item in bf.Source(s.blobs, b).items(""):
+        for _, item in Source(s.blobs, b).items(""):
             if item is None:
                 continue
             if listed >= req.dry_run_limit or time.monotonic() > deadline:
                 truncated = True
                 break
             listed += 1
-            v = bf.classify(s.blobs, s.settings, b, item, engine, write_mirror=False)
+            v = classify(s.blobs, s.settings, b, item, engine, write_mirror=False)
             counts[v.kind] += 1
             if len(samples[v.kind]) < SAMPLES:
                 samples[v.kind].append({"key": item.key, "code": v.code, "message": v.message} if v.kind == "fail" else item.key)
-    except (bf.Transient, BlobStoreError):
+    except (Transient, BlobStoreError):
         raise ApiProblem(503, "storage_unavailable", "storage is unavailable; retry shortly", headers={"Retry-After": "2"}) from None
     return {
         "dry_run": True, "listed": listed, "truncated": truncated, "total": total,
@@ -190,12 +201,12 @@ def _dry_run(req: BatchCreate, spec: Any, batch_id: str, prefix: str, manifest_b
 @require_key
 def list_batches():  # type: ignore[no-untyped-def]
     r = services().redis
-    ids = [bf._s(x) for x in r.zrevrange(bf.tenant_batches(tenant()), 0, 49)]
+    ids = [keys.text(x) for x in r.zrevrange(tenant_batches(tenant()), 0, 49)]
     out = []
     for bid in ids:
-        b = bf.Batch.load(r, bid)
+        b = Batch.load(r, bid)
         if b is not None:
-            out.append(bf.batch_view(r, b))
+            out.append(batch_view(r, b))
     return jsonify(items=out)
 
 
@@ -203,7 +214,7 @@ def list_batches():  # type: ignore[no-untyped-def]
 @require_key
 def get_batch(batch_id: str):  # type: ignore[no-untyped-def]
     b = _find(batch_id)
-    return jsonify(bf.batch_view(services().redis, b))
+    return jsonify(batch_view(services().redis, b))
 
 
 @bp.delete("/v1/batches/<batch_id>")
@@ -211,10 +222,10 @@ def get_batch(batch_id: str):  # type: ignore[no-untyped-def]
 def cancel(batch_id: str):  # type: ignore[no-untyped-def]
     s = services()
     b = _find(batch_id)
-    if b.status in bf.FINAL_BATCH:
+    if b.status in FINAL_BATCH:
         raise ApiProblem(409, "not_cancelable", f"batch {batch_id} is already {b.status}")
-    bf.cancel_batch(s.redis, s.store, b)
-    return jsonify(bf.batch_view(s.redis, bf.Batch.load(s.redis, batch_id) or b))
+    cancel_batch(s.redis, s.store, b)
+    return jsonify(batch_view(s.redis, Batch.load(s.redis, batch_id) or b))
 
 
 @bp.get("/v1/batches/<batch_id>/failures")
@@ -229,7 +240,7 @@ def failures(batch_id: str):  # type: ignore[no-untyped-def]
     cursor, limit = int(cursor_text), int(limit_text)
     items: list[dict[str, Any]] = []
     for _ in range(1000):  # HSCAN may return fewer than asked; bounded
-        cursor, chunk = r.hscan(bf.bkey(b.id, "failures"), cursor, count=limit)
+        cursor, chunk = r.hscan(bkey(b.id, "failures"), cursor, count=limit)
         items += [json.loads(v) for v in chunk.values()]
         if cursor == 0 or len(items) >= limit:
             break
@@ -244,8 +255,8 @@ def retry(batch_id: str):  # type: ignore[no-untyped-def]
     b = _find(batch_id)
     if b.status == "canceled":
         raise ApiProblem(409, "batch_canceled", f"batch {batch_id} was canceled")
-    n = bf.retry_failed(s.redis, b)
-    view = bf.batch_view(s.redis, bf.Batch.load(s.redis, batch_id) or b)
+    n = retry_failed(s.redis, b)
+    view = batch_view(s.redis, Batch.load(s.redis, batch_id) or b)
     return jsonify(requeued=n, batch=view), 202
 
 

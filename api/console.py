@@ -13,7 +13,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 from werkzeug.security import safe_join
 
-from api.app import services
+from api.context import services
 from api.problems import ApiProblem
 from shared.tasks import ENGINE_TASKS, TASK_NAMES
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, jsonify
 
-from api.app import services
+from api.context import services
 
 bp = Blueprint("health", __name__)
 
@@ -29,4 +31,10 @@ def readyz():  # type: ignore[no-untyped-def]
     except Exception as err:
         checks["storage"] = f"error: {err}"
     ok = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if ok else "unavailable", checks=checks), (200 if ok else 503)
+    resp = jsonify(status="ok" if ok else "unavailable", checks=checks)
+    # `ocrq dev` starts each gateway with a fresh token and trusts only a /readyz that echoes it,
+    # so another server already answering on the port is never taken for its own.
+    token = os.environ.get("OCRQ_INSTANCE_TOKEN")
+    if token:
+        resp.headers["Ocrq-Instance"] = token
+    return resp, (200 if ok else 503)

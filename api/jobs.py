@@ -7,21 +7,25 @@ import hashlib
 import json
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 
-from api.app import services, tenant
 from api.auth import require_key
+from api.context import services, tenant
+from api.inputs import find_job, load_result, parse_spec
 from api.problems import ApiProblem, from_validation
-from shared.api_schemas import JobCreate, JobOut
-from shared.blobs import BlobNotFound, BlobStoreError, TooLarge, input_key
-from shared.images import ImageRejected, inspect
-from shared.jobs import InputRef, Job, Status, iso_ms, new_job_id, now_ms
-from shared.results import OcrResult
-from shared.tasks import TaskSpec, UnsupportedTask, check_engine_supports
-from workers.celery_app import QUEUE_INTERACTIVE
+from api.webhook_guard import check_webhook_url
+from shared.api_schemas import JobCreate
+from shared.blobs import BlobNotFound, TooLarge, input_key
+from shared.broker import QUEUE_INTERACTIVE
+from shared.images import ImageInfo, inspect
+from shared.jobs import lifecycle
+from shared.jobs.model import InputRef, Job, Status
+from shared.jobs.submit import Draft, Submitted
+from shared.jobs.views import render_job
+from shared.tasks import TaskSpec
 
 bp = Blueprint("jobs", __name__)
 
@@ -33,83 +37,11 @@ def _single_valued_query() -> None:
         if len(values) > 1:
             raise ApiProblem(400, "invalid_query", f"query parameter {name!r} given {len(values)} times")
 
-IDEMPOTENCY_TTL_S = 24 * 3600
 METADATA_MAX_BYTES = 4096
 
 
-# ---------------------------------------------------------------- rendering
-def job_links(job_id: str) -> dict[str, str]:
-    base = f"/v1/jobs/{job_id}"
-    return {"self": base, "result": f"{base}/result", "image": f"{base}/image"}
-
-
-def render_job(job: Job, result: OcrResult | None = None) -> dict[str, Any]:
-    out = JobOut(
-        id=job.id,
-        status=job.status.value,
-        task=job.spec.task,
-        params=job.spec.params(),
-        priority=job.priority,
-        attempts=job.attempts,
-        created_at=iso_ms(job.created_at) or "",
-        updated_at=iso_ms(job.updated_at) or "",
-        started_at=iso_ms(job.started_at),
-        finished_at=iso_ms(job.finished_at),
-        expires_at=iso_ms(job.expires_at),
-        input={k: getattr(job.input, k) for k in ("sha256", "bytes", "content_type", "width", "height")},
-        metadata=job.metadata,
-        webhook_url=job.webhook_url,
-        batch_id=job.batch_id,
-        error=job.error.model_dump() if job.error else None,
-        result=result,
-        links=job_links(job.id),
-    )
-    return out.model_dump(mode="json", exclude_none=False)
-
-
-def load_result(job: Job) -> OcrResult | None:
-    if job.status != Status.succeeded or not job.result_key:
-        return None
-    try:
-        return OcrResult.model_validate_json(services().blobs.get(job.result_key))
-    except BlobNotFound:
-        raise ApiProblem(410, "expired", "the result of this job has expired or was deleted") from None
-    except BlobStoreError:
-        raise ApiProblem(503, "storage_unavailable", "storage is unavailable; retry shortly",
-                         headers={"Retry-After": "2"}) from None
-
-
-def find_job(job_id: str) -> Job:
-    job = services().store.get_for_tenant(job_id, tenant())
-    if job is None:
-        raise ApiProblem(404, "job_not_found", f"no job {job_id}")
-    if job.expires_at is not None and now_ms() > job.expires_at:
-        raise ApiProblem(410, "expired", f"job {job_id} and its data have expired")
-    return job
-
-
+# ---------------------------------------------------------------- reading
 # ---------------------------------------------------------------- submit
-def _parse_spec(values: dict[str, Any]) -> TaskSpec:
-    try:
-        spec = TaskSpec(
-            task=values.get("task") or "text",
-            fields=tuple(values["fields"]) if values.get("fields") else None,
-            target_lang=values.get("target_lang") or None,
-            instruction=values.get("instruction") or None,
-        )
-    except ValidationError as err:
-        first = err.errors()[0]
-        if first.get("loc") == ("task",):
-            raise ApiProblem(400, "unknown_task", f"unknown task {values.get('task')!r}; use one of: "
-                             "text, spotting, parse, table, formula, chart, fields, translate, ask") from None
-        raise ApiProblem(400, "invalid_task_params", first.get("msg", "invalid").removeprefix("Value error, ")) from None
-    try:
-        check_engine_supports(services().settings.engine, spec)
-    except UnsupportedTask as err:
-        raise ApiProblem(400, "unsupported_task", str(err)) from None
-    return spec
-
-
 def _form_options() -> dict[str, Any]:
     """Multipart form fields, in the same shape as the JSON body."""
     form = request.form
@@ -146,89 +78,8 @@ def _check_common(opts: dict[str, Any]) -> tuple[str, dict[str, Any], str | None
                          errors=[{"field": "metadata", "message": "too large"}])
     webhook_url = opts.get("webhook_url") or None
     if webhook_url:
-        from api.webhook_guard import check_webhook_url
-
         check_webhook_url(webhook_url)
     return priority, metadata, webhook_url
-
-
-def _backpressure(priority: str) -> None:
-    s = services()
-    if priority != QUEUE_INTERACTIVE:
-        return
-    depth = s.redis.llen(QUEUE_INTERACTIVE)
-    if depth >= s.settings.interactive_queue_max:
-        _release_idempotency()
-        raise ApiProblem(503, "queue_full", f"{depth} interactive jobs are waiting; retry shortly",
-                         headers={"Retry-After": "5"})
-
-
-def _fingerprint(sha256: str, spec: TaskSpec, priority: str, metadata: dict[str, Any], webhook_url: str | None) -> str:
-    doc = json.dumps([sha256, spec.model_dump(mode="json"), priority, metadata, webhook_url], sort_keys=True)
-    return hashlib.sha256(doc.encode()).hexdigest()
-
-
-def _idempotency_name() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not (1 <= len(key) <= 255) or not key.isprintable():
-        raise ApiProblem(400, "invalid_idempotency_key", "Idempotency-Key must be 1-255 printable characters")
-    return f"ocrq:idem:{tenant()}:{hashlib.sha256(key.encode()).hexdigest()}"
-
-
-def _idempotency_claim(fp: str, job_id: str) -> str | None:
-    """Reserve the Idempotency-Key for job_id (SET NX: one winner however many requests race).
-
-    Returns the id of the earlier job for the same key and request, or None when this request
-    is the first (or carries no key). The same key with a different request is a 409.
-    """
-    name = _idempotency_name()
-    if name is None:
-        return None
-    mine = json.dumps({"fp": fp, "job_id": job_id})
-    r = services().redis
-    if r.set(name, mine, nx=True, ex=IDEMPOTENCY_TTL_S):
-        g.idem_name = name
-        return None
-    raw = r.get(name)
-    if raw is None:  # the winner gave up (storage error) between our SET and GET: try once more
-        if r.set(name, mine, nx=True, ex=IDEMPOTENCY_TTL_S):
-            g.idem_name = name
-            return None
-        raw = r.get(name) or mine.encode()
-    prior = json.loads(raw)
-    if prior["fp"] != fp:
-        raise ApiProblem(409, "idempotency_key_reused",
-                         "this Idempotency-Key was already used with a different request (image or options)")
-    return str(prior["job_id"])
-
-
-def _release_idempotency() -> None:
-    name = g.get("idem_name")
-    if name:
-        services().redis.delete(name)
-        g.idem_name = None
-
-
-def _replay(job_id: str) -> Response:
-    # The first request with this key may still be storing its job: wait for it briefly.
-    s = services()
-    name = _idempotency_name()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        job = s.store.get_for_tenant(job_id, tenant())
-        if job is not None:
-            resp = jsonify(render_job(job, load_result(job)))
-            resp.status_code = 200
-            resp.headers["Location"] = f"/v1/jobs/{job.id}"
-            resp.headers["Idempotent-Replayed"] = "true"
-            return resp
-        if name and s.redis.get(name) is None:
-            break  # the first request failed and released the key: this one may simply retry
-        time.sleep(0.02)
-    raise ApiProblem(409, "idempotent_request_in_progress", "a request with this Idempotency-Key is still in progress "
-                     "or failed; retry", headers={"Retry-After": "1"})
 
 
 def _read_upload() -> bytes:
@@ -240,73 +91,61 @@ def _read_upload() -> bytes:
     return data
 
 
-def _inspect(data: bytes):  # type: ignore[no-untyped-def]
+def _inspect(data: bytes) -> ImageInfo:
     st = services().settings
-    try:
-        return inspect(data, formats=st.allowed_formats, max_pixels=st.max_pixels, max_frames=st.max_frames)
-    except ImageRejected as err:
-        raise ApiProblem(err.status, err.code, err.message) from None
+    return inspect(data, formats=st.allowed_formats, max_pixels=st.max_pixels, max_frames=st.max_frames)
 
 
-def _enqueue(job: Job) -> None:
-    s = services()
-    s.store.create(job)
-    try:
-        s.send_job(job.id, job.priority)
-    except Exception:
-        # The job is stored and on the 'unsent' list: the reaper will send it. Accepted is accepted.
-        import logging
-
-        logging.getLogger("ocrq.api").exception("queue send failed for %s; the reaper will retry", job.id)
-        return
-    s.store.mark_sent(job.id)
-
-
-def _accepted(job: Job) -> Response:
-    resp = jsonify(render_job(job))
-    resp.status_code = 202
+def _answer(sub: Submitted) -> Response:
+    job = sub.job
+    if sub.replayed:
+        resp = jsonify(render_job(job, load_result(job)))
+        resp.status_code = 200
+        resp.headers["Idempotent-Replayed"] = "true"
+    else:
+        resp = jsonify(render_job(job))
+        resp.status_code = 202
     resp.headers["Location"] = f"/v1/jobs/{job.id}"
     return resp
 
 
+StoreInput = Callable[[str, ImageInfo], InputRef]  # (sha256, image info) -> where the worker reads it
+
+
+def _submit(spec: TaskSpec, common: tuple[str, dict[str, Any], str | None], data: bytes,
+            store_input: StoreInput) -> Response:
+    """The part an upload and a reference share: inspect the image, then the domain's submit."""
+    priority, metadata, webhook_url = common
+    info = _inspect(data)
+    sha = hashlib.sha256(data).hexdigest()
+    draft = Draft(tenant=tenant(), sha256=sha, spec=spec, priority=priority, metadata=metadata,
+                  webhook_url=webhook_url)
+    sub = services().submitter.submit(draft, idempotency_key=request.headers.get("Idempotency-Key"),
+                                      store_input=lambda: store_input(sha, info))
+    return _answer(sub)
+
+
 @bp.post("/v1/jobs")
 @require_key
-def submit():  # type: ignore[no-untyped-def]
-    s = services()
+def submit() -> Response:
     if request.mimetype == "application/json":
         return _submit_reference()
     if request.mimetype != "multipart/form-data":
-        raise ApiProblem(415, "unsupported_media_type", "send multipart/form-data with a 'file' field, or a JSON source reference")
+        raise ApiProblem(415, "unsupported_media_type",
+                         "send multipart/form-data with a 'file' field, or a JSON source reference")
     data = _read_upload()
     opts = _form_options()
-    spec = _parse_spec(opts)
-    priority, metadata, webhook_url = _check_common(opts)
-    info = _inspect(data)
-    sha = hashlib.sha256(data).hexdigest()
-    job_id = new_job_id()
-    prior = _idempotency_claim(_fingerprint(sha, spec, priority, metadata, webhook_url), job_id)
-    if prior:
-        return _replay(prior)  # a retry of an accepted request is answered even when the queue is full
-    _backpressure(priority)
-    key = input_key(tenant(), sha)
-    try:
-        if s.blobs.stat(key) is None:  # content-addressed: the same bytes are stored once
-            s.blobs.put(key, data, info.content_type)
-    except BlobStoreError:
-        _release_idempotency()
-        raise ApiProblem(503, "storage_unavailable", "storage is unavailable; retry shortly", headers={"Retry-After": "2"}) from None
-    job = Job(
-        id=job_id,
-        tenant=tenant(),
-        spec=spec,
-        priority=priority,
-        input=InputRef(bucket=s.blobs.bucket, key=key, sha256=sha, bytes=len(data),
-                       content_type=info.content_type, width=info.width, height=info.height),
-        metadata=metadata,
-        webhook_url=webhook_url,
-    )
-    _enqueue(job)
-    return _accepted(job)
+    spec, common = parse_spec(opts), _check_common(opts)
+    blobs = services().blobs
+
+    def store_upload(sha: str, info: ImageInfo) -> InputRef:
+        key = input_key(tenant(), sha)
+        if blobs.stat(key) is None:  # content-addressed: the same bytes are stored once
+            blobs.put(key, data, info.content_type)
+        return InputRef(bucket=blobs.bucket, key=key, sha256=sha, bytes=len(data),
+                        content_type=info.content_type, width=info.width, height=info.height)
+
+    return _submit(spec, common, data, store_upload)
 
 
 def _submit_reference() -> Response:
@@ -323,39 +162,25 @@ def _submit_reference() -> Response:
             raise ApiProblem(400, "unknown_task", f"unknown task {body.get('task')!r}; use one of: "
                              "text, spotting, parse, table, formula, chart, fields, translate, ask") from None
         raise from_validation(err) from None
-    spec = _parse_spec(req.model_dump())
-    priority, metadata, webhook_url = _check_common(req.model_dump())
-    if req.source.bucket not in s.keys.allowed_buckets(tenant()):
-        raise ApiProblem(403, "bucket_not_allowed", f"this tenant may not read bucket {req.source.bucket!r}")
+    opts = req.model_dump()
+    spec, common = parse_spec(opts), _check_common(opts)
+    src = req.source
+    if src.bucket not in s.keys.allowed_buckets(tenant()):
+        raise ApiProblem(403, "bucket_not_allowed", f"this tenant may not read bucket {src.bucket!r}")
     try:
-        data = s.blobs.get(req.source.key, bucket=req.source.bucket, max_bytes=s.settings.max_upload_bytes)
+        data = s.blobs.get(src.key, bucket=src.bucket, max_bytes=s.settings.max_upload_bytes)
     except ValueError as err:
         raise ApiProblem(422, "validation_error", f"source.key: {err}") from None
     except BlobNotFound:
-        raise ApiProblem(404, "source_not_found", f"no object {req.source.key!r} in bucket {req.source.bucket!r}") from None
+        raise ApiProblem(404, "source_not_found", f"no object {src.key!r} in bucket {src.bucket!r}") from None
     except TooLarge as err:
         raise ApiProblem(413, "payload_too_large", str(err)) from None
-    except BlobStoreError:
-        raise ApiProblem(503, "storage_unavailable", "storage is unavailable; retry shortly", headers={"Retry-After": "2"}) from None
-    info = _inspect(data)
-    sha = hashlib.sha256(data).hexdigest()
-    job_id = new_job_id()
-    prior = _idempotency_claim(_fingerprint(sha, spec, priority, metadata, webhook_url), job_id)
-    if prior:
-        return _replay(prior)
-    _backpressure(priority)
-    job = Job(
-        id=job_id,
-        tenant=tenant(),
-        spec=spec,
-        priority=priority,
-        input=InputRef(bucket=req.source.bucket, key=req.source.key, sha256=sha, bytes=len(data),
-                       content_type=info.content_type, width=info.width, height=info.height),
-        metadata=metadata,
-        webhook_url=webhook_url,
-    )
-    _enqueue(job)
-    return _accepted(job)
+
+    def reference(sha: str, info: ImageInfo) -> InputRef:
+        return InputRef(bucket=src.bucket, key=src.key, sha256=sha, bytes=len(data),
+                        content_type=info.content_type, width=info.width, height=info.height)
+
+    return _submit(spec, common, data, reference)
 
 
 # ---------------------------------------------------------------- read
@@ -425,41 +250,15 @@ def get_image(job_id: str):  # type: ignore[no-untyped-def]
 
 @bp.delete("/v1/jobs/<job_id>")
 @require_key
-def cancel_job(job_id: str):  # type: ignore[no-untyped-def]
+def cancel_job(job_id: str) -> Response:
     s = services()
     job = find_job(job_id)
-    purge = request.args.get("purge", "").lower() in ("1", "true", "yes")
-    if job.status == Status.queued:
-        t = s.store.cancel(job.id)
-        job = s.store.get(job.id) or job
-        if t.applied:
-            from api.webhooks import job_canceled  # the job.canceled webhook event
-
-            job_canceled(job)
-        if not t.applied and not purge:
-            raise ApiProblem(409, "not_cancelable", f"job {job_id} is already {t.status.value if t.status else 'gone'}")
-    elif not purge:
-        raise ApiProblem(409, "not_cancelable", f"job {job_id} is {job.status.value}; only queued jobs can be canceled "
-                         "(use ?purge=true on a finished job to delete it and its data)")
-    if purge:
-        if job.status == Status.running:
-            raise ApiProblem(409, "job_running", "a running job cannot be purged; retry when it has finished",
-                             headers={"Retry-After": "2"})
-        _purge(job)
+    purging = request.args.get("purge", "").lower() in ("1", "true", "yes")
+    job = lifecycle.cancel(s.store, s.outbox, job, purging=purging)
+    if purging:
+        lifecycle.purge(s.store, s.blobs, job)
         return Response(status=204)
     return jsonify(render_job(job))
-
-
-def _purge(job: Job) -> None:
-    s = services()
-    if job.result_key:
-        s.blobs.delete(job.result_key)
-    # Only an input ocrq stored itself is deleted: a by-reference source belongs to the tenant.
-    # An uploaded input is content-addressed per tenant, so purging deletes those bytes for the
-    # tenant's other jobs with the same image too (purge means "forget this image").
-    if job.input.bucket == s.blobs.bucket and job.input.key.startswith(f"inputs/{job.tenant}/"):
-        s.blobs.delete(job.input.key)
-    s.store.delete(job)
 
 
 @bp.get("/v1/jobs")

@@ -6,11 +6,21 @@ import time
 from typing import Iterator
 
 from flask import Blueprint, Flask, Response, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 
 from shared import stats
-from workers.celery_app import QUEUE_BULK, QUEUE_INTERACTIVE, QUEUE_WEBHOOKS
+from shared.broker import ALL_QUEUES
 
 bp = Blueprint("metrics", __name__)
 
@@ -25,8 +35,10 @@ class _FleetCollector:
         s = self.app.extensions["ocrq"]
         depth = GaugeMetricFamily("ocrq_queue_depth", "Messages waiting per queue", labels=["queue"])
         try:
-            for q in (QUEUE_INTERACTIVE, QUEUE_BULK, QUEUE_WEBHOOKS):
-                depth.add_metric([q], float(s.redis.llen(q)))
+            for q in ALL_QUEUES:
+                n = s.submitter.queue_depth(q)
+                if n is not None:
+                    depth.add_metric([q], float(n))
             running = GaugeMetricFamily("ocrq_jobs_running", "Jobs running now (holding a lease)")
             running.add_metric([], float(s.redis.zcard(s.store.RUNNING)))
             data = stats.read(s.redis)

@@ -18,7 +18,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from pydantic.json_schema import models_json_schema
 
-from api.app import services
+from api.context import services
 from shared import api_schemas as m
 from shared.tasks import ENGINE_TASKS, TASK_NAMES
 

@@ -1,13 +1,24 @@
-"""RFC 9457 problem+json for every error the gateway answers; never a stack trace."""
+"""RFC 9457 problem+json for every error the gateway answers; never a stack trace.
+
+The domain raises ``shared.errors`` exceptions and knows nothing of HTTP; ``DOMAIN_STATUS`` below
+is the one place where they become status codes.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
+import redis
 from flask import Flask, Response, json, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
+
+from shared import errors
+from shared.blobs import BlobStoreError
+from shared.images import ImageRejected
 
 log = logging.getLogger("ocrq.api")
 
@@ -76,7 +87,67 @@ _HTTP_CODES = {
 }
 
 
+# Most specific first: the first class an error is an instance of decides its status.
+DOMAIN_STATUS: tuple[tuple[type[errors.OcrqError], int], ...] = (
+    (errors.ValidationFailed, 422),
+    (errors.InvalidRequest, 400),
+    (errors.Forbidden, 403),
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.Gone, 410),
+    (errors.TooLarge, 413),
+    (errors.Unavailable, 503),
+)
+
+
+def from_domain(err: errors.OcrqError) -> ApiProblem:
+    status = next((st for cls, st in DOMAIN_STATUS if isinstance(err, cls)), 500)
+    headers = {"Retry-After": str(err.retry_after_s)} if err.retry_after_s else {}
+    return ApiProblem(status, err.code, err.message, headers=headers, errors=err.errors)
+
+
+class _OutageLog:
+    """One log line when a backing service starts failing, then at most one a minute while it
+    goes on: an outage under load must not write a line (and a traceback) per request."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        self.every_s = every_s
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, what: str, err: Exception) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(what, -1e9) < self.every_s:
+                return
+            self._last[what] = now
+        log.error("%s unavailable: %s: %s", what, type(err).__name__, err)
+
+
+_outage = _OutageLog()
+
+
 def install(app: Flask) -> None:
+    @app.errorhandler(errors.OcrqError)
+    def _domain(err: errors.OcrqError) -> Response:
+        return problem_response(from_domain(err))
+
+    @app.errorhandler(ImageRejected)
+    def _image(err: ImageRejected) -> Response:
+        return problem_response(ApiProblem(err.status, err.code, err.message))
+
+    @app.errorhandler(BlobStoreError)
+    def _storage(err: BlobStoreError) -> Response:
+        _outage("storage", err)
+        return problem_response(ApiProblem(503, "storage_unavailable", "storage is unavailable; retry shortly",
+                                           headers={"Retry-After": "2"}))
+
+    @app.errorhandler(redis.RedisError)
+    def _redis(err: redis.RedisError) -> Response:
+        _outage("redis", err)
+        return problem_response(ApiProblem(503, "service_unavailable", "the job store is unavailable; retry shortly",
+                                           headers={"Retry-After": "2"}))
+
     @app.errorhandler(ApiProblem)
     def _api_problem(err: ApiProblem) -> Response:
         return problem_response(err)

@@ -7,6 +7,8 @@ import time
 
 import redis
 
+from shared import keys
+
 # KEYS[1] bucket hash; ARGV: rate/s, burst, now (s, float), cost. Returns {allowed, wait_s*1000}.
 _BUCKET = """
 local rate, burst, now, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -35,5 +37,5 @@ class RateLimiter:
 
     def take(self, key_id: str, cost: float = 1.0) -> float:
         """0 when allowed; otherwise the seconds to wait before retrying."""
-        allowed, wait_ms = self._script(keys=[f"ocrq:rate:{key_id}"], args=[self.rate, self.burst, time.time(), cost])
+        allowed, wait_ms = self._script(keys=[keys.rate_bucket(key_id)], args=[self.rate, self.burst, time.time(), cost])
         return 0.0 if allowed == 1 else max(1.0, math.ceil(wait_ms / 1000))

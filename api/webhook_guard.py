@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.app import services, tenant
+from api.context import services, tenant
 from api.problems import ApiProblem
 
 
@@ -12,7 +12,7 @@ def check_webhook_url(url: str, *, field: str = "webhook_url", ensure_secret: bo
     A job's own ``webhook_url`` is signed with the tenant's default secret, so its first use
     creates that secret (``ensure_secret``); registered endpoints bring their own.
     """
-    from workers.webhooks.ssrf import UnsafeUrl, check_url, parse_allowlist, resolver_for
+    from shared.webhooks.ssrf import UnsafeUrl, check_url, parse_allowlist, resolver_for
 
     s = services()
     st = s.settings
@@ -22,6 +22,6 @@ def check_webhook_url(url: str, *, field: str = "webhook_url", ensure_secret: bo
     except UnsafeUrl as err:
         raise ApiProblem(400, "unsafe_webhook_url", f"{field} refused: {err}") from None
     if ensure_secret:
-        from workers.webhooks.endpoints import EndpointStore
+        from shared.webhooks.endpoints import EndpointStore
 
         EndpointStore(s.redis).ensure_default_secret(tenant())

@@ -13,13 +13,20 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.routing import BaseConverter
 
-from api.app import services, tenant
 from api.auth import require_key
-from api.jobs import find_job
+from api.context import services, tenant
+from api.inputs import find_job
 from api.problems import ApiProblem
+from api.webhook_guard import check_webhook_url
 from shared.jobs import Job, iso_ms
-from workers.webhooks.endpoints import EVENT_TYPES, JOB_TARGET, MAX_ENDPOINTS_PER_TENANT, Endpoint, EndpointStore
-from workers.webhooks.outbox import Outbox, emit_job_event
+from shared.webhooks.endpoints import (
+    EVENT_TYPES,
+    JOB_TARGET,
+    MAX_ENDPOINTS_PER_TENANT,
+    Endpoint,
+    EndpointStore,
+)
+from shared.webhooks.outbox import Outbox
 
 bp = Blueprint("webhooks", __name__)
 
@@ -35,8 +42,7 @@ bp.record_once(lambda state: state.app.url_map.converters.setdefault("ep_id", En
 
 
 def _outbox() -> Outbox:
-    s = services()
-    return Outbox(s.redis, s.settings)
+    return services().outbox
 
 
 def _endpoints() -> EndpointStore:
@@ -93,8 +99,6 @@ def create_endpoint():  # type: ignore[no-untyped-def]
     if not isinstance(description, str) or len(description) > 200:
         raise ApiProblem(422, "validation_error", "description: a string of at most 200 characters",
                          errors=[{"field": "description", "message": "at most 200 characters"}])
-    from api.webhook_guard import check_webhook_url
-
     check_webhook_url(url, field="url", ensure_secret=False)
     store = _endpoints()
     if store.count(tenant()) >= MAX_ENDPOINTS_PER_TENANT:
@@ -236,20 +240,6 @@ def redeliver(job_id: str):  # type: ignore[no-untyped-def]
     if not count:
         raise ApiProblem(409, "nothing_to_redeliver", f"job {job_id} has no webhook events (yet)")
     return jsonify(job_id=job.id, redelivered=count), 202
-
-
-# ---------------------------------------------------------------- the gateway's own events
-def job_canceled(job: Job) -> None:
-    """job.canceled: a cancel happens in the gateway, so the gateway writes its event. The
-    webhook worker's scheduler loop sends it within a tick; never fails the cancel itself."""
-    try:
-        ob = _outbox()
-        if job.webhook_url or ob.endpoints.count(job.tenant):
-            emit_job_event(ob, job, None)
-    except Exception:
-        import logging
-
-        logging.getLogger("ocrq.api").exception("could not write the job.canceled event of %s", job.id)
 
 
 def _parse_iso(text: str, name: str) -> int:

@@ -232,12 +232,22 @@ def _ms(iso: str) -> int:
 def bench_memory(n: int, window: int = 64, stop_after: int | None = None) -> dict:
     import redis
 
-    from shared.blobs import open_blob_store
-    from shared.jobstore import JobStore
-    from shared.settings import load_settings
     from models.checksum import ChecksumEngine
+    from shared.batches.accounting import batch_hook
+    from shared.batches.control import cancel_batch
+    from shared.batches.model import (
+        FINAL_BATCH,
+        Batch,
+        bkey,
+        create_batch,
+        new_batch_id,
+        record_engine_version,
+    )
+    from shared.blobs import open_blob_store
+    from shared.jobs.store import JobStore
+    from shared.settings import load_settings
     from shared.tasks import TaskSpec
-    from workers import backfill as bf
+    from workers.planner import Planner
     from workers.runner import JobRunner
 
     work = Path(tempfile.mkdtemp(prefix="ocrq-mem-"))
@@ -256,10 +266,10 @@ def bench_memory(n: int, window: int = 64, stop_after: int | None = None) -> dic
         blobs = open_blob_store(settings)
         store = JobStore(r, settings.retention_s)
         engine = ChecksumEngine()
-        bf.record_engine_version(r, engine.name, engine.version, serves_bulk=True)
+        record_engine_version(r, engine.name, engine.version, serves_bulk=True)
         pending: list[str] = []
-        planner = bf.Planner(settings, r, blobs, lambda j, q: pending.append(j))
-        runner = JobRunner(settings, store, blobs, engine, on_finished=[bf.batch_hook(settings, store)])
+        planner = Planner(settings, r, blobs, lambda j, q: pending.append(j))
+        runner = JobRunner(settings, store, blobs, engine, on_finished=[batch_hook(settings, store)])
         base = int(r.info("memory")["used_memory"])
         samples: list[int] = []
         stop = threading.Event()
@@ -272,20 +282,20 @@ def bench_memory(n: int, window: int = 64, stop_after: int | None = None) -> dic
 
         th = threading.Thread(target=sample, daemon=True)
         th.start()
-        bid = bf.new_batch_id()
-        bf.create_batch(r, batch_id=bid, tenant="bench", spec=TaskSpec(), src_bucket="scans", src_prefix="mem/",
+        bid = new_batch_id()
+        create_batch(r, batch_id=bid, tenant="bench", spec=TaskSpec(), src_bucket="scans", src_prefix="mem/",
                         out_bucket="scans", out_prefix="out/", window=window)
         t0 = time.perf_counter()
         max_inflight = 0
         canceled = False
         for _ in range(10 * n):
             planner.tick(bid)
-            max_inflight = max(max_inflight, r.hlen(bf.bkey(bid, "inflight")))
-            b = bf.Batch.load(r, bid)
-            if b is not None and b.status in bf.FINAL_BATCH:
+            max_inflight = max(max_inflight, r.hlen(bkey(bid, "inflight")))
+            b = Batch.load(r, bid)
+            if b is not None and b.status in FINAL_BATCH:
                 break
             if b is not None and stop_after and not canceled and b.n("succeeded") >= stop_after:
-                bf.cancel_batch(r, store, b)  # measured enough: the rest of the listing is never read
+                cancel_batch(r, store, b)  # measured enough: the rest of the listing is never read
                 canceled = True
                 planner._last_sweep.clear()
             jobs, pending[:] = list(pending), []
@@ -294,7 +304,7 @@ def bench_memory(n: int, window: int = 64, stop_after: int | None = None) -> dic
         took = time.perf_counter() - t0
         stop.set()
         th.join()
-        b = bf.Batch.load(r, bid)
+        b = Batch.load(r, bid)
         assert b is not None and (canceled or (b.status == "completed" and b.n("succeeded") + b.n("skipped") == n)), b and b.raw
         info = r.info("memory")
         return {"n": n, "done": b.n("succeeded"), "status": b.status, "base": base, "peak_sampled": max(samples), "peak": int(info["used_memory_peak"]),

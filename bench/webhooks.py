@@ -112,12 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update({k: v for k, v in env.items() if k.startswith("OCRQ_")})
         from shared.blobs import open_blob_store, result_key
         from shared.jobs import InputRef, Job, Status, now_ms
-        from shared.jobstore import JobStore
+        from shared.jobs.store import JobStore
         from shared.redis_client import connect
         from shared.settings import load_settings
+        from shared.webhooks.endpoints import EndpointStore
         from workers.celery_app import make_celery
-        from workers.webhooks.endpoints import EndpointStore
-        from workers.webhooks.outbox import job_hook
+        from workers.webhooks.hooks import job_hook
 
         settings = load_settings()
         client = connect(settings.redis_url)
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                       metadata={"i": i}, finished_at=ts, updated_at=ts)
             t = time.time()
             hook(job)
-            from workers.webhooks.outbox import msg_id_for
+            from shared.webhooks.outbox import msg_id_for
 
             return msg_id_for(job.id, "job.succeeded"), t
 

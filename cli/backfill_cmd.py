@@ -236,8 +236,8 @@ def cmd_planner(args: argparse.Namespace) -> int:
     from shared.blobs import open_blob_store
     from shared.redis_client import connect
     from shared.settings import load_settings
-    from workers.backfill import Planner
     from workers.celery_app import TASK_RUN_JOB, make_celery
+    from workers.planner import Planner
 
     logging.getLogger("ocrq").setLevel(logging.INFO)
     settings = load_settings()

@@ -31,6 +31,10 @@ class EngineOutput:
     truncated: bool = False
 
 
+class EngineLoadError(Exception):
+    """The engine cannot start (missing weights, missing package); one line for the operator."""
+
+
 class EngineError(Exception):
     """The engine could not process one input (as opposed to a crash of the engine itself)."""
 

@@ -192,7 +192,9 @@ def _build_tokenizer(vocab_size: int | None = None) -> Any:
 
 
 def _save_processor(out: Path, tokenizer: Any, min_pixels: int, max_pixels: int) -> None:
-    from transformers.models.hunyuan_vl.image_processing_pil_hunyuan_vl import HunYuanVLImageProcessorPil
+    from transformers.models.hunyuan_vl.image_processing_pil_hunyuan_vl import (
+        HunYuanVLImageProcessorPil,
+    )
     from transformers.models.hunyuan_vl.processing_hunyuan_vl import HunYuanVLProcessor
 
     image_processor = HunYuanVLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels)

@@ -18,9 +18,8 @@ from typing import Any, Callable, Sequence, TypeVar
 from PIL import Image
 
 from models import parsers, prompts
-from models.base import EngineError, EngineOutput, EngineRequest
+from models.base import EngineError, EngineLoadError, EngineOutput, EngineRequest
 from models.checkpoints import verify
-from models.registry import EngineLoadError
 from shared.settings import Settings
 from shared.tasks import ENGINE_TASKS
 
@@ -227,7 +226,11 @@ class HunyuanEngine:
         import torch
         from transformers import StoppingCriteriaList
 
-        from models.generation import REPETITION_PENALTY, TailRepetitionStop, clean_repeated_substrings
+        from models.generation import (
+            REPETITION_PENALTY,
+            TailRepetitionStop,
+            clean_repeated_substrings,
+        )
 
         cap = max_new_tokens or self.max_new_tokens
         inputs = self.processor(

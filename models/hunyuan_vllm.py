@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from models import parsers, prompts
-from models.base import EngineError, EngineOutput, EngineRequest
+from models.base import EngineError, EngineLoadError, EngineOutput, EngineRequest
 from models.checkpoints import verify
 from models.generation import REPETITION_PENALTY, clean_repeated_substrings
 from models.hunyuan import Prepared, check_image
-from models.registry import EngineLoadError
 from shared.settings import Settings
 from shared.tasks import ENGINE_TASKS
 

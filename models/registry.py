@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from models.base import Engine
+from models.base import Engine, EngineLoadError
 from shared.settings import Settings
 
-
-class EngineLoadError(Exception):
-    """The engine cannot start (missing weights, missing package); one line for the operator."""
+__all__ = ["EngineLoadError", "load_engine"]  # EngineLoadError lives beside the protocol (models/base.py)
 
 
 def load_engine(settings: Settings, name: str | None = None) -> Engine:

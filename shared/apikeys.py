@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from shared.jobs import now_ms
+from shared import keys
+from shared.jobs.model import now_ms
 
-PREFIX = "ocrq:"
 _TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -47,14 +47,14 @@ class KeyStore:
         clear = "ocrq_" + secrets.token_urlsafe(32)
         key = ApiKey(id="key_" + secrets.token_hex(8), tenant=tenant, name=name, created_at=now_ms())
         pipe = self.r.pipeline(transaction=True)
-        pipe.set(f"{PREFIX}apikey:{digest(clear)}", json.dumps(asdict(key)))
-        pipe.hset(f"{PREFIX}apikeys", key.id, digest(clear))
-        pipe.sadd(f"{PREFIX}tenants", tenant)
+        pipe.set(keys.api_key(digest(clear)), json.dumps(asdict(key)))
+        pipe.hset(keys.API_KEYS, key.id, digest(clear))
+        pipe.sadd(keys.TENANTS, tenant)
         pipe.execute()
         return clear, key
 
     def authenticate(self, clear: str) -> ApiKey | None:
-        raw = self.r.get(f"{PREFIX}apikey:{digest(clear)}")
+        raw = self.r.get(keys.api_key(digest(clear)))
         if raw is None:
             return None
         key = ApiKey(**json.loads(raw))
@@ -62,17 +62,17 @@ class KeyStore:
 
     def list(self) -> list[ApiKey]:
         out = []
-        for _, d in sorted(self.r.hgetall(f"{PREFIX}apikeys").items()):
-            raw = self.r.get(f"{PREFIX}apikey:{d.decode()}")
+        for _, d in sorted(self.r.hgetall(keys.API_KEYS).items()):
+            raw = self.r.get(keys.api_key(d.decode()))
             if raw:
                 out.append(ApiKey(**json.loads(raw)))
         return sorted(out, key=lambda k: k.created_at)
 
     def revoke(self, key_id: str) -> bool:
-        d = self.r.hget(f"{PREFIX}apikeys", key_id)
+        d = self.r.hget(keys.API_KEYS, key_id)
         if d is None:
             return False
-        name = f"{PREFIX}apikey:{d.decode()}"
+        name = keys.api_key(d.decode())
         raw = self.r.get(name)
         if raw is None:
             return False
@@ -83,7 +83,7 @@ class KeyStore:
 
     # buckets a tenant may point jobs and batches at (besides ocrq's own inputs)
     def allow_bucket(self, tenant: str, bucket: str) -> None:
-        self.r.sadd(f"{PREFIX}tenant:{tenant}:buckets", bucket)
+        self.r.sadd(keys.tenant_buckets(tenant), bucket)
 
     def allowed_buckets(self, tenant: str) -> set[str]:
-        return {b.decode() for b in self.r.smembers(f"{PREFIX}tenant:{tenant}:buckets")}
+        return {b.decode() for b in self.r.smembers(keys.tenant_buckets(tenant))}

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import redis
 
+from shared import keys
 from shared.results import Timings
 
-KEY = "ocrq:stats"
+KEY = keys.STATS
 STAGES = ("queued", "fetch", "infer", "total")
 BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 

@@ -18,21 +18,31 @@ import time
 from pathlib import Path
 from typing import Any
 
+import imaging
 import pytest
 import redis as redis_lib
 import requests
-from PIL import Image, ImageDraw
-
-import imaging
 from conftest import ROOT, _kill_group
+from PIL import Image, ImageDraw
 from wms_receiver import Receiver
 
 from models.base import EngineOutput
+from shared.batches.accounting import batch_hook
+from shared.batches.control import cancel_batch, retry_failed
+from shared.batches.model import (
+    FINAL_BATCH,
+    SWEEP_GRACE_MS,
+    Batch,
+    bkey,
+    create_batch,
+    new_batch_id,
+    record_engine_version,
+)
 from shared.blobs import open_blob_store
-from shared.jobstore import JobStore
+from shared.jobs.store import JobStore
 from shared.redis_client import connect
 from shared.settings import load_settings
-from workers import backfill as bf
+from workers.planner import Planner
 from workers.reaper import reap_once
 from workers.runner import JobRunner
 
@@ -69,15 +79,15 @@ class Harness:
         self.blobs = open_blob_store(self.settings)
         self.sent: list[str] = []
         self.engine = StubEngine()
-        bf.record_engine_version(self.r, "rapidocr", StubEngine.version, serves_bulk=True)
+        record_engine_version(self.r, "rapidocr", StubEngine.version, serves_bulk=True)
         self.planner = self.new_planner()
         self.runner = JobRunner(self.settings, self.store, self.blobs, self.engine,
-                                on_finished=[bf.batch_hook(self.settings, self.store)])
+                                on_finished=[batch_hook(self.settings, self.store)])
         self.window = window
         self.max_inflight = 0
 
-    def new_planner(self, **settings: Any) -> bf.Planner:
-        return bf.Planner(self.settings.model_copy(update=settings), self.r, self.blobs, lambda j, q: self.sent.append(j))
+    def new_planner(self, **settings: Any) -> Planner:
+        return Planner(self.settings.model_copy(update=settings), self.r, self.blobs, lambda j, q: self.sent.append(j))
 
     def put(self, bucket: str, key: str, data: bytes) -> None:
         self.blobs.put(key, data, bucket=bucket)
@@ -85,20 +95,20 @@ class Harness:
     def create(self, **kw) -> str:  # type: ignore[no-untyped-def]
         from shared.tasks import TaskSpec
 
-        bid = bf.new_batch_id()
+        bid = new_batch_id()
         kw.setdefault("out_bucket", "scans")
         kw.setdefault("out_prefix", "ocr/")
         kw.setdefault("src_bucket", "scans")
-        bf.create_batch(self.r, batch_id=bid, tenant="acme", spec=TaskSpec(task="text"), window=self.window, **kw)
+        create_batch(self.r, batch_id=bid, tenant="acme", spec=TaskSpec(task="text"), window=self.window, **kw)
         return bid
 
-    def drive(self, bid: str, limit: int = 10_000) -> bf.Batch:
+    def drive(self, bid: str, limit: int = 10_000) -> Batch:
         for _ in range(limit):
             self.planner.tick(bid)
-            self.max_inflight = max(self.max_inflight, self.r.hlen(bf.bkey(bid, "inflight")))
-            b = bf.Batch.load(self.r, bid)
+            self.max_inflight = max(self.max_inflight, self.r.hlen(bkey(bid, "inflight")))
+            b = Batch.load(self.r, bid)
             assert b is not None
-            if b.status in bf.FINAL_BATCH:
+            if b.status in FINAL_BATCH:
                 return b
             jobs, self.sent = self.sent, []
             for j in jobs[:3]:  # a slow fleet: a few jobs per tick
@@ -136,7 +146,7 @@ def test_window_bounds_in_flight_and_every_item_gets_a_result_and_one_ledger_row
     assert sorted(r["key"] for r in rows) == [f"in/{i:04d}.png" for i in range(120)]
     # Redis keeps no per-item state once done: no job records, no in-flight entries
     assert not list(h.r.scan_iter("ocrq:job:*"))
-    assert h.r.hlen(bf.bkey(bid, "inflight")) == 0 and h.r.llen(bf.bkey(bid, "ledger")) == 0
+    assert h.r.hlen(bkey(bid, "inflight")) == 0 and h.r.llen(bkey(bid, "ledger")) == 0
 
     # the same backfill again redoes nothing
     calls = h.engine.calls
@@ -150,7 +160,7 @@ def test_new_engine_version_redoes_items(h: Harness) -> None:
     for i in range(5):
         h.put("scans", f"v/{i}.png", digit_png(i))
     h.drive(h.create(src_prefix="v/"))
-    bf.record_engine_version(h.r, "rapidocr", "stub-2", serves_bulk=True)
+    record_engine_version(h.r, "rapidocr", "stub-2", serves_bulk=True)
     h.runner.engine.version = "stub-2"  # type: ignore[misc]
     b = h.drive(h.create(src_prefix="v/"))
     assert b.n("succeeded") == 5 and b.n("skipped") == 0
@@ -173,10 +183,10 @@ def test_planner_crash_between_queueing_and_sending_loses_and_duplicates_nothing
             raise Boom()  # the planner process dies after registering item 5, before its message
         h.sent.append(job_id)
 
-    p1 = bf.Planner(h.settings, h.r, h.blobs, dying_send)
+    p1 = Planner(h.settings, h.r, h.blobs, dying_send)
     with pytest.raises(Boom):
         p1.tick(bid)
-    h.r.delete(bf.bkey(bid, "lock"))  # its lock would expire; do not wait for it in a test
+    h.r.delete(bkey(bid, "lock"))  # its lock would expire; do not wait for it in a test
     # the reaper sends the job that had no message (it is on the 'unsent' list)
     reap_once(h.store, lambda j, q: h.sent.append(j), h.settings.lease_s, now=int(time.time() * 1000) + 60_000)
     b = h.drive(bid)
@@ -196,13 +206,13 @@ def test_manifest_missing_non_image_and_duplicate_are_failures_with_reasons(h: H
     b = h.drive(bid)
     assert b.n("succeeded") + b.n("skipped") == 4 and b.n("failed") == 3
     fails = {json.loads(v)["key"] + "@" + str(json.loads(v)["line"]): json.loads(v)["code"]
-             for v in h.r.hvals(bf.bkey(bid, "failures"))}
+             for v in h.r.hvals(bkey(bid, "failures"))}
     assert fails == {"m/missing.png@3": "input_missing", "m/notes.txt@4": "unsupported_media_type", "m/1.png@6": "duplicate_key"}
     meta = json.loads(h.blobs.get("ocr/m/0.png.json", bucket="scans"))["metadata"]
     assert meta == {"patient": "a"}
     # retry-failed: the missing object appears; duplicates are not retried
     h.put("scans", "m/missing.png", digit_png(7))
-    assert bf.retry_failed(h.r, bf.Batch.load(h.r, bid)) == 2  # type: ignore[arg-type]
+    assert retry_failed(h.r, Batch.load(h.r, bid)) == 2  # type: ignore[arg-type]
     b = h.drive(bid)
     assert b.status == "completed" and b.n("failed") == 2 and b.n("succeeded") + b.n("skipped") == 5
 
@@ -212,9 +222,9 @@ def test_cancel_stops_planning_and_cancels_queued_jobs(h: Harness) -> None:
         h.put("scans", f"x/{i:03d}.png", digit_png(i % 10, i // 10))
     bid = h.create(src_prefix="x/")
     h.planner.tick(bid)
-    assert h.r.hlen(bf.bkey(bid, "inflight")) == h.window
-    bf.cancel_batch(h.r, h.store, bf.Batch.load(h.r, bid))  # type: ignore[arg-type]
-    time.sleep(bf.SWEEP_GRACE_MS / 1000 + 0.1)
+    assert h.r.hlen(bkey(bid, "inflight")) == h.window
+    cancel_batch(h.r, h.store, Batch.load(h.r, bid))  # type: ignore[arg-type]
+    time.sleep(SWEEP_GRACE_MS / 1000 + 0.1)
     h.planner._last_sweep.clear()
     b = h.drive(bid)
     assert b.status == "canceled" and b.n("canceled") == h.window and b.n("planned") == h.window
@@ -228,12 +238,12 @@ def test_tenants_share_the_bulk_lane_however_many_batches_each_starts(h: Harness
     for i in range(30):
         h.put("scans", f"f/{i:03d}.png", digit_png(i % 10, i // 10))
     acme = [h.create(src_prefix="f/", out_prefix=f"o{n}/") for n in range(3)]
-    other = bf.new_batch_id()
-    bf.create_batch(h.r, batch_id=other, tenant="other", spec=TaskSpec(task="text"), src_bucket="scans",
+    other = new_batch_id()
+    create_batch(h.r, batch_id=other, tenant="other", spec=TaskSpec(task="text"), src_bucket="scans",
                     src_prefix="f/", out_bucket="scans", out_prefix="x/", window=8)
     for _ in range(3):
         h.planner.tick_all()
-    inflight = {bid: h.r.hlen(bf.bkey(bid, "inflight")) for bid in [*acme, other]}
+    inflight = {bid: h.r.hlen(bkey(bid, "inflight")) for bid in [*acme, other]}
     assert sum(inflight[b] for b in acme) == 8 and inflight[other] == 8, inflight
 
 
@@ -358,7 +368,7 @@ def test_2000_object_prefix_end_to_end_with_kills_then_rerun_skips_all(s3_servic
     assert all(r["status"] == "succeeded" and r["result"] == f"{src}/ocr/{r['key']}.json" and r["sha256"] for r in rows)
     # Redis holds nothing per item once the batch is done
     rc = redis_lib.Redis.from_url(svc.redis_url)
-    assert not list(rc.scan_iter("ocrq:job:*")) and rc.hlen(bf.bkey(bid, "inflight")) == 0
+    assert not list(rc.scan_iter("ocrq:job:*")) and rc.hlen(bkey(bid, "inflight")) == 0
 
     # again, through the CLI: the dry run says everything would be skipped, the run skips all 2,000
     env = {**svc.env, "OCRQ_URL": svc.url, "OCRQ_API_KEY": svc.api_key, "OCRQ_CLIENT_CONFIG": str(tmp_path / "c.json")}

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from cli.models_cmd import register
-from models.checkpoints import MANIFEST, count_parameters, make_tiny, pack, random_config, verify
+from models.checkpoints import (
+    MANIFEST,
+    count_parameters,
+    make_tiny,
+    pack,
+    random_config,
+    verify,
+)
 
 
 @pytest.fixture(scope="session")

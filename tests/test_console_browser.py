@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from conftest import RECEIPTS
 
 pytestmark = pytest.mark.browser
@@ -249,6 +248,7 @@ def test_console_end_to_end(make_service, browser, output_dir):
         assert "No batches" in page.locator(".batch-list-body").inner_text()
     if cfg["batches"]["get"]:
         import redis as redis_lib
+
         from shared.apikeys import KeyStore
 
         svc.start_webhooks()  # the webhook worker hosts the batch planner, as `ocrq dev` runs it

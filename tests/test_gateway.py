@@ -8,11 +8,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import imaging
 import pytest
 import redis
 import requests
-
-import imaging
 
 FINAL = ("succeeded", "failed", "canceled")
 
@@ -128,6 +127,7 @@ def test_keys_cli_allow_bucket(make_service):
     import sys
 
     from conftest import ROOT
+
     from shared.apikeys import KeyStore
 
     svc = make_service(worker=False)
@@ -183,7 +183,7 @@ def test_long_poll_answers_as_soon_as_the_job_finishes(make_service):
 
 def test_long_poll_wakes_on_publish_without_polling_redis(make_service):
     """While a long-poll waits, the gateway sends Redis no commands; the finish wakes it at once."""
-    from shared.jobstore import JobStore
+    from shared.jobs.store import JobStore
 
     svc = make_service(worker=False)
     jid = svc.submit(_jpeg(8)).json()["id"]
@@ -256,7 +256,7 @@ def test_list_newest_first_with_cursor_pages_no_duplicates_or_misses(make_servic
     rc = redis.Redis.from_url(svc.redis_url)
     # several jobs in the same millisecond must not break paging: give 5 of them one timestamp
     same = int(time.time() * 1000) + 86_400_000  # a day ahead: also the newest
-    from shared.jobstore import JobStore
+    from shared.jobs.store import JobStore
 
     for jid in ids[5:10]:
         rc.zadd(JobStore.tenant_index(svc.tenant), {jid: same})

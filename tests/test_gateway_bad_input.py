@@ -3,11 +3,10 @@ stack trace, and nothing stored or queued for a rejected upload."""
 
 from __future__ import annotations
 
+import imaging
 import pytest
 import redis
 import requests
-
-import imaging
 
 PROBLEM = "application/problem+json"
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from models.generation import TailRepetitionStop, clean_repeated_substrings, has_tail_repetition, tail_repeats
+from models.generation import (
+    TailRepetitionStop,
+    clean_repeated_substrings,
+    has_tail_repetition,
+    tail_repeats,
+)
 
 
 def test_has_tail_repetition() -> None:

@@ -1,11 +1,10 @@
 import io
 
+import imaging
 import pytest
 from PIL import Image
 
 from shared.images import ImageRejected, decode_for_ocr, inspect
-
-import imaging
 
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from shared.jobs import InputRef, Job, JobError, Status, new_job_id
-from shared.jobstore import JobStore
+from shared.jobs.store import JobStore
 from shared.redis_client import connect
 
 

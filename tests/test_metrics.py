@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import time
 
+import imaging
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-import imaging
 from cli.procs import free_port
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from conftest import ROOT
 
 # The exact command is in docs/api.md ("Testing"); {url}, {key} and {config} are filled in here.

@@ -2,18 +2,17 @@
 
 import socket
 
+import imaging
 import pytest
 
 from models.base import EngineError, EngineOutput
 from shared.blobs import LocalBlobStore, input_key
 from shared.jobs import InputRef, Job, Status, new_job_id
-from shared.jobstore import JobStore
+from shared.jobs.store import JobStore
 from shared.redis_client import connect
 from shared.results import Line, OcrResult
 from shared.settings import load_settings
 from workers.runner import JobRunner
-
-import imaging
 
 
 class BoxEngine:

@@ -7,11 +7,10 @@ import subprocess
 import sys
 import time
 
+import imaging
 import pytest
 import redis
-
 from conftest import RECEIPTS, ROOT
-import imaging
 
 RECEIPT_FILES = sorted(RECEIPTS.glob("*.jpg"))
 

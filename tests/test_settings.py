@@ -2,10 +2,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 from shared.settings import SettingsError, load_settings
-
-from conftest import ROOT
 
 
 def test_defaults_are_the_embedded_setup(monkeypatch):

@@ -7,7 +7,13 @@ import socket
 
 import pytest
 
-from workers.webhooks.ssrf import Target, UnsafeUrl, check_url, parse_allowlist, parse_cidrs
+from shared.webhooks.ssrf import (
+    Target,
+    UnsafeUrl,
+    check_url,
+    parse_allowlist,
+    parse_cidrs,
+)
 
 PUBLIC = "93.184.215.14"
 PUBLIC6 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
@@ -245,7 +251,7 @@ def test_default_resolver_uses_getaddrinfo(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_hosts_file_resolver_answers_from_the_file_alone(tmp_path):
-    from workers.webhooks.ssrf import hosts_file_resolver
+    from shared.webhooks.ssrf import hosts_file_resolver
 
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost\n10.1.2.3 wms.store.local wms  # the WMS on the store LAN\n::1 localhost\n")
@@ -256,7 +262,7 @@ def test_hosts_file_resolver_answers_from_the_file_alone(tmp_path):
 
 
 def test_hosts_mode_refuses_a_name_not_in_the_hosts_file_and_checks_listed_ones(tmp_path):
-    from workers.webhooks import ssrf
+    from shared.webhooks import ssrf
 
     hosts = tmp_path / "hosts"
     hosts.write_text("10.1.2.3 wms\n")

@@ -22,10 +22,15 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from workers.webhooks import signing
-from workers.webhooks.schedule import DEFAULT_SCHEDULE_S, MAX_TOTAL_S, next_delay, total_attempts
+from shared.webhooks import signing
+from shared.webhooks.schedule import (
+    DEFAULT_SCHEDULE_S,
+    MAX_TOTAL_S,
+    next_delay,
+    total_attempts,
+)
+from shared.webhooks.ssrf import Target, check_url
 from workers.webhooks.sender import Attempt, classify, deliver, parse_retry_after
-from workers.webhooks.ssrf import Target, check_url
 
 HOST = "receiver.test"
 LOOPBACK = ["127.0.0.0/8"]

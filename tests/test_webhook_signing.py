@@ -8,7 +8,7 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from workers.webhooks import signing
+from shared.webhooks import signing
 
 BODY = b'{"type":"job.completed","data":{"job_id":"j_1","status":"succeeded"}}'
 

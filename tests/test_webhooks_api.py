@@ -9,18 +9,19 @@ from __future__ import annotations
 import json
 import random
 
+import imaging
 import pytest
 import redis as redis_lib
 import requests
 
-import imaging
 from shared.jobs import InputRef, Job, Status, now_ms
 from shared.settings import load_settings
+from shared.webhooks.endpoints import EndpointStore
+from shared.webhooks.events import emit_job_event
+from shared.webhooks.outbox import DUE, Outbox, member, msg_id_for
+from shared.webhooks.ssrf import Target
 from workers.webhooks import sender
 from workers.webhooks.dispatch import Dispatcher
-from workers.webhooks.endpoints import EndpointStore
-from workers.webhooks.outbox import DUE, Outbox, emit_job_event, member, msg_id_for
-from workers.webhooks.ssrf import Target
 
 UNSAFE = [
     "http://127.0.0.1/hook",
@@ -212,7 +213,7 @@ def test_delivery_connects_to_the_pinned_address_and_signs_with_every_active_sec
     target, headers, body = fake.calls[0]
     assert target.ip == "93.184.216.34" and target.host == "wms.example"
     assert headers["webhook-id"] == msg_id
-    from workers.webhooks.signing import verify
+    from shared.webhooks.signing import verify
 
     verify(ep.secret, headers, body)  # the old secret still verifies during the overlap
     verify(new, headers, body)

@@ -13,12 +13,11 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+import imaging
 import pytest
 import requests
-
 from conftest import Service, _kill_group
 from wms_receiver import Receiver
-import imaging
 
 SHORT = {"OCRQ_WEBHOOK_SCHEDULE_S": "0.2,0.2,0.2", "OCRQ_WEBHOOK_TIMEOUT_S": "2"}
 

@@ -12,7 +12,12 @@ from __future__ import annotations
 import logging
 import os
 
-from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 
 from shared.settings import get_settings
 from workers.celery_app import TASK_RUN_JOB, make_celery
@@ -74,8 +79,8 @@ def _load_or_check_engine(**_: object) -> None:
 def _record_engine_version(queues: list[str]) -> None:
     # The batch planner needs the engine (and version) that bulk results come from, to skip items
     # already done with it (dedup); only a worker knows it, so it says so once it is consuming.
+    from shared.batches.model import record_engine_version
     from shared.redis_client import connect
-    from workers.backfill import record_engine_version
 
     if _engine_id is None:
         return

@@ -26,74 +26,27 @@ from __future__ import annotations
 
 import logging
 import os
-from urllib.parse import urlparse
 
 from celery import Celery
 from celery.signals import celeryd_after_setup, celeryd_init, setup_logging
-from kombu import Exchange, Queue
 
+from shared.broker import (  # noqa: F401  (re-exported: the names workers use with the app)
+    JOB_QUEUES,
+    QUEUE_BULK,
+    QUEUE_INTERACTIVE,
+    QUEUE_WEBHOOKS,
+    TASK_DELIVER_WEBHOOK,
+    TASK_RUN_JOB,
+    broker_kind,
+    celery_config,
+)
 from shared.settings import Settings
-
-QUEUE_INTERACTIVE = "interactive"
-QUEUE_BULK = "bulk"
-QUEUE_WEBHOOKS = "webhooks"
-JOB_QUEUES = (QUEUE_INTERACTIVE, QUEUE_BULK)
-
-TASK_RUN_JOB = "ocrq.run_job"
-TASK_DELIVER_WEBHOOK = "ocrq.deliver_webhook"
-
-
-REDIS_SCHEMES = ("redis", "rediss", "unix", "sentinel", "sentinels")
-AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
-
-
-def broker_kind(url: str) -> str:
-    """'redis', 'amqp' or the URL's scheme for anything else."""
-    scheme = urlparse(url).scheme.lower()
-    if scheme in REDIS_SCHEMES:
-        return "redis"
-    if scheme in AMQP_SCHEMES:
-        return "amqp"
-    return scheme
-
-
-def transport_options(settings: Settings) -> dict[str, object]:
-    kind = broker_kind(settings.effective_broker_url)
-    if kind == "redis":
-        return {"visibility_timeout": settings.visibility_timeout_s, "queue_order_strategy": "priority"}
-    if kind == "amqp":
-        return {"confirm_publish": True}
-    return {}
 
 
 def make_celery(settings: Settings) -> Celery:
+    """The worker's Celery app; its whole configuration is shared.broker.celery_config."""
     app = Celery("ocrq", broker=settings.effective_broker_url)
-    transport = transport_options(settings)
-    app.conf.update(
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_default_queue=QUEUE_INTERACTIVE,
-        # One direct exchange per queue, so sending with queue=X always lands in X.
-        task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in (QUEUE_INTERACTIVE, QUEUE_BULK, QUEUE_WEBHOOKS)],
-        # Batch planning is no task: it is a loop in the webhook worker (workers/backfill.py).
-        task_routes={TASK_DELIVER_WEBHOOK: {"queue": QUEUE_WEBHOOKS}},
-        broker_transport_options=transport,
-        broker_connection_retry_on_startup=True,
-        task_time_limit=settings.job_time_limit_s,
-        task_soft_time_limit=max(1, settings.job_time_limit_s - 10),
-        worker_cancel_long_running_tasks_on_connection_loss=True,
-        worker_soft_shutdown_timeout=30.0,
-        worker_enable_soft_shutdown_on_idle=True,
-        task_ignore_result=True,
-        result_backend=None,
-        task_serializer="json",
-        accept_content=["json"],
-        worker_hijack_root_logger=False,
-        worker_send_task_events=False,
-        task_send_sent_event=False,
-        broker_pool_limit=20,
-    )
+    app.conf.update(celery_config(settings))
     return app
 
 

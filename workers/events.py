@@ -11,15 +11,17 @@ from typing import Callable
 from celery import Celery
 
 from shared.jobs import Job
-from shared.jobstore import JobStore
+from shared.jobs.store import JobStore
 from shared.settings import Settings
-from workers.webhooks.outbox import job_hook as webhook_outbox_hook
+from workers.webhooks.hooks import job_hook as webhook_outbox_hook
 
 
 def finished_hooks(settings: Settings, store: JobStore, celery: Celery | None) -> list[Callable[[Job], None]]:
     hooks: list[Callable[[Job], None]] = []
     hooks.append(webhook_outbox_hook(settings, store, celery))
-    from workers.backfill import batch_hook  # batch accounting: counters, outputs, ledger, window refill
+    from shared.batches.accounting import (
+        batch_hook,  # batch accounting: counters, outputs, ledger, window refill
+    )
 
     hooks.append(batch_hook(settings, store, celery))
     return hooks

@@ -129,7 +129,12 @@ def observe_finished(status: str) -> None:
 
 def render() -> tuple[bytes, str]:
     """The exposition text of every process of this worker."""
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        REGISTRY,
+        CollectorRegistry,
+        generate_latest,
+    )
 
     if os.environ.get(MULTIPROC_ENV):
         from prometheus_client import multiprocess

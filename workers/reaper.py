@@ -16,15 +16,16 @@ from typing import Callable
 
 from celery import Celery
 
+from shared import keys
+from shared.broker import TASK_RUN_JOB
 from shared.jobs import now_ms
-from shared.jobstore import JobStore
+from shared.jobs.store import JobStore
 from shared.redis_client import connect
 from shared.settings import Settings
-from workers.celery_app import TASK_RUN_JOB
 
 log = logging.getLogger("ocrq.reaper")
 
-LOCK_KEY = "ocrq:reaper:lock"
+LOCK_KEY = keys.REAPER_LOCK
 UNSENT_GRACE_MS = 30_000
 
 Send = Callable[[str, str], None]  # (job_id, queue)

@@ -20,7 +20,7 @@ from shared import stats
 from shared.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge, result_key
 from shared.images import Decoded, ImageRejected, decode_for_ocr
 from shared.jobs import Job, JobError, Status, now_ms
-from shared.jobstore import JobStore
+from shared.jobs.store import JobStore
 from shared.results import EngineInfo, ImageSize, Line, OcrResult, Timings
 from shared.settings import Settings
 from workers import metrics

@@ -13,7 +13,7 @@ from celery import Celery
 
 from models.base import Engine
 from shared.blobs import BlobStore, open_blob_store
-from shared.jobstore import JobStore
+from shared.jobs.store import JobStore
 from shared.redis_client import connect
 from shared.settings import Settings, get_settings
 from workers.runner import JobRunner

@@ -3,7 +3,7 @@
 It runs no engine and touches no GPU. Besides the task it runs two loops (threads in the worker
 process): the scheduler that turns due deliveries in the Redis ``due`` set into task messages (see
 workers/webhooks/dispatch.py for why retries live in Redis and not in Celery countdowns), and the
-batch planner (workers/backfill.py), the one place where bulk backfill items are listed and queued.
+batch planner (workers/planner.py), the one place where bulk backfill items are listed and queued.
 The planner lives here, not in GPU workers, because listing and hashing objects is I/O that should
 not share a process with the engine; OCRQ_BATCH_PLANNER=off moves it to `ocrq planner` processes.
 """
@@ -17,7 +17,12 @@ from celery.signals import worker_ready, worker_shutdown
 
 from shared.redis_client import connect
 from shared.settings import get_settings
-from workers.celery_app import QUEUE_WEBHOOKS, TASK_DELIVER_WEBHOOK, TASK_RUN_JOB, make_celery
+from workers.celery_app import (
+    QUEUE_WEBHOOKS,
+    TASK_DELIVER_WEBHOOK,
+    TASK_RUN_JOB,
+    make_celery,
+)
 
 log = logging.getLogger("ocrq.webhooks")
 
@@ -76,13 +81,13 @@ def _stop_scheduler(**_: object) -> None:
 
 @worker_ready.connect
 def _start_planner(sender: object = None, **_: object) -> None:
-    from workers.backfill import start_planner_thread
+    from workers.planner import start_planner_thread
 
     start_planner_thread(settings, lambda job_id, queue: app.send_task(TASK_RUN_JOB, args=[job_id], queue=queue))
 
 
 @worker_shutdown.connect
 def _stop_planner(**_: object) -> None:
-    from workers.backfill import stop_planner_thread
+    from workers.planner import stop_planner_thread
 
     stop_planner_thread()

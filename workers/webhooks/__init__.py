@@ -1,4 +1,2 @@
-"""Outgoing webhooks: signing, SSRF guard, one HTTP delivery, and the retry schedule.
-
-Pure modules with no Celery or Redis, so the task layer and tests can reuse them.
-"""
+"""Outgoing webhook delivery: one HTTP attempt (sender), the scheduler and task bodies (dispatch),
+and the hooks that put a finished job's event in the outbox (hooks)."""

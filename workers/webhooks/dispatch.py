@@ -29,11 +29,18 @@ import redis
 
 from shared.jobs import iso_ms, now_ms
 from shared.settings import Settings
-from workers.webhooks import sender, signing
-from workers.webhooks.endpoints import JOB_TARGET
-from workers.webhooks.outbox import Outbox, attempt_lease_ms, split_member
-from workers.webhooks.schedule import next_delay
-from workers.webhooks.ssrf import Resolver, UnsafeUrl, check_url, parse_allowlist, resolver_for
+from shared.webhooks import signing
+from shared.webhooks.endpoints import JOB_TARGET
+from shared.webhooks.outbox import Outbox, attempt_lease_ms, split_member
+from shared.webhooks.schedule import next_delay
+from shared.webhooks.ssrf import (
+    Resolver,
+    UnsafeUrl,
+    check_url,
+    parse_allowlist,
+    resolver_for,
+)
+from workers.webhooks import sender
 
 log = logging.getLogger("ocrq.webhooks")
 

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from workers.webhooks.ssrf import Target
+from shared.webhooks.ssrf import Target
 
 DEFAULT_TIMEOUT_S = 15.0
 EXCERPT_BYTES = 1024  # enough to show a receiver's error message in the delivery log

@@ -5,7 +5,7 @@
        └──────────┴──────▶ canceled (queued only) / failed (attempt cap)
 
 A running job whose worker died goes running ──▶ running again with attempt + 1 (a takeover of
-an expired lease). Every change is a compare-and-set in Redis (see shared.jobstore).
+an expired lease). Every change is a compare-and-set in Redis (see shared.jobs.store).
 """
 
 from __future__ import annotations

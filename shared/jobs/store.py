@@ -1,6 +1,6 @@
 """Jobs in Redis: one hash per job, with every status change an atomic compare-and-set (Lua).
 
-Key layout (prefix ``ocrq:``):
+Keys (declared in shared/keys.py):
   job:<id>              hash: one field per Job attribute, JSON-encoded values
   tenant:<t>:jobs       zset: job ids by creation time (listing, newest first)
   running               zset: running job ids by lease expiry (the reaper's work list)
@@ -16,9 +16,8 @@ from typing import Any, Iterable
 
 import redis
 
-from shared.jobs import TERMINAL, Job, JobError, Status, now_ms
-
-PREFIX = "ocrq:"
+from shared import keys
+from shared.jobs.model import TERMINAL, Job, JobError, Status, now_ms
 
 # KEYS[1] job hash, KEYS[2] running zset, KEYS[3] unsent zset
 # ARGV[1] JSON list of allowed current statuses, ARGV[2] new status, ARGV[3] now ms,
@@ -95,20 +94,11 @@ class JobStore:
         self._heartbeat = client.register_script(_HEARTBEAT)
 
     # keys
-    @staticmethod
-    def key(job_id: str) -> str:
-        return f"{PREFIX}job:{job_id}"
-
-    @staticmethod
-    def channel(job_id: str) -> str:
-        return f"{PREFIX}done:{job_id}"
-
-    @staticmethod
-    def tenant_index(tenant: str) -> str:
-        return f"{PREFIX}tenant:{tenant}:jobs"
-
-    RUNNING = f"{PREFIX}running"
-    UNSENT = f"{PREFIX}unsent"
+    key = staticmethod(keys.job)
+    channel = staticmethod(keys.job_done_channel)
+    tenant_index = staticmethod(keys.tenant_jobs)
+    RUNNING = keys.JOBS_RUNNING
+    UNSENT = keys.JOBS_UNSENT
 
     def _ttl_s(self) -> int:
         # The record outlives its data by 30 days so that late polls get 410, not 404.

@@ -5,7 +5,7 @@ delivery is driven from the ``due`` sorted set, never from a message alone. A lo
 message, a killed webhook worker or a restarted Redis therefore delays a webhook but never
 loses it: whatever is in ``due`` comes due again and the scheduler loop sends it.
 
-Key layout (prefix ``ocrq:wh:``):
+Keys (declared in shared/keys.py, prefix ``ocrq:wh:``):
   evt:<msg>           hash: id, tenant, type, subject, sequence, created_at, body (the exact bytes sent)
   events:<tenant>     zset: msg ids by created_at (replay ?since=)
   subj:<subject>      set: msg ids of one job (or batch)
@@ -30,25 +30,19 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any
 
 import redis
 
-from shared.jobs import Job, Status, iso_ms, now_ms
+from shared import keys
+from shared.jobs.model import iso_ms, now_ms
 from shared.settings import Settings
-from workers.webhooks.endpoints import JOB_TARGET, PREFIX, EndpointStore
-
-if TYPE_CHECKING:
-    from celery import Celery
-
-    from shared.blobs import BlobStore
-    from shared.jobstore import JobStore
+from shared.webhooks.endpoints import JOB_TARGET, EndpointStore
 
 log = logging.getLogger("ocrq.webhooks")
 
-DUE = f"{PREFIX}due"
+DUE = keys.WEBHOOK_DUE
 LOG_MAX = 1000  # attempt records kept per job
-JOB_EVENT = {Status.succeeded: "job.succeeded", Status.failed: "job.failed", Status.canceled: "job.canceled"}
 
 # KEYS: evt, events:<tenant>, subj:<subject>, seq:<tenant>
 # ARGV: msg id, tenant, type, subject, created_at ms, body with the placeholder, ttl s
@@ -126,10 +120,6 @@ def attempt_lease_ms(settings: Settings) -> int:
     return int((2 * settings.webhook_timeout_s + 5) * 1000)
 
 
-def _s(v: Any) -> Any:
-    return v.decode() if isinstance(v, bytes) else v
-
-
 @dataclass
 class Event:
     id: str
@@ -153,17 +143,9 @@ class Outbox:
         self._swap = client.register_script(_SWAP)
 
     # keys ----------------------------------------------------------------------
-    @staticmethod
-    def evt_key(msg_id: str) -> str:
-        return f"{PREFIX}evt:{msg_id}"
-
-    @staticmethod
-    def dlv_key(msg_id: str, ep_id: str) -> str:
-        return f"{PREFIX}dlv:{msg_id}:{ep_id}"
-
-    @staticmethod
-    def log_key(subject: str) -> str:
-        return f"{PREFIX}log:{subject}"
+    evt_key = staticmethod(keys.webhook_event)
+    dlv_key = staticmethod(keys.webhook_delivery)
+    log_key = staticmethod(keys.webhook_log)
 
     # events --------------------------------------------------------------------
     def emit(self, tenant: str, event_type: str, subject: str, timestamp_ms: int, data: dict[str, Any],
@@ -178,8 +160,8 @@ class Outbox:
         msg_id = msg_id_for(subject, event_type)
         body = json.dumps({"type": event_type, "timestamp": iso_ms(timestamp_ms), "sequence": -1, "data": data},
                           separators=(",", ":"), default=str)
-        self._create(keys=[self.evt_key(msg_id), f"{PREFIX}events:{tenant}", f"{PREFIX}subj:{subject}",
-                           f"{PREFIX}seq:{tenant}"],
+        self._create(keys=[self.evt_key(msg_id), keys.webhook_events(tenant), keys.webhook_subject(subject),
+                           keys.webhook_sequence(tenant)],
                      args=[msg_id, tenant, event_type, subject, now_ms(), body, self.ttl_s])
         targets: list[tuple[str, str, str | None]] = []  # (endpoint id, url, why it is skipped)
         if job_webhook_url and event_type.startswith("job."):
@@ -202,7 +184,7 @@ class Outbox:
         return msg_id, claimed
 
     def _ensure_delivery(self, msg_id: str, ep_id: str, url: str, score: int, *, reset: bool) -> bool:
-        return bool(self._ensure(keys=[self.dlv_key(msg_id, ep_id), f"{PREFIX}dlvs:{msg_id}", DUE],
+        return bool(self._ensure(keys=[self.dlv_key(msg_id, ep_id), keys.webhook_deliveries(msg_id), DUE],
                                  args=[msg_id, ep_id, url, now_ms(), score, self.ttl_s, member(msg_id, ep_id),
                                        "1" if reset else "0"]))
 
@@ -211,34 +193,34 @@ class Outbox:
         self._ensure_delivery(msg_id, ep_id, url, now_ms(), reset=True)
 
     def event(self, msg_id: str) -> Event | None:
-        raw = {_s(k): v for k, v in self.r.hgetall(self.evt_key(msg_id)).items()}
+        raw = {keys.text(k): v for k, v in self.r.hgetall(self.evt_key(msg_id)).items()}
         if not raw:
             return None
-        return Event(id=_s(raw["id"]), tenant=_s(raw["tenant"]), type=_s(raw["type"]), subject=_s(raw["subject"]),
+        return Event(id=keys.text(raw["id"]), tenant=keys.text(raw["tenant"]), type=keys.text(raw["type"]), subject=keys.text(raw["subject"]),
                      sequence=int(raw["sequence"]), created_at=int(raw["created_at"]), body=raw["body"])
 
     def events_of(self, subject: str) -> list[Event]:
-        ids = [_s(m) for m in self.r.smembers(f"{PREFIX}subj:{subject}")]
+        ids = [keys.text(m) for m in self.r.smembers(keys.webhook_subject(subject))]
         events = [e for e in (self.event(i) for i in ids) if e is not None]
         return sorted(events, key=lambda e: (e.sequence, e.id))
 
     def events_since(self, tenant: str, since_ms: int, limit: int = 10_000) -> list[Event]:
-        ids = [_s(m) for m in self.r.zrangebyscore(f"{PREFIX}events:{tenant}", since_ms, "+inf", start=0, num=limit)]
+        ids = [keys.text(m) for m in self.r.zrangebyscore(keys.webhook_events(tenant), since_ms, "+inf", start=0, num=limit)]
         out = []
         for i in ids:
             e = self.event(i)
             if e is None:
-                self.r.zrem(f"{PREFIX}events:{tenant}", i)  # expired
+                self.r.zrem(keys.webhook_events(tenant), i)  # expired
                 continue
             out.append(e)
         return out
 
     # deliveries ------------------------------------------------------------------
     def delivery(self, msg_id: str, ep_id: str) -> dict[str, str]:
-        return {_s(k): _s(v) for k, v in self.r.hgetall(self.dlv_key(msg_id, ep_id)).items()}
+        return {keys.text(k): keys.text(v) for k, v in self.r.hgetall(self.dlv_key(msg_id, ep_id)).items()}
 
     def deliveries_of(self, msg_id: str) -> list[dict[str, str]]:
-        eps = sorted(_s(m) for m in self.r.smembers(f"{PREFIX}dlvs:{msg_id}"))
+        eps = sorted(keys.text(m) for m in self.r.smembers(keys.webhook_deliveries(msg_id)))
         return [d for d in (self.delivery(msg_id, ep) for ep in eps) if d]
 
     def update_delivery(self, msg_id: str, ep_id: str, **fields: Any) -> None:
@@ -252,7 +234,7 @@ class Outbox:
     # the due set -------------------------------------------------------------------
     def claim_due(self, limit: int, now: int | None = None) -> list[tuple[str, int]]:
         res = self._claim(keys=[DUE], args=[now or now_ms(), attempt_lease_ms(self.settings), limit])
-        return [(_s(res[i]), int(res[i + 1])) for i in range(0, len(res), 2)]
+        return [(keys.text(res[i]), int(res[i + 1])) for i in range(0, len(res), 2)]
 
     def swap(self, m: str, token: int, new_score: int | None) -> bool:
         """Compare-and-set the claim: move it to new_score (None: remove) if it still holds token."""
@@ -269,81 +251,3 @@ class Outbox:
 
     def attempts(self, subject: str) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.r.lrange(self.log_key(subject), 0, -1)]
-
-
-# ------------------------------------------------------------------ job events
-def job_event_data(job: Job, settings: Settings, blobs: "BlobStore | None") -> dict[str, Any]:
-    """``data`` of a job event: the job as the API renders it (metadata included), and its result
-    inline up to ``webhook_inline_max_bytes``, else a link to fetch it."""
-    from api.jobs import render_job
-
-    rendered = render_job(job)
-    rendered.pop("result", None)
-    base = settings.public_url.rstrip("/")
-    links = {k: base + v for k, v in rendered.get("links", {}).items()}
-    rendered["links"] = links
-    data: dict[str, Any] = {"job": rendered, "result": None, "result_inline": False, "result_url": None}
-    if job.status == Status.succeeded and job.result_key:
-        data["result_url"] = links.get("result")
-        raw: bytes | None = None
-        if blobs is not None:
-            try:
-                raw = blobs.get(job.result_key, max_bytes=settings.webhook_inline_max_bytes)
-            except Exception:  # too large (TooLarge) or unreadable: the link is the answer
-                raw = None
-        if raw is not None and len(raw) <= settings.webhook_inline_max_bytes:
-            data["result"] = json.loads(raw)
-            data["result_inline"] = True
-    return data
-
-
-def emit_job_event(outbox: Outbox, job: Job, blobs: "BlobStore | None", *,
-                   claim: bool = False) -> tuple[str, list[tuple[str, int]]] | None:
-    event_type = JOB_EVENT.get(job.status)
-    if event_type is None:
-        return None
-    data = job_event_data(job, outbox.settings, blobs)
-    return outbox.emit(job.tenant, event_type, job.id, job.finished_at or job.updated_at, data,
-                       job_webhook_url=job.webhook_url, claim=claim)
-
-
-def send_claimed(celery: "Celery | None", claimed: list[tuple[str, int]]) -> None:
-    """Hand claimed deliveries to the webhook worker now; if this fails the lease expires and
-    the scheduler loop sends them instead."""
-    if celery is None or not claimed:
-        return
-    from workers.celery_app import QUEUE_WEBHOOKS, TASK_DELIVER_WEBHOOK
-
-    for m, token in claimed:
-        try:
-            celery.send_task(TASK_DELIVER_WEBHOOK, args=[m, token], queue=QUEUE_WEBHOOKS)
-        except Exception:
-            log.warning("could not send webhook task for %s; the scheduler will", m)
-
-
-def job_hook(settings: Settings, store: "JobStore", celery: "Celery | None") -> Callable[[Job], None]:
-    """The finished-hook of the job runner: outbox first, then a message for the first attempt."""
-    outbox = Outbox(store.r, settings)
-    blobs_holder: list[Any] = []
-
-    def hook(job: Job) -> None:
-        if job.webhook_url is None and not outbox.endpoints.count(job.tenant):
-            return
-        if not blobs_holder:
-            from shared.blobs import open_blob_store
-
-            blobs_holder.append(open_blob_store(settings))
-        res = emit_job_event(outbox, job, blobs_holder[0], claim=celery is not None)
-        if res is not None:
-            send_claimed(celery, res[1])
-
-    return hook
-
-
-def emit_batch_completed(outbox: Outbox, tenant: str, batch_id: str, finished_ms: int, batch: dict[str, Any],
-                         celery: "Celery | None" = None) -> str:
-    """``batch.completed`` for the batch feature: call once the batch is final (safe to repeat)."""
-    msg_id, claimed = outbox.emit(tenant, "batch.completed", batch_id, finished_ms, {"batch": batch},
-                                  claim=celery is not None)
-    send_claimed(celery, claimed)
-    return msg_id

@@ -17,9 +17,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from pathlib import Path
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -21,18 +21,14 @@ from typing import Any
 
 import redis
 
-from shared.jobs import now_ms
-from workers.webhooks.signing import new_secret
+from shared import keys
+from shared.jobs.model import now_ms
+from shared.webhooks.signing import new_secret
 
-PREFIX = "ocrq:wh:"
 EVENT_TYPES = ("job.succeeded", "job.failed", "job.canceled", "batch.completed")
 JOB_TARGET = "job"  # the endpoint id of a job's own webhook_url in the delivery log
 MAX_ENDPOINTS_PER_TENANT = 20
 ROTATION_OVERLAP_S = 24 * 3600
-
-
-def _s(v: bytes | str | None) -> str | None:
-    return v.decode() if isinstance(v, bytes) else v
 
 
 @dataclass
@@ -68,17 +64,9 @@ class EndpointStore:
     def __init__(self, client: redis.Redis) -> None:
         self.r = client
 
-    @staticmethod
-    def key(ep_id: str) -> str:
-        return f"{PREFIX}ep:{ep_id}"
-
-    @staticmethod
-    def index(tenant: str) -> str:
-        return f"{PREFIX}eps:{tenant}"
-
-    @staticmethod
-    def secret_key(tenant: str) -> str:
-        return f"{PREFIX}secret:{tenant}"
+    key = staticmethod(keys.webhook_endpoint)
+    index = staticmethod(keys.webhook_endpoints)
+    secret_key = staticmethod(keys.webhook_default_secret)
 
     # endpoints ---------------------------------------------------------------
     def create(self, tenant: str, url: str, events: list[str], description: str = "") -> Endpoint:
@@ -102,7 +90,7 @@ class EndpointStore:
         return ep if ep is not None and ep.tenant == tenant else None
 
     def list(self, tenant: str) -> list[Endpoint]:
-        ids = sorted(_s(m) or "" for m in self.r.smembers(self.index(tenant)))
+        ids = sorted(keys.text(m) or "" for m in self.r.smembers(self.index(tenant)))
         out = []
         for ep_id in ids:
             ep = self.get(ep_id)
@@ -145,7 +133,7 @@ class EndpointStore:
 
     def default_secrets(self, tenant: str) -> list[str]:
         self.ensure_default_secret(tenant)
-        raw = {(_s(k) or ""): _s(v) for k, v in self.r.hgetall(self.secret_key(tenant)).items()}
+        raw = {(keys.text(k) or ""): keys.text(v) for k, v in self.r.hgetall(self.secret_key(tenant)).items()}
         until = raw.get("previous_until")
         return _active(raw["secret"] or "", raw.get("previous_secret"), int(until) if until else None)
 
@@ -155,12 +143,12 @@ class EndpointStore:
         key = self.secret_key(tenant)
         if not self.r.hsetnx(key, "revealed_at", str(now_ms())):
             return None
-        return _s(self.r.hget(key, "secret"))
+        return keys.text(self.r.hget(key, "secret"))
 
     def rotate_default_secret(self, tenant: str) -> str:
         self.ensure_default_secret(tenant)
         key = self.secret_key(tenant)
-        old = _s(self.r.hget(key, "secret"))
+        old = keys.text(self.r.hget(key, "secret"))
         fresh = new_secret()
         self.r.hset(key, mapping={"secret": fresh, "previous_secret": old or "",
                                   "previous_until": str(now_ms() + ROTATION_OVERLAP_S * 1000),
@@ -179,7 +167,7 @@ def _encode(ep: Endpoint) -> dict[str, str]:
 
 
 def _decode(raw: dict[Any, Any]) -> Endpoint:
-    d = {(_s(k) or ""): (_s(v) or "") for k, v in raw.items()}
+    d = {(keys.text(k) or ""): (keys.text(v) or "") for k, v in raw.items()}
     return Endpoint(
         id=d["id"], tenant=d["tenant"], url=d["url"], events=json.loads(d.get("events") or "[]"),
         secret=d["secret"], description=d.get("description", ""),

@@ -1,0 +1,53 @@
+"""What a request names, read the same way by every blueprint: a task spec, the tenant's job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from api.context import services, tenant
+from api.problems import ApiProblem
+from shared.blobs import BlobNotFound
+from shared.jobs.model import Job, Status, now_ms
+from shared.results import OcrResult
+from shared.tasks import TaskSpec, UnsupportedTask, check_engine_supports
+
+
+def parse_spec(values: dict[str, Any]) -> TaskSpec:
+    try:
+        spec = TaskSpec(
+            task=values.get("task") or "text",
+            fields=tuple(values["fields"]) if values.get("fields") else None,
+            target_lang=values.get("target_lang") or None,
+            instruction=values.get("instruction") or None,
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        if first.get("loc") == ("task",):
+            raise ApiProblem(400, "unknown_task", f"unknown task {values.get('task')!r}; use one of: "
+                             "text, spotting, parse, table, formula, chart, fields, translate, ask") from None
+        raise ApiProblem(400, "invalid_task_params", first.get("msg", "invalid").removeprefix("Value error, ")) from None
+    try:
+        check_engine_supports(services().settings.engine, spec)
+    except UnsupportedTask as err:
+        raise ApiProblem(400, "unsupported_task", str(err)) from None
+    return spec
+
+
+def load_result(job: Job) -> OcrResult | None:
+    if job.status != Status.succeeded or not job.result_key:
+        return None
+    try:
+        return OcrResult.model_validate_json(services().blobs.get(job.result_key))
+    except BlobNotFound:
+        raise ApiProblem(410, "expired", "the result of this job has expired or was deleted") from None
+
+
+def find_job(job_id: str) -> Job:
+    job = services().store.get_for_tenant(job_id, tenant())
+    if job is None:
+        raise ApiProblem(404, "job_not_found", f"no job {job_id}")
+    if job.expires_at is not None and now_ms() > job.expires_at:
+        raise ApiProblem(410, "expired", f"job {job_id} and its data have expired")
+    return job

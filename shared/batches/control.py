@@ -1,0 +1,85 @@
+"""Reading and steering a batch from the API: its view, cancel, retry of failed items."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from shared import keys, stats
+from shared.batches.lua import Scripts
+from shared.batches.model import ACTIVE, FINAL_BATCH, WAKE, Batch, bkey, join_key
+from shared.jobs.model import iso_ms, now_ms
+from shared.jobs.store import JobStore
+
+
+# ------------------------------------------------------------------------------------ read models
+def batch_view(r: redis.Redis, b: Batch) -> dict[str, Any]:
+    inflight = [keys.text(j) for j in r.hkeys(bkey(b.id, "inflight"))]
+    queued = running = 0
+    if inflight:
+        pipe = r.pipeline(transaction=False)
+        for j in inflight:
+            pipe.hget(JobStore.key(j), "status")
+        for st in pipe.execute():
+            s = json.loads(st) if st else None
+            if s == "running":
+                running += 1
+            elif s == "queued":
+                queued += 1
+    counts = {"planned": b.n("planned"), "queued": queued, "running": running, "succeeded": b.n("succeeded"),
+              "failed": b.n("failed"), "skipped": b.n("skipped"), "canceled": b.n("canceled")}
+    done = counts["succeeded"] + counts["failed"] + counts["skipped"] + counts["canceled"]
+    total = int(b.raw["total"]) if b.raw.get("total") else None
+    if total is None and b.listing_done:  # a prefix's size is known once its listing has ended
+        total = counts["planned"]
+    started = int(b.raw.get("started_at") or 0)
+    finished = int(b.raw["finished_at"]) if b.raw.get("finished_at") else None
+    elapsed = max(0.001, ((finished or now_ms()) - started) / 1000)
+    rate = float(b.raw.get("rate") or 0) if not finished else done / elapsed
+    eta = None
+    if total is not None and b.status == "running":
+        eta = round((total - done) / rate, 1) if rate > 0 else None
+    return {
+        "id": b.id, "status": b.status, "task": b.spec.task, "params": b.spec.params(),
+        "source": {"bucket": b.src_bucket, **({"manifest": b.manifest_key} if b.manifest_key else {"prefix": b.src_prefix}),
+                   **({"glob": b.glob} if b.glob else {})},
+        "output": {"bucket": b.out_bucket, "prefix": b.out_prefix,
+                   "ledger": join_key(b.out_prefix, f"_ledger/{b.id}/")},
+        "window": b.window, "counts": counts, "done": done, "total": total, "listing_done": b.listing_done,
+        "throughput_items_per_s": round(rate, 3), "average_items_per_s": round(done / elapsed, 3), "eta_s": eta,
+        "created_at": iso_ms(int(b.raw["created_at"]) if b.raw.get("created_at") else None), "finished_at": iso_ms(finished),
+        "webhook_url": b.webhook_url or None,
+        "links": {"self": f"/v1/batches/{b.id}", "failures": f"/v1/batches/{b.id}/failures"},
+    }
+
+
+def cancel_batch(r: redis.Redis, store: JobStore, b: Batch) -> None:
+    if b.status in FINAL_BATCH:
+        return
+    r.hset(bkey(b.id), "status", "canceled")
+    for j in r.hkeys(bkey(b.id, "inflight")):
+        if store.cancel(keys.text(j)).applied:  # queued ones stop here; running ones finish and are accounted
+            stats.record_finished(r, "canceled", None)
+    r.sadd(ACTIVE, b.id)
+    r.lpush(WAKE, b.id)
+
+
+def retry_failed(r: redis.Redis, b: Batch, limit: int = 100_000) -> int:
+    scripts = Scripts(r)
+    fkey = bkey(b.id, "failures")
+    n, cursor = 0, 0
+    for _ in range(10_000):
+        cursor, chunk = r.hscan(fkey, cursor, count=500)
+        fields = [keys.text(k) for k, v in chunk.items() if json.loads(v).get("retryable", True)]
+        if fields:
+            n += int(scripts.retry(keys=[bkey(b.id), fkey, bkey(b.id, "retry")], args=fields))
+        if cursor == 0 or n >= limit:
+            break
+    if n:
+        r.sadd(ACTIVE, b.id)
+        r.lpush(WAKE, b.id)
+    return n
+
+

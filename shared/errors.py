@@ -1,0 +1,96 @@
+"""The domain's exceptions, one module for all of them (the gateway maps each to HTTP once).
+
+Every error carries a stable ``code`` (the suffix of the problem ``type`` the API answers) and a
+one-line message fit for a client. ``retry_after_s`` is set on errors that go away by themselves.
+Nothing below ``api/`` knows about HTTP; ``api/errors.py`` holds the one table from these
+classes to status codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OcrqError(Exception):
+    code = "error"
+    retry_after_s: int | None = None
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after_s: int | None = None,
+                 errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if retry_after_s is not None:
+            self.retry_after_s = retry_after_s
+        self.errors = errors
+
+
+class InvalidRequest(OcrqError):
+    """The request is malformed (400): a parameter that cannot be read at all."""
+
+    code = "bad_request"
+
+
+class ValidationFailed(OcrqError):
+    """A well-formed request with a value the domain does not accept (422), naming the field."""
+
+    code = "validation_error"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+        self.field = field
+
+
+class NotFound(OcrqError):
+    code = "not_found"
+
+
+class Forbidden(OcrqError):
+    code = "forbidden"
+
+
+class Conflict(OcrqError):
+    """The request conflicts with the current state of what it names (409)."""
+
+    code = "conflict"
+
+
+class Gone(OcrqError):
+    code = "expired"
+
+
+class TooLarge(OcrqError):
+    code = "payload_too_large"
+
+
+class Unavailable(OcrqError):
+    """Something the request needs is down or full for now (503 + Retry-After)."""
+
+    code = "unavailable"
+    retry_after_s = 2
+
+
+class QueueFull(Unavailable):
+    code = "queue_full"
+    retry_after_s = 5
+
+
+class StorageUnavailable(Unavailable):
+    code = "storage_unavailable"
+
+    def __init__(self, message: str = "storage is unavailable; retry shortly") -> None:
+        super().__init__(message)
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotent_request_in_progress"
+    retry_after_s = 1
+
+
+class UnsafeWebhookUrl(InvalidRequest):
+    code = "unsafe_webhook_url"

@@ -1,0 +1,159 @@
+"""Accepting a job: idempotency, backpressure, storing the record and sending its message.
+
+The gateway validates the request and inspects the image; what happens next is the same for an
+upload and for a reference to an object already in a bucket, and lives here:
+
+  claim the Idempotency-Key ─▶ replay the earlier job if the key was used for this request
+  ─▶ refuse when the interactive queue is full ─▶ store the input ─▶ create the record
+  ─▶ send the message (or leave it on the 'unsent' list for the reaper)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import redis
+
+from shared import keys
+from shared.blobs import BlobStoreError
+from shared.broker import QUEUE_INTERACTIVE, QueueDepth
+from shared.errors import (
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    QueueFull,
+    StorageUnavailable,
+)
+from shared.jobs.model import InputRef, Job, new_job_id
+from shared.jobs.store import JobStore
+from shared.settings import Settings
+from shared.tasks import TaskSpec
+
+log = logging.getLogger("ocrq.jobs")
+
+IDEMPOTENCY_TTL_S = 24 * 3600
+REPLAY_WAIT_S = 10.0  # how long a retry waits for the first request with its key to store the job
+
+SendJob = Callable[[str, str], None]  # (job_id, queue)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A validated request for a job, before anything is stored."""
+
+    tenant: str
+    sha256: str
+    spec: TaskSpec
+    priority: str = QUEUE_INTERACTIVE
+    metadata: dict[str, Any] = field(default_factory=dict)
+    webhook_url: str | None = None
+
+    def fingerprint(self) -> str:
+        doc = json.dumps([self.sha256, self.spec.model_dump(mode="json"), self.priority, self.metadata,
+                          self.webhook_url], sort_keys=True)
+        return hashlib.sha256(doc.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: Job
+    replayed: bool  # True: an earlier request with the same Idempotency-Key made this job
+
+
+def idempotency_name(tenant: str, header: str | None) -> str | None:
+    if header is None:
+        return None
+    if not (1 <= len(header) <= 255) or not header.isprintable():
+        raise InvalidRequest("Idempotency-Key must be 1-255 printable characters", code="invalid_idempotency_key")
+    return keys.idempotency(tenant, hashlib.sha256(header.encode()).hexdigest())
+
+
+class Submitter:
+    def __init__(self, settings: Settings, client: redis.Redis, store: JobStore, send_job: SendJob,
+                 queue_depth: Callable[[str], int | None] | None = None) -> None:
+        self.settings = settings
+        self.r = client
+        self.store = store
+        self.send_job = send_job
+        self.queue_depth = queue_depth or QueueDepth(settings, client)
+
+    def submit(self, draft: Draft, *, idempotency_key: str | None,
+               store_input: Callable[[], InputRef]) -> Submitted:
+        """Accept ``draft`` once. ``store_input`` puts the bytes where the worker reads them and
+        returns their reference; it runs only for a request that is neither a replay nor refused."""
+        name = idempotency_name(draft.tenant, idempotency_key)
+        job_id = new_job_id()
+        if name is not None:
+            prior = self._claim(name, draft.fingerprint(), job_id)
+            if prior is not None:
+                # A retry of an accepted request is answered even when the queue is full.
+                return Submitted(self._replay(name, prior, draft.tenant), replayed=True)
+        try:
+            self._backpressure(draft.priority)
+            try:
+                ref = store_input()
+            except BlobStoreError:
+                raise StorageUnavailable() from None
+        except Exception:
+            if name is not None:
+                self.r.delete(name)  # nothing was accepted: a retry with this key starts afresh
+            raise
+        job = Job(id=job_id, tenant=draft.tenant, spec=draft.spec, priority=draft.priority, input=ref,
+                  metadata=draft.metadata, webhook_url=draft.webhook_url)
+        self._enqueue(job)
+        return Submitted(job, replayed=False)
+
+    # ---------------------------------------------------------------- steps
+    def _claim(self, name: str, fp: str, job_id: str) -> str | None:
+        """Reserve the key for job_id (SET NX: one winner however many requests race).
+
+        Returns the id of the earlier job for the same key and request, or None when this request
+        is the first. The same key with a different request is a conflict.
+        """
+        mine = json.dumps({"fp": fp, "job_id": job_id})
+        if self.r.set(name, mine, nx=True, ex=IDEMPOTENCY_TTL_S):
+            return None
+        raw = self.r.get(name)
+        if raw is None:  # the winner gave up (storage error) between our SET and GET: try once more
+            if self.r.set(name, mine, nx=True, ex=IDEMPOTENCY_TTL_S):
+                return None
+            raw = self.r.get(name) or mine.encode()
+        prior = json.loads(raw)
+        if prior["fp"] != fp:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used with a different request (image or options)")
+        return str(prior["job_id"])
+
+    def _replay(self, name: str, job_id: str, tenant: str) -> Job:
+        # The first request with this key may still be storing its job: wait for it briefly.
+        deadline = time.monotonic() + REPLAY_WAIT_S
+        while time.monotonic() < deadline:
+            job = self.store.get_for_tenant(job_id, tenant)
+            if job is not None:
+                return job
+            if self.r.get(name) is None:
+                break  # the first request failed and released the key: this one may simply retry
+            time.sleep(0.02)
+        raise IdempotencyInProgress("a request with this Idempotency-Key is still in progress or failed; retry")
+
+    def _backpressure(self, priority: str) -> None:
+        if priority != QUEUE_INTERACTIVE:
+            return
+        depth = self.queue_depth(QUEUE_INTERACTIVE)
+        if depth is not None and depth >= self.settings.interactive_queue_max:
+            raise QueueFull(f"{depth} interactive jobs are waiting; retry shortly")
+
+    def _enqueue(self, job: Job) -> None:
+        self.store.create(job)
+        try:
+            self.send_job(job.id, job.priority)
+        except Exception:
+            # The job is stored and on the 'unsent' list: the reaper will send it. Accepted is accepted.
+            log.exception("queue send failed for %s; the reaper will retry", job.id)
+            return
+        self.store.mark_sent(job.id)

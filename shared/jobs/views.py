@@ -1,0 +1,38 @@
+"""How a job is shown: the API's job document, which webhook events carry as well."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.api_schemas import JobOut
+from shared.jobs.model import Job, iso_ms
+from shared.results import OcrResult
+
+
+def job_links(job_id: str) -> dict[str, str]:
+    base = f"/v1/jobs/{job_id}"
+    return {"self": base, "result": f"{base}/result", "image": f"{base}/image"}
+
+
+def render_job(job: Job, result: OcrResult | None = None) -> dict[str, Any]:
+    out = JobOut(
+        id=job.id,
+        status=job.status.value,
+        task=job.spec.task,
+        params=job.spec.params(),
+        priority=job.priority,
+        attempts=job.attempts,
+        created_at=iso_ms(job.created_at) or "",
+        updated_at=iso_ms(job.updated_at) or "",
+        started_at=iso_ms(job.started_at),
+        finished_at=iso_ms(job.finished_at),
+        expires_at=iso_ms(job.expires_at),
+        input={k: getattr(job.input, k) for k in ("sha256", "bytes", "content_type", "width", "height")},
+        metadata=job.metadata,
+        webhook_url=job.webhook_url,
+        batch_id=job.batch_id,
+        error=job.error.model_dump() if job.error else None,
+        result=result,
+        links=job_links(job.id),
+    )
+    return out.model_dump(mode="json", exclude_none=False)

@@ -1,0 +1,139 @@
+"""Every Redis key and channel ocrq uses, declared once under one prefix.
+
+Nothing else builds a key by hand, so the layout below is the whole of it:
+
+  jobs        job:<id> (hash), tenant:<t>:jobs (zset by creation), running (zset by lease expiry),
+              unsent (zset: created, message not yet confirmed sent), done:<id> (pub/sub channel),
+              idem:<t>:<sha256 of the Idempotency-Key> (string: the reservation)
+  api keys    apikey:<digest> (string), apikeys (hash id -> digest), tenants (set),
+              tenant:<t>:buckets (set: buckets a tenant may read by reference)
+  gateway     rate:<key id> (token bucket)
+  fleet       stats (hash of counters), reaper:lock (string), engine:<name>:version, engine:bulk
+  batches     batch:<id>[:<part>], batches:active (set), tenant:<t>:batches (zset), planner:wake (list)
+  webhooks    wh:ep:<id>, wh:eps:<t>, wh:secret:<t>, wh:evt:<msg>, wh:events:<t>, wh:subj:<subject>,
+              wh:dlv:<msg>:<ep>, wh:dlvs:<msg>, wh:due, wh:log:<subject>, wh:seq:<t>
+"""
+
+from __future__ import annotations
+
+from typing import overload
+
+PREFIX = "ocrq:"
+
+
+# ---------------------------------------------------------------- jobs
+def job(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}"
+
+
+def job_done_channel(job_id: str) -> str:
+    return f"{PREFIX}done:{job_id}"
+
+
+def tenant_jobs(tenant: str) -> str:
+    return f"{PREFIX}tenant:{tenant}:jobs"
+
+
+JOBS_RUNNING = f"{PREFIX}running"
+JOBS_UNSENT = f"{PREFIX}unsent"
+
+
+def idempotency(tenant: str, key_digest: str) -> str:
+    return f"{PREFIX}idem:{tenant}:{key_digest}"
+
+
+# ---------------------------------------------------------------- api keys and tenants
+def api_key(digest: str) -> str:
+    return f"{PREFIX}apikey:{digest}"
+
+
+API_KEYS = f"{PREFIX}apikeys"
+TENANTS = f"{PREFIX}tenants"
+
+
+def tenant_buckets(tenant: str) -> str:
+    return f"{PREFIX}tenant:{tenant}:buckets"
+
+
+# ---------------------------------------------------------------- gateway and fleet
+def rate_bucket(key_id: str) -> str:
+    return f"{PREFIX}rate:{key_id}"
+
+
+STATS = f"{PREFIX}stats"
+REAPER_LOCK = f"{PREFIX}reaper:lock"
+BULK_ENGINE = f"{PREFIX}engine:bulk"
+
+
+def engine_version(name: str) -> str:
+    return f"{PREFIX}engine:{name}:version"
+
+
+# ---------------------------------------------------------------- batches
+def batch(batch_id: str, part: str = "") -> str:
+    return f"{PREFIX}batch:{batch_id}" + (f":{part}" if part else "")
+
+
+def tenant_batches(tenant: str) -> str:
+    return f"{PREFIX}tenant:{tenant}:batches"
+
+
+BATCHES_ACTIVE = f"{PREFIX}batches:active"
+PLANNER_WAKE = f"{PREFIX}planner:wake"
+
+# ---------------------------------------------------------------- webhooks
+WEBHOOK_PREFIX = f"{PREFIX}wh:"
+
+
+def webhook_endpoint(ep_id: str) -> str:
+    return f"{WEBHOOK_PREFIX}ep:{ep_id}"
+
+
+def webhook_endpoints(tenant: str) -> str:
+    return f"{WEBHOOK_PREFIX}eps:{tenant}"
+
+
+def webhook_default_secret(tenant: str) -> str:
+    return f"{WEBHOOK_PREFIX}secret:{tenant}"
+
+
+def webhook_event(msg_id: str) -> str:
+    return f"{WEBHOOK_PREFIX}evt:{msg_id}"
+
+
+def webhook_events(tenant: str) -> str:
+    return f"{WEBHOOK_PREFIX}events:{tenant}"
+
+
+def webhook_subject(subject: str) -> str:
+    return f"{WEBHOOK_PREFIX}subj:{subject}"
+
+
+def webhook_delivery(msg_id: str, ep_id: str) -> str:
+    return f"{WEBHOOK_PREFIX}dlv:{msg_id}:{ep_id}"
+
+
+def webhook_deliveries(msg_id: str) -> str:
+    return f"{WEBHOOK_PREFIX}dlvs:{msg_id}"
+
+
+WEBHOOK_DUE = f"{WEBHOOK_PREFIX}due"
+
+
+def webhook_log(subject: str) -> str:
+    return f"{WEBHOOK_PREFIX}log:{subject}"
+
+
+def webhook_sequence(tenant: str) -> str:
+    return f"{WEBHOOK_PREFIX}seq:{tenant}"
+
+
+@overload
+def text(value: None) -> None: ...
+@overload
+def text(value: bytes | str | int | float) -> str: ...
+def text(value: bytes | str | int | float | None) -> str | None:
+    """A Redis reply as text (clients here do not set decode_responses); None stays None."""
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)

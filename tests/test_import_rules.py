@@ -1,0 +1,141 @@
+"""Who may import whom (docs/architecture.md), checked on every module's imports as parsed.
+
+  shared/   the domain both processes share: imports nothing of api, workers, cli, models, flask, celery
+  models/   engines: import shared only
+  api/      HTTP: imports shared (never workers, never models)
+  workers/  Celery and loops: import shared and models (never api)
+  cli/      the command: may import all of them
+and no import cycle among the project's modules, lazy imports inside functions included.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("api", "workers", "shared", "models", "cli")
+
+# (importer package, imported top-level name): never allowed
+FORBIDDEN = {
+    ("api", "workers"), ("workers", "api"), ("api", "models"),
+    ("shared", "api"), ("shared", "workers"), ("shared", "cli"), ("shared", "models"),
+    ("shared", "flask"), ("shared", "celery"), ("shared", "werkzeug"),
+    ("models", "api"), ("models", "workers"), ("models", "cli"), ("models", "flask"), ("models", "celery"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def project_modules() -> dict[str, Path]:
+    found = {}
+    for pkg in PACKAGES:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            found[module_name(path)] = path
+    return found
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """Every module `name` imports (resolved to a project module where it is one, else the top name)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    is_pkg = path.name == "__init__.py"
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = name.split(".") if is_pkg else name.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            # `from pkg import sub` imports the module pkg.sub when there is one
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+        for t in targets:
+            while t and t not in known and "." in t:
+                t = t.rsplit(".", 1)[0]
+            out.add(t if t in known else t.split(".")[0])
+    out.discard(name)
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    mods = project_modules()
+    known = set(mods)
+    return {name: imports_of(name, path, known) for name, path in mods.items()}
+
+
+def forbidden_edges(graph: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for mod, targets in graph.items():
+        for t in targets:
+            if (mod.split(".")[0], t.split(".")[0]) in FORBIDDEN:
+                bad.append(f"{mod} -> {t}")
+    return sorted(bad)
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), among project modules."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in graph:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_forbidden_import_between_packages() -> None:
+    assert forbidden_edges(import_graph()) == []
+
+
+def test_no_import_cycle_among_project_modules() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_the_checks_catch_one_added_forbidden_edge_and_one_added_cycle() -> None:
+    graph = import_graph()
+    graph["api.jobs"] = graph["api.jobs"] | {"workers.runner"}
+    assert forbidden_edges(graph) == ["api.jobs -> workers.runner"]
+    graph = import_graph()
+    graph["shared.jobs.model"] = graph["shared.jobs.model"] | {"shared.jobs.store"}
+    assert ["shared.jobs.model", "shared.jobs.store"] in cycles(graph)
+
+
+def test_the_graph_sees_lazy_imports_inside_functions() -> None:
+    graph = import_graph()
+    assert "models.registry" in graph["workers.app"]  # imported inside a Celery signal handler
