@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any, Literal
 
 from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from api.auth import require_key
@@ -48,12 +49,16 @@ class SourceIn(BaseModel):
     bucket: str = Field(min_length=1, max_length=63)
     prefix: str | None = Field(default=None, max_length=1024)
     glob: str | None = Field(default=None, max_length=256)
-    manifest: str | None = Field(default=None, max_length=1024, description="key of a JSONL or CSV manifest in the bucket")
-    manifest_text: str | None = Field(default=None, description="the manifest itself (JSONL or CSV), stored by the gateway")
+    manifest: str | None = Field(
+        default=None, max_length=1024, description="key of a JSONL or CSV manifest in the bucket"
+    )
+    manifest_text: str | None = Field(
+        default=None, description="the manifest itself (JSONL or CSV), stored by the gateway"
+    )
     manifest_format: Literal["jsonl", "csv"] | None = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "SourceIn":
+    def _one_kind(self) -> SourceIn:
         kinds = sum(x is not None for x in (self.prefix, self.manifest, self.manifest_text))
         if kinds != 1:
             raise ValueError("give exactly one of prefix, manifest or manifest_text")
@@ -94,27 +99,9 @@ def _find(batch_id: str) -> Batch:
     return b
 
 
-@bp.post("/v1/batches")
-@require_key
-def create():  # type: ignore[no-untyped-def]
+def _manifest(src: SourceIn, batch_id: str) -> tuple[str, str, int | None]:
+    """(bucket, key, item count) of the batch's manifest: an inline one is stored first; none for a prefix."""
     s = services()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiProblem(400, "malformed_json", "send a JSON object")
-    try:
-        req = BatchCreate.model_validate(body)
-    except ValidationError as err:
-        raise from_validation(err) from None
-    spec = parse_spec(req.model_dump())
-    allowed = s.keys.allowed_buckets(tenant())
-    for what, bucket in (("source", req.source.bucket), ("output", req.output.bucket)):
-        if bucket not in allowed:
-            raise ApiProblem(403, "bucket_not_allowed", f"this tenant may not use bucket {bucket!r} ({what})")
-    if req.webhook_url:
-        check_webhook_url(req.webhook_url)
-    out_prefix = _norm_prefix(req.output.prefix)
-    batch_id = new_batch_id()
-    src = req.source
     manifest_bucket = manifest_key = ""
     total: int | None = None
     try:
@@ -134,20 +121,55 @@ def create():  # type: ignore[no-untyped-def]
             except ValueError as err:
                 raise ApiProblem(422, "invalid_manifest", str(err)) from None
     except BlobNotFound:
-        raise ApiProblem(404, "manifest_not_found", f"no manifest object {src.manifest!r} in bucket {src.bucket!r}") from None
+        raise ApiProblem(
+            404, "manifest_not_found", f"no manifest object {src.manifest!r} in bucket {src.bucket!r}"
+        ) from None
     except TooLarge as err:
         raise ApiProblem(413, "payload_too_large", str(err)) from None
     except ValueError as err:
         raise ApiProblem(422, "validation_error", f"source.manifest: {err}") from None
-    except BlobStoreError:
-        raise ApiProblem(503, "storage_unavailable", "storage is unavailable; retry shortly", headers={"Retry-After": "2"}) from None
+    return manifest_bucket, manifest_key, total
+
+
+@bp.post("/v1/batches")
+@require_key
+def create() -> ResponseReturnValue:
+    s = services()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiProblem(400, "malformed_json", "send a JSON object")
+    try:
+        req = BatchCreate.model_validate(body)
+    except ValidationError as err:
+        raise from_validation(err) from None
+    spec = parse_spec(req.model_dump())
+    allowed = s.keys.allowed_buckets(tenant())
+    for what, bucket in (("source", req.source.bucket), ("output", req.output.bucket)):
+        if bucket not in allowed:
+            raise ApiProblem(403, "bucket_not_allowed", f"this tenant may not use bucket {bucket!r} ({what})")
+    if req.webhook_url:
+        check_webhook_url(req.webhook_url)
+    out_prefix = _norm_prefix(req.output.prefix)
+    batch_id = new_batch_id()
+    src = req.source
+    manifest_bucket, manifest_key, total = _manifest(req.source, batch_id)
     prefix = (src.prefix or "").lstrip("/")
     if req.dry_run:
         return jsonify(_dry_run(req, spec, batch_id, prefix, manifest_bucket, manifest_key, out_prefix, total))
     create_batch(
-        s.redis, batch_id=batch_id, tenant=tenant(), spec=spec, src_bucket=src.bucket, src_prefix=prefix,
-        glob=src.glob or "", manifest_bucket=manifest_bucket, manifest_key=manifest_key, total=total,
-        out_bucket=req.output.bucket, out_prefix=out_prefix, webhook_url=req.webhook_url or "",
+        s.redis,
+        batch_id=batch_id,
+        tenant=tenant(),
+        spec=spec,
+        src_bucket=src.bucket,
+        src_prefix=prefix,
+        glob=src.glob or "",
+        manifest_bucket=manifest_bucket,
+        manifest_key=manifest_key,
+        total=total,
+        out_bucket=req.output.bucket,
+        out_prefix=out_prefix,
+        webhook_url=req.webhook_url or "",
         window=req.window or s.settings.batch_window,
     )
     b = Batch.load(s.redis, batch_id)
@@ -158,14 +180,35 @@ def create():  # type: ignore[no-untyped-def]
     return resp
 
 
-def _dry_run(req: BatchCreate, spec: Any, batch_id: str, prefix: str, manifest_bucket: str, manifest_key: str,
-             out_prefix: str, total: int | None) -> dict[str, Any]:
+def _dry_run(
+    req: BatchCreate,
+    spec: Any,
+    batch_id: str,
+    prefix: str,
+    manifest_bucket: str,
+    manifest_key: str,
+    out_prefix: str,
+    total: int | None,
+) -> dict[str, Any]:
     """List and classify without queueing or writing anything: what would run, be skipped, fail."""
     s = services()
-    b = Batch(id=batch_id, tenant=tenant(), status="dry_run", spec=spec, src_bucket=req.source.bucket,
-                 src_prefix=prefix, glob=req.source.glob or "", manifest_bucket=manifest_bucket,
-                 manifest_key=manifest_key, out_bucket=req.output.bucket, out_prefix=out_prefix, webhook_url="",
-                 window=1, secret="", raw={})
+    b = Batch(
+        id=batch_id,
+        tenant=tenant(),
+        status="dry_run",
+        spec=spec,
+        src_bucket=req.source.bucket,
+        src_prefix=prefix,
+        glob=req.source.glob or "",
+        manifest_bucket=manifest_bucket,
+        manifest_key=manifest_key,
+        out_bucket=req.output.bucket,
+        out_prefix=out_prefix,
+        webhook_url="",
+        window=1,
+        secret="",
+        raw={},
+    )
     engine = bulk_engine(s.redis, s.settings.engine)
     version = engine[1]
     counts = {"run": 0, "skip": 0, "fail": 0}
@@ -183,13 +226,23 @@ def _dry_run(req: BatchCreate, spec: Any, batch_id: str, prefix: str, manifest_b
             v = classify(s.blobs, s.settings, b, item, engine, write_mirror=False)
             counts[v.kind] += 1
             if len(samples[v.kind]) < SAMPLES:
-                samples[v.kind].append({"key": item.key, "code": v.code, "message": v.message} if v.kind == "fail" else item.key)
+                samples[v.kind].append(
+                    {"key": item.key, "code": v.code, "message": v.message} if v.kind == "fail" else item.key
+                )
     except (Transient, BlobStoreError):
-        raise ApiProblem(503, "storage_unavailable", "storage is unavailable; retry shortly", headers={"Retry-After": "2"}) from None
+        raise ApiProblem(
+            503, "storage_unavailable", "storage is unavailable; retry shortly", headers={"Retry-After": "2"}
+        ) from None
     return {
-        "dry_run": True, "listed": listed, "truncated": truncated, "total": total,
-        "would_run": counts["run"], "would_skip": counts["skip"], "would_fail": counts["fail"],
-        "engine": engine[0], "engine_version": version,
+        "dry_run": True,
+        "listed": listed,
+        "truncated": truncated,
+        "total": total,
+        "would_run": counts["run"],
+        "would_skip": counts["skip"],
+        "would_fail": counts["fail"],
+        "engine": engine[0],
+        "engine_version": version,
         "note": None if version else "no worker has recorded its engine version yet: nothing can be known done",
         "source": {"bucket": b.src_bucket, **({"manifest": manifest_key} if manifest_key else {"prefix": prefix})},
         "output": {"bucket": b.out_bucket, "prefix": out_prefix},
@@ -199,7 +252,7 @@ def _dry_run(req: BatchCreate, spec: Any, batch_id: str, prefix: str, manifest_b
 
 @bp.get("/v1/batches")
 @require_key
-def list_batches():  # type: ignore[no-untyped-def]
+def list_batches() -> ResponseReturnValue:
     r = services().redis
     ids = [keys.text(x) for x in r.zrevrange(tenant_batches(tenant()), 0, 49)]
     out = []
@@ -212,14 +265,14 @@ def list_batches():  # type: ignore[no-untyped-def]
 
 @bp.get("/v1/batches/<batch_id>")
 @require_key
-def get_batch(batch_id: str):  # type: ignore[no-untyped-def]
+def get_batch(batch_id: str) -> ResponseReturnValue:
     b = _find(batch_id)
     return jsonify(batch_view(services().redis, b))
 
 
 @bp.delete("/v1/batches/<batch_id>")
 @require_key
-def cancel(batch_id: str):  # type: ignore[no-untyped-def]
+def cancel(batch_id: str) -> ResponseReturnValue:
     s = services()
     b = _find(batch_id)
     if b.status in FINAL_BATCH:
@@ -230,12 +283,17 @@ def cancel(batch_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/v1/batches/<batch_id>/failures")
 @require_key
-def failures(batch_id: str):  # type: ignore[no-untyped-def]
+def failures(batch_id: str) -> ResponseReturnValue:
     r = services().redis
     b = _find(batch_id)
     cursor_text, limit_text = request.args.get("cursor", "0"), request.args.get("limit", "100")
-    if not (cursor_text.isascii() and cursor_text.isdigit() and limit_text.isascii() and limit_text.isdigit()
-            and 1 <= int(limit_text) <= 1000):
+    if not (
+        cursor_text.isascii()
+        and cursor_text.isdigit()
+        and limit_text.isascii()
+        and limit_text.isdigit()
+        and 1 <= int(limit_text) <= 1000
+    ):
         raise ApiProblem(400, "invalid_query", "cursor must be a next_cursor value; limit an integer from 1 to 1000")
     cursor, limit = int(cursor_text), int(limit_text)
     items: list[dict[str, Any]] = []
@@ -250,7 +308,7 @@ def failures(batch_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/v1/batches/<batch_id>/retry-failed")
 @require_key
-def retry(batch_id: str):  # type: ignore[no-untyped-def]
+def retry(batch_id: str) -> ResponseReturnValue:
     s = services()
     b = _find(batch_id)
     if b.status == "canceled":
@@ -286,49 +344,114 @@ def openapi_paths() -> dict[str, Any]:
         "type": "object",
         "required": ["id", "status", "counts"],
         "properties": {
-            "id": {"type": "string"}, "status": {"type": "string"}, "task": {"type": "string"},
-            "counts": {"type": "object", "properties": {k: count for k in (
-                "planned", "queued", "running", "succeeded", "failed", "skipped", "canceled")}},
-            "done": count, "total": {"type": ["integer", "null"]}, "eta_s": {"type": ["number", "null"]},
-            "throughput_items_per_s": {"type": "number"}, "average_items_per_s": {"type": "number"},
+            "id": {"type": "string"},
+            "status": {"type": "string"},
+            "task": {"type": "string"},
+            "counts": {
+                "type": "object",
+                "properties": {
+                    k: count for k in ("planned", "queued", "running", "succeeded", "failed", "skipped", "canceled")
+                },
+            },
+            "done": count,
+            "total": {"type": ["integer", "null"]},
+            "eta_s": {"type": ["number", "null"]},
+            "throughput_items_per_s": {"type": "number"},
+            "average_items_per_s": {"type": "number"},
         },
     }
-    batch_id = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+    batch_id = {
+        "name": "batch_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+    }
     op = partial(operation, "batches")
 
     return {
         "/v1/batches": {
-            "post": op("createBatch", "Backfill a bucket prefix or a manifest (dry_run: count what would run)",
-                       {"202": json_response(batch, "Accepted: the planner queues it a window at a time"),
-                        "200": json_response({"type": "object", "required": ["dry_run"]}, "Dry run: what would run"),
-                        **error_responses(400, 403, 404, 409, 413, 415, 422, 503)},
-                       requestBody={"required": True, "content": {"application/json": {
-                           "schema": _inline_defs(BatchCreate.model_json_schema())}}}),
-            "get": op("listBatches", "The tenant's newest 50 batches",
-                      {"200": json_response({"type": "object", "properties": {"items": {"type": "array", "items": batch}}},
-                                            "Batches"), **error_responses()}),
+            "post": op(
+                "createBatch",
+                "Backfill a bucket prefix or a manifest (dry_run: count what would run)",
+                {
+                    "202": json_response(batch, "Accepted: the planner queues it a window at a time"),
+                    "200": json_response({"type": "object", "required": ["dry_run"]}, "Dry run: what would run"),
+                    **error_responses(400, 403, 404, 409, 413, 415, 422, 503),
+                },
+                requestBody={
+                    "required": True,
+                    "content": {"application/json": {"schema": _inline_defs(BatchCreate.model_json_schema())}},
+                },
+            ),
+            "get": op(
+                "listBatches",
+                "The tenant's newest 50 batches",
+                {
+                    "200": json_response(
+                        {"type": "object", "properties": {"items": {"type": "array", "items": batch}}}, "Batches"
+                    ),
+                    **error_responses(),
+                },
+            ),
         },
         "/v1/batches/{batch_id}": {
             "parameters": [batch_id],
-            "get": op("getBatch", "Counts, throughput and ETA", {"200": json_response(batch, "The batch"), **error_responses(404)}),
-            "delete": op("cancelBatch", "Cancel what has not run yet",
-                         {"200": json_response(batch, "Canceled"), **error_responses(404, 409)}),
+            "get": op(
+                "getBatch",
+                "Counts, throughput and ETA",
+                {"200": json_response(batch, "The batch"), **error_responses(404)},
+            ),
+            "delete": op(
+                "cancelBatch",
+                "Cancel what has not run yet",
+                {"200": json_response(batch, "Canceled"), **error_responses(404, 409)},
+            ),
         },
         "/v1/batches/{batch_id}/failures": {
             "parameters": [batch_id],
-            "get": op("getBatchFailures", "Failed items with their reasons",
-                      {"200": json_response({"type": "object", "properties": {
-                          "items": {"type": "array", "items": {"type": "object"}},
-                          "next_cursor": {"type": ["string", "null"]}}}, "One page of failures"),
-                       **error_responses(404)},
-                      parameters=[{"name": "cursor", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]+$"}},
-                                  {"name": "limit", "in": "query", "required": False,
-                                   "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}]),
+            "get": op(
+                "getBatchFailures",
+                "Failed items with their reasons",
+                {
+                    "200": json_response(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {"type": "array", "items": {"type": "object"}},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        },
+                        "One page of failures",
+                    ),
+                    **error_responses(404),
+                },
+                parameters=[
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    },
+                ],
+            ),
         },
         "/v1/batches/{batch_id}/retry-failed": {
             "parameters": [batch_id],
-            "post": op("retryBatchFailures", "Queue the failed items again",
-                       {"202": json_response({"type": "object", "properties": {"requeued": count, "batch": batch}}, "Queued"),
-                        **error_responses(404, 409)}),
+            "post": op(
+                "retryBatchFailures",
+                "Queue the failed items again",
+                {
+                    "202": json_response(
+                        {"type": "object", "properties": {"requeued": count, "batch": batch}}, "Queued"
+                    ),
+                    **error_responses(404, 409),
+                },
+            ),
         },
     }

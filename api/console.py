@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, send_from_directory
+from flask.typing import ResponseReturnValue
 from werkzeug.security import safe_join
 
 from api.context import services
@@ -43,13 +44,13 @@ def _harden(resp: Response, *, cache: str) -> Response:
 
 
 @bp.get("/")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     resp = send_from_directory(STATIC, "index.html", mimetype="text/html")
     return _harden(resp, cache="no-cache")
 
 
 @bp.get("/console/config.json")
-def config():  # type: ignore[no-untyped-def]
+def config() -> ResponseReturnValue:
     """What the page adapts to: the engine's tasks, the long-poll limit, which optional APIs exist.
 
     Public like /healthz: it holds nothing about any tenant or job.
@@ -68,7 +69,7 @@ def config():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/console/<path:filename>")
-def asset(filename: str):  # type: ignore[no-untyped-def]
+def asset(filename: str) -> ResponseReturnValue:
     path = safe_join(str(STATIC), filename)  # None for anything that would leave STATIC
     if path is None or filename == "index.html" or not Path(path).is_file():
         raise ApiProblem(404, "not_found", f"no console file {filename!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 from api.context import services
 
@@ -12,12 +13,12 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
+def healthz() -> ResponseReturnValue:
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
-def readyz():  # type: ignore[no-untyped-def]
+def readyz() -> ResponseReturnValue:
     s = services()
     checks: dict[str, str] = {}
     try:

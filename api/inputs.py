@@ -25,9 +25,15 @@ def parse_spec(values: dict[str, Any]) -> TaskSpec:
     except ValidationError as err:
         first = err.errors()[0]
         if first.get("loc") == ("task",):
-            raise ApiProblem(400, "unknown_task", f"unknown task {values.get('task')!r}; use one of: "
-                             "text, spotting, parse, table, formula, chart, fields, translate, ask") from None
-        raise ApiProblem(400, "invalid_task_params", first.get("msg", "invalid").removeprefix("Value error, ")) from None
+            raise ApiProblem(
+                400,
+                "unknown_task",
+                f"unknown task {values.get('task')!r}; use one of: "
+                "text, spotting, parse, table, formula, chart, fields, translate, ask",
+            ) from None
+        raise ApiProblem(
+            400, "invalid_task_params", first.get("msg", "invalid").removeprefix("Value error, ")
+        ) from None
     try:
         check_engine_supports(services().settings.engine, spec)
     except UnsupportedTask as err:

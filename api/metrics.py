@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from flask import Blueprint, Flask, Response, request
+from flask.typing import ResponseReturnValue
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -80,7 +81,7 @@ def instrument(app: Flask) -> None:
 
 
 @bp.get("/metrics")
-def metrics():  # type: ignore[no-untyped-def]
+def metrics() -> ResponseReturnValue:
     from flask import current_app
 
     registry = current_app.extensions["ocrq_metrics"]

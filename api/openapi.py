@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
 from pydantic.json_schema import models_json_schema
 
 from api.context import services
@@ -317,7 +318,7 @@ def _extra_paths(documented: dict[str, set[str]]) -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
-def openapi_json():  # type: ignore[no-untyped-def]
+def openapi_json() -> ResponseReturnValue:
     cache = current_app.extensions.setdefault("ocrq_openapi", {})
     if "spec" not in cache:
         st = services().settings

@@ -37,5 +37,7 @@ class RateLimiter:
 
     def take(self, key_id: str, cost: float = 1.0) -> float:
         """0 when allowed; otherwise the seconds to wait before retrying."""
-        allowed, wait_ms = self._script(keys=[keys.rate_bucket(key_id)], args=[self.rate, self.burst, time.time(), cost])
+        allowed, wait_ms = self._script(
+            keys=[keys.rate_bucket(key_id)], args=[self.rate, self.burst, time.time(), cost]
+        )
         return 0.0 if allowed == 1 else max(1.0, math.ceil(wait_ms / 1000))

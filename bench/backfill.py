@@ -84,15 +84,30 @@ class Service:
         KeyStore(self.r).allow_bucket("bench", "scans")
         self.url = f"http://127.0.0.1:{self.port}"
         log = open(work / "api.log", "ab")
-        self.api = subprocess.Popen([sys.executable, "-m", "cli.main", "api", "--port", str(self.port), "--workers", "1"],
-                                    env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        self.api = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "api", "--port", str(self.port), "--workers", "1"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         wait_for_port(self.port, self.api, 60)
         wlog = work / "worker.log"
-        self.worker = subprocess.Popen([sys.executable, "-m", "cli.main", "worker", "--gpus", "none"], env=self.env,
-                                       cwd=ROOT, stdout=open(wlog, "ab"), stderr=subprocess.STDOUT)
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "worker", "--gpus", "none"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=open(wlog, "ab"),
+            stderr=subprocess.STDOUT,
+        )
         hlog = work / "webhooks.log"  # the webhook worker hosts the batch planner, as deployed
-        self.webhooks = subprocess.Popen([sys.executable, "-m", "cli.main", "webhooks", "--concurrency", "2"],
-                                         env=self.env, cwd=ROOT, stdout=open(hlog, "ab"), stderr=subprocess.STDOUT)
+        self.webhooks = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "webhooks", "--concurrency", "2"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=open(hlog, "ab"),
+            stderr=subprocess.STDOUT,
+        )
         for proc, path in ((self.worker, wlog), (self.webhooks, hlog)):
             deadline = time.monotonic() + 120
             while " ready." not in (path.read_text(errors="replace") if path.exists() else ""):
@@ -179,7 +194,9 @@ def bench_service(n_items: int, n_probes: int) -> dict:
         from shared.tasks import TaskSpec
 
         def direct(data: bytes) -> None:
-            d = decode_for_ocr(data, formats=settings.allowed_formats, max_pixels=settings.max_pixels, max_side=settings.max_side)
+            d = decode_for_ocr(
+                data, formats=settings.allowed_formats, max_pixels=settings.max_pixels, max_side=settings.max_side
+            )
             engine.run([EngineRequest(d.image, TaskSpec())])
 
         direct(images[0])  # warm-up (the worker is warm too)
@@ -215,8 +232,13 @@ def bench_service(n_items: int, n_probes: int) -> dict:
         state = svc.batch_state(bid2)
         requests.delete(f"{svc.url}/v1/batches/{bid2}", headers=svc.headers, timeout=30)
         return {
-            "n": n_items, "direct_s": direct_s, "backfill_s": backfill_s, "engine_p50": statistics.median(engine_s),
-            "idle": idle, "busy": busy, "bulk_done_during_probe": state["done"],
+            "n": n_items,
+            "direct_s": direct_s,
+            "backfill_s": backfill_s,
+            "engine_p50": statistics.median(engine_s),
+            "idle": idle,
+            "busy": busy,
+            "bulk_done_during_probe": state["done"],
         }
     finally:
         svc.stop()
@@ -283,8 +305,17 @@ def bench_memory(n: int, window: int = 64, stop_after: int | None = None) -> dic
         th = threading.Thread(target=sample, daemon=True)
         th.start()
         bid = new_batch_id()
-        create_batch(r, batch_id=bid, tenant="bench", spec=TaskSpec(), src_bucket="scans", src_prefix="mem/",
-                        out_bucket="scans", out_prefix="out/", window=window)
+        create_batch(
+            r,
+            batch_id=bid,
+            tenant="bench",
+            spec=TaskSpec(),
+            src_bucket="scans",
+            src_prefix="mem/",
+            out_bucket="scans",
+            out_prefix="out/",
+            window=window,
+        )
         t0 = time.perf_counter()
         max_inflight = 0
         canceled = False
@@ -305,10 +336,22 @@ def bench_memory(n: int, window: int = 64, stop_after: int | None = None) -> dic
         stop.set()
         th.join()
         b = Batch.load(r, bid)
-        assert b is not None and (canceled or (b.status == "completed" and b.n("succeeded") + b.n("skipped") == n)), b and b.raw
+        assert b is not None and (canceled or (b.status == "completed" and b.n("succeeded") + b.n("skipped") == n)), (
+            b and b.raw
+        )
         info = r.info("memory")
-        return {"n": n, "done": b.n("succeeded"), "status": b.status, "base": base, "peak_sampled": max(samples), "peak": int(info["used_memory_peak"]),
-                "end": int(info["used_memory"]), "keys": r.dbsize(), "s": took, "max_inflight": max_inflight}
+        return {
+            "n": n,
+            "done": b.n("succeeded"),
+            "status": b.status,
+            "base": base,
+            "peak_sampled": max(samples),
+            "peak": int(info["used_memory_peak"]),
+            "end": int(info["used_memory"]),
+            "keys": r.dbsize(),
+            "s": took,
+            "max_inflight": max_inflight,
+        }
     finally:
         stop_all([proc])
 
@@ -326,29 +369,52 @@ def main() -> int:
         s = bench_service(args.items, args.probes)
         print(f"service part done: {s}", file=sys.stderr, flush=True)
         d_rate, b_rate = s["n"] / s["direct_s"], s["n"] / s["backfill_s"]
-        rows.append((f"items/s, engine directly ({s['n']} images)", f"{d_rate:.2f}", "mean of a run before and one after the backfill"))
-        rows.append(("items/s, backfill through the service", f"{b_rate:.2f}", f"ratio {b_rate / d_rate:.2f} (target >= 0.90)"))
+        rows.append(
+            (
+                f"items/s, engine directly ({s['n']} images)",
+                f"{d_rate:.2f}",
+                "mean of a run before and one after the backfill",
+            )
+        )
+        rows.append(
+            ("items/s, backfill through the service", f"{b_rate:.2f}", f"ratio {b_rate / d_rate:.2f} (target >= 0.90)")
+        )
         i50, i95 = statistics.median(s["idle"]), pct(s["idle"], 95)
         b50, b95 = statistics.median(s["busy"]), pct(s["busy"], 95)
         bound = 1.5 * i95 + s["engine_p50"]
         rows.append((f"interactive latency idle, p50 / p95 ({len(s['idle'])} jobs)", f"{i50:.2f} / {i95:.2f} s", ""))
-        rows.append(("interactive latency during backfill, p50 / p95", f"{b50:.2f} / {b95:.2f} s",
-                     f"bound 1.5 x idle p95 + engine p50 ({s['engine_p50']:.2f} s) = {bound:.2f} s: "
-                     f"{'OK' if b95 <= bound else 'OVER'}; {s['bulk_done_during_probe']} bulk items done meanwhile"))
+        rows.append(
+            (
+                "interactive latency during backfill, p50 / p95",
+                f"{b50:.2f} / {b95:.2f} s",
+                f"bound 1.5 x idle p95 + engine p50 ({s['engine_p50']:.2f} s) = {bound:.2f} s: "
+                f"{'OK' if b95 <= bound else 'OVER'}; {s['bulk_done_during_probe']} bulk items done meanwhile",
+            )
+        )
     if not args.skip_memory:
         mems = []
         for x in args.sizes.split(","):
             mems.append(bench_memory(int(x)))
             print(f"memory part done: {mems[-1]}", file=sys.stderr, flush=True)
         for m in mems:
-            rows.append((f"Redis memory, {m['n']:,}-item batch (window 64)",
-                         f"peak {m['peak'] / 2**20:.2f} MiB",
-                         f"sampled max {m['peak_sampled'] / 2**20:.2f} MiB, before {m['base'] / 2**20:.2f} MiB, "
-                         f"after {m['end'] / 2**20:.2f} MiB, {m['keys']} keys left, max in flight {m['max_inflight']}, "
-                         f"{m['n'] / m['s']:.0f} items/s planned+accounted"))
+            rows.append(
+                (
+                    f"Redis memory, {m['n']:,}-item batch (window 64)",
+                    f"peak {m['peak'] / 2**20:.2f} MiB",
+                    f"sampled max {m['peak_sampled'] / 2**20:.2f} MiB, before {m['base'] / 2**20:.2f} MiB, "
+                    f"after {m['end'] / 2**20:.2f} MiB, {m['keys']} keys left, max in flight {m['max_inflight']}, "
+                    f"{m['n'] / m['s']:.0f} items/s planned+accounted",
+                )
+            )
         if len(mems) >= 2:
             g = (mems[-1]["peak"] - mems[-1]["base"]) / max(1, mems[0]["peak"] - mems[0]["base"])
-            rows.append((f"Redis peak growth {mems[0]['n']:,} -> {mems[-1]['n']:,} items", f"x{g:.2f} (above baseline)", "target: flat"))
+            rows.append(
+                (
+                    f"Redis peak growth {mems[0]['n']:,} -> {mems[-1]['n']:,} items",
+                    f"x{g:.2f} (above baseline)",
+                    "target: flat",
+                )
+            )
     w = max(len(r[0]) for r in rows)
     v = max(len(r[1]) for r in rows)
     print()

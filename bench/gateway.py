@@ -122,14 +122,17 @@ class Stack:
         }
         self.key, _ = KeyStore(connect(self.redis_url)).create("bench")
         self.log = open(tmp / "service.log", "ab")
-        self.procs.append(self._spawn("api", "--port", str(self.port), "--workers", str(gateway_workers), "--threads", "16"))
+        self.procs.append(
+            self._spawn("api", "--port", str(self.port), "--workers", str(gateway_workers), "--threads", "16")
+        )
         wait_for_port(self.port, self.procs[-1], 60)
         self.url = f"http://127.0.0.1:{self.port}"
         self.worker: subprocess.Popen[bytes] | None = None
 
     def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "cli.main", *args], env=self.env, cwd=ROOT,
-                                stdout=self.log, stderr=self.log)
+        return subprocess.Popen(
+            [sys.executable, "-m", "cli.main", *args], env=self.env, cwd=ROOT, stdout=self.log, stderr=self.log
+        )
 
     def session(self) -> requests.Session:
         http = requests.Session()
@@ -216,15 +219,20 @@ def polling_cost(stack: Stack, jobs: int) -> dict[str, dict[str, float]]:
         for mode in ("wait", "poll"):
             reqs, cmds, late = [], [], []
             for i in range(jobs):
-                r = http.post(f"{stack.url}/v1/jobs", files={"file": ("r.jpg", receipts[i % len(receipts)])}, timeout=30)
+                r = http.post(
+                    f"{stack.url}/v1/jobs", files={"file": ("r.jpg", receipts[i % len(receipts)])}, timeout=30
+                )
                 t0 = time.time()
                 n, took, late_ms = follow(http, stack.url, r.json()["id"], mode)
                 time.sleep(0.3)  # let MONITOR's stream catch up before counting
                 reqs.append(n)
                 late.append(late_ms)
                 cmds.append(monitor.count("ocrq-api", t0, t0 + took))
-            out[mode] = {"requests": statistics.mean(reqs), "commands": statistics.mean(cmds),
-                         "late_ms": statistics.mean(late)}
+            out[mode] = {
+                "requests": statistics.mean(reqs),
+                "commands": statistics.mean(cmds),
+                "late_ms": statistics.mean(late),
+            }
     finally:
         monitor.close()
         stack.stop_worker()
@@ -282,21 +290,29 @@ def main() -> int:
             warm.raise_for_status()
             results = {}
             for i, c in enumerate(levels):
-                results[c] = submissions(stack, images[i * args.submits:(i + 1) * args.submits], c, args.submits)
+                results[c] = submissions(stack, images[i * args.submits : (i + 1) * args.submits], c, args.submits)
         finally:
             stack.stop()
 
     size_kb = statistics.mean(len(b) for b in images) / 1000
-    print(f"\nocrq gateway benchmark — {os.cpu_count()} cores, {args.gateway_workers} gunicorn workers x 16 threads, "
-          f"S3 store (moto_server), {size_kb:.0f} KB JPEGs\n")
-    print(f"{'concurrency':>11} {'submissions':>12} {'submits/s':>10} {'p50 ms':>9} {'p95 ms':>9}   "
-          f"CPU ms per submit: {'gateway':>7} {'S3':>6} {'redis':>6} {'client':>6}")
+    print(
+        f"\nocrq gateway benchmark — {os.cpu_count()} cores, {args.gateway_workers} gunicorn workers x 16 threads, "
+        f"S3 store (moto_server), {size_kb:.0f} KB JPEGs\n"
+    )
+    print(
+        f"{'concurrency':>11} {'submissions':>12} {'submits/s':>10} {'p50 ms':>9} {'p95 ms':>9}   "
+        f"CPU ms per submit: {'gateway':>7} {'S3':>6} {'redis':>6} {'client':>6}"
+    )
     print("-" * 110)
     for c, r in results.items():
-        print(f"{c:>11} {r['n']:>12} {r['per_s']:>10.1f} {r['p50']:>9.1f} {r['p95']:>9.1f}   "
-              f"{'':>18} {r['gateway']:>7.1f} {r['s3']:>6.1f} {r['redis']:>6.1f} {r['client']:>6.1f}")
+        print(
+            f"{c:>11} {r['n']:>12} {r['per_s']:>10.1f} {r['p50']:>9.1f} {r['p95']:>9.1f}   "
+            f"{'':>18} {r['gateway']:>7.1f} {r['s3']:>6.1f} {r['redis']:>6.1f} {r['client']:>6.1f}"
+        )
     gw = statistics.mean(r["gateway"] for r in results.values())
-    print(f"\ngateway CPU per submit {gw:.1f} ms: about {1000 / gw:.0f} submissions/s per core given to the gateway alone")
+    print(
+        f"\ngateway CPU per submit {gw:.1f} ms: about {1000 / gw:.0f} submissions/s per core given to the gateway alone"
+    )
     print(f"\npolling cost per finished job ({args.poll_jobs} receipt jobs each, one CPU worker)\n")
     print(f"{'client':<26} {'HTTP requests':>14} {'gateway Redis cmds':>19} {'knew after finish (ms)':>23}")
     print("-" * 85)

@@ -45,13 +45,34 @@ class Service:
     def __init__(self, tmp: Path) -> None:
         self.redis_port, self.port = free_port(), free_port()
         self.procs = [start_redis(tmp / "redis", self.redis_port)]
-        self.env = {**os.environ, "OCRQ_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
-                    "OCRQ_STORAGE_URL": f"file://{tmp / 'blobs'}", "OCRQ_RATE_PER_S": "10000", "OCRQ_RATE_BURST": "10000"}
+        self.env = {
+            **os.environ,
+            "OCRQ_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "OCRQ_STORAGE_URL": f"file://{tmp / 'blobs'}",
+            "OCRQ_RATE_PER_S": "10000",
+            "OCRQ_RATE_BURST": "10000",
+        }
         self.key, _ = KeyStore(connect(self.env["OCRQ_REDIS_URL"])).create("bench")
         log = open(tmp / "service.log", "ab")
         cli = [sys.executable, "-m", "cli.main"]
-        self.procs.append(subprocess.Popen(cli + ["api", "--port", str(self.port), "--workers", "1"], env=self.env, cwd=ROOT, stdout=log, stderr=log))
-        self.procs.append(subprocess.Popen(cli + ["worker", "--gpus", "none", "--loglevel", "WARNING"], env=self.env, cwd=ROOT, stdout=log, stderr=log))
+        self.procs.append(
+            subprocess.Popen(
+                cli + ["api", "--port", str(self.port), "--workers", "1"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+            )
+        )
+        self.procs.append(
+            subprocess.Popen(
+                cli + ["worker", "--gpus", "none", "--loglevel", "WARNING"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+            )
+        )
         wait_for_port(self.port, self.procs[1], 60)
         self.url = f"http://127.0.0.1:{self.port}"
         self.http = requests.Session()
@@ -94,7 +115,7 @@ def main() -> int:
             direct_s = service_s = 0.0
             per_round = max(1, len(work) // args.rounds)
             for start in range(0, len(work), per_round):
-                chunk = work[start:start + per_round]
+                chunk = work[start : start + per_round]
                 t0 = time.perf_counter()
                 for data in chunk:
                     ocr_file(data, settings, engine, "text")
@@ -122,12 +143,20 @@ def main() -> int:
             svc.stop()
 
     n = len(work)
-    print(f"\nocrq overhead benchmark — {n} receipt jobs, 1 CPU worker, {os.cpu_count()} cores, engine {engine.version}\n")
+    print(
+        f"\nocrq overhead benchmark — {n} receipt jobs, 1 CPU worker, {os.cpu_count()} cores, engine {engine.version}\n"
+    )
     print(f"{'measure':<44} {'direct':>12} {'service':>12} {'ratio/added':>12}")
     print("-" * 82)
-    print(f"{'throughput (images/s)':<44} {n / direct_s:>12.2f} {n / service_s:>12.2f} {(n / service_s) / (n / direct_s):>12.3f}")
-    print(f"{'single job latency p50 (ms)':<44} {statistics.median(direct_lat):>12.1f} {statistics.median(service_lat):>12.1f} {statistics.median(added):>+12.1f}")
-    print(f"{'single job latency p95 (ms)':<44} {pct(direct_lat, 0.95):>12.1f} {pct(service_lat, 0.95):>12.1f} {pct(added, 0.95):>+12.1f}")
+    print(
+        f"{'throughput (images/s)':<44} {n / direct_s:>12.2f} {n / service_s:>12.2f} {(n / service_s) / (n / direct_s):>12.3f}"
+    )
+    print(
+        f"{'single job latency p50 (ms)':<44} {statistics.median(direct_lat):>12.1f} {statistics.median(service_lat):>12.1f} {statistics.median(added):>+12.1f}"
+    )
+    print(
+        f"{'single job latency p95 (ms)':<44} {pct(direct_lat, 0.95):>12.1f} {pct(service_lat, 0.95):>12.1f} {pct(added, 0.95):>+12.1f}"
+    )
     print("\ntargets: throughput ratio >= 0.90; added p50 <= 50 ms")
     return 0
 

@@ -32,7 +32,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cli.procs import free_port, start_redis, stop_all, wait_for_port
+from cli.procs import free_port, start_redis, stop_all, wait_for_port  # noqa: E402  (after the sys.path line)
 
 NGINX_CONF = ROOT / "compose" / "nginx.conf"
 MAX_ATTACK_S = 10.0

@@ -137,9 +137,18 @@ def main(argv: list[str] | None = None) -> int:
 
         def finish(i: int) -> tuple[str, float]:
             ts = now_ms()
-            job = Job(id=f"job_bench{i:06d}", tenant="bench", status=Status.succeeded, result_key=result_key("bench", "shared"),
-                      input=InputRef(bucket="ocrq", key="k", sha256="0" * 64, bytes=1, content_type="image/png", width=1, height=1),
-                      metadata={"i": i}, finished_at=ts, updated_at=ts)
+            job = Job(
+                id=f"job_bench{i:06d}",
+                tenant="bench",
+                status=Status.succeeded,
+                result_key=result_key("bench", "shared"),
+                input=InputRef(
+                    bucket="ocrq", key="k", sha256="0" * 64, bytes=1, content_type="image/png", width=1, height=1
+                ),
+                metadata={"i": i},
+                finished_at=ts,
+                updated_at=ts,
+            )
             t = time.time()
             hook(job)
             from shared.webhooks.outbox import msg_id_for
@@ -184,18 +193,36 @@ def main(argv: list[str] | None = None) -> int:
             if os.environ.get("BENCH_DEBUG"):
                 print(phase, [round(d) for d in sorted(delays)[-15:]], file=sys.stderr)
             wall = (max(got.values()) - t0) if got else float("nan")
-            rows.append((phase, n, len(got), emitted, wall, len(got) / wall if got else 0.0,
-                         pct(delays, 50) if delays else float("nan"), pct(delays, 95) if delays else float("nan"),
-                         max(delays) if delays else float("nan")))
+            rows.append(
+                (
+                    phase,
+                    n,
+                    len(got),
+                    emitted,
+                    wall,
+                    len(got) / wall if got else 0.0,
+                    pct(delays, 50) if delays else float("nan"),
+                    pct(delays, 95) if delays else float("nan"),
+                    max(delays) if delays else float("nan"),
+                )
+            )
 
-        print(f"\nwebhook delivery to a local receiver: {args.concurrency} worker threads, {args.emitters} emitters, 1 endpoint, "
-              f"signatures verified (standardwebhooks), {len(result)} B inline result")
-        print(f"{'phase':<8} {'events':>6} {'delivered':>9} {'emit s':>7} {'wall s':>7} {'deliv/s':>8} "
-              f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}")
+        print(
+            f"\nwebhook delivery to a local receiver: {args.concurrency} worker threads, {args.emitters} emitters, 1 endpoint, "
+            f"signatures verified (standardwebhooks), {len(result)} B inline result"
+        )
+        print(
+            f"{'phase':<8} {'events':>6} {'delivered':>9} {'emit s':>7} {'wall s':>7} {'deliv/s':>8} "
+            f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}"
+        )
         for r in rows:
-            print(f"{r[0]:<8} {r[1]:>6} {r[2]:>9} {r[3]:>7.2f} {r[4]:>7.2f} {r[5]:>8.1f} {r[6]:>7.1f} {r[7]:>7.1f} {r[8]:>7.1f}")
-        print("delay = job finish (finished-hook called) -> receiver got the verified request; "
-              f"bad signatures: {rx.bad}, requests: {rx.requests}")
+            print(
+                f"{r[0]:<8} {r[1]:>6} {r[2]:>9} {r[3]:>7.2f} {r[4]:>7.2f} {r[5]:>8.1f} {r[6]:>7.1f} {r[7]:>7.1f} {r[8]:>7.1f}"
+            )
+        print(
+            "delay = job finish (finished-hook called) -> receiver got the verified request; "
+            f"bad signatures: {rx.bad}, requests: {rx.requests}"
+        )
         return 0 if all(r[1] == r[2] for r in rows) and rx.bad == 0 else 1
     finally:
         if rx is not None:

@@ -32,8 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("backfill", help="OCR every object under a prefix (or in a manifest) as a batch")
     p.add_argument("source", help="s3://bucket/prefix of the objects to read")
     p.add_argument("--out", required=True, help="s3://bucket/prefix for the result JSON and the ledger")
-    p.add_argument("--manifest", default=None,
-                   help="a local JSONL/CSV file of keys (sent with the request), or a key / s3:// URL of one in storage")
+    p.add_argument(
+        "--manifest",
+        default=None,
+        help="a local JSONL/CSV file of keys (sent with the request), or a key / s3:// URL of one in storage",
+    )
     p.add_argument("--glob", default=None, help="only keys matching this pattern (e.g. '*.png')")
     add_task_args(p)
     p.add_argument("--window", type=int, default=None, help="items in flight at once (default: server's)")
@@ -109,8 +112,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if args.json and not args.wait:
         print(json.dumps(data, indent=2))
         return 0
-    print(f"batch {data['id']} created: {_src_text(data)} -> s3://{data['output']['bucket']}/{data['output']['prefix']}",
-          file=sys.stderr)
+    print(
+        f"batch {data['id']} created: {_src_text(data)} -> s3://{data['output']['bucket']}/{data['output']['prefix']}",
+        file=sys.stderr,
+    )
     if not args.wait:
         print(data["id"])
         return 0
@@ -127,7 +132,9 @@ def print_dry_run(d: dict[str, Any], as_json: bool) -> int:
         print(json.dumps(d, indent=2))
         return 0
     more = " (truncated: raise --limit)" if d["truncated"] else ""
-    print(f"dry run: {d['listed']} items listed{more}  engine {d['engine']} {d['engine_version'] or '(version unknown)'}")
+    print(
+        f"dry run: {d['listed']} items listed{more}  engine {d['engine']} {d['engine_version'] or '(version unknown)'}"
+    )
     print(f"  would run:   {d['would_run']}")
     print(f"  would skip:  {d['would_skip']}   (a result with the same content, task and engine version exists)")
     print(f"  would fail:  {d['would_fail']}")
@@ -157,9 +164,11 @@ def progress_line(b: dict[str, Any], width: int = 30) -> str:
     frac = done / shown_total if shown_total else 0.0
     fill = int(frac * width)
     tot = f"{shown_total}" + ("" if total is not None else "+")
-    return (f"[{'#' * fill}{'.' * (width - fill)}] {done}/{tot} {frac * 100:5.1f}%  "
-            f"{b['throughput_items_per_s']:.1f} items/s  ETA {_fmt_eta(b['eta_s'])}  "
-            f"ok {c['succeeded']}  skipped {c['skipped']}  failed {c['failed']}  in flight {c['queued'] + c['running']}")
+    return (
+        f"[{'#' * fill}{'.' * (width - fill)}] {done}/{tot} {frac * 100:5.1f}%  "
+        f"{b['throughput_items_per_s']:.1f} items/s  ETA {_fmt_eta(b['eta_s'])}  "
+        f"ok {c['succeeded']}  skipped {c['skipped']}  failed {c['failed']}  in flight {c['queued'] + c['running']}"
+    )
 
 
 def wait_batch(url: str, key: str, batch_id: str, timeout: float, as_json: bool = False) -> int:
@@ -192,8 +201,10 @@ def wait_batch(url: str, key: str, batch_id: str, timeout: float, as_json: bool 
     if as_json:
         print(json.dumps(b, indent=2))
     else:
-        print(f"batch {batch_id} {b['status']}: {c['succeeded']} succeeded, {c['skipped']} skipped, {c['failed']} failed"
-              f"{', ' + str(c['canceled']) + ' canceled' if c['canceled'] else ''}; ledger s3://{b['output']['bucket']}/{b['output']['ledger']}")
+        print(
+            f"batch {batch_id} {b['status']}: {c['succeeded']} succeeded, {c['skipped']} skipped, {c['failed']} failed"
+            f"{', ' + str(c['canceled']) + ' canceled' if c['canceled'] else ''}; ledger s3://{b['output']['bucket']}/{b['output']['ledger']}"
+        )
     if c["failed"]:
         print(f"see: ocrq batch failures {batch_id}", file=sys.stderr)
         return 1

@@ -85,7 +85,9 @@ def ocr_file(data: bytes, settings: Settings, engine: Engine, spec: TaskSpec | s
 
     if isinstance(spec, str):
         spec = TaskSpec(task=spec)
-    decoded = decode_for_ocr(data, formats=settings.allowed_formats, max_pixels=settings.max_pixels, max_side=settings.max_side)
+    decoded = decode_for_ocr(
+        data, formats=settings.allowed_formats, max_pixels=settings.max_pixels, max_side=settings.max_side
+    )
     t0 = time.perf_counter()
     out = engine.run([EngineRequest(decoded.image, spec)])[0]
     infer_ms = round((time.perf_counter() - t0) * 1000, 2)

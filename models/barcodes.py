@@ -43,7 +43,8 @@ def decode_barcodes(image: Image.Image, *, max_side: int = DEFAULT_MAX_SIDE) -> 
     if max(width, height) > max_side:
         scale = max(width, height) / max_side
         gray = gray.resize((max(1, round(width / scale)), max(1, round(height / scale))), Image.Resampling.BOX)
-    found, to_gray = _read(gray), _identity
+    to_gray: Mapper = _identity
+    found = _read(gray)
     if not found:
         found, to_gray = _second_pass(gray)
     out = []

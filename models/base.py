@@ -6,8 +6,9 @@ coordinates of the image it was given; the job runner maps them back to the orig
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from PIL import Image
 

@@ -198,7 +198,9 @@ def _save_processor(out: Path, tokenizer: Any, min_pixels: int, max_pixels: int)
     from transformers.models.hunyuan_vl.processing_hunyuan_vl import HunYuanVLProcessor
 
     image_processor = HunYuanVLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels)
-    processor = HunYuanVLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=TINY_CHAT_TEMPLATE)
+    processor = HunYuanVLProcessor(
+        image_processor=image_processor, tokenizer=tokenizer, chat_template=TINY_CHAT_TEMPLATE
+    )
     processor.save_pretrained(out)
     # Released checkpoints carry a standalone preprocessor_config.json; keep the same layout.
     image_processor.save_pretrained(out)
@@ -208,8 +210,14 @@ def _rope(head_dim: int) -> dict[str, Any]:
     # The released checkpoints' "xdrope" RoPE: 4 axes (position, width, height, image index),
     # sections summing to head_dim / 2; transformers maps it onto NTK-alpha RoPE.
     q = head_dim // 8
-    return {"rope_type": "xdrope", "type": "xdrope", "rope_theta": 10000.0, "alpha": 1000.0, "factor": 1.0,
-            "xdrope_section": [q, q, q, q]}
+    return {
+        "rope_type": "xdrope",
+        "type": "xdrope",
+        "rope_theta": 10000.0,
+        "alpha": 1000.0,
+        "factor": 1.0,
+        "xdrope_section": [q, q, q, q],
+    }
 
 
 def tiny_config(vocab_size: int) -> Any:
@@ -218,17 +226,36 @@ def tiny_config(vocab_size: int) -> Any:
     ids = _token_ids()
     return HunYuanVLConfig(
         text_config={
-            "vocab_size": vocab_size, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-            "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "max_position_embeddings": 4096,
-            "pad_token_id": ids[PAD], "bos_token_id": ids[BOS], "eos_token_id": ids[EOS], "eod_token_id": ids[EOS],
-            "sep_token_id": ids[SYSTEM_END], "rope_parameters": _rope(16),
+            "vocab_size": vocab_size,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "max_position_embeddings": 4096,
+            "pad_token_id": ids[PAD],
+            "bos_token_id": ids[BOS],
+            "eos_token_id": ids[EOS],
+            "eod_token_id": ids[EOS],
+            "sep_token_id": ids[SYSTEM_END],
+            "rope_parameters": _rope(16),
         },
         vision_config={
-            "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-            "out_hidden_size": 64, "patch_size": 16, "spatial_merge_size": 2, "max_image_size": 256,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "out_hidden_size": 64,
+            "patch_size": 16,
+            "spatial_merge_size": 2,
+            "max_image_size": 256,
             "min_image_size": 32,
         },
-        image_token_id=ids[IMAGE], im_start_id=ids[IMAGE_START], im_end_id=ids[IMAGE_END], im_newline_id=ids[IMAGE],
+        image_token_id=ids[IMAGE],
+        im_start_id=ids[IMAGE_START],
+        im_end_id=ids[IMAGE_END],
+        im_newline_id=ids[IMAGE],
         architectures=["HunYuanVLForConditionalGeneration"],
     )
 
@@ -236,30 +263,65 @@ def tiny_config(vocab_size: int) -> Any:
 # The released HunyuanOCR architecture (config.json of tencent/HunyuanOCR): a 24-layer, 1024-wide
 # dense decoder (GQA 16/8 heads, head_dim 128) and a 27-layer, 1152-wide ViT; about 1B parameters.
 RELEASED_TEXT = {
-    "vocab_size": 120818, "hidden_size": 1024, "intermediate_size": 3584, "num_hidden_layers": 24,
-    "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 131072,
-    "rms_norm_eps": 1e-5, "hidden_act": "silu", "attention_bias": False, "tie_word_embeddings": True,
+    "vocab_size": 120818,
+    "hidden_size": 1024,
+    "intermediate_size": 3584,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-5,
+    "hidden_act": "silu",
+    "attention_bias": False,
+    "tie_word_embeddings": True,
 }
 RELEASED_VISION = {
-    "hidden_size": 1152, "intermediate_size": 4304, "num_hidden_layers": 27, "num_attention_heads": 16,
-    "num_key_value_heads": 16, "out_hidden_size": 1024, "patch_size": 16, "spatial_merge_size": 2,
-    "temporal_patch_size": 1, "max_image_size": 2048, "min_image_size": 512, "img_max_token_num": 16384,
-    "max_vit_seq_len": 65536, "hidden_act": "gelu", "rms_norm_eps": 1e-5,
+    "hidden_size": 1152,
+    "intermediate_size": 4304,
+    "num_hidden_layers": 27,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 16,
+    "out_hidden_size": 1024,
+    "patch_size": 16,
+    "spatial_merge_size": 2,
+    "temporal_patch_size": 1,
+    "max_image_size": 2048,
+    "min_image_size": 512,
+    "img_max_token_num": 16384,
+    "max_vit_seq_len": 65536,
+    "hidden_act": "gelu",
+    "rms_norm_eps": 1e-5,
 }
-RELEASED_IMAGE_TOKEN_IDS = {"image_token_id": 120120, "im_start_id": 120118, "im_end_id": 120119, "im_newline_id": 120121}
+RELEASED_IMAGE_TOKEN_IDS = {
+    "image_token_id": 120120,
+    "im_start_id": 120118,
+    "im_end_id": 120119,
+    "im_newline_id": 120121,
+}
 
 
 def random_config() -> Any:
     from transformers import HunYuanVLConfig
 
     ids = _token_ids()
-    text = dict(RELEASED_TEXT, rope_parameters=_rope(128), pad_token_id=ids[PAD], bos_token_id=ids[BOS],
-                eos_token_id=ids[EOS], eod_token_id=ids[EOS], sep_token_id=ids[SYSTEM_END])
+    text = dict(
+        RELEASED_TEXT,
+        rope_parameters=_rope(128),
+        pad_token_id=ids[PAD],
+        bos_token_id=ids[BOS],
+        eos_token_id=ids[EOS],
+        eod_token_id=ids[EOS],
+        sep_token_id=ids[SYSTEM_END],
+    )
     return HunYuanVLConfig(
         text_config=text,
         vision_config=dict(RELEASED_VISION),
         # Our tokenizer keeps its image tokens at small ids; the released ids would point at filler.
-        image_token_id=ids[IMAGE], im_start_id=ids[IMAGE_START], im_end_id=ids[IMAGE_END], im_newline_id=ids[IMAGE],
+        image_token_id=ids[IMAGE],
+        im_start_id=ids[IMAGE_START],
+        im_end_id=ids[IMAGE_END],
+        im_newline_id=ids[IMAGE],
         tie_word_embeddings=True,
         architectures=["HunYuanVLForConditionalGeneration"],
     )
@@ -301,7 +363,7 @@ def make_random(directory: str | os.PathLike[str], *, seed: int = 0) -> Path:
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = _build_tokenizer(vocab_size=RELEASED_TEXT["vocab_size"])
+    tokenizer = _build_tokenizer(vocab_size=int(str(RELEASED_TEXT["vocab_size"])))
     # The released image processor bounds: 512x512 .. 2048x2048 pixels.
     _save_processor(out, tokenizer, min_pixels=512 * 512, max_pixels=2048 * 2048)
     _save_model(out, random_config(), dtype=torch.bfloat16, seed=seed, max_shard_size="1GB")

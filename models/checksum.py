@@ -10,7 +10,7 @@ same registry, worker, runner and result schema as the real engines; it never re
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 from models.base import EngineError, EngineOutput, EngineRequest
 from shared.results import Line

@@ -102,7 +102,7 @@ class TailRepetitionStop(StoppingCriteria):
             self.stopped = torch.zeros(batch, dtype=torch.bool, device=input_ids.device)
         generated = input_ids.shape[1] - self.prompt_len
         if generated < self.min_span or generated % self.every:
-            return self.stopped.clone()
+            return self.stopped.clone()  # type: ignore[return-value]  # a bool tensor; torch types it as Tensor
         hit = tail_repeats(input_ids[:, self.prompt_len :], self.max_ngram, self.min_repeats, self.min_span)
         self.stopped |= hit
-        return self.stopped.clone()
+        return self.stopped.clone()  # type: ignore[return-value]  # as above

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from PIL import Image
 
@@ -129,7 +130,7 @@ class HunyuanEngine:
     # ---------------------------------------------------------------- loading
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "HunyuanEngine":
+    def from_settings(cls, settings: Settings) -> HunyuanEngine:
         return cls.load(
             settings.model_path,
             attn_implementation=settings.attn_implementation,
@@ -144,7 +145,7 @@ class HunyuanEngine:
         attn_implementation: str = "sdpa",
         max_new_tokens: int = 4096,
         device: str | None = None,
-    ) -> "HunyuanEngine":
+    ) -> HunyuanEngine:
         problems = verify(model_path)
         if problems:
             raise EngineLoadError(f"HunyuanOCR weights at '{model_path}' unusable: {'; '.join(problems)}")
@@ -169,7 +170,7 @@ class HunyuanEngine:
         except Exception as err:  # noqa: BLE001 - any load failure becomes one operator line
             first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
             raise EngineLoadError(f"HunyuanOCR could not load from '{model_path}': {first}") from err
-        model.to(device).eval()
+        model.to(device).eval()  # type: ignore[arg-type]  # transformers wraps .to(); mypy misreads its signature
         version = f"hunyuanocr:{Path(model_path).resolve().name}+transformers-{transformers.__version__}"
         log.info("hunyuan: loaded %s on %s (%s)", model_path, device, attn_implementation)
         return cls(model, processor, device=device, max_new_tokens=max_new_tokens, version=version)
@@ -177,7 +178,8 @@ class HunyuanEngine:
     def warmup(self) -> None:
         """One tiny generate: CUDA kernels, allocator pools and lazy inits happen here, not on job one."""
         image = Image.new("RGB", (64, 64), "white")
-        self._generate([Prepared(0, image, "text", self._prompt_text(image, prompts.PROMPTS["text"]))], max_new_tokens=2)
+        warm = Prepared(0, image, "text", self._prompt_text(image, prompts.PROMPTS["text"]))
+        self._generate([warm], max_new_tokens=2)
 
     # ---------------------------------------------------------------- running
 
@@ -193,7 +195,7 @@ class HunyuanEngine:
         if ready:
             with self._lock:
                 outs = run_split(ready, self._generate, on_split=self._free_cache)
-            for item, out in zip(ready, outs):
+            for item, out in zip(ready, outs, strict=True):
                 results[item.index] = out
         return [r for r in results if r is not None]
 
@@ -256,7 +258,7 @@ class HunyuanEngine:
         new_tokens = out[:, prompt_len:].cpu()
         texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
         results: list[Result] = []
-        for item, row, text in zip(items, new_tokens, texts):
+        for item, row, text in zip(items, new_tokens, texts, strict=True):
             # Not ended by EOS means cut off: by the token cap or by the tail-repetition stop.
             ended = any(int(t) in self._eos_ids for t in row.tolist())
             width, height = item.image.size

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from models import parsers, prompts
 from models.base import EngineError, EngineLoadError, EngineOutput, EngineRequest
@@ -54,7 +55,7 @@ class HunyuanVllmEngine:
         self._lock = threading.Lock()  # LLM.generate is not re-entrant
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "HunyuanVllmEngine":
+    def from_settings(cls, settings: Settings) -> HunyuanVllmEngine:
         return cls.load(settings.model_path, max_new_tokens=settings.max_new_tokens, max_num_seqs=settings.batch_max)
 
     @classmethod
@@ -66,7 +67,7 @@ class HunyuanVllmEngine:
         max_num_seqs: int = 16,
         gpu_memory_utilization: float = 0.85,
         max_model_len: int = 16384,
-    ) -> "HunyuanVllmEngine":
+    ) -> HunyuanVllmEngine:
         problems = verify(model_path)
         if problems:
             raise EngineLoadError(f"HunyuanOCR weights at '{model_path}' unusable: {'; '.join(problems)}")
@@ -110,13 +111,15 @@ class HunyuanVllmEngine:
                 continue
             try:
                 image = check_image(req.image)
-                ready.append(Prepared(i, image, req.spec.task, self._prompt_text(image, prompts.build_prompt(req.spec))))
+                ready.append(
+                    Prepared(i, image, req.spec.task, self._prompt_text(image, prompts.build_prompt(req.spec)))
+                )
             except Exception as err:  # noqa: BLE001 - PIL raises many types for bad data
                 results[i] = EngineError("bad_image", f"cannot read image: {err}"[:300])
         if ready:
             with self._lock:
                 outs = self._generate_isolated(ready)
-            for item, out in zip(ready, outs):
+            for item, out in zip(ready, outs, strict=True):
                 results[item.index] = out
         return [r for r in results if r is not None]
 
@@ -146,7 +149,7 @@ class HunyuanVllmEngine:
         inputs = [{"prompt": it.prompt_text, "multi_modal_data": {"image": it.image}} for it in items]
         outputs = self.llm.generate(inputs, self.sampling_params, use_tqdm=False)
         results: list[Result] = []
-        for item, request_output in zip(items, outputs):
+        for item, request_output in zip(items, outputs, strict=True):
             completion = request_output.outputs[0]
             width, height = item.image.size
             results.append(

@@ -42,7 +42,9 @@ PROMPTS: dict[str, str] = {
 FIELDS_TEMPLATE = "提取图片中的: {fields} 的字段内容，并按照 JSON 格式返回。"
 
 # "Translation": the card publishes the into-English prompt; into-Chinese changes only the target.
-TRANSLATE_TEMPLATE = "先提取文字，再将文字内容翻译为{lang}。若是文档，则其中页眉、页脚忽略。公式用latex格式表示，表格用html格式表示。"
+TRANSLATE_TEMPLATE = (
+    "先提取文字，再将文字内容翻译为{lang}。若是文档，则其中页眉、页脚忽略。公式用latex格式表示，表格用html格式表示。"
+)
 TRANSLATE_LANG: dict[str, str] = {"en": "英文", "zh": "中文"}
 
 

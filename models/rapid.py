@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from importlib.metadata import version as pkg_version
-from typing import Sequence
 
 import numpy as np
 
@@ -50,7 +50,7 @@ def _to_output(res: object) -> EngineOutput:
     if boxes is None or txts is None:
         return EngineOutput(text="", lines=[])
     lines: list[Line] = []
-    for quad, text, score in zip(boxes, txts, scores or [None] * len(txts)):
+    for quad, text, score in zip(boxes, txts, scores or [None] * len(txts), strict=True):
         pts = [(int(round(float(x))), int(round(float(y)))) for x, y in quad]
         xs = [p[0] for p in pts]
         ys = [p[1] for p in pts]
@@ -72,16 +72,16 @@ def reading_order_text(lines: list[Line]) -> str:
     "TOTAL 9.00" must still read as one line of text.
     """
     rows: list[list[Line]] = []
-    for line in sorted(lines, key=lambda l: (l.box[1] + l.box[3]) / 2):
+    for line in sorted(lines, key=lambda ln: (ln.box[1] + ln.box[3]) / 2):
         cy = (line.box[1] + line.box[3]) / 2
         if rows:
             last = rows[-1]
-            top = min(l.box[1] for l in last)
-            bottom = max(l.box[3] for l in last)
+            top = min(ln.box[1] for ln in last)
+            bottom = max(ln.box[3] for ln in last)
             height = max(1, bottom - top)
             # Same row when the centre falls inside the row's band, shrunk a little against skew.
             if top + 0.2 * height <= cy <= bottom - 0.2 * height:
                 last.append(line)
                 continue
         rows.append([line])
-    return "\n".join(" ".join(l.text for l in sorted(row, key=lambda l: l.box[0])) for row in rows)
+    return "\n".join(" ".join(ln.text for ln in sorted(row, key=lambda ln: ln.box[0])) for row in rows)

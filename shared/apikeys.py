@@ -63,7 +63,7 @@ class KeyStore:
     def list(self) -> list[ApiKey]:
         out = []
         for _, d in sorted(self.r.hgetall(keys.API_KEYS).items()):
-            raw = self.r.get(keys.api_key(d.decode()))
+            raw = self.r.get(keys.api_key(keys.text(d)))
             if raw:
                 out.append(ApiKey(**json.loads(raw)))
         return sorted(out, key=lambda k: k.created_at)
@@ -72,7 +72,7 @@ class KeyStore:
         d = self.r.hget(keys.API_KEYS, key_id)
         if d is None:
             return False
-        name = keys.api_key(d.decode())
+        name = keys.api_key(keys.text(d))
         raw = self.r.get(name)
         if raw is None:
             return False
@@ -86,4 +86,4 @@ class KeyStore:
         self.r.sadd(keys.tenant_buckets(tenant), bucket)
 
     def allowed_buckets(self, tenant: str) -> set[str]:
-        return {b.decode() for b in self.r.smembers(keys.tenant_buckets(tenant))}
+        return {keys.text(b) for b in self.r.smembers(keys.tenant_buckets(tenant))}

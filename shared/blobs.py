@@ -9,9 +9,10 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 from urllib.parse import urlparse
 
 from shared.settings import Settings
@@ -34,7 +35,9 @@ class BlobInfo:
 class BlobStore(Protocol):
     bucket: str  # the default bucket
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream", *, bucket: str | None = None) -> None: ...
+    def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream", *, bucket: str | None = None
+    ) -> None: ...
     def get(self, key: str, *, bucket: str | None = None, max_bytes: int | None = None) -> bytes: ...
     def stat(self, key: str, *, bucket: str | None = None) -> BlobInfo | None: ...
     def delete(self, key: str, *, bucket: str | None = None) -> None: ...
@@ -70,7 +73,9 @@ class LocalBlobStore:
     def _path(self, key: str, bucket: str | None) -> Path:
         return self.root / _check_bucket(bucket or self.bucket) / _check_key(key)
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream", *, bucket: str | None = None) -> None:
+    def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream", *, bucket: str | None = None
+    ) -> None:
         path = self._path(key, bucket)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -132,7 +137,9 @@ class LocalBlobStore:
 class S3BlobStore:
     """MinIO (or any S3 server) through the `minio` client."""
 
-    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, *, secure: bool, region: str) -> None:
+    def __init__(
+        self, endpoint: str, access_key: str, secret_key: str, bucket: str, *, secure: bool, region: str
+    ) -> None:
         from minio import Minio
 
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region)
@@ -142,7 +149,9 @@ class S3BlobStore:
         if not self.client.bucket_exists(self.bucket):
             self.client.make_bucket(self.bucket)
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream", *, bucket: str | None = None) -> None:
+    def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream", *, bucket: str | None = None
+    ) -> None:
         _check_key(key)
         try:
             self.client.put_object(bucket or self.bucket, key, io.BytesIO(data), len(data), content_type=content_type)

@@ -195,7 +195,7 @@ def _result(kind: str, raw: str, items: list[Any], errors: list[dict[str, Any]])
             errors.extend(_element_errors(item))
         else:
             ai, data = item
-            title = _title(ai)
+            title = _title(ai) or ""
             decimal = _measure_decimal(ai, data)
             value = decimal if decimal is not None else data
         # "data" is the element's characters as encoded, which is what the printed HRI shows.

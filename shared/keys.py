@@ -16,7 +16,7 @@ Nothing else builds a key by hand, so the layout below is the whole of it:
 
 from __future__ import annotations
 
-from typing import overload
+from typing import Any, overload
 
 PREFIX = "ocrq:"
 
@@ -131,8 +131,8 @@ def webhook_sequence(tenant: str) -> str:
 @overload
 def text(value: None) -> None: ...
 @overload
-def text(value: bytes | str | int | float) -> str: ...
-def text(value: bytes | str | int | float | None) -> str | None:
+def text(value: Any) -> str: ...
+def text(value: Any) -> str | None:
     """A Redis reply as text (clients here do not set decode_responses); None stays None."""
     if value is None:
         return None

@@ -31,4 +31,4 @@ def record_finished(r: redis.Redis, status: str, timings: Timings | None) -> Non
 
 
 def read(r: redis.Redis) -> dict[str, float]:
-    return {k.decode(): float(v) for k, v in r.hgetall(KEY).items()}
+    return {keys.text(k): float(v) for k, v in r.hgetall(KEY).items()}

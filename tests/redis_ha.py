@@ -197,7 +197,7 @@ class RedisHA:
                     ok = False
                     break
                 if isinstance(state, list):
-                    state = dict(zip(state[::2], state[1::2]))
+                    state = dict(zip(state[::2], state[1::2], strict=True))
                 if (int(state["num-other-sentinels"]) < len(self.sentinels) - 1
                         or int(state["num-slaves"]) < replicas):
                     ok = False

@@ -239,8 +239,17 @@ def test_tenants_share_the_bulk_lane_however_many_batches_each_starts(h: Harness
         h.put("scans", f"f/{i:03d}.png", digit_png(i % 10, i // 10))
     acme = [h.create(src_prefix="f/", out_prefix=f"o{n}/") for n in range(3)]
     other = new_batch_id()
-    create_batch(h.r, batch_id=other, tenant="other", spec=TaskSpec(task="text"), src_bucket="scans",
-                    src_prefix="f/", out_bucket="scans", out_prefix="x/", window=8)
+    create_batch(
+        h.r,
+        batch_id=other,
+        tenant="other",
+        spec=TaskSpec(task="text"),
+        src_bucket="scans",
+        src_prefix="f/",
+        out_bucket="scans",
+        out_prefix="x/",
+        window=8,
+    )
     for _ in range(3):
         h.planner.tick_all()
     inflight = {bid: h.r.hlen(bkey(bid, "inflight")) for bid in [*acme, other]}
@@ -281,8 +290,9 @@ def s3_service(make_service, s3_server, s3_bucket):  # type: ignore[no-untyped-d
     def make(engine: str = "rapidocr", window: int = 16):  # type: ignore[no-untyped-def]
         src = "scans" + s3_bucket[1:]
         s3_server.make_bucket(src)
-        svc = make_service(store_env=s3_server.env(s3_bucket),
-                           env={"OCRQ_ENGINE": engine, "OCRQ_BATCH_WINDOW": str(window)})
+        svc = make_service(
+            store_env=s3_server.env(s3_bucket), env={"OCRQ_ENGINE": engine, "OCRQ_BATCH_WINDOW": str(window)}
+        )
         from shared.apikeys import KeyStore
 
         KeyStore(redis_lib.Redis.from_url(svc.redis_url)).allow_bucket(svc.tenant, src)
@@ -312,8 +322,9 @@ def expected_checksum(data: bytes) -> str:
     from shared.images import decode_for_ocr
 
     st = load_settings()
-    return checksum_text(decode_for_ocr(data, formats=st.allowed_formats, max_pixels=st.max_pixels,
-                                        max_side=st.max_side).image)
+    return checksum_text(
+        decode_for_ocr(data, formats=st.allowed_formats, max_pixels=st.max_pixels, max_side=st.max_side).image
+    )
 
 
 N_E2E = 2000
@@ -324,7 +335,11 @@ def test_2000_object_prefix_end_to_end_with_kills_then_rerun_skips_all(s3_servic
     src, s3 = svc.src, svc.s3
     images = {f"archive/{i:05d}.png": distinct_png(i) for i in range(N_E2E)}
     _upload_many(s3, src, list(images.items()))
-    body = {"source": {"bucket": src, "prefix": "archive/"}, "output": {"bucket": src, "prefix": "ocr/"}, "task": "text"}
+    body = {
+        "source": {"bucket": src, "prefix": "archive/"},
+        "output": {"bucket": src, "prefix": "ocr/"},
+        "task": "text",
+    }
     t0 = time.monotonic()
     r = requests.post(f"{svc.url}/v1/batches", json=body, headers=svc.headers(), timeout=30)
     assert r.status_code == 202, r.text
@@ -342,8 +357,15 @@ def test_2000_object_prefix_end_to_end_with_kills_then_rerun_skips_all(s3_servic
     took = time.monotonic() - t0
     c = b["counts"]
     assert b["status"] == "completed", b
-    assert c == {"planned": N_E2E, "queued": 0, "running": 0, "succeeded": N_E2E, "failed": 0, "skipped": 0,
-                 "canceled": 0}, c
+    assert c == {
+        "planned": N_E2E,
+        "queued": 0,
+        "running": 0,
+        "succeeded": N_E2E,
+        "failed": 0,
+        "skipped": 0,
+        "canceled": 0,
+    }, c
     assert b["total"] == N_E2E and b["done"] == N_E2E
     print(f"\n{N_E2E}-object backfill with kills: {took:.1f} s")
 
@@ -372,7 +394,17 @@ def test_2000_object_prefix_end_to_end_with_kills_then_rerun_skips_all(s3_servic
 
     # again, through the CLI: the dry run says everything would be skipped, the run skips all 2,000
     env = {**svc.env, "OCRQ_URL": svc.url, "OCRQ_API_KEY": svc.api_key, "OCRQ_CLIENT_CONFIG": str(tmp_path / "c.json")}
-    cli = [sys.executable, "-m", "cli.main", "backfill", f"s3://{src}/archive/", "--task", "text", "--out", f"s3://{src}/ocr/"]
+    cli = [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "backfill",
+        f"s3://{src}/archive/",
+        "--task",
+        "text",
+        "--out",
+        f"s3://{src}/ocr/",
+    ]
     dry = subprocess.run(cli + ["--dry-run", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert dry.returncode == 0, dry.stderr
     d = json.loads(dry.stdout)
@@ -390,17 +422,60 @@ def test_manifest_failures_listed_with_reasons_retry_and_batch_completed_webhook
     src, s3 = svc.src, svc.s3
     rx = Receiver().start()
     try:
-        rx.secrets["/batches"] = requests.post(f"{svc.url}/v1/webhooks/default-secret", headers=svc.headers(),
-                                               timeout=10).json()["secret"]
-        _upload_many(s3, src, [(f"m/{i}.png", imaging.label(f"A{i}7", size=24)) for i in range(4)]
-                     + [("m/notes.txt", b"plain text, not an image")])
+        rx.secrets["/batches"] = requests.post(
+            f"{svc.url}/v1/webhooks/default-secret", headers=svc.headers(), timeout=10
+        ).json()["secret"]
+        _upload_many(
+            s3,
+            src,
+            [(f"m/{i}.png", imaging.label(f"A{i}7", size=24)) for i in range(4)]
+            + [("m/notes.txt", b"plain text, not an image")],
+        )
         manifest = tmp_path / "keys.jsonl"
-        manifest.write_text("\n".join(json.dumps(x) for x in [
-            {"key": "m/0.png", "box": 12}, "m/1.png", "m/gone.png", "m/notes.txt", "m/2.png", "m/1.png", "m/3.png"]) + "\n")
-        env = {**svc.env, "OCRQ_URL": svc.url, "OCRQ_API_KEY": svc.api_key, "OCRQ_CLIENT_CONFIG": str(tmp_path / "c.json")}
-        run = subprocess.run([sys.executable, "-m", "cli.main", "backfill", f"s3://{src}", "--manifest", str(manifest),
-                              "--task", "text", "--out", f"s3://{src}/out", "--webhook-url", rx.url("/batches"), "--wait"],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        manifest.write_text(
+            "\n".join(
+                json.dumps(x)
+                for x in [
+                    {"key": "m/0.png", "box": 12},
+                    "m/1.png",
+                    "m/gone.png",
+                    "m/notes.txt",
+                    "m/2.png",
+                    "m/1.png",
+                    "m/3.png",
+                ]
+            )
+            + "\n"
+        )
+        env = {
+            **svc.env,
+            "OCRQ_URL": svc.url,
+            "OCRQ_API_KEY": svc.api_key,
+            "OCRQ_CLIENT_CONFIG": str(tmp_path / "c.json"),
+        }
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "backfill",
+                f"s3://{src}",
+                "--manifest",
+                str(manifest),
+                "--task",
+                "text",
+                "--out",
+                f"s3://{src}/out",
+                "--webhook-url",
+                rx.url("/batches"),
+                "--wait",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert run.returncode == 1, run.stderr  # items failed: non-zero exit
         assert "failed 3" in run.stderr and "4 succeeded" in run.stdout
         bid = run.stderr.split("batch ", 1)[1].split()[0]
@@ -408,8 +483,11 @@ def test_manifest_failures_listed_with_reasons_retry_and_batch_completed_webhook
         assert b["counts"]["succeeded"] == 4 and b["counts"]["failed"] == 3 and b["total"] == 7
         f = requests.get(f"{svc.url}/v1/batches/{bid}/failures", headers=svc.headers(), timeout=10).json()["items"]
         got = {(x["key"], x["line"], x["code"]) for x in f}
-        assert got == {("m/gone.png", 3, "input_missing"), ("m/notes.txt", 4, "unsupported_media_type"),
-                       ("m/1.png", 6, "duplicate_key")}
+        assert got == {
+            ("m/gone.png", 3, "input_missing"),
+            ("m/notes.txt", 4, "unsupported_media_type"),
+            ("m/1.png", 6, "duplicate_key"),
+        }
         assert all(x["message"] for x in f)
         doc = json.loads(s3.get_object(src, "out/m/0.png.json").read())
         assert doc["text"].strip() == "A07" and doc["metadata"] == {"box": 12}
@@ -438,18 +516,28 @@ def test_problems_buckets_and_tenants(s3_service) -> None:  # type: ignore[no-un
     h = svc.headers()
     body = {"source": {"bucket": "someone-elses", "prefix": ""}, "output": {"bucket": svc.src, "prefix": "o/"}}
     r = requests.post(f"{svc.url}/v1/batches", json=body, headers=h, timeout=10)
-    assert r.status_code == 403 and r.headers["Content-Type"].startswith("application/problem+json") and r.json()["title"]
+    assert (
+        r.status_code == 403 and r.headers["Content-Type"].startswith("application/problem+json") and r.json()["title"]
+    )
     body = {"source": {"bucket": svc.src, "prefix": ""}, "output": {"bucket": "someone-elses", "prefix": "o/"}}
     assert requests.post(f"{svc.url}/v1/batches", json=body, headers=h, timeout=10).status_code == 403
     bad = {"source": {"bucket": svc.src, "prefix": "x/", "manifest": "k.jsonl"}, "output": {"bucket": svc.src}}
     r = requests.post(f"{svc.url}/v1/batches", json=bad, headers=h, timeout=10)
     assert r.status_code in (400, 422) and r.headers["Content-Type"].startswith("application/problem+json")
-    r = requests.post(f"{svc.url}/v1/batches", headers=h, timeout=10,
-                      json={"source": {"bucket": svc.src, "manifest": "nope.jsonl"}, "output": {"bucket": svc.src}})
+    r = requests.post(
+        f"{svc.url}/v1/batches",
+        headers=h,
+        timeout=10,
+        json={"source": {"bucket": svc.src, "manifest": "nope.jsonl"}, "output": {"bucket": svc.src}},
+    )
     assert r.status_code == 404 and r.json()["title"]
     other = svc.new_key("other")
-    r = requests.post(f"{svc.url}/v1/batches", headers=h, timeout=10,
-                      json={"source": {"bucket": svc.src, "prefix": "x/"}, "output": {"bucket": svc.src, "prefix": "o/"}})
+    r = requests.post(
+        f"{svc.url}/v1/batches",
+        headers=h,
+        timeout=10,
+        json={"source": {"bucket": svc.src, "prefix": "x/"}, "output": {"bucket": svc.src, "prefix": "o/"}},
+    )
     assert r.status_code == 202
     bid = r.json()["id"]
     for method, path in (("GET", ""), ("DELETE", ""), ("GET", "/failures"), ("POST", "/retry-failed")):

@@ -138,7 +138,7 @@ def test_console_end_to_end(make_service, browser, output_dir):
     layer = page.locator("svg.overlay").bounding_box()
     assert img and layer and all(abs(img[k] - layer[k]) < 1.5 for k in ("x", "y", "width", "height"))
     scale = img["width"] / job["result"]["image"]["width"]
-    i = max(range(len(lines)), key=lambda n: (lines[n]["box"][2] - lines[n]["box"][0]))  # the widest line
+    i = max(range(len(lines)), key=lambda n: lines[n]["box"][2] - lines[n]["box"][0])  # the widest line
     x0, y0, x1, y1 = lines[i]["box"]
     got = boxes.nth(i).bounding_box()
     assert got is not None
@@ -215,7 +215,9 @@ def test_console_end_to_end(make_service, browser, output_dir):
 
     # --- a bad file: the problem's detail in words, not JSON or a stack trace
     bad = b"this is a text file, not a JPEG\n"
-    expected = requests.post(f"{svc.url}/v1/jobs", headers=svc.headers(), files={"file": ("notes.jpg", bad)}, timeout=10)
+    expected = requests.post(
+        f"{svc.url}/v1/jobs", headers=svc.headers(), files={"file": ("notes.jpg", bad)}, timeout=10
+    )
     assert expected.headers["Content-Type"].startswith("application/problem+json")
     problem = expected.json()
     page.get_by_role("link", name="New job", exact=True).click()
@@ -255,9 +257,14 @@ def test_console_end_to_end(make_service, browser, output_dir):
         KeyStore(redis_lib.Redis.from_url(svc.redis_url)).allow_bucket(svc.tenant, "ocrq")
         sha = api.get(f"{svc.url}/v1/jobs/{newer_ids[0]}", timeout=10).json()["input"]["sha256"]
         manifest = "\n".join(json.dumps(k) for k in (f"inputs/{svc.tenant}/{sha}", "scans/gone.png")) + "\n"
-        r = api.post(f"{svc.url}/v1/batches", timeout=10, json={
-            "source": {"bucket": "ocrq", "manifest_text": manifest, "manifest_format": "jsonl"},
-            "output": {"bucket": "ocrq", "prefix": "out"}})
+        r = api.post(
+            f"{svc.url}/v1/batches",
+            timeout=10,
+            json={
+                "source": {"bucket": "ocrq", "manifest_text": manifest, "manifest_format": "jsonl"},
+                "output": {"bucket": "ocrq", "prefix": "out"},
+            },
+        )
         assert r.status_code in (201, 202), r.text
         batch_id = r.json()["id"]
         page.reload()
@@ -269,7 +276,9 @@ def test_console_end_to_end(make_service, browser, output_dir):
         page.locator('.batch-summary dd[data-count="failed"]', has_text="1").wait_for(timeout=JOB_TIMEOUT_MS)
         page.locator(".batch-summary .badge", has_text="Completed").wait_for(timeout=JOB_TIMEOUT_MS)
         # the list below says the same at once, not on its own next refresh
-        page.locator(f'.batch-items li[data-batch-id="{batch_id}"]', has_text="Completed · 2 of 2 finished").wait_for(timeout=1500)
+        page.locator(f'.batch-items li[data-batch-id="{batch_id}"]', has_text="Completed · 2 of 2 finished").wait_for(
+            timeout=1500
+        )
         assert page.locator(".batch-summary [role=progressbar]").get_attribute("aria-valuenow") == "2"
         failures = page.locator(".failures-table")
         failures.wait_for()
@@ -290,7 +299,12 @@ def test_console_end_to_end(make_service, browser, output_dir):
                  strong: box.querySelector('td strong') && box.querySelector('td strong').textContent,
                  links: Array.from(box.querySelectorAll('a')).map(a => a.getAttribute('href')) };
     }""")
-    assert made == {"imgs": 0, "h1": 'T <img src=x onerror="window.pwned=1">', "strong": "bold", "links": ["https://example.org"]}
+    assert made == {
+        "imgs": 0,
+        "h1": 'T <img src=x onerror="window.pwned=1">',
+        "strong": "bold",
+        "links": ["https://example.org"],
+    }
 
     # --- sign out forgets the key
     page.get_by_role("button", name="Sign out").click()
@@ -337,7 +351,6 @@ def test_console_files_are_served_with_a_strict_policy(make_service):
         assert miss.status_code == 404 and miss.headers["Content-Type"].startswith("application/problem+json")
     cfg = requests.get(f"{svc.url}/console/config.json", timeout=10).json()
     assert cfg["engine"] == "rapidocr" and cfg["tasks"] == ["text", "spotting"]
-
 
 
 def _focused(page) -> str:

@@ -79,7 +79,11 @@ def test_twenty_concurrent_requests_with_one_idempotency_key_create_exactly_one_
     assert r.llen("interactive") == 1
     # a later retry is the same job, 200
     again = svc.submit(data, headers={"Idempotency-Key": "scan-42"})
-    assert again.status_code == 200 and again.json()["id"] in ids and again.headers["Location"].endswith(again.json()["id"])
+    assert (
+        again.status_code == 200
+        and again.json()["id"] in ids
+        and again.headers["Location"].endswith(again.json()["id"])
+    )
     # the same key with another image is a 409; another tenant's same key is its own job
     other = svc.submit(_jpeg(3), headers={"Idempotency-Key": "scan-42"})
     assert other.status_code == 409 and other.json()["type"] == "urn:ocrq:problem:idempotency_key_reused"
@@ -115,7 +119,9 @@ def test_submit_by_reference_reads_an_allowed_bucket_without_copying(make_servic
     assert own and all(k.startswith("results/") for k in own), own
     assert _get(svc, f"/v1/jobs/{job['id']}/image").content == img
     # a missing object in an allowed bucket is a 404 problem, before anything is queued
-    r = requests.post(f"{svc.url}/v1/jobs", json={"source": {"bucket": scans, "key": "nope.png"}}, headers=auth, timeout=30)
+    r = requests.post(
+        f"{svc.url}/v1/jobs", json={"source": {"bucket": scans, "key": "nope.png"}}, headers=auth, timeout=30
+    )
     assert r.status_code == 404 and r.json()["type"] == "urn:ocrq:problem:source_not_found"
     # purging a reference job never deletes the tenant's own object
     assert _delete(svc, f"/v1/jobs/{job['id']}?purge=true").status_code == 204
@@ -131,8 +137,14 @@ def test_keys_cli_allow_bucket(make_service):
     from shared.apikeys import KeyStore
 
     svc = make_service(worker=False)
-    out = subprocess.run([sys.executable, "-m", "cli.main", "keys", "create", "--tenant", "initech", "--allow-bucket", "scans-a"],
-                         env=svc.env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "cli.main", "keys", "create", "--tenant", "initech", "--allow-bucket", "scans-a"],
+        env=svc.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert KeyStore(redis.Redis.from_url(svc.redis_url)).allowed_buckets("initech") == {"scans-a"}
 
@@ -140,8 +152,13 @@ def test_keys_cli_allow_bucket(make_service):
 # ------------------------------------------------------------------ options
 def test_job_options_are_stored_and_bulk_goes_to_the_bulk_queue(make_service):
     svc = make_service(worker=False)
-    r = svc.submit(_jpeg(4), priority="bulk", task="spotting", metadata=json.dumps({"scanner": "s-9", "n": 3}),
-                   webhook_url="http://127.0.0.1:9/hook")
+    r = svc.submit(
+        _jpeg(4),
+        priority="bulk",
+        task="spotting",
+        metadata=json.dumps({"scanner": "s-9", "n": 3}),
+        webhook_url="http://127.0.0.1:9/hook",
+    )
     assert r.status_code == 202, r.text
     job = r.json()
     assert job["priority"] == "bulk" and job["task"] == "spotting"
@@ -158,8 +175,13 @@ def test_job_options_are_stored_and_bulk_goes_to_the_bulk_queue(make_service):
     assert r.json()["params"] == {"fields": ["total", "date"]}
     r = svc2.submit(_jpeg(5), task="translate", target_lang="zh")
     assert r.json()["params"] == {"target_lang": "zh"}
-    r = requests.post(f"{svc2.url}/v1/jobs", headers=svc2.headers(), timeout=30,
-                      files={"file": ("a.jpg", _jpeg(6))}, data={"task": "ask", "instruction": "What is the total?"})
+    r = requests.post(
+        f"{svc2.url}/v1/jobs",
+        headers=svc2.headers(),
+        timeout=30,
+        files={"file": ("a.jpg", _jpeg(6))},
+        data={"task": "ask", "instruction": "What is the total?"},
+    )
     assert r.status_code == 202 and r.json()["params"] == {"instruction": "What is the total?"}
 
 
@@ -327,19 +349,27 @@ def test_body_limit_before_reading_also_chunked(make_service):
     r = svc.submit(big)
     assert r.status_code == 413 and r.json()["type"] == "urn:ocrq:problem:payload_too_large"
     # far over: refused from Content-Length before the body is read
-    r = requests.post(f"{svc.url}/v1/jobs", headers={**svc.headers(), "Content-Type": "multipart/form-data; boundary=x"},
-                      data=b"x" * 300_000, timeout=30)
+    r = requests.post(
+        f"{svc.url}/v1/jobs",
+        headers={**svc.headers(), "Content-Type": "multipart/form-data; boundary=x"},
+        data=b"x" * 300_000,
+        timeout=30,
+    )
     assert r.status_code == 413 and r.headers["Content-Type"] == "application/problem+json"
 
     # chunked, no Content-Length: refused once the stream passes the bound
     def gen():
-        yield b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n"
+        yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
         for _ in range(30):
             yield b"\xff" * 10_000
         yield b"\r\n--x--\r\n"
 
-    r = requests.post(f"{svc.url}/v1/jobs", headers={**svc.headers(), "Content-Type": "multipart/form-data; boundary=x"},
-                      data=gen(), timeout=30)
+    r = requests.post(
+        f"{svc.url}/v1/jobs",
+        headers={**svc.headers(), "Content-Type": "multipart/form-data; boundary=x"},
+        data=gen(),
+        timeout=30,
+    )
     assert r.request.headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in r.request.headers
     assert r.status_code == 413 and r.json()["status"] == 413
     rc = redis.Redis.from_url(svc.redis_url)
@@ -349,12 +379,16 @@ def test_body_limit_before_reading_also_chunked(make_service):
     assert len(small) < 2048
 
     def gen_ok():
-        yield b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n"
+        yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
         yield small
         yield b"\r\n--x--\r\n"
 
-    r = requests.post(f"{svc.url}/v1/jobs", headers={**svc.headers(), "Content-Type": "multipart/form-data; boundary=x"},
-                      data=gen_ok(), timeout=30)
+    r = requests.post(
+        f"{svc.url}/v1/jobs",
+        headers={**svc.headers(), "Content-Type": "multipart/form-data; boundary=x"},
+        data=gen_ok(),
+        timeout=30,
+    )
     assert r.status_code == 202, r.text
 
 

@@ -47,8 +47,12 @@ def test_missing_and_revoked_key_401(svc):
     from shared.apikeys import KeyStore
 
     _problem(requests.get(f"{svc.url}/v1/jobs", timeout=10), 401, "unauthorized")
-    _problem(requests.get(f"{svc.url}/v1/jobs", headers={"Authorization": "Basic abc"}, timeout=10), 401, "unauthorized")
-    _problem(requests.get(f"{svc.url}/v1/jobs", headers={"Authorization": "Bearer nope"}, timeout=10), 401, "unauthorized")
+    _problem(
+        requests.get(f"{svc.url}/v1/jobs", headers={"Authorization": "Basic abc"}, timeout=10), 401, "unauthorized"
+    )
+    _problem(
+        requests.get(f"{svc.url}/v1/jobs", headers={"Authorization": "Bearer nope"}, timeout=10), 401, "unauthorized"
+    )
     ks = KeyStore(redis.Redis.from_url(svc.redis_url))
     clear, key = ks.create("acme", "to-revoke")
     assert requests.get(f"{svc.url}/v1/jobs", headers=svc.headers(clear), timeout=10).status_code == 200
@@ -69,7 +73,12 @@ def test_unknown_job_404(svc):
 
 
 def test_malformed_json_400(svc):
-    r = requests.post(f"{svc.url}/v1/jobs", data=b'{"source": {', headers={**svc.headers(), "Content-Type": "application/json"}, timeout=10)
+    r = requests.post(
+        f"{svc.url}/v1/jobs",
+        data=b'{"source": {',
+        headers={**svc.headers(), "Content-Type": "application/json"},
+        timeout=10,
+    )
     _problem(r, 400, "malformed_json")
     _problem(_post_json(svc, ["not", "an", "object"]), 400, "malformed_json")
     _nothing_queued(svc)
@@ -120,7 +129,11 @@ def test_source_bucket_not_allowed_403(svc):
 def test_idempotency_key_reused_with_a_different_body_409(svc):
     assert svc.submit(imaging.jpeg(300, 200), headers={"Idempotency-Key": "k1"}).status_code == 202
     _problem(svc.submit(imaging.jpeg(301, 200), headers={"Idempotency-Key": "k1"}), 409, "idempotency_key_reused")
-    _problem(svc.submit(imaging.jpeg(300, 200), task="spotting", headers={"Idempotency-Key": "k1"}), 409, "idempotency_key_reused")
+    _problem(
+        svc.submit(imaging.jpeg(300, 200), task="spotting", headers={"Idempotency-Key": "k1"}),
+        409,
+        "idempotency_key_reused",
+    )
     _problem(svc.submit(imaging.jpeg(), headers={"Idempotency-Key": "x" * 300}), 400, "invalid_idempotency_key")
     assert len(redis.Redis.from_url(svc.redis_url).keys("ocrq:job:*")) == 1
 
@@ -150,9 +163,13 @@ def test_rejected_uploads_enqueue_nothing(svc):
 
 
 def test_missing_file_and_wrong_content_type(svc):
-    r = requests.post(f"{svc.url}/v1/jobs", headers=svc.headers(), files={"image": ("a.jpg", imaging.jpeg())}, timeout=10)
+    r = requests.post(
+        f"{svc.url}/v1/jobs", headers=svc.headers(), files={"image": ("a.jpg", imaging.jpeg())}, timeout=10
+    )
     _problem(r, 400, "missing_file")
-    r = requests.post(f"{svc.url}/v1/jobs", headers={**svc.headers(), "Content-Type": "image/jpeg"}, data=imaging.jpeg(), timeout=10)
+    r = requests.post(
+        f"{svc.url}/v1/jobs", headers={**svc.headers(), "Content-Type": "image/jpeg"}, data=imaging.jpeg(), timeout=10
+    )
     _problem(r, 415, "unsupported_media_type")
     _nothing_queued(svc)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import io
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pytest
 import torch
@@ -232,7 +232,9 @@ def test_gpu_bf16_batch(tiny_checkpoint: Path) -> None:
 def test_vllm_engine_batch(tiny_checkpoint: Path) -> None:
     from models.hunyuan_vllm import HunyuanVllmEngine
 
-    eng = HunyuanVllmEngine.load(str(tiny_checkpoint), max_new_tokens=16, gpu_memory_utilization=0.3, max_model_len=4096)
+    eng = HunyuanVllmEngine.load(
+        str(tiny_checkpoint), max_new_tokens=16, gpu_memory_utilization=0.3, max_model_len=4096
+    )
     outs = eng.run([req(receipt(0)), req(corrupt_jpeg()), req(receipt(1), "fields", fields=("total",))])
     assert isinstance(outs[0], EngineOutput) and isinstance(outs[2], EngineOutput)
     assert isinstance(outs[1], EngineError) and outs[1].code == "bad_image"

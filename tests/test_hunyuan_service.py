@@ -18,8 +18,14 @@ def tiny_checkpoint(tmp_path_factory):
 def test_ocr_cli_runs_spotting_with_the_tiny_checkpoint(tiny_checkpoint, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OCRQ_ENGINE": "hunyuan",
            "OCRQ_MODEL_PATH": str(tiny_checkpoint), "OCRQ_MAX_NEW_TOKENS": "24", "HF_HUB_OFFLINE": "1"}
-    r = subprocess.run([sys.executable, "-m", "cli.main", "ocr", str(RECEIPTS / "000.jpg"), "--task", "spotting", "--json"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "cli.main", "ocr", str(RECEIPTS / "000.jpg"), "--task", "spotting", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads(r.stdout)
     assert result["engine"]["name"] == "hunyuan" and result["task"] == "spotting"
@@ -27,8 +33,15 @@ def test_ocr_cli_runs_spotting_with_the_tiny_checkpoint(tiny_checkpoint, tmp_pat
 
 
 def test_a_job_through_the_service_runs_on_the_hunyuan_engine(make_service, tiny_checkpoint):
-    service = make_service(env={"OCRQ_ENGINE": "hunyuan", "OCRQ_MODEL_PATH": str(tiny_checkpoint),
-                                "OCRQ_MAX_NEW_TOKENS": "24", "OCRQ_BATCH_MAX": "2", "HF_HUB_OFFLINE": "1"})
+    service = make_service(
+        env={
+            "OCRQ_ENGINE": "hunyuan",
+            "OCRQ_MODEL_PATH": str(tiny_checkpoint),
+            "OCRQ_MAX_NEW_TOKENS": "24",
+            "OCRQ_BATCH_MAX": "2",
+            "HF_HUB_OFFLINE": "1",
+        }
+    )
     ids = [service.submit(RECEIPTS / f"00{i}.jpg", task="spotting").json()["id"] for i in range(3)]
     # a task RapidOCR cannot do is accepted by a HunyuanOCR deployment
     ids.append(service.submit(RECEIPTS / "003.jpg", task="translate", target_lang="en").json()["id"])
@@ -36,16 +49,26 @@ def test_a_job_through_the_service_runs_on_the_hunyuan_engine(make_service, tiny
         job = service.wait(job_id, timeout=300)
         assert job["status"] == "succeeded", job
         assert job["result"]["engine"]["name"] == "hunyuan"
-    starting = [json.loads(line) for line in (service.logs / "worker.log").read_text().splitlines()
-                if '"worker starting"' in line]
+    starting = [
+        json.loads(line)
+        for line in (service.logs / "worker.log").read_text().splitlines()
+        if '"worker starting"' in line
+    ]
     # the micro-batching pool: threads, OCRQ_BATCH_MAX wide
     assert [(s["pool"], s["concurrency"]) for s in starting] == [("thread", 2)]
 
 
 def test_worker_with_a_broken_model_folder_exits_non_zero(tmp_path):
     (tmp_path / "config.json").write_text("{}")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OCRQ_ENGINE": "hunyuan", "OCRQ_MODEL_PATH": str(tmp_path),
-           "OCRQ_REDIS_URL": "redis://127.0.0.1:1/0"}
-    r = subprocess.run([sys.executable, "-m", "cli.main", "worker"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "OCRQ_ENGINE": "hunyuan",
+        "OCRQ_MODEL_PATH": str(tmp_path),
+        "OCRQ_REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "cli.main", "worker"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode != 0
     assert "not usable" in r.stderr and r.stderr.strip().count("\n") == 0

@@ -10,7 +10,9 @@ FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 
 
 def check(data, **kw):
-    return inspect(data, formats=FORMATS, max_pixels=kw.get("max_pixels", 40_000_000), max_frames=kw.get("max_frames", 1))
+    return inspect(
+        data, formats=FORMATS, max_pixels=kw.get("max_pixels", 40_000_000), max_frames=kw.get("max_frames", 1)
+    )
 
 
 def test_plain_jpeg_is_accepted():
@@ -49,7 +51,9 @@ def test_pixel_cap_is_ours_not_pillows():
 
 
 def test_exif_rotation_is_applied_and_size_bounded():
-    d = decode_for_ocr(imaging.jpeg(3000, 1000, exif_orientation=6), formats=FORMATS, max_pixels=40_000_000, max_side=1024)
+    d = decode_for_ocr(
+        imaging.jpeg(3000, 1000, exif_orientation=6), formats=FORMATS, max_pixels=40_000_000, max_side=1024
+    )
     # orientation 6 = rotate 90°: the upright picture is tall
     assert (d.width, d.height) == (1000, 3000)
     assert max(d.image.size) == 1024 and d.image.size[1] > d.image.size[0]

@@ -15,8 +15,11 @@ def store(redis_db):
 
 
 def make_job(tenant="acme", created_at=None):
-    job = Job(id=new_job_id(), tenant=tenant,
-              input=InputRef(bucket="b", key="k", sha256="0" * 64, bytes=1, content_type="image/png", width=1, height=1))
+    job = Job(
+        id=new_job_id(),
+        tenant=tenant,
+        input=InputRef(bucket="b", key="k", sha256="0" * 64, bytes=1, content_type="image/png", width=1, height=1),
+    )
     if created_at is not None:
         job.created_at = created_at
     return job
@@ -42,7 +45,9 @@ def test_only_one_of_many_racing_claims_wins(store):
     job = make_job()
     store.create(job)
     wins = []
-    threads = [threading.Thread(target=lambda i=i: wins.append(store.claim(job.id, f"w{i}", 30).applied)) for i in range(20)]
+    threads = [
+        threading.Thread(target=lambda i=i: wins.append(store.claim(job.id, f"w{i}", 30).applied)) for i in range(20)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -70,7 +70,9 @@ def test_openapi_document_is_valid_and_covers_every_route(service):
                 continue
             for status, resp in op["responses"].items():
                 if status.startswith(("4", "5")) and status != "414":
-                    assert resp["content"] == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}, (path, method, status)
+                    assert resp["content"] == {
+                        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    }, (path, method, status)
     # all $refs resolve
     text = r.text
     for ref in set(re.findall(r'"#/components/schemas/([^"]+)"', text)):
@@ -81,15 +83,32 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(service, tmp_p
     config = tmp_path / "schemathesis.toml"
     config.write_text(SCHEMATHESIS_CONFIG)
     cmd = [
-        str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config),
-        "run", f"{service.url}/openapi.json",
-        "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-        "-H", f"Authorization: Bearer {service.api_key}",
-        "--max-examples", "20", "--max-time", "60", "--request-timeout", "10",
-        "--seed", "1", "--no-color", "--generation-database", "none",
+        str(Path(sys.executable).parent / "schemathesis"),
+        "--config-file",
+        str(config),
+        "run",
+        f"{service.url}/openapi.json",
+        "--checks",
+        "all",
+        "--exclude-checks",
+        "positive_data_acceptance",
+        "-H",
+        f"Authorization: Bearer {service.api_key}",
+        "--max-examples",
+        "20",
+        "--max-time",
+        "60",
+        "--request-timeout",
+        "10",
+        "--seed",
+        "1",
+        "--no-color",
+        "--generation-database",
+        "none",
     ]
-    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=240,
-                         env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
+    out = subprocess.run(
+        cmd, cwd=tmp_path, capture_output=True, text=True, timeout=240, env={**os.environ, "SCHEMATHESIS_HOOKS": ""}
+    )
     log = out.stdout + out.stderr
     (ROOT / "test-output").mkdir(exist_ok=True)
     (ROOT / "test-output" / "schemathesis.txt").write_text(log)

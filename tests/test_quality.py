@@ -46,7 +46,7 @@ def test_clean_receipts_are_ok_and_degraded_ones_rescan_with_the_right_reason() 
         assert sum(v[reason]) / len(v[reason]) >= 0.9, reason
 
 
-@pytest.mark.xfail(reason="glare on white-paper scans is not told apart from blank paper yet", strict=False)
+@pytest.mark.xfail(reason="glare on white-paper scans is not told apart from blank paper yet", strict=True)
 def test_glare_detected() -> None:
     v = _verdicts()
     assert sum(v["glare"]) / len(v["glare"]) >= 0.95

@@ -38,12 +38,12 @@ def test_twelve_receipts_read_the_same_through_the_service_as_directly(service, 
         assert r.headers["Location"] == f"/v1/jobs/{r.json()['id']}"
         ids.append(r.json()["id"])
     expected = direct_results(rapid_engine, RECEIPT_FILES)
-    for path, job_id, want in zip(RECEIPT_FILES, ids, expected):
+    for path, job_id, want in zip(RECEIPT_FILES, ids, expected, strict=True):
         job = service.wait(job_id)
         assert job["status"] == "succeeded", job
         got = job["result"]
         assert got["text"] == want.text, path.name
-        assert [l["box"] for l in got["lines"]] == [list(l.box) for l in want.lines], path.name
+        assert [ln["box"] for ln in got["lines"]] == [list(ln.box) for ln in want.lines], path.name
         assert got["image"] == {"width": want.image.width, "height": want.image.height}
         assert got["engine"]["name"] == "rapidocr" and got["timings"]["total_ms"] >= got["timings"]["infer_ms"] > 0
     # a known word is read from the first receipt
@@ -70,9 +70,20 @@ def test_synthetic_label_is_read_back_exactly(service):
 
 
 def test_submit_wait_cli_prints_receipt_text(service, tmp_path):
-    env = {**service.env, "OCRQ_URL": service.url, "OCRQ_API_KEY": service.api_key, "OCRQ_CLIENT_CONFIG": str(tmp_path / "c.json")}
-    r = subprocess.run([sys.executable, "-m", "cli.main", "submit", str(RECEIPT_FILES[0]), "--wait"], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=120)
+    env = {
+        **service.env,
+        "OCRQ_URL": service.url,
+        "OCRQ_API_KEY": service.api_key,
+        "OCRQ_CLIENT_CONFIG": str(tmp_path / "c.json"),
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "cli.main", "submit", str(RECEIPT_FILES[0]), "--wait"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "TAMAN DAYA" in r.stdout
 

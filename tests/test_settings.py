@@ -41,6 +41,13 @@ def test_missing_model_path_for_hunyuan_is_named(monkeypatch):
 
 def test_cli_fails_at_start_with_one_line(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "OCRQ_STORAGE_URL": "nope://", "HOME": str(tmp_path)}
-    r = subprocess.run([sys.executable, "-m", "cli.main", "keys", "list"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "cli.main", "keys", "list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "OCRQ_STORAGE_URL" in r.stderr

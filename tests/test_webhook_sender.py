@@ -81,7 +81,7 @@ def _handler(rx: Receiver) -> type[BaseHTTPRequestHandler]:
                 "/redirect": (302, {"Location": f"http://127.0.0.1:{rx.port}/redirect-target"}),
                 "/busy": (429, {"Retry-After": "120"}),
                 "/busy-date": (503, {"Retry-After": format_datetime(
-                    dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=600), usegmt=True)}),
+                    dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600), usegmt=True)}),
                 "/busy-garbage": (429, {"Retry-After": "soon"}),
             }.get(route, (404, {}))
             self._reply(status, extra, body=b"x" * 5000 if route == "/fail" else b"")
@@ -277,7 +277,7 @@ def tls_files(tmp_path: Path) -> tuple[Path, Path, Path]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
 
     def name(cn: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
@@ -363,7 +363,7 @@ def test_https_untrusted_ca_rejected(tls_receiver: Receiver) -> None:
 
 
 def test_parse_retry_after() -> None:
-    now = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
     assert parse_retry_after("0") == 0.0
     assert parse_retry_after(" 30 ") == 30.0
     assert parse_retry_after("Wed, 01 Jan 2025 12:02:00 GMT", now=now) == 120.0

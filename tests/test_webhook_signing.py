@@ -36,7 +36,10 @@ def test_reference_library_verifies_our_headers() -> None:
     h = signing.headers("msg_1", _now(), BODY, [secret])
     assert h["content-type"] == "application/json"
     assert h["webhook-id"] == "msg_1"
-    assert Webhook(secret).verify(BODY, h) == {"type": "job.completed", "data": {"job_id": "j_1", "status": "succeeded"}}
+    assert Webhook(secret).verify(BODY, h) == {
+        "type": "job.completed",
+        "data": {"job_id": "j_1", "status": "succeeded"},
+    }
 
 
 def test_rotation_each_secret_alone_verifies() -> None:

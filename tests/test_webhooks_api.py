@@ -85,7 +85,10 @@ def test_endpoint_lifecycle_secret_shown_once_and_default_secret(make_service):
         assert r.headers["Content-Type"].startswith("application/problem+json")
 
     other = svc.new_key("globex")
-    assert requests.get(f"{svc.url}/v1/webhooks/{created['id']}", headers=svc.headers(other), timeout=10).status_code == 404
+    assert (
+        requests.get(f"{svc.url}/v1/webhooks/{created['id']}", headers=svc.headers(other), timeout=10).status_code
+        == 404
+    )
     assert requests.get(f"{svc.url}/v1/webhooks", headers=svc.headers(other), timeout=10).json()["items"] == []
     assert requests.get(f"{svc.url}/v1/webhooks", timeout=10).status_code == 401
 
@@ -109,9 +112,17 @@ def test_endpoint_lifecycle_secret_shown_once_and_default_secret(make_service):
 
     # A job's deliveries: none yet for a job without webhooks; redeliver has nothing to send.
     job_id = svc.submit(imaging.label("Y"), name="y.png").json()["id"]
-    assert api(svc, "GET", f"/v1/jobs/{job_id}/deliveries").json() == {"job_id": job_id, "events": [], "deliveries": [], "attempts": []}
+    assert api(svc, "GET", f"/v1/jobs/{job_id}/deliveries").json() == {
+        "job_id": job_id,
+        "events": [],
+        "deliveries": [],
+        "attempts": [],
+    }
     assert api(svc, "POST", f"/v1/jobs/{job_id}/deliveries/redeliver").status_code == 409
-    assert requests.get(f"{svc.url}/v1/jobs/{job_id}/deliveries", headers=svc.headers(other), timeout=10).status_code == 404
+    assert (
+        requests.get(f"{svc.url}/v1/jobs/{job_id}/deliveries", headers=svc.headers(other), timeout=10).status_code
+        == 404
+    )
 
 
 # ---------------------------------------------------------------- the delivery path, no Celery
@@ -136,16 +147,28 @@ def resolver_for(table: dict[str, list[str]]):
 
 @pytest.fixture
 def wh_settings(redis_db):
-    return load_settings(redis_url=redis_db, webhook_allow_http=True, webhook_allow_private="",
-                         webhook_schedule_s="0.2,0.2,0.2", public_url="https://ocr.example")
+    return load_settings(
+        redis_url=redis_db,
+        webhook_allow_http=True,
+        webhook_allow_private="",
+        webhook_schedule_s="0.2,0.2,0.2",
+        public_url="https://ocr.example",
+    )
 
 
 def make_job(status: Status = Status.succeeded, *, webhook_url: str | None = None, tenant: str = "acme") -> Job:
     ts = now_ms()
-    return Job(id=f"job_t{random.randrange(10**9)}", tenant=tenant, status=status, webhook_url=webhook_url,
-               input=InputRef(bucket="b", key="k", sha256="0" * 64, bytes=1, content_type="image/png", width=1, height=1),
-               result_key="results/acme/x.json" if status == Status.succeeded else None, metadata={"order": "PO-1"},
-               finished_at=ts, updated_at=ts)
+    return Job(
+        id=f"job_t{random.randrange(10**9)}",
+        tenant=tenant,
+        status=status,
+        webhook_url=webhook_url,
+        input=InputRef(bucket="b", key="k", sha256="0" * 64, bytes=1, content_type="image/png", width=1, height=1),
+        result_key="results/acme/x.json" if status == Status.succeeded else None,
+        metadata={"order": "PO-1"},
+        finished_at=ts,
+        updated_at=ts,
+    )
 
 
 class FakeBlobs:
@@ -158,8 +181,15 @@ class FakeBlobs:
         return self.data
 
 
-RESULT = json.dumps({"task": "text", "text": "HELLO", "lines": [], "engine": {"name": "x", "version": "1"},
-                     "image": {"width": 1, "height": 1}}).encode()
+RESULT = json.dumps(
+    {
+        "task": "text",
+        "text": "HELLO",
+        "lines": [],
+        "engine": {"name": "x", "version": "1"},
+        "image": {"width": 1, "height": 1},
+    }
+).encode()
 
 
 def pending(ob: Outbox, msg_id: str, ep_id: str) -> tuple[str, int]:
@@ -169,8 +199,10 @@ def pending(ob: Outbox, msg_id: str, ep_id: str) -> tuple[str, int]:
     return member(msg_id, ep_id), claimed[member(msg_id, ep_id)]
 
 
-@pytest.mark.parametrize("answers", [["127.0.0.1"], ["10.0.0.1"], ["169.254.169.254"], ["::1"], ["::ffff:127.0.0.1"],
-                                     ["93.184.216.34", "192.168.1.1"]])
+@pytest.mark.parametrize(
+    "answers",
+    [["127.0.0.1"], ["10.0.0.1"], ["169.254.169.254"], ["::1"], ["::ffff:127.0.0.1"], ["93.184.216.34", "192.168.1.1"]],
+)
 def test_delivery_refuses_a_host_that_now_resolves_to_a_private_address(wh_settings, answers):
     """The URL passed at registration; DNS changed since. The attempt is refused, nothing connects."""
     r = redis_lib.Redis.from_url(wh_settings.redis_url)
@@ -185,7 +217,9 @@ def test_delivery_refuses_a_host_that_now_resolves_to_a_private_address(wh_setti
     assert attempt["status_code"] is None and attempt["error"].startswith("refused by the SSRF guard")
 
 
-@pytest.mark.parametrize("url", [u for u in UNSAFE if u.startswith("http://") and "localhost" not in u and "@" not in u])
+@pytest.mark.parametrize(
+    "url", [u for u in UNSAFE if u.startswith("http://") and "localhost" not in u and "@" not in u]
+)
 def test_delivery_refuses_unsafe_literal_urls_stored_behind_the_apis_back(wh_settings, url):
     r = redis_lib.Redis.from_url(wh_settings.redis_url)
     fake = FakeSender()
@@ -247,7 +281,9 @@ def test_event_is_written_once_with_a_deterministic_id(wh_settings):
 
 def test_large_results_are_linked_not_inlined(wh_settings):
     r = redis_lib.Redis.from_url(wh_settings.redis_url)
-    ob = Outbox(r, load_settings(redis_url=wh_settings.redis_url, webhook_inline_max_bytes=10, public_url="https://ocr.example"))
+    ob = Outbox(
+        r, load_settings(redis_url=wh_settings.redis_url, webhook_inline_max_bytes=10, public_url="https://ocr.example")
+    )
     job = make_job(webhook_url="https://wms.example/cb")
     msg_id, _ = emit_job_event(ob, job, FakeBlobs(RESULT), claim=True)
     data = json.loads(ob.event(msg_id).body)["data"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import signal
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import imaging
 import pytest
@@ -63,7 +64,7 @@ def deliveries(svc: Service, job_id: str) -> dict:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 # ---------------------------------------------------------------- 1. retries, one id, one acceptance
@@ -181,7 +182,7 @@ def test_killing_the_webhook_worker_and_redis_mid_delivery_loses_no_event(make_s
         assert svc.wait(job_id)["status"] == "succeeded"
     expected = set()
     for job_id in ids:
-        doc = until(lambda: (d := deliveries(svc, job_id))["attempts"] and d, 20, f"a first attempt for {job_id}")
+        doc = until(lambda j=job_id: (d := deliveries(svc, j))["attempts"] and d, 20, f"a first attempt for {job_id}")
         expected.add(doc["events"][0]["webhook_id"])
     assert len(expected) == 4
     time.sleep(1.2)  # appendfsync everysec: what is older than a second is on disk
@@ -197,7 +198,7 @@ def test_killing_the_webhook_worker_and_redis_mid_delivery_loses_no_event(make_s
           "every event after the restarts")
     assert {s.headers["webhook-id"] for s in receiver.accepted("/wms")} == expected
     for job_id in ids:
-        until(lambda: deliveries(svc, job_id)["deliveries"][0]["status"] == "delivered", 20, "delivered state")
+        until(lambda j=job_id: deliveries(svc, j)["deliveries"][0]["status"] == "delivered", 20, "delivered state")
 
 
 # ---------------------------------------------------------------- 4. redirects, 410

@@ -37,7 +37,7 @@ class Receiver:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def start(self) -> "Receiver":
+    def start(self) -> Receiver:
         rx = self
 
         class Handler(BaseHTTPRequestHandler):

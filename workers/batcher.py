@@ -40,7 +40,7 @@ class Batcher:
             self.batch_sizes.append(len(batch))
             try:
                 outcomes = self.runner.run_many([job_id for job_id, _ in batch])
-                for (_, fut), outcome in zip(batch, outcomes):
+                for (_, fut), outcome in zip(batch, outcomes, strict=True):
                     fut.set_result(outcome)
             except BaseException as err:  # never leave a task thread waiting forever
                 for _, fut in batch:

@@ -6,7 +6,7 @@ when messages are redelivered. Webhook outbox and batch accounting register here
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from celery import Celery
 

@@ -29,8 +29,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger("ocrq.metrics")
 
@@ -69,11 +70,14 @@ def _get() -> dict[str, Any]:
             if _metrics is None:
                 from prometheus_client import Counter, Histogram
 
-                processed = Counter("ocrq_jobs_processed", "Jobs this worker finished or gave back, by outcome", ["status"])
+                processed = Counter(
+                    "ocrq_jobs_processed", "Jobs this worker finished or gave back, by outcome", ["status"]
+                )
                 _metrics = {
                     "processed": processed,
-                    "engine": Histogram("ocrq_engine_seconds", "Wall time of one engine call (one batch)",
-                                        buckets=ENGINE_BUCKETS_S),
+                    "engine": Histogram(
+                        "ocrq_engine_seconds", "Wall time of one engine call (one batch)", buckets=ENGINE_BUCKETS_S
+                    ),
                     "batch": Histogram("ocrq_batch_size", "Images per engine call", buckets=BATCH_BUCKETS),
                     "gpu": None,
                 }
@@ -103,8 +107,11 @@ def update_gpu_memory() -> None:
             if m["gpu"] is None:
                 from prometheus_client import Gauge
 
-                m["gpu"] = Gauge("ocrq_gpu_memory_bytes", "CUDA memory reserved by this worker's PyTorch allocator",
-                                 multiprocess_mode="mostrecent")
+                m["gpu"] = Gauge(
+                    "ocrq_gpu_memory_bytes",
+                    "CUDA memory reserved by this worker's PyTorch allocator",
+                    multiprocess_mode="mostrecent",
+                )
     m["gpu"].set(value)
 
 

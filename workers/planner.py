@@ -9,7 +9,7 @@ import secrets
 import socket
 import threading
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import redis
 
@@ -179,38 +179,81 @@ class Planner:
             pipe.hget(bkey(bid), "tenant")
             pipe.hlen(bkey(bid, "inflight"))
         res = pipe.execute()
-        return sum(int(n) for t, n in zip(res[::2], res[1::2]) if keys.text(t) == tenant)
+        return sum(int(n) for t, n in zip(res[::2], res[1::2], strict=True) if keys.text(t) == tenant)
 
     def _advance_cursor(self, b: Batch, expected: str, new: str) -> bool:
         if expected == new:
             return True
-        lua_keys = [bkey(b.id), bkey(b.id, "inflight"), bkey(b.id, "failures"), bkey(b.id, "ledger"), bkey(b.id, "retry")]
+        lua_keys = [bkey(b.id, part) for part in ("", "inflight", "failures", "ledger", "retry")]
         return bool(self.scripts.advance(keys=lua_keys, args=[expected, new, "cursor", "", "", "", "", "", "0", "0"]))
 
     _last_kind = ""
 
-    def _plan(self, b: Batch, item: Item, engine: tuple[str, str | None], rnd: int, *, expected: str, new_cursor: str,
-              count: bool, pop_retry: bool) -> int:
+    def _plan(
+        self,
+        b: Batch,
+        item: Item,
+        engine: tuple[str, str | None],
+        rnd: int,
+        *,
+        expected: str,
+        new_cursor: str,
+        count: bool,
+        pop_retry: bool,
+    ) -> int:
         v = classify(self.blobs, self.settings, b, item, engine, write_mirror=True)
-        lua_keys = [bkey(b.id), bkey(b.id, "inflight"), bkey(b.id, "failures"), bkey(b.id, "ledger"), bkey(b.id, "retry")]
+        lua_keys = [
+            bkey(b.id),
+            bkey(b.id, "inflight"),
+            bkey(b.id, "failures"),
+            bkey(b.id, "ledger"),
+            bkey(b.id, "retry"),
+        ]
         flags = ["1" if count else "0", "1" if pop_retry else "0"]
         self._last_kind = {"run": "queue", "skip": "skip", "fail": "fail"}[v.kind]
         if v.kind == "skip":
             row = ledger_row(b, item, "skipped", sha256=v.sha256)
-            return int(self.scripts.advance(keys=lua_keys, args=[expected, new_cursor, "skip", "", "", row, "", "", *flags]))
+            return int(
+                self.scripts.advance(keys=lua_keys, args=[expected, new_cursor, "skip", "", "", row, "", "", *flags])
+            )
         if v.kind == "fail":
             err = {"code": v.code, "message": v.message}
             row = ledger_row(b, item, "failed", sha256=v.sha256, error=err)
-            return int(self.scripts.advance(keys=lua_keys, args=[expected, new_cursor, "fail", "", "", row, item.id,
-                                                             failure_json(item, v.code, v.message, v.sha256), *flags]))
+            return int(
+                self.scripts.advance(
+                    keys=lua_keys,
+                    args=[
+                        expected,
+                        new_cursor,
+                        "fail",
+                        "",
+                        "",
+                        row,
+                        item.id,
+                        failure_json(item, v.code, v.message, v.sha256),
+                        *flags,
+                    ],
+                )
+            )
         assert v.input is not None
         job_id = b.job_id(item.id, rnd)
         job = self.store.get(job_id)
         if job is None:
-            job = Job(id=job_id, tenant=b.tenant, spec=b.spec, priority="bulk", input=v.input,
-                      metadata=item.metadata or {}, batch_id=b.id)
+            job = Job(
+                id=job_id,
+                tenant=b.tenant,
+                spec=b.spec,
+                priority="bulk",
+                input=v.input,
+                metadata=item.metadata or {},
+                batch_id=b.id,
+            )
             self.store.create(job)  # on the 'unsent' list until mark_sent: the reaper covers a crash here
-        res = int(self.scripts.advance(keys=lua_keys, args=[expected, new_cursor, "queue", job_id, item.to_json(), "", "", "", *flags]))
+        res = int(
+            self.scripts.advance(
+                keys=lua_keys, args=[expected, new_cursor, "queue", job_id, item.to_json(), "", "", "", *flags]
+            )
+        )
         if res == 1:
             if not job.terminal:
                 self.send(job_id, "bulk")
@@ -233,16 +276,27 @@ class Planner:
         for j in ids:
             pipe.hmget(JobStore.key(j), ["status", "finished_at"])
         cutoff = now_ms() - SWEEP_GRACE_MS
-        for j, (status, finished) in zip(ids, pipe.execute()):
+        for j, (status, finished) in zip(ids, pipe.execute(), strict=True):
             if status is None:
                 item = self.r.hget(bkey(b.id, "inflight"), j)
                 if item is None:
                     continue
                 it = Item.from_json(item)
                 row = ledger_row(b, it, "failed", error={"code": "job_lost", "message": "the job record disappeared"})
-                lua_keys = [bkey(b.id), bkey(b.id, "inflight"), bkey(b.id, "failures"), bkey(b.id, "ledger"),
-                        JobStore.key(j), JobStore.tenant_index(b.tenant), JobStore.RUNNING, JobStore.UNSENT]
-                self.scripts.account(keys=lua_keys, args=[j, "failed", row, it.id, failure_json(it, "job_lost", "the job record disappeared")])
+                lua_keys = [
+                    bkey(b.id),
+                    bkey(b.id, "inflight"),
+                    bkey(b.id, "failures"),
+                    bkey(b.id, "ledger"),
+                    JobStore.key(j),
+                    JobStore.tenant_index(b.tenant),
+                    JobStore.RUNNING,
+                    JobStore.UNSENT,
+                ]
+                self.scripts.account(
+                    keys=lua_keys,
+                    args=[j, "failed", row, it.id, failure_json(it, "job_lost", "the job record disappeared")],
+                )
                 continue
             st = json.loads(status)
             fin = json.loads(finished) if finished else None
@@ -274,8 +328,12 @@ class Planner:
             take = min(n, LEDGER_SHARD_ROWS)
             seq = int(self.r.hget(bkey(b.id), "ledger_seq") or 0)
             rows = [keys.text(x) for x in self.r.lrange(lkey, 0, take - 1)]
-            self.blobs.put(ledger_key(b.out_prefix, b.id, seq), ("\n".join(rows) + "\n").encode(), "application/x-ndjson",
-                           bucket=b.out_bucket)
+            self.blobs.put(
+                ledger_key(b.out_prefix, b.id, seq),
+                ("\n".join(rows) + "\n").encode(),
+                "application/x-ndjson",
+                bucket=b.out_bucket,
+            )
             if not self.scripts.ledger_trim(keys=[bkey(b.id), lkey], args=[str(seq), str(take)]):
                 return
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from shared.batches.dedup import write_outputs
 from shared.batches.lua import Scripts
@@ -24,17 +25,36 @@ from shared.settings import Settings
 
 def ledger_row(batch: Batch, item: Item, status: str, *, sha256: str = "", error: dict[str, str] | None = None,
                job_id: str | None = None) -> str:
-    row: dict[str, Any] = {"key": item.key, "sha256": sha256 or None, "status": status,
-                           "result": f"{batch.out_bucket}/{mirror_key(batch.out_prefix, item.key)}" if status in ("succeeded", "skipped") else None,
-                           "error": error, "job_id": job_id, "at": now_ms()}
+    row: dict[str, Any] = {
+        "key": item.key,
+        "sha256": sha256 or None,
+        "status": status,
+        "result": f"{batch.out_bucket}/{mirror_key(batch.out_prefix, item.key)}"
+        if status in ("succeeded", "skipped")
+        else None,
+        "error": error,
+        "job_id": job_id,
+        "at": now_ms(),
+    }
     if item.line is not None:
         row["line"] = item.line
     return json.dumps(row, separators=(",", ":"), ensure_ascii=False)
 
 
 def failure_json(item: Item, code: str, message: str, sha256: str = "") -> str:
-    return json.dumps({"key": item.key, "line": item.line, "metadata": item.metadata, "code": code, "message": message,
-                       "sha256": sha256 or None, "retryable": code not in NOT_RETRYABLE, "at": now_ms()}, separators=(",", ":"))
+    return json.dumps(
+        {
+            "key": item.key,
+            "line": item.line,
+            "metadata": item.metadata,
+            "code": code,
+            "message": message,
+            "sha256": sha256 or None,
+            "retryable": code not in NOT_RETRYABLE,
+            "at": now_ms(),
+        },
+        separators=(",", ":"),
+    )
 
 
 # ------------------------------------------------------------------------------- finishing an item
@@ -97,8 +117,16 @@ class Accountant:
         if error:
             fail_field, fail_doc = item.id, failure_json(item, error["code"], error["message"], job.input.sha256)
         row = ledger_row(b, item, status, sha256=job.input.sha256, error=error, job_id=job.id)
-        lua_keys = [bkey(b.id), bkey(b.id, "inflight"), bkey(b.id, "failures"), bkey(b.id, "ledger"),
-                JobStore.key(job.id), JobStore.tenant_index(job.tenant), JobStore.RUNNING, JobStore.UNSENT]
+        lua_keys = [
+            bkey(b.id),
+            bkey(b.id, "inflight"),
+            bkey(b.id, "failures"),
+            bkey(b.id, "ledger"),
+            JobStore.key(job.id),
+            JobStore.tenant_index(job.tenant),
+            JobStore.RUNNING,
+            JobStore.UNSENT,
+        ]
         done = bool(self.scripts.account(keys=lua_keys, args=[job.id, status, row, fail_field, fail_doc]))
         if done and job.result_key and status == "succeeded":
             try:  # the mirror is the result now; the per-job copy would only be an orphan
@@ -124,5 +152,3 @@ def batch_hook(settings: Settings, store: JobStore, celery: Any = None) -> Calla
             pipe.execute()
 
     return hook
-
-

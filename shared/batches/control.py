@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -42,14 +42,30 @@ def batch_view(r: redis.Redis, b: Batch) -> dict[str, Any]:
     if total is not None and b.status == "running":
         eta = round((total - done) / rate, 1) if rate > 0 else None
     return {
-        "id": b.id, "status": b.status, "task": b.spec.task, "params": b.spec.params(),
-        "source": {"bucket": b.src_bucket, **({"manifest": b.manifest_key} if b.manifest_key else {"prefix": b.src_prefix}),
-                   **({"glob": b.glob} if b.glob else {})},
-        "output": {"bucket": b.out_bucket, "prefix": b.out_prefix,
-                   "ledger": join_key(b.out_prefix, f"_ledger/{b.id}/")},
-        "window": b.window, "counts": counts, "done": done, "total": total, "listing_done": b.listing_done,
-        "throughput_items_per_s": round(rate, 3), "average_items_per_s": round(done / elapsed, 3), "eta_s": eta,
-        "created_at": iso_ms(int(b.raw["created_at"]) if b.raw.get("created_at") else None), "finished_at": iso_ms(finished),
+        "id": b.id,
+        "status": b.status,
+        "task": b.spec.task,
+        "params": b.spec.params(),
+        "source": {
+            "bucket": b.src_bucket,
+            **({"manifest": b.manifest_key} if b.manifest_key else {"prefix": b.src_prefix}),
+            **({"glob": b.glob} if b.glob else {}),
+        },
+        "output": {
+            "bucket": b.out_bucket,
+            "prefix": b.out_prefix,
+            "ledger": join_key(b.out_prefix, f"_ledger/{b.id}/"),
+        },
+        "window": b.window,
+        "counts": counts,
+        "done": done,
+        "total": total,
+        "listing_done": b.listing_done,
+        "throughput_items_per_s": round(rate, 3),
+        "average_items_per_s": round(done / elapsed, 3),
+        "eta_s": eta,
+        "created_at": iso_ms(int(b.raw["created_at"]) if b.raw.get("created_at") else None),
+        "finished_at": iso_ms(finished),
         "webhook_url": b.webhook_url or None,
         "links": {"self": f"/v1/batches/{b.id}", "failures": f"/v1/batches/{b.id}/failures"},
     }
@@ -71,7 +87,7 @@ def retry_failed(r: redis.Redis, b: Batch, limit: int = 100_000) -> int:
     fkey = bkey(b.id, "failures")
     n, cursor = 0, 0
     for _ in range(10_000):
-        cursor, chunk = r.hscan(fkey, cursor, count=500)
+        cursor, chunk = cast("tuple[int, dict[bytes, bytes]]", r.hscan(fkey, cursor, count=500))
         fields = [keys.text(k) for k, v in chunk.items() if json.loads(v).get("retryable", True)]
         if fields:
             n += int(scripts.retry(keys=[bkey(b.id), fkey, bkey(b.id, "retry")], args=fields))
@@ -81,5 +97,3 @@ def retry_failed(r: redis.Redis, b: Batch, limit: int = 100_000) -> int:
         r.sadd(ACTIVE, b.id)
         r.lpush(WAKE, b.id)
     return n
-
-

@@ -42,7 +42,9 @@ def classify(blobs: BlobStore, settings: Settings, batch: Batch, item: Item, eng
     except ValueError as err:
         return Verdict("fail", item, code="invalid_key", message=str(err))
     except BlobNotFound:
-        return Verdict("fail", item, code="input_missing", message=f"no object {item.key!r} in bucket {batch.src_bucket!r}")
+        return Verdict(
+            "fail", item, code="input_missing", message=f"no object {item.key!r} in bucket {batch.src_bucket!r}"
+        )
     except TooLarge as err:
         return Verdict("fail", item, code="input_too_large", message=str(err))
     except BlobStoreError as err:
@@ -52,7 +54,9 @@ def classify(blobs: BlobStore, settings: Settings, batch: Batch, item: Item, eng
         ctype, w, h = probe_image(data, settings)
     except ImageRejected as err:
         return Verdict("fail", item, sha256=sha, code=err.code, message=err.message)
-    ref = InputRef(bucket=batch.src_bucket, key=item.key, sha256=sha, bytes=len(data), content_type=ctype, width=w, height=h)
+    ref = InputRef(
+        bucket=batch.src_bucket, key=item.key, sha256=sha, bytes=len(data), content_type=ctype, width=w, height=h
+    )
     name, version = engine
     if version is None:
         return Verdict("run", item, sha256=sha, input=ref)
@@ -76,12 +80,23 @@ def classify(blobs: BlobStore, settings: Settings, batch: Batch, item: Item, eng
     return Verdict("run", item, sha256=sha, input=ref, fp=fp)
 
 
-def write_outputs(blobs: BlobStore, batch: Batch, item: Item, ref: InputRef, fp: str, result: dict[str, Any],
-                  *, job_id: str | None, cas: bool = True) -> str:
+def write_outputs(
+    blobs: BlobStore,
+    batch: Batch,
+    item: Item,
+    ref: InputRef,
+    fp: str,
+    result: dict[str, Any],
+    *,
+    job_id: str | None,
+    cas: bool = True,
+) -> str:
     """The content-addressed result (dedup) first, then the mirror next to the source key."""
     result = {k: v for k, v in result.items() if k not in ("source", "ocrq", "metadata")}
     if cas:
-        blobs.put(cas_key(batch.out_prefix, fp), json.dumps(result).encode(), "application/json", bucket=batch.out_bucket)
+        blobs.put(
+            cas_key(batch.out_prefix, fp), json.dumps(result).encode(), "application/json", bucket=batch.out_bucket
+        )
     doc = {
         **result,
         "source": {"bucket": ref.bucket, "key": ref.key, "sha256": ref.sha256},
@@ -91,5 +106,3 @@ def write_outputs(blobs: BlobStore, batch: Batch, item: Item, ref: InputRef, fp:
     mkey = mirror_key(batch.out_prefix, item.key)
     blobs.put(mkey, json.dumps(doc, ensure_ascii=False).encode(), "application/json", bucket=batch.out_bucket)
     return mkey
-
-

@@ -8,6 +8,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -97,7 +98,7 @@ class Batch:
     raw: dict[str, str]
 
     @classmethod
-    def load(cls, r: redis.Redis, batch_id: str) -> "Batch | None":
+    def load(cls, r: redis.Redis, batch_id: str) -> Batch | None:
         raw = {keys.text(k): keys.text(v) for k, v in r.hgetall(bkey(batch_id)).items()}
         if not raw:
             return None
@@ -129,7 +130,7 @@ def create_batch(r: redis.Redis, *, batch_id: str, tenant: str, spec: TaskSpec, 
                  glob: str = "", manifest_bucket: str = "", manifest_key: str = "", total: int | None = None,
                  out_bucket: str, out_prefix: str, window: int, webhook_url: str = "") -> None:
     now = now_ms()
-    fields = {
+    fields: dict[Any, str] = {
         "id": batch_id, "tenant": tenant, "status": "running", "spec": spec.model_dump_json(),
         "src_bucket": src_bucket, "src_prefix": src_prefix, "glob": glob,
         "manifest_bucket": manifest_bucket, "manifest_key": manifest_key,

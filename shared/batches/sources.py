@@ -7,8 +7,9 @@ import fnmatch
 import io
 import json
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from shared.batches.model import MANIFEST_MAX_BYTES, Batch
 from shared.blobs import BlobStore
@@ -30,7 +31,7 @@ class Item:
         return json.dumps({"key": self.key, "line": self.line, "metadata": self.metadata}, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, raw: str | bytes) -> "Item":
+    def from_json(cls, raw: str | bytes) -> Item:
         d = json.loads(raw)
         return cls(d["key"], d.get("line"), d.get("metadata"))
 
@@ -47,7 +48,7 @@ def parse_manifest(data: bytes, name: str) -> list[Item]:
             raise ValueError("a CSV manifest needs a header row with a 'key' column")
         for n, row in enumerate(reader, start=2):
             key = (row.pop("key") or "").strip()
-            meta = {k: v for k, v in row.items() if k}
+            meta: dict[str, Any] | None = {k: v for k, v in row.items() if k}
             items.append(Item(key, n, meta or None, None if key else ("invalid_key", "empty key")))
     else:
         for n, line in enumerate(text.splitlines(), start=1):
@@ -61,10 +62,21 @@ def parse_manifest(data: bytes, name: str) -> list[Item]:
             if isinstance(obj, str):
                 items.append(Item(obj, n))
             elif isinstance(obj, dict) and isinstance(obj.get("key"), str):
-                meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {k: v for k, v in obj.items() if k != "key"}
+                meta = (
+                    obj.get("metadata")
+                    if isinstance(obj.get("metadata"), dict)
+                    else {k: v for k, v in obj.items() if k != "key"}
+                )
                 items.append(Item(obj["key"], n, meta or None))
             else:
-                items.append(Item(str(obj)[:200], n, None, ("invalid_manifest_line", "expected a key string or an object with 'key'")))
+                items.append(
+                    Item(
+                        str(obj)[:200],
+                        n,
+                        None,
+                        ("invalid_manifest_line", "expected a key string or an object with 'key'"),
+                    )
+                )
     seen: dict[str, int] = {}
     for it in items:
         if it.error:
@@ -104,7 +116,11 @@ class Source:
         for info in self.blobs.list(b.src_prefix, bucket=b.src_bucket, start_after=cursor):
             if skip_out and info.key.startswith(b.out_prefix):
                 yield info.key, None  # never backfill our own outputs
-            elif b.glob and not fnmatch.fnmatchcase(info.key, b.glob) and not fnmatch.fnmatchcase(info.key.rsplit("/", 1)[-1], b.glob):
+            elif (
+                b.glob
+                and not fnmatch.fnmatchcase(info.key, b.glob)
+                and not fnmatch.fnmatchcase(info.key.rsplit("/", 1)[-1], b.glob)
+            ):
                 yield info.key, None
             else:
                 yield info.key, Item(info.key)
@@ -130,7 +146,7 @@ def probe_image(data: bytes, settings: Settings) -> tuple[str, int, int]:
         raise ImageRejected("invalid_image", f"the image header cannot be read: {err}", 422) from None
     w, h = im.size
     if w * h > settings.max_pixels:
-        raise ImageRejected("too_many_pixels", f"the image has {w}x{h} pixels, over the limit of {settings.max_pixels}", 413)
+        raise ImageRejected(
+            "too_many_pixels", f"the image has {w}x{h} pixels, over the limit of {settings.max_pixels}", 413
+        )
     return CONTENT_TYPES.get(im.format or "", "application/octet-stream"), w, h
-
-

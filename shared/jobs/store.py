@@ -11,8 +11,9 @@ Keys (declared in shared/keys.py):
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, cast
 
 import redis
 
@@ -67,12 +68,12 @@ return 1
 """
 
 
-def _encode(job: Job) -> dict[str, str]:
+def _encode(job: Job) -> dict[Any, str]:
     data = job.model_dump(mode="json")
     return {k: json.dumps(v) for k, v in data.items()}
 
 
-def _decode(raw: dict[bytes, bytes] | dict[str, str]) -> Job:
+def _decode(raw: dict[Any, Any]) -> Job:
     fields: dict[str, Any] = {}
     for k, v in raw.items():
         key = k.decode() if isinstance(k, bytes) else k
@@ -151,15 +152,16 @@ class JobStore:
         offset = 0
         chunk = max(limit * 2, 50)
         while len(out) < limit:
-            ids = self.r.zrevrangebyscore(index, hi, lo, start=offset, num=chunk, withscores=True)
+            ids = cast("list[tuple[bytes, float]]",
+                       self.r.zrevrangebyscore(index, hi, lo, start=offset, num=chunk, withscores=True))
             if not ids:
                 break
             offset += len(ids)
             pipe = self.r.pipeline(transaction=False)
             for member, _ in ids:
-                pipe.hgetall(self.key(member.decode()))
-            for (member, score), raw in zip(ids, pipe.execute()):
-                mid = member.decode()
+                pipe.hgetall(self.key(keys.text(member)))
+            for (member, score), raw in zip(ids, pipe.execute(), strict=True):
+                mid = keys.text(member)
                 if before_ms is not None and int(score) == before_ms and before_id is not None and mid >= before_id:
                     continue  # already on an earlier page
                 if not raw:
@@ -265,10 +267,10 @@ class JobStore:
         return self._apply(job_id, [Status.queued], Status.canceled, fields={"finished_at": now_ms()})
 
     def expired_leases(self, now: int, limit: int = 100) -> list[str]:
-        return [m.decode() for m in self.r.zrangebyscore(self.RUNNING, "-inf", now, start=0, num=limit)]
+        return [keys.text(m) for m in self.r.zrangebyscore(self.RUNNING, "-inf", now, start=0, num=limit)]
 
     def unsent_before(self, before_ms: int, limit: int = 100) -> list[str]:
-        return [m.decode() for m in self.r.zrangebyscore(self.UNSENT, "-inf", before_ms, start=0, num=limit)]
+        return [keys.text(m) for m in self.r.zrangebyscore(self.UNSENT, "-inf", before_ms, start=0, num=limit)]
 
     def delete(self, job: Job) -> None:
         pipe = self.r.pipeline(transaction=True)

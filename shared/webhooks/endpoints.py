@@ -14,6 +14,7 @@ signed with both, so a receiver can switch over without losing a single webhook.
 
 from __future__ import annotations
 
+import builtins
 import json
 import secrets as _secrets
 from dataclasses import dataclass, field
@@ -131,7 +132,7 @@ class EndpointStore:
             self.r.hsetnx(key, "secret", new_secret())
             self.r.hsetnx(key, "created_at", str(now_ms()))
 
-    def default_secrets(self, tenant: str) -> list[str]:
+    def default_secrets(self, tenant: str) -> builtins.list[str]:
         self.ensure_default_secret(tenant)
         raw = {(keys.text(k) or ""): keys.text(v) for k, v in self.r.hgetall(self.secret_key(tenant)).items()}
         until = raw.get("previous_until")
@@ -156,7 +157,7 @@ class EndpointStore:
         return fresh
 
 
-def _encode(ep: Endpoint) -> dict[str, str]:
+def _encode(ep: Endpoint) -> dict[Any, str]:
     return {
         "id": ep.id, "tenant": ep.tenant, "url": ep.url, "events": json.dumps(ep.events), "secret": ep.secret,
         "description": ep.description, "previous_secret": ep.previous_secret or "",

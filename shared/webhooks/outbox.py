@@ -196,8 +196,15 @@ class Outbox:
         raw = {keys.text(k): v for k, v in self.r.hgetall(self.evt_key(msg_id)).items()}
         if not raw:
             return None
-        return Event(id=keys.text(raw["id"]), tenant=keys.text(raw["tenant"]), type=keys.text(raw["type"]), subject=keys.text(raw["subject"]),
-                     sequence=int(raw["sequence"]), created_at=int(raw["created_at"]), body=raw["body"])
+        return Event(
+            id=keys.text(raw["id"]),
+            tenant=keys.text(raw["tenant"]),
+            type=keys.text(raw["type"]),
+            subject=keys.text(raw["subject"]),
+            sequence=int(raw["sequence"]),
+            created_at=int(raw["created_at"]),
+            body=raw["body"] if isinstance(raw["body"], bytes) else str(raw["body"]).encode(),
+        )
 
     def events_of(self, subject: str) -> list[Event]:
         ids = [keys.text(m) for m in self.r.smembers(keys.webhook_subject(subject))]
@@ -205,7 +212,10 @@ class Outbox:
         return sorted(events, key=lambda e: (e.sequence, e.id))
 
     def events_since(self, tenant: str, since_ms: int, limit: int = 10_000) -> list[Event]:
-        ids = [keys.text(m) for m in self.r.zrangebyscore(keys.webhook_events(tenant), since_ms, "+inf", start=0, num=limit)]
+        ids = [
+            keys.text(m)
+            for m in self.r.zrangebyscore(keys.webhook_events(tenant), since_ms, "+inf", start=0, num=limit)
+        ]
         out = []
         for i in ids:
             e = self.event(i)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 # 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h; the 3-day window ends it first.
-DEFAULT_SCHEDULE_S: list[float] = [5, 300, 1800, 7200, 18000] + [36000] * 7
+DEFAULT_SCHEDULE_S: list[float] = [5.0, 300.0, 1800.0, 7200.0, 18000.0] + [36000.0] * 7
 MAX_TOTAL_S = 3 * 24 * 3600.0
 JITTER = 0.2  # +-20 %: spreads retries so one receiver's outage does not end in a thundering herd
 

@@ -90,7 +90,7 @@ class Target:
 
 def parse_cidrs(text: str) -> list[IPNetwork]:
     """Parse the comma-separated ``OCRQ_WEBHOOK_ALLOW_PRIVATE`` setting."""
-    return [ipaddress.ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip()]
+    return [ipaddress.ip_network(p.strip(), strict=True) for p in text.split(",") if p.strip()]
 
 
 # The name the gateway's submit-time check (api/webhook_guard.py) imports.
@@ -136,7 +136,7 @@ def check_url(
     Every address the host resolves to must be public or inside ``allow_cidrs``; one bad
     answer refuses the URL, since we cannot know which one a later lookup would favour.
     """
-    allowed = [ipaddress.ip_network(c, strict=False) if isinstance(c, str) else c for c in allow_cidrs]
+    allowed = [ipaddress.ip_network(c, strict=True) if isinstance(c, str) else c for c in allow_cidrs]
     scheme, host, port, path = _split(url, allow_http)
 
     literal = _ip_literal(host)
@@ -300,7 +300,8 @@ def _check_address(addr: IPAddress, allowed: list[IPNetwork]) -> None:
     # A translation/tunnel address goes where its embedded IPv4 goes, so that decides.
     # (Judging the wrapper would wrongly pass 6to4/NAT64 -- ``ipaddress`` calls them
     # global -- or wrongly refuse DNS64 answers for public hosts on IPv6-only networks.)
-    for candidate in embedded or [addr]:
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [*embedded] if embedded else [addr]
+    for candidate in candidates:
         reason = _blocked_reason(candidate)
         if reason is not None:
             shown = str(addr) if candidate == addr else f"{addr} (embeds {candidate})"
