@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import Celery
 from flask import Flask, Response
+from flask.json.provider import DefaultJSONProvider
 
 from api import batches, console, health, jobs, metrics, openapi, problems, webhooks
 from api.context import EXTENSION, Services
 from api.ratelimit import RateLimiter
+from shared import jsonlimits
 from shared.apikeys import KeyStore
 from shared.blobs import open_blob_store
 from shared.broker import TASK_RUN_JOB, celery_config
@@ -30,6 +33,13 @@ def _celery_sender(settings: Settings) -> SendJob:
         app.send_task(TASK_RUN_JOB, args=[job_id], queue=queue)
 
     return send
+
+
+class _BoundedJson(DefaultJSONProvider):
+    """Request bodies parse with a nesting bound (shared.jsonlimits): too deep is a 400, not a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return jsonlimits.loads(s, what="the request body")
 
 
 def create_app(settings: Settings | None = None, *, send_job: SendJob | None = None) -> Flask:
@@ -60,6 +70,7 @@ def create_app(settings: Settings | None = None, *, send_job: SendJob | None = N
         submitter=Submitter(settings, client, store, sender),
         outbox=Outbox(client, settings),
     )
+    app.json = _BoundedJson(app)
     problems.install(app)
 
     for module in (health, jobs, metrics, openapi, webhooks, batches, console):

@@ -293,6 +293,8 @@ def failures(batch_id: str) -> ResponseReturnValue:
         and limit_text.isascii()
         and limit_text.isdigit()
         and 1 <= int(limit_text) <= 1000
+        and len(cursor_text) <= 20
+        and int(cursor_text) < 2**64  # Redis cursors are unsigned 64-bit
     ):
         raise ApiProblem(400, "invalid_query", "cursor must be a next_cursor value; limit an integer from 1 to 1000")
     cursor, limit = int(cursor_text), int(limit_text)

@@ -6,8 +6,9 @@ import base64
 import hashlib
 import json
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
@@ -17,6 +18,7 @@ from api.context import services, tenant
 from api.inputs import find_job, load_result, parse_spec
 from api.problems import ApiProblem, from_validation
 from api.webhook_guard import check_webhook_url
+from shared import jsonlimits
 from shared.api_schemas import JobCreate
 from shared.blobs import BlobNotFound, TooLarge, input_key
 from shared.broker import QUEUE_INTERACTIVE
@@ -53,12 +55,12 @@ def _form_options() -> dict[str, Any]:
     if "fields" in opts:
         raw = opts["fields"] or ""
         try:
-            opts["fields"] = json.loads(raw) if raw.strip().startswith("[") else [f.strip() for f in raw.split(",") if f.strip()]
+            opts["fields"] = jsonlimits.loads(raw, what="fields") if raw.strip().startswith("[") else [f.strip() for f in raw.split(",") if f.strip()]
         except json.JSONDecodeError:
             raise ApiProblem(400, "invalid_task_params", "fields must be a JSON list or comma-separated names") from None
     if "metadata" in opts:
         try:
-            opts["metadata"] = json.loads(opts["metadata"] or "{}")
+            opts["metadata"] = jsonlimits.loads(opts["metadata"] or "{}", what="metadata")
         except json.JSONDecodeError:
             raise ApiProblem(400, "malformed_json", "metadata must be a JSON object") from None
     return opts
@@ -93,7 +95,8 @@ def _read_upload() -> bytes:
 
 def _inspect(data: bytes) -> ImageInfo:
     st = services().settings
-    return inspect(data, formats=st.allowed_formats, max_pixels=st.max_pixels, max_frames=st.max_frames)
+    return inspect(data, formats=st.allowed_formats, max_pixels=st.max_pixels, max_frames=st.max_frames,
+                   min_side=st.min_side_px, max_aspect=st.max_aspect)
 
 
 def _answer(sub: Submitted) -> Response:
@@ -285,7 +288,7 @@ def list_jobs():  # type: ignore[no-untyped-def]
         try:
             dt = datetime.fromisoformat(args["created_after"].replace("Z", "+00:00"))
             if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=timezone.utc)
+                dt = dt.replace(tzinfo=UTC)
             created_after = int(dt.timestamp() * 1000)
         except ValueError:
             raise ApiProblem(400, "invalid_query", "created_after must be an ISO 8601 timestamp") from None

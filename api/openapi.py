@@ -39,7 +39,7 @@ _MODELS: list[tuple[type, str]] = [
 # Every problem `type` is urn:ocrq:problem:<code>; these are the codes each status can carry.
 ERROR_CODES: dict[int, str] = {
     400: "malformed_json, missing_file, empty_file, unknown_task, unsupported_task, invalid_task_params, "
-         "invalid_wait, invalid_query, invalid_idempotency_key, unsafe_webhook_url, bad_request",
+         "invalid_wait, invalid_query, invalid_idempotency_key, unsafe_webhook_url, json_too_deep, bad_request",
     401: "unauthorized (missing, unknown or revoked API key)",
     403: "bucket_not_allowed",
     404: "job_not_found, source_not_found, result_not_available (not finished yet), webhook_not_found, "
@@ -50,10 +50,11 @@ ERROR_CODES: dict[int, str] = {
     410: "expired (the job is past expires_at, or its data was deleted)",
     413: "payload_too_large, too_many_pixels",
     415: "unsupported_media_type (request body or image format)",
-    422: "validation_error (names the field), invalid_image, corrupt_image, too_many_frames, invalid_manifest",
+    422: "validation_error (names the field), invalid_image, corrupt_image, too_many_frames, unreadable_shape, "
+         "invalid_manifest",
     429: "rate_limited",
     500: "internal_error",
-    503: "queue_full, storage_unavailable",
+    503: "queue_full, storage_unavailable, service_unavailable (Redis), replicas_unavailable",
 }
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",

@@ -163,6 +163,10 @@ def install(app: Flask) -> None:
         headers = {k: v for k, v in err.get_headers() if k.lower() not in ("content-type", "content-length")}
         return problem_response(ApiProblem(status, code, detail, title=err.name, headers=headers))
 
+    @app.errorhandler(RecursionError)
+    def _too_deep(err: RecursionError) -> Response:  # a nesting bound missed somewhere: still the client's input
+        return problem_response(ApiProblem(400, "json_too_deep", "the request is nested too deeply"))
+
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)

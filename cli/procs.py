@@ -68,13 +68,30 @@ def start_redis(data_dir: Path, port: int, *, appendonly: bool = True) -> subpro
     exe = shutil.which("redis-server")
     if exe is None:
         raise MissingBinary(
-            "redis-server not found on PATH: install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)"
+            "redis-server not found on PATH: install it "
+            "(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)"
         )
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        exe, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
-        "--save", "", "--appendonly", "yes" if appendonly else "no", "--appendfsync", "everysec",
-        "--maxmemory-policy", "noeviction", "--protected-mode", "yes", "--logfile", str(data_dir / "redis.log"),
+        exe,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if appendonly else "no",
+        "--appendfsync",
+        "everysec",
+        "--maxmemory-policy",
+        "noeviction",
+        "--protected-mode",
+        "yes",
+        "--logfile",
+        str(data_dir / "redis.log"),
     ]
     proc = spawn(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port, proc, 10)

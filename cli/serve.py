@@ -26,7 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_api)
 
     w = sub.add_parser("worker", help="run OCR workers, one Celery worker per GPU")
-    w.add_argument("--gpus", default=None, help="none | auto | comma list of GPU indices (default: none for rapidocr, auto otherwise)")
+    w.add_argument(
+        "--gpus",
+        default=None,
+        help="none | auto | comma list of GPU indices (default: none for rapidocr, auto otherwise)",
+    )
     w.add_argument("--queues", default="interactive,bulk", help="queues in priority order")
     w.add_argument("--loglevel", default=None, help="overrides OCRQ_LOG_LEVEL (default INFO)")
     w.set_defaults(func=cmd_worker)
@@ -40,17 +44,38 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def cmd_api(args: argparse.Namespace) -> int:
     load_settings()  # fail here, with one line, rather than in every gunicorn worker
     argv = [
-        sys.executable, "-m", "gunicorn", "api.wsgi:app",
-        "--bind", f"{args.host}:{args.port}",
-        "--worker-class", "gthread", "--workers", str(args.workers), "--threads", str(args.threads),
-        "--timeout", "90", "--graceful-timeout", "30", "--keep-alive", "5",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "api.wsgi:app",
+        "--bind",
+        f"{args.host}:{args.port}",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        "--timeout",
+        "90",
+        "--graceful-timeout",
+        "30",
+        "--keep-alive",
+        "5",
         # Per-request bounds gunicorn has: a request line, header count and header size over these
         # answer 400 before the app runs. It has no header or body read timeout: a client trickling
         # bytes holds one thread, so production runs behind nginx (compose/nginx.conf), which
         # buffers each request whole, with read timeouts and per-IP connection limits.
-        "--limit-request-line", "8190", "--limit-request-fields", "64", "--limit-request-field_size", "8190",
-        "--logger-class", "shared.logs.GunicornLogger",  # JSON lines, like the app's own
-        "--worker-tmp-dir", "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
+        "--limit-request-line",
+        "8190",
+        "--limit-request-fields",
+        "64",
+        "--limit-request-field_size",
+        "8190",
+        "--logger-class",
+        "shared.logs.GunicornLogger",  # JSON lines, like the app's own
+        "--worker-tmp-dir",
+        "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
     ]
     os.execv(sys.executable, argv)
     return 0  # not reached
@@ -79,8 +104,11 @@ def missing_gpu(requested: list[str]) -> str | None:
     have = detect_gpus()
     for g in requested:
         if str(int(g)) not in have:
-            seen = f"nvidia-smi lists GPUs {','.join(have)}" if have else (
-                "nvidia-smi lists no GPU" if shutil.which("nvidia-smi") else "nvidia-smi is not installed")
+            seen = (
+                f"nvidia-smi lists GPUs {','.join(have)}"
+                if have
+                else ("nvidia-smi lists no GPU" if shutil.which("nvidia-smi") else "nvidia-smi is not installed")
+            )
             return f"GPU {int(g)} not found ({seen}); use --gpus none for a CPU-only worker"
     return None
 
@@ -89,10 +117,25 @@ def celery_worker_cmd(settings: Settings, queues: str, name: str, loglevel: str)
     threads = settings.engine not in CPU_ENGINES
     pool, concurrency = ("threads", settings.batch_max) if threads else ("prefork", 1)
     cmd = [
-        sys.executable, "-m", "celery", "--quiet", "-A", "workers.app", "worker",  # quiet: no text banner
-        "-Q", queues, "--hostname", f"{name}@{socket.gethostname()}",
-        "--pool", pool, "--concurrency", str(concurrency), "--loglevel", loglevel,
-        "--without-gossip", "--without-mingle",
+        sys.executable,
+        "-m",
+        "celery",
+        "--quiet",
+        "-A",
+        "workers.app",
+        "worker",  # quiet: no text banner
+        "-Q",
+        queues,
+        "--hostname",
+        f"{name}@{socket.gethostname()}",
+        "--pool",
+        pool,
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        loglevel,
+        "--without-gossip",
+        "--without-mingle",
     ]
     return cmd, pool
 
@@ -149,10 +192,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_webhooks(args: argparse.Namespace) -> int:
     load_settings()
     cmd = [
-        sys.executable, "-m", "celery", "--quiet", "-A", "workers.webhook_app", "worker",  # quiet: no text banner
-        "-Q", "webhooks", "--hostname", f"webhooks@{socket.gethostname()}",
-        "--pool", "threads", "--concurrency", str(args.concurrency), "--loglevel", args.loglevel,
-        "--without-gossip", "--without-mingle",
+        sys.executable,
+        "-m",
+        "celery",
+        "--quiet",
+        "-A",
+        "workers.webhook_app",
+        "worker",  # quiet: no text banner
+        "-Q",
+        "webhooks",
+        "--hostname",
+        f"webhooks@{socket.gethostname()}",
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(args.concurrency),
+        "--loglevel",
+        args.loglevel,
+        "--without-gossip",
+        "--without-mingle",
     ]
     os.execve(sys.executable, cmd, child_env(OCRQ_WORKER_POOL="threads"))
     return 0

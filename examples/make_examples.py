@@ -12,7 +12,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 HERE = Path(__file__).resolve().parent
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
-LABEL_LINES = (("SKU 48213-B  QTY 12", "DejaVuSans-Bold.ttf", 56), ("Aisle 4  Bin 17  Handle with care", "DejaVuSans.ttf", 36))
+LABEL_LINES = (
+    ("SKU 48213-B  QTY 12", "DejaVuSans-Bold.ttf", 56),
+    ("Aisle 4  Bin 17  Handle with care", "DejaVuSans.ttf", 36),
+)
 
 
 def draw_label() -> Image.Image:

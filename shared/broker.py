@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import redis
 from kombu import Connection, Exchange, Queue
 
+from shared.redis_client import celery_sentinel_settings, connect, is_sentinel_url
 from shared.settings import Settings
 
 log = logging.getLogger("ocrq.broker")
@@ -29,7 +30,7 @@ ALL_QUEUES = (QUEUE_INTERACTIVE, QUEUE_BULK, QUEUE_WEBHOOKS)
 TASK_RUN_JOB = "ocrq.run_job"
 TASK_DELIVER_WEBHOOK = "ocrq.deliver_webhook"
 
-REDIS_SCHEMES = ("redis", "rediss", "unix", "sentinel", "sentinels")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "sentinel", "sentinels", "redis+sentinel")
 AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
 
 
@@ -54,7 +55,7 @@ def transport_options(settings: Settings) -> dict[str, object]:
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """The Celery configuration of every ocrq process (see workers/celery_app.py for the why)."""
-    return dict(
+    cfg = dict(
         broker_url=settings.effective_broker_url,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -66,8 +67,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         task_routes={TASK_DELIVER_WEBHOOK: {"queue": QUEUE_WEBHOOKS}},
         broker_transport_options=transport_options(settings),
         broker_connection_retry_on_startup=True,
-        task_time_limit=settings.job_time_limit_s,
-        task_soft_time_limit=max(1, settings.job_time_limit_s - 10),
+        # The soft limit is the job's limit (the runner fails the job with code time_limit); the hard
+        # one, a little later, kills a pool process stuck in native code that ignores the soft one.
+        task_soft_time_limit=settings.job_time_limit_s,
+        task_time_limit=settings.job_time_limit_s + max(10, settings.job_time_limit_s // 10),
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_soft_shutdown_timeout=30.0,
         worker_enable_soft_shutdown_on_idle=True,
@@ -80,6 +83,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         task_send_sent_event=False,
         broker_pool_limit=20,
     )
+    if is_sentinel_url(settings.effective_broker_url):  # redis+sentinel://: kombu's sentinel:// transport
+        sentinel = celery_sentinel_settings(settings.effective_broker_url)
+        cfg["broker_url"] = sentinel["broker_url"]
+        cfg["broker_transport_options"] = {**transport_options(settings), **sentinel["broker_transport_options"]}
+    return cfg
 
 
 class QueueDepth:
@@ -111,7 +119,7 @@ class QueueDepth:
 
     def _redis_client(self) -> redis.Redis:
         if self._redis is None:
-            self._redis = redis.Redis.from_url(self.url, socket_connect_timeout=5, socket_timeout=5)
+            self._redis = connect(self.url, "ocrq-queue-depth")
         return self._redis
 
     def _amqp_depth(self, queue: str) -> int:

@@ -62,10 +62,24 @@ def _open(data: bytes, formats: tuple[str, ...], max_pixels: int) -> Image.Image
         raise ImageRejected("invalid_image", f"the image header cannot be read: {err}", 422) from None
 
 
-def inspect(data: bytes, *, formats: tuple[str, ...], max_pixels: int, max_frames: int) -> ImageInfo:
+MIN_SIDE = 8  # px: no engine reads a strip thinner than this
+MAX_ASPECT = 50.0  # longest / shortest side: past this the engines' resize fails (RapidOCR's ResizeImgError)
+
+
+def check_shape(width: int, height: int, *, min_side: int = MIN_SIDE, max_aspect: float = MAX_ASPECT) -> None:
+    """Refuse at submit an image no engine can ever read, instead of failing it three times later."""
+    short, long_ = min(width, height), max(width, height)
+    if short < min_side or long_ / max(1, short) > max_aspect:
+        raise ImageRejected("unreadable_shape", f"the image is {width}x{height} pixels: each side must be at least "
+                            f"{min_side} px and the longer at most {max_aspect:g} times the shorter", 422)
+
+
+def inspect(data: bytes, *, formats: tuple[str, ...], max_pixels: int, max_frames: int,
+            min_side: int = MIN_SIDE, max_aspect: float = MAX_ASPECT) -> ImageInfo:
     """Check an upload fully (header, pixel cap, frames, and a complete decode) without keeping pixels."""
     im = _open(data, formats, max_pixels)
     width, height = im.size
+    check_shape(width, height, min_side=min_side, max_aspect=max_aspect)
     if width * height > max_pixels:
         raise ImageRejected("too_many_pixels", f"the image has {width}x{height} pixels, over the limit of {max_pixels}", 413)
     frames = int(getattr(im, "n_frames", 1) or 1)

@@ -136,11 +136,11 @@ def configure(level: int | str | None = None, stream: IO[str] | None = None, fmt
 try:  # gunicorn's own lines (master and workers): `--logger-class shared.logs.GunicornLogger`
     from gunicorn.glogging import Logger as _GunicornLogger
 except ImportError:  # pragma: no cover - gunicorn is a dependency of the gateway only
-    _GunicornLogger = None  # type: ignore[assignment,misc]
+    _GunicornLogger = None
 
 if _GunicornLogger is not None:
 
-    class GunicornLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
+    class GunicornLogger(_GunicornLogger):
         def setup(self, cfg: Any) -> None:
             super().setup(cfg)
             formatter = make_formatter()

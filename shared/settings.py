@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     max_side: int = Field(default=2048, ge=64, le=16384)
     max_frames: int = Field(default=1, ge=1, le=1000)
     allowed_types: str = "jpeg,png,webp,bmp,tiff"
+    min_side_px: int = Field(default=8, ge=1, le=1024)  # thinner images are refused at submit (422)
+    max_aspect: float = Field(default=50.0, ge=1.0)  # longest / shortest side, refused past this
 
     # Jobs and the queue
     max_attempts: int = Field(default=3, ge=1, le=20)
@@ -113,7 +115,7 @@ class Settings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def _engine_needs_model(self) -> "Settings":
+    def _engine_needs_model(self) -> Settings:
         if self.engine in ("hunyuan", "hunyuan-vllm") and not self.model_path:
             raise ValueError(f"{ENV_PREFIX}MODEL_PATH is required when {ENV_PREFIX}ENGINE={self.engine}")
         if self.visibility_timeout_s <= self.job_time_limit_s:

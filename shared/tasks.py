@@ -33,7 +33,7 @@ class TaskSpec(BaseModel):
     instruction: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
-    def _params_match_task(self) -> "TaskSpec":
+    def _params_match_task(self) -> TaskSpec:
         if self.task == "fields" and not self.fields:
             raise ValueError("task 'fields' needs a non-empty list of field names (fields)")
         if self.task == "translate" and not self.target_lang:

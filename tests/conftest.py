@@ -15,9 +15,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import redis as redis_lib
@@ -99,7 +100,9 @@ class S3Server:
 def s3_server() -> Iterator[S3Server]:
     exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
     port = free_port()
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wait_for_port(port, proc, 30)
     yield S3Server(f"127.0.0.1:{port}", proc=proc)
     stop_all([proc])
@@ -127,11 +130,23 @@ class Service:
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.api_key}"}
 
-    def submit(self, path: Path | bytes, *, name: str = "image.jpg", key: str | None = None,
-               headers: dict[str, str] | None = None, **form: str) -> requests.Response:
+    def submit(
+        self,
+        path: Path | bytes,
+        *,
+        name: str = "image.jpg",
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+        **form: str,
+    ) -> requests.Response:
         data = path if isinstance(path, bytes) else Path(path).read_bytes()
-        return requests.post(f"{self.url}/v1/jobs", headers={**self.headers(key), **(headers or {})},
-                             files={"file": (name, data)}, data=form, timeout=30)
+        return requests.post(
+            f"{self.url}/v1/jobs",
+            headers={**self.headers(key), **(headers or {})},
+            files={"file": (name, data)},
+            data=form,
+            timeout=30,
+        )
 
     def wait(self, job_id: str, timeout: float = 120, key: str | None = None) -> dict:
         deadline = time.monotonic() + timeout
@@ -145,19 +160,31 @@ class Service:
 
     def start_worker(self, name: str = "worker", extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker", "--gpus", "none"],
-                                env={**self.env, **(extra_env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "worker", "--gpus", "none"],
+            env={**self.env, **(extra_env or {})},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs[name] = proc
         return proc
 
-    def start_webhooks(self, name: str = "webhooks", extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start_webhooks(
+        self, name: str = "webhooks", extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         """The webhook worker exactly as deployed: `ocrq webhooks` (delivery, and the batch planner)."""
         log_path = self.logs / f"{name}.log"
         log = open(log_path, "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "webhooks", "--concurrency", "4"],
-                                env={**self.env, **(extra_env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "webhooks", "--concurrency", "4"],
+            env={**self.env, **(extra_env or {})},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs[name] = proc
         _wait_worker_ready(log_path, proc)
         return proc
@@ -220,8 +247,13 @@ def make_service(tmp_path: Path, redis_db: str) -> Iterator[MakeService]:
     """Start a gateway (+ a worker unless worker=False) against the test Redis; stops them after."""
     started: list[Service] = []
 
-    def make(*, store_env: dict[str, str] | None = None, worker: bool = True, env: dict[str, str] | None = None,
-             tenant: str = "acme") -> Service:
+    def make(
+        *,
+        store_env: dict[str, str] | None = None,
+        worker: bool = True,
+        env: dict[str, str] | None = None,
+        tenant: str = "acme",
+    ) -> Service:
         port = free_port()
         full_env = {
             **os.environ,
@@ -245,10 +277,23 @@ def make_service(tmp_path: Path, redis_db: str) -> Iterator[MakeService]:
 
         key, _ = KeyStore(redis_lib.Redis.from_url(redis_db)).create(tenant, "test")
         api_log = open(logs / "api.log", "ab")
-        api = subprocess.Popen([sys.executable, "-m", "cli.main", "api", "--port", str(port), "--workers", "1", "--threads", "16"],
-                               env=full_env, cwd=ROOT, stdout=api_log, stderr=subprocess.STDOUT, start_new_session=True)
-        svc = Service(url=f"http://127.0.0.1:{port}", api_key=key, tenant=tenant, env=full_env, redis_url=redis_db,
-                      procs={"api": api}, logs=logs)
+        api = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "api", "--port", str(port), "--workers", "1", "--threads", "16"],
+            env=full_env,
+            cwd=ROOT,
+            stdout=api_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        svc = Service(
+            url=f"http://127.0.0.1:{port}",
+            api_key=key,
+            tenant=tenant,
+            env=full_env,
+            redis_url=redis_db,
+            procs={"api": api},
+            logs=logs,
+        )
         started.append(svc)
         _wait_ready(svc.url, api, 60)
         if worker:

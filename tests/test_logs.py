@@ -44,9 +44,15 @@ def test_json_lines_carry_ids_extras_and_tracebacks():
     assert len(lines) == 3
     first, second, third = lines
     assert first["message"] == "claimed x" and first["level"] == "INFO" and first["logger"] == "ocrq.test"
-    assert first["job_id"] == "job_1" and first["tenant"] == "acme" and first["batch_id"] is None and first["attempt"] == 2
+    assert (
+        first["job_id"] == "job_1" and first["tenant"] == "acme" and first["batch_id"] is None and first["attempt"] == 2
+    )
     assert first["time"].endswith("Z") and "T" in first["time"] and isinstance(first["pid"], int)
-    assert second["batch_id"] == "b_1" and "ValueError: boom" in second["exc"] and "\n" not in stream.getvalue().splitlines()[1]
+    assert (
+        second["batch_id"] == "b_1"
+        and "ValueError: boom" in second["exc"]
+        and "\n" not in stream.getvalue().splitlines()[1]
+    )
     assert "job_id" not in third and third["obj"].startswith("<object")
 
 

@@ -45,8 +45,9 @@ from shared.settings import Settings
 
 def make_celery(settings: Settings) -> Celery:
     """The worker's Celery app; its whole configuration is shared.broker.celery_config."""
-    app = Celery("ocrq", broker=settings.effective_broker_url)
-    app.conf.update(celery_config(settings))
+    conf = celery_config(settings)
+    app = Celery("ocrq", broker=conf["broker_url"])
+    app.conf.update(conf)
     return app
 
 
@@ -68,11 +69,15 @@ def _early_json_logging(options: dict | None = None, **_: object) -> None:
 
         import celery.apps.worker as celery_worker
 
-        from shared.logs import JsonFormatter
+        from shared.logs import format_from_env, make_formatter
+
+        console = format_from_env() == "console"
 
         def say(msg: str, f: object = None) -> None:
             rec = logging.LogRecord("celery.apps.worker", logging.WARNING, __file__, 0, str(msg).strip(), None, None)
-            print(JsonFormatter().format(rec), file=sys.__stderr__, flush=True)
+            if console:  # a terminal (ocrq dev) says "stopped" itself: no shutdown notices there
+                return
+            print(make_formatter().format(rec), file=sys.__stderr__, flush=True)
 
         if hasattr(celery_worker, "safe_say"):
             celery_worker.safe_say = say

@@ -12,8 +12,8 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from models.base import Engine, EngineError, EngineOutput, EngineRequest
 from shared import stats
@@ -53,6 +53,19 @@ def owner_is_dead(worker: str | None) -> bool:
         return False
     host, _, pid = worker.rpartition(":")
     return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+
+
+# Celery's time-limit exceptions, matched by name so the runner stays free of Celery.
+TIME_LIMIT_ERRORS = frozenset({"SoftTimeLimitExceeded", "TimeLimitExceeded"})
+ERROR_MESSAGE_MAX = 200
+
+
+def short_error(err: BaseException) -> str:
+    """`Type: first line` of an exception, bounded: job errors and webhooks never carry a traceback
+    or server paths (engines sometimes put a whole traceback in their message)."""
+    first = next((ln.strip() for ln in str(err).splitlines() if ln.strip()), "")
+    text = f"{type(err).__name__}: {first}" if first else type(err).__name__
+    return text if len(text) <= ERROR_MESSAGE_MAX else text[: ERROR_MESSAGE_MAX - 1] + "…"
 
 
 @dataclass
@@ -170,15 +183,19 @@ class JobRunner:
             for w in works:
                 log.error("engine failed on a batch of %d: %s: %s", len(works), type(err).__name__, err,
                           exc_info=w is works[0], extra=_ids(w.job))
+            timed_out = type(err).__name__ in TIME_LIMIT_ERRORS
             for w in works:
-                if w.job.attempts >= self.settings.max_attempts:
-                    self._fail(w, "engine_error", f"the engine failed: {type(err).__name__}: {err}")
+                if timed_out:  # it would run out of time again: no retries
+                    self._fail(w, "time_limit", f"the job ran past OCRQ_JOB_TIME_LIMIT_S "
+                               f"({self.settings.job_time_limit_s} s)")
+                elif w.job.attempts >= self.settings.max_attempts:
+                    self._fail(w, "engine_error", f"the engine failed: {short_error(err)}")
                 else:
-                    self._give_back(w, f"engine error: {err}")
+                    self._give_back(w, f"engine error: {short_error(err)}")
             return
         infer_ms = (time.perf_counter() - t0) * 1000
         metrics.observe_batch(len(reqs), infer_ms / 1000)
-        for w, out in zip(works, outputs):
+        for w, out in zip(works, outputs, strict=True):
             if isinstance(out, EngineError):
                 self._fail(w, out.code, str(out))
             else:
@@ -277,7 +294,7 @@ class _Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ocrq-heartbeat", daemon=True)
 
-    def __enter__(self) -> "_Heartbeat":
+    def __enter__(self) -> _Heartbeat:
         self._thread.start()
         return self
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from shared import jsonlimits
 from shared.batches.model import MANIFEST_MAX_BYTES, Batch
 from shared.blobs import BlobStore
 from shared.settings import Settings
@@ -32,7 +33,7 @@ class Item:
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Item:
-        d = json.loads(raw)
+        d = jsonlimits.loads(raw, what="an item")
         return cls(d["key"], d.get("line"), d.get("metadata"))
 
 
@@ -55,7 +56,7 @@ def parse_manifest(data: bytes, name: str) -> list[Item]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = jsonlimits.loads(line, what=f"manifest line {n}")
             except json.JSONDecodeError:
                 items.append(Item(line.strip()[:200], n, None, ("invalid_manifest_line", "not valid JSON")))
                 continue
@@ -131,7 +132,7 @@ def probe_image(data: bytes, settings: Settings) -> tuple[str, int, int]:
     """(content type, width, height) from the header alone; the worker does the full decode."""
     from PIL import Image
 
-    from shared.images import CONTENT_TYPES, ImageRejected
+    from shared.images import CONTENT_TYPES, ImageRejected, check_shape
 
     if not data:
         raise ImageRejected("empty_file", "the object is empty", 400)
@@ -145,6 +146,7 @@ def probe_image(data: bytes, settings: Settings) -> tuple[str, int, int]:
     except Exception as err:
         raise ImageRejected("invalid_image", f"the image header cannot be read: {err}", 422) from None
     w, h = im.size
+    check_shape(w, h, min_side=settings.min_side_px, max_aspect=settings.max_aspect)
     if w * h > settings.max_pixels:
         raise ImageRejected(
             "too_many_pixels", f"the image has {w}x{h} pixels, over the limit of {settings.max_pixels}", 413

@@ -29,9 +29,11 @@ from shared.errors import (
     InvalidRequest,
     QueueFull,
     StorageUnavailable,
+    Unavailable,
 )
-from shared.jobs.model import InputRef, Job, new_job_id
+from shared.jobs.model import InputRef, Job, new_job_id, now_ms
 from shared.jobs.store import JobStore
+from shared.redis_client import ReplicationTimeout, wait_for_replicas
 from shared.settings import Settings
 from shared.tasks import TaskSpec
 
@@ -39,8 +41,22 @@ log = logging.getLogger("ocrq.jobs")
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 REPLAY_WAIT_S = 10.0  # how long a retry waits for the first request with its key to store the job
+# A reservation whose job record is still missing this long after it was made belongs to a request
+# that died (e.g. Redis was killed between the two writes): it is released, not honoured for 24 h.
+STALE_RESERVATION_MS = 30_000
+
+# Delete the reservation only if it is still the one we read (another request may have re-claimed).
+_RELEASE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 SendJob = Callable[[str, str], None]  # (job_id, queue)
+
+
+class ReplicasUnavailable(Unavailable):
+    code = "replicas_unavailable"
+    retry_after_s = 1
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,7 @@ class Submitter:
         self.store = store
         self.send_job = send_job
         self.queue_depth = queue_depth or QueueDepth(settings, client)
+        self._release_if = client.register_script(_RELEASE_IF)
 
     def submit(self, draft: Draft, *, idempotency_key: str | None,
                store_input: Callable[[], InputRef]) -> Submitted:
@@ -116,11 +133,14 @@ class Submitter:
         Returns the id of the earlier job for the same key and request, or None when this request
         is the first. The same key with a different request is a conflict.
         """
-        mine = json.dumps({"fp": fp, "job_id": job_id})
+        mine = json.dumps({"fp": fp, "job_id": job_id, "at": now_ms()})
         if self.r.set(name, mine, nx=True, ex=IDEMPOTENCY_TTL_S):
             return None
         raw = self.r.get(name)
-        if raw is None:  # the winner gave up (storage error) between our SET and GET: try once more
+        if raw is not None and self._stale(raw):
+            self._release_if(keys=[name], args=[raw])
+            raw = None
+        if raw is None:  # the winner gave up (storage error, or died) before storing its job: try once more
             if self.r.set(name, mine, nx=True, ex=IDEMPOTENCY_TTL_S):
                 return None
             raw = self.r.get(name) or mine.encode()
@@ -129,6 +149,12 @@ class Submitter:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was already used with a different request (image or options)")
         return str(prior["job_id"])
+
+    def _stale(self, raw: bytes) -> bool:
+        """A reservation old enough that its request is gone, and whose job was never stored."""
+        prior = json.loads(raw)
+        old = now_ms() - int(prior.get("at", now_ms())) > STALE_RESERVATION_MS
+        return old and self.store.status(str(prior["job_id"])) is None
 
     def _replay(self, name: str, job_id: str, tenant: str) -> Job:
         # The first request with this key may still be storing its job: wait for it briefly.
@@ -151,6 +177,13 @@ class Submitter:
 
     def _enqueue(self, job: Job) -> None:
         self.store.create(job)
+        if self.settings.redis_min_replicas > 0:
+            # 202 only once the record is on the replicas asked for: a failover must not lose it.
+            try:
+                wait_for_replicas(self.r, self.settings.redis_min_replicas, self.settings.redis_wait_timeout_ms)
+            except ReplicationTimeout as err:
+                # The record may still survive; a retry with the same Idempotency-Key finds it.
+                raise ReplicasUnavailable(str(err)) from None
         try:
             self.send_job(job.id, job.priority)
         except Exception:
