@@ -3,7 +3,8 @@
 Nothing else builds a key by hand, so the layout below is the whole of it:
 
   jobs        job:<id> (hash), tenant:<t>:jobs (zset by creation), running (zset by lease expiry),
-              unsent (zset: created, message not yet confirmed sent), done:<id> (pub/sub channel),
+              unsent (zset: created, message not yet confirmed sent), queued (zset by last send),
+              expiring (zset by expires_at), inputrefs:<t>:<sha256> (counter), done:<id> (pub/sub channel),
               idem:<t>:<sha256 of the Idempotency-Key> (string: the reservation)
   api keys    apikey:<digest> (string), apikeys (hash id -> digest), tenants (set),
               tenant:<t>:buckets (set: buckets a tenant may read by reference)
@@ -36,6 +37,13 @@ def tenant_jobs(tenant: str) -> str:
 
 JOBS_RUNNING = f"{PREFIX}running"
 JOBS_UNSENT = f"{PREFIX}unsent"
+JOBS_QUEUED = f"{PREFIX}queued"  # zset: queued job ids by when their message was last sent
+JOBS_EXPIRING = f"{PREFIX}expiring"  # zset: job ids by expires_at (the expiry sweep's work list)
+
+
+def input_refs(tenant: str, sha256: str) -> str:
+    """Counter: live jobs using one content-addressed upload (its blob goes with the last)."""
+    return f"{PREFIX}inputrefs:{tenant}:{sha256}"
 
 
 def idempotency(tenant: str, key_digest: str) -> str:

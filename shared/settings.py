@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     retention_s: int = Field(default=7 * 24 * 3600, ge=60)
     interactive_queue_max: int = Field(default=1000, ge=1)
     reaper_interval_s: float = Field(default=5.0, gt=0)
+    # A queued job whose message went out this long ago is sent again (a message lost with a Redis
+    # restart, or held in an unacked set): duplicates are harmless, the runner's claim is a CAS.
+    queued_resend_s: int = Field(default=900, ge=10)
 
     # Gateway
     rate_per_s: float = Field(default=50.0, gt=0)  # token bucket refill per API key

@@ -3,7 +3,10 @@
 - a running job whose lease expired (its worker died and the broker will only redeliver after the
   visibility timeout, or never if the message was lost) gets a fresh message; the runner takes it over;
 - a queued job whose message was never confirmed sent (the gateway crashed between storing the
-  job and publishing, or Redis lost the last second of writes) gets its message.
+  job and publishing, or Redis lost the last second of writes) gets its message;
+- a queued job whose message went out more than OCRQ_QUEUED_RESEND_S ago gets another (a message
+  lost with a Redis restart, or parked in the broker's unacked set until the visibility timeout);
+- a job past its retention is deleted with its result and (when no live job uses it) its input.
 Duplicates are harmless: the runner's compare-and-set skips any job that is not claimable.
 One reaper acts at a time across the fleet (a Redis lock), though every worker runs the loop.
 """
@@ -17,8 +20,9 @@ from collections.abc import Callable
 from celery import Celery
 
 from shared import keys
+from shared.blobs import BlobStore, open_blob_store
 from shared.broker import TASK_RUN_JOB
-from shared.jobs import now_ms
+from shared.jobs import Status, now_ms
 from shared.jobs.store import JobStore
 from shared.redis_client import connect
 from shared.settings import Settings
@@ -31,7 +35,8 @@ UNSENT_GRACE_MS = 30_000
 Send = Callable[[str, str], None]  # (job_id, queue)
 
 
-def reap_once(store: JobStore, send: Send, lease_s: int, now: int | None = None) -> int:
+def reap_once(store: JobStore, send: Send, lease_s: int, now: int | None = None, *,
+              queued_resend_s: int = 900) -> int:
     """One pass; returns how many messages were sent."""
     now = now or now_ms()
     sent = 0
@@ -52,7 +57,45 @@ def reap_once(store: JobStore, send: Send, lease_s: int, now: int | None = None)
             sent += 1
             log.warning("sent message for a job that had none", extra={"job_id": job_id, "tenant": job.tenant})
         store.mark_sent(job_id)
+    for job_id in store.queued_unsent_since(now - queued_resend_s * 1000):
+        job = store.get(job_id)
+        if job is None or job.status != Status.queued:
+            store.r.zrem(store.QUEUED, job_id)
+            continue
+        send(job_id, job.priority)
+        store.mark_sent(job_id)
+        sent += 1
+        log.warning("re-sent a job queued too long", extra={"job_id": job_id, "tenant": job.tenant})
     return sent
+
+
+def expire_once(store: JobStore, blobs: BlobStore, now: int | None = None, limit: int = 200) -> int:
+    """Delete what is past its retention: result, the input when no live job uses it, the record.
+
+    Its cost is the number of jobs expiring, not the number alive (a sorted set by expiry).
+    A job still running is looked at again a minute later.
+    """
+    now = now or now_ms()
+    done = 0
+    for job_id in store.expiring_before(now, limit):
+        job = store.get(job_id)
+        if job is None:
+            store.r.zrem(store.EXPIRING, job_id)
+            continue
+        if not job.terminal and job.status != Status.queued:
+            store.r.zadd(store.EXPIRING, {job_id: now + 60_000})
+            continue
+        if job.status == Status.queued:
+            store.cancel(job_id)  # never run what has expired
+        if job.result_key:
+            blobs.delete(job.result_key)
+        if store.release_input(job):
+            blobs.delete(job.input.key)
+        store.delete(job)
+        done += 1
+    if done:
+        log.info("expired %d jobs", done)
+    return done
 
 
 def celery_sender(app: Celery) -> Send:
@@ -73,6 +116,7 @@ def start_reaper_thread(settings: Settings, app: Celery) -> None:
     _stop.clear()
     store = JobStore(connect(settings.redis_url, "ocrq-reaper"), settings.retention_s)
     send = celery_sender(app)
+    blobs = open_blob_store(settings)
     interval = settings.reaper_interval_s
 
     def loop() -> None:
@@ -80,7 +124,8 @@ def start_reaper_thread(settings: Settings, app: Celery) -> None:
             try:
                 # Lock TTL = interval: a dead reaper's lock frees itself by the next pass.
                 if store.r.set(LOCK_KEY, "1", nx=True, px=int(interval * 1000)):
-                    reap_once(store, send, settings.lease_s)
+                    reap_once(store, send, settings.lease_s, queued_resend_s=settings.queued_resend_s)
+                    expire_once(store, blobs)
             except Exception as err:
                 log.warning("reaper pass failed: %s", err)
 

@@ -20,7 +20,7 @@ import redis
 from shared import keys
 from shared.jobs.model import TERMINAL, Job, JobError, Status, now_ms
 
-# KEYS[1] job hash, KEYS[2] running zset, KEYS[3] unsent zset
+# KEYS[1] job hash, KEYS[2] running zset, KEYS[3] unsent zset, KEYS[4] queued zset
 # ARGV[1] JSON list of allowed current statuses, ARGV[2] new status, ARGV[3] now ms,
 # ARGV[4] "1" to add one attempt, ARGV[5] lease expiry ms ("" = leave running set),
 # ARGV[6] expected worker ("" = any), ARGV[7] done channel, ARGV[8..] field/value pairs.
@@ -51,6 +51,7 @@ else
   redis.call('ZREM', KEYS[2], id)
 end
 redis.call('ZREM', KEYS[3], id)
+if new == 'queued' then redis.call('ZADD', KEYS[4], ARGV[3], id) else redis.call('ZREM', KEYS[4], id) end
 if new == 'succeeded' or new == 'failed' or new == 'canceled' then
   redis.call('PUBLISH', ARGV[7], new)
 end
@@ -100,6 +101,8 @@ class JobStore:
     tenant_index = staticmethod(keys.tenant_jobs)
     RUNNING = keys.JOBS_RUNNING
     UNSENT = keys.JOBS_UNSENT
+    QUEUED = keys.JOBS_QUEUED
+    EXPIRING = keys.JOBS_EXPIRING
 
     def _ttl_s(self) -> int:
         # The record outlives its data by 30 days so that late polls get 410, not 404.
@@ -114,10 +117,33 @@ class JobStore:
         pipe.expire(self.key(job.id), self._ttl_s())
         pipe.zadd(self.tenant_index(job.tenant), {job.id: job.created_at})
         pipe.zadd(self.UNSENT, {job.id: job.created_at})
+        pipe.zadd(self.QUEUED, {job.id: job.created_at})
+        pipe.zadd(self.EXPIRING, {job.id: job.expires_at})
+        if job.input.key.startswith(f"inputs/{job.tenant}/"):  # an upload ocrq stored: count its users
+            pipe.incr(keys.input_refs(job.tenant, job.input.sha256))
         pipe.execute()
 
     def mark_sent(self, job_id: str) -> None:
-        self.r.zrem(self.UNSENT, job_id)
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zrem(self.UNSENT, job_id)
+        pipe.zadd(self.QUEUED, {job_id: now_ms()}, xx=True)  # only while it is still queued
+        pipe.execute()
+
+    def queued_unsent_since(self, before_ms: int, limit: int = 100) -> list[str]:
+        """Queued jobs whose last message went out before ``before_ms`` (it may have been lost)."""
+        return [keys.text(m) for m in self.r.zrangebyscore(self.QUEUED, "-inf", before_ms, start=0, num=limit)]
+
+    def expiring_before(self, now: int, limit: int = 100) -> list[str]:
+        return [keys.text(m) for m in self.r.zrangebyscore(self.EXPIRING, "-inf", now, start=0, num=limit)]
+
+    def release_input(self, job: Job) -> bool:
+        """One job fewer uses its uploaded input; True when it was the last (delete the blob)."""
+        if not job.input.key.startswith(f"inputs/{job.tenant}/"):
+            return False
+        left = int(self.r.decr(keys.input_refs(job.tenant, job.input.sha256)))
+        if left <= 0:
+            self.r.delete(keys.input_refs(job.tenant, job.input.sha256))
+        return left <= 0
 
     def get(self, job_id: str) -> Job | None:
         raw = self.r.hgetall(self.key(job_id))
@@ -199,7 +225,7 @@ class JobStore:
         ]
         for k, v in (fields or {}).items():
             argv += [k, json.dumps(v)]
-        res = self._transition(keys=[self.key(job_id), self.RUNNING, self.UNSENT], args=argv)
+        res = self._transition(keys=[self.key(job_id), self.RUNNING, self.UNSENT, self.QUEUED], args=argv)
         if res[0] == -1:
             return Transition(False, None)
         status = res[1].decode() if isinstance(res[1], bytes) else res[1]
@@ -278,6 +304,8 @@ class JobStore:
         pipe.zrem(self.tenant_index(job.tenant), job.id)
         pipe.zrem(self.RUNNING, job.id)
         pipe.zrem(self.UNSENT, job.id)
+        pipe.zrem(self.QUEUED, job.id)
+        pipe.zrem(self.EXPIRING, job.id)
         pipe.execute()
 
 

@@ -150,7 +150,7 @@ class Submitter:
                 "this Idempotency-Key was already used with a different request (image or options)")
         return str(prior["job_id"])
 
-    def _stale(self, raw: bytes) -> bool:
+    def _stale(self, raw: bytes | str) -> bool:
         """A reservation old enough that its request is gone, and whose job was never stored."""
         prior = json.loads(raw)
         old = now_ms() - int(prior.get("at", now_ms())) > STALE_RESERVATION_MS

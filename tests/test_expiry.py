@@ -1,0 +1,68 @@
+"""Retention and lost messages, swept by the reaper: real Redis, a real local store, a real runner."""
+
+from __future__ import annotations
+
+import imaging
+from test_runner import BoxEngine, env, submit  # noqa: F401  (env is a fixture)
+
+from shared import keys
+from shared.blobs import BlobNotFound, input_key
+from shared.jobs import Status, now_ms
+from workers.reaper import expire_once, reap_once
+from workers.runner import JobRunner
+
+
+def test_expired_jobs_lose_their_result_input_and_record_and_leave_the_list(env) -> None:  # noqa: F811
+    settings, store, blobs = env
+    data = imaging.jpeg(320, 200)
+    done = submit(store, blobs, data)
+    assert JobRunner(settings, store, blobs, BoxEngine()).run(done).status == "succeeded"
+    result_key = store.get(done).result_key
+    keep = submit(store, blobs, data)  # same bytes, a later job: the shared input must survive the first expiry
+    store.r.zadd(store.EXPIRING, {done: 1})  # the first one is past its retention
+    assert expire_once(store, blobs, now=now_ms()) == 1
+    assert [j.id for j in store.list_for_tenant("acme", limit=10)] == [keep]  # the list stays consistent
+    assert store.get(done) is None
+    try:
+        blobs.get(result_key)
+        raise AssertionError("the result survived its job")
+    except BlobNotFound:
+        pass
+    assert blobs.get(input_key("acme", store.get(keep).input.sha256)) == data  # still used by `keep`
+
+    store.r.zadd(store.EXPIRING, {keep: 1})
+    assert expire_once(store, blobs, now=now_ms()) == 1
+    try:
+        blobs.get(input_key("acme", imaging_sha(data)))
+        raise AssertionError("the last user's input survived")
+    except BlobNotFound:
+        pass
+    assert not store.r.keys(keys.input_refs("acme", "*"))
+
+
+def test_the_sweep_costs_what_expires_not_what_lives(env) -> None:  # noqa: F811
+    settings, store, blobs = env
+    for i in range(50):
+        submit(store, blobs, imaging.jpeg(200 + i, 100))
+    assert expire_once(store, blobs, now=now_ms()) == 0  # nothing is due: one ZRANGEBYSCORE, no record read
+    assert store.r.zcard(store.EXPIRING) == 50
+
+
+def test_a_queued_job_whose_message_was_lost_is_sent_again(env) -> None:  # noqa: F811
+    settings, store, blobs = env
+    job_id = submit(store, blobs, imaging.jpeg())
+    store.mark_sent(job_id)  # sent ... and then the message vanished with a Redis restart
+    sent: list[str] = []
+    assert reap_once(store, lambda j, q: sent.append(j), 30, now=now_ms() + 60_000, queued_resend_s=900) == 0
+    assert reap_once(store, lambda j, q: sent.append(j), 30, now=now_ms() + 901_000, queued_resend_s=900) == 1
+    assert sent == [job_id]
+    # once claimed it leaves the queued set: no more resends
+    store.claim(job_id, "w:1", 30)
+    assert store.r.zscore(store.QUEUED, job_id) is None
+    assert store.get(job_id).status == Status.running
+
+
+def imaging_sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
