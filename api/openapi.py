@@ -132,6 +132,8 @@ def _multipart_schema(tasks: list[str]) -> dict[str, Any]:
             "priority": {"type": "string", "enum": ["interactive", "bulk"], "default": "interactive"},
             "webhook_url": {"type": "string", "maxLength": 2048},
             "metadata": {"type": "string", "description": "A JSON object (at most 4096 bytes), echoed back"},
+            "pages": {"type": "string", "maxLength": 1000,
+                      "description": 'PDF or multi-page TIFF: the pages to read, 1-based, e.g. "1-3,7" (default: all)'},
         },
     }
 
@@ -204,11 +206,27 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
             "parameters": [_JOB_ID],
             "get": {
                 "operationId": "getJobResult",
-                "summary": "The OCR result of a succeeded job",
+                "summary": "The OCR result of a succeeded job, as JSON or in a format to take away",
                 "tags": ["jobs"],
+                "parameters": [{
+                    "name": "format", "in": "query", "required": False,
+                    "description": "json: the result document (`pages` lists every page; `text` joins them with "
+                                   "form feeds); text: plain text, pages separated by form feeds; markdown; hocr: "
+                                   "hOCR (XHTML, one ocr_page per page, ocr_line boxes); pdf: a searchable PDF, "
+                                   "each page's image with an invisible text layer on the line boxes",
+                    "schema": {"type": "string", "enum": ["json", "text", "markdown", "hocr", "pdf"],
+                               "default": "json"},
+                }],
                 "responses": {
-                    "200": {"description": "The result document",
-                            "content": {"application/json": {"schema": {"$ref": REF.format(model="OcrResult")}}}},
+                    "200": {"description": "The result in the requested format",
+                            "content": {
+                                "application/json": {"schema": {"$ref": REF.format(model="OcrResult")}},
+                                "text/plain": {"schema": {"type": "string"}},
+                                "text/markdown": {"schema": {"type": "string"}},
+                                "application/xhtml+xml": {"schema": {"type": "string"}},
+                                "application/pdf": {"schema": {"type": "string",
+                                                               "contentMediaType": "application/pdf"}},
+                            }},
                     **error_responses(404, 409, 410, 503),
                 },
             },
@@ -284,7 +302,7 @@ def _extra_paths(documented: dict[str, set[str]]) -> dict[str, Any]:
     """Routes of other blueprints: their own `openapi_paths()`, else a minimal entry per route."""
     extra: dict[str, Any] = {}
     for name, blueprint in current_app.blueprints.items():
-        if name in ("jobs", "health", "metrics", "openapi", "console"):
+        if name in ("jobs", "health", "metrics", "openapi", "console", "docs"):
             continue
         try:
             module = importlib.import_module(blueprint.import_name)
@@ -294,8 +312,8 @@ def _extra_paths(documented: dict[str, set[str]]) -> dict[str, Any]:
         if callable(fn):
             extra.update(fn())
     for rule in current_app.url_map.iter_rules():
-        if rule.endpoint == "static" or rule.endpoint.startswith("console."):
-            continue  # the web console's pages and assets are not API operations
+        if rule.endpoint == "static" or rule.endpoint.startswith(("console.", "docs.")):
+            continue  # the web console's and /docs' pages and assets are not API operations
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         params = [
             {"name": arg, "in": "path", "required": True,

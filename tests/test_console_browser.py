@@ -453,3 +453,21 @@ def test_console_fits_a_phone_screen(make_service, browser, output_dir):
     fits("batches")
     assert phone.unexpected_errors() == []
     phone.close()
+
+
+def test_api_docs_render_every_operation_in_a_real_browser(make_service, browser):
+    svc = make_service(worker=False)
+    tab = Console(browser, svc.url)
+    try:
+        missing: list[str] = []
+        tab.page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+        tab.page.goto("/docs")
+        tab.page.locator(".opblock").first.wait_for()
+        operations = tab.page.locator(".opblock").count()
+        spec_ops = sum(len([m for m in item if m != "parameters"])
+                       for item in requests.get(f"{svc.url}/openapi.json", timeout=10).json()["paths"].values())
+        assert operations == spec_ops and operations >= 25
+        assert all(u.startswith(svc.url) for u in tab.requested), "every request goes to the gateway itself"
+        assert missing == [] and tab.unexpected_errors() == []
+    finally:
+        tab.close()

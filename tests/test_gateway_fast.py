@@ -164,3 +164,14 @@ def test_redis_down_is_503_with_retry_after_not_500(tmp_path: Path) -> None:
     finally:
         stop_all([proc])
 
+
+
+def test_the_api_docs_page_and_its_assets_come_from_the_gateway(gw: Gateway) -> None:
+    page = gw.client.get("/docs")  # type: ignore[attr-defined]
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["Content-Security-Policy"]
+    html = page.get_data(as_text=True)
+    assert "http" not in html.replace("http-equiv", "")  # no CDN: every reference is local
+    for src in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/docs/init.js"):
+        assert src in html
+        assert gw.client.get(src).status_code == 200  # type: ignore[attr-defined]
+    assert gw.client.get("/docs/assets/../../app.py").status_code == 404  # type: ignore[attr-defined]
