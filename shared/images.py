@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image, ImageFile, ImageOps
 
@@ -22,7 +22,15 @@ CONTENT_TYPES = {
     "WEBP": "image/webp",
     "BMP": "image/bmp",
     "TIFF": "image/tiff",
+    "HEIF": "image/heic",  # phone photos (HEIC/HEIF), read through pillow-heif
 }
+
+try:  # HEIC/HEIF: registered once, opened only when "heif" is in OCRQ_ALLOWED_TYPES
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a core dependency
+    pass
 
 
 class ImageRejected(Exception):
@@ -42,6 +50,8 @@ class ImageInfo:
     width: int
     height: int
     frames: int
+    # inspect(..., reduced=True): the decode it did anyway, long side >= REDUCED_SIDE (or the whole image).
+    reduced: Image.Image | None = field(default=None, compare=False, repr=False)
 
 
 def _open(data: bytes, formats: tuple[str, ...], max_pixels: int) -> Image.Image:
@@ -74,9 +84,17 @@ def check_shape(width: int, height: int, *, min_side: int = MIN_SIDE, max_aspect
                             f"{min_side} px and the longer at most {max_aspect:g} times the shorter", 422)
 
 
+REDUCED_SIDE = 256  # what shared/quality.py measures on
+
+
 def inspect(data: bytes, *, formats: tuple[str, ...], max_pixels: int, max_frames: int,
-            min_side: int = MIN_SIDE, max_aspect: float = MAX_ASPECT) -> ImageInfo:
-    """Check an upload fully (header, pixel cap, frames, and a complete decode) without keeping pixels."""
+            min_side: int = MIN_SIDE, max_aspect: float = MAX_ASPECT, reduced: bool = False) -> ImageInfo:
+    """Check an upload fully (header, pixel cap, frames, and a complete decode) without keeping pixels.
+
+    With ``reduced``, the decoded pixels are kept in ``ImageInfo.reduced`` (a JPEG decoded at the
+    coarsest DCT scale whose long side is still at least REDUCED_SIDE): the rescan verdict needs no
+    second decode.
+    """
     im = _open(data, formats, max_pixels)
     width, height = im.size
     check_shape(width, height, min_side=min_side, max_aspect=max_aspect)
@@ -93,7 +111,7 @@ def inspect(data: bytes, *, formats: tuple[str, ...], max_pixels: int, max_frame
         if im.format == "JPEG":
             # Decoding at 1/8 scale reads every byte of the stream (so truncation is caught) at a
             # fraction of the cost of a full decode: the gateway must stay fast.
-            im.draft("L", (max(1, width // 8), max(1, height // 8)))
+            im.draft("L", _draft_size(width, height, reduced))
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im.load()
@@ -102,7 +120,19 @@ def inspect(data: bytes, *, formats: tuple[str, ...], max_pixels: int, max_frame
     except Exception as err:
         raise ImageRejected("corrupt_image", f"the image cannot be decoded (truncated or corrupt): {err}", 422) from None
     fmt = im.format or "?"
-    return ImageInfo(fmt, CONTENT_TYPES.get(fmt, "application/octet-stream"), width, height, frames)
+    if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF turns it by 90°: report the upright size
+        width, height = height, width
+    return ImageInfo(fmt, CONTENT_TYPES.get(fmt, "application/octet-stream"), width, height, frames,
+                     reduced=im if reduced else None)
+
+
+def _draft_size(width: int, height: int, reduced: bool) -> tuple[int, int]:
+    """The size asked of JPEG draft mode, which picks the coarsest of 1/1..1/8 at least this large."""
+    long_ = max(width, height)
+    if not reduced or long_ // 8 >= REDUCED_SIDE:
+        return max(1, width // 8), max(1, height // 8)
+    f = min(1.0, REDUCED_SIDE / long_)
+    return max(1, int(width * f)), max(1, int(height * f))
 
 
 @dataclass

@@ -7,13 +7,16 @@ so ``load_settings`` turns pydantic's multi-line report into exactly that.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.redis_client import is_sentinel_url, parse_sentinel_url
+
+if TYPE_CHECKING:
+    from shared.quality import Thresholds
 
 ENV_PREFIX = "OCRQ_"
 EngineName = Literal["rapidocr", "hunyuan", "hunyuan-vllm", "checksum"]  # checksum: no OCR, for tests/benchmarks
@@ -55,9 +58,15 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=40_000_000, ge=10_000)
     max_side: int = Field(default=2048, ge=64, le=16384)
     max_frames: int = Field(default=1, ge=1, le=1000)
-    allowed_types: str = "jpeg,png,webp,bmp,tiff"
+    allowed_types: str = "jpeg,png,webp,bmp,tiff,heif"
     min_side_px: int = Field(default=8, ge=1, le=1024)  # thinner images are refused at submit (422)
     max_aspect: float = Field(default=50.0, ge=1.0)  # longest / shortest side, refused past this
+
+    # Documents: PDF and multi-page TIFF (shared/documents.py). Pages render in workers, at pdf_dpi
+    # and then within max_side/max_pixels like images; a page past its render time limit fails alone.
+    pdf_dpi: int = Field(default=200, ge=36, le=1200)
+    max_pages: int = Field(default=500, ge=1, le=100_000)  # more is refused at submit (413), before storing
+    page_render_time_limit_s: float = Field(default=60.0, gt=0, le=3600)
 
     # Jobs and the queue
     max_attempts: int = Field(default=3, ge=1, le=20)
@@ -96,6 +105,20 @@ class Settings(BaseSettings):
     # confirm the job record (Redis WAIT), else 503 after the timeout; 0: do not wait.
     redis_min_replicas: int = Field(default=0, ge=0, le=16)
     redis_wait_timeout_ms: int = Field(default=500, ge=1, le=60_000)
+
+    # The rescan verdict at submit (quality=check|require; shared/quality.py measures, defaults tuned on the receipts).
+    quality_min_side: int = Field(default=300, ge=1)  # original px on the long side below which: too_small
+    quality_min_sharpness: float = Field(default=0.65, ge=0, le=2)  # p99 stretched gradient; sharp scans ~1
+    quality_dark_paper: float = Field(default=0.30, ge=0, le=1)  # p95 luminance under this: too_dark
+    quality_bright_ink: float = Field(default=0.70, ge=0, le=1)  # p0.5 luminance over this: overexposed
+    quality_max_glare: float = Field(default=0.03, ge=0, le=1)  # share of saturated pixels: glare
+
+    def quality_thresholds(self) -> Thresholds:
+        from shared.quality import Thresholds  # numpy: only where a verdict is asked for
+
+        return Thresholds(min_side=self.quality_min_side, min_sharpness=self.quality_min_sharpness,
+                          dark_paper=self.quality_dark_paper, bright_ink=self.quality_bright_ink,
+                          max_glare=self.quality_max_glare)
 
     @field_validator("redis_url")
     @classmethod

@@ -175,3 +175,19 @@ def test_the_api_docs_page_and_its_assets_come_from_the_gateway(gw: Gateway) -> 
         assert src in html
         assert gw.client.get(src).status_code == 200  # type: ignore[attr-defined]
     assert gw.client.get("/docs/assets/../../app.py").status_code == 404  # type: ignore[attr-defined]
+
+
+def test_a_rotated_phone_photo_reports_its_upright_size(gw: Gateway) -> None:
+    job = gw.submit(imaging.jpeg(1013, 463, exif_orientation=6)).get_json()
+    assert (job["input"]["width"], job["input"]["height"]) == (463, 1013)  # as the result's boxes are
+
+
+def test_heic_phone_photos_are_accepted(gw: Gateway) -> None:
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 240), "white").save(buf, "HEIF")
+    resp = gw.submit(buf.getvalue(), name="IMG_0001.HEIC")
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    assert resp.get_json()["input"]["content_type"] == "image/heic"
