@@ -11,7 +11,7 @@ from api.problems import ApiProblem
 from shared.blobs import BlobNotFound
 from shared.jobs.model import Job, Status, now_ms
 from shared.results import OcrResult
-from shared.tasks import TaskSpec, UnsupportedTask, check_engine_supports
+from shared.tasks import BARCODES_OPTIONS, TASK_NAMES, TaskSpec, UnsupportedTask, check_engine_supports
 
 
 def parse_spec(values: dict[str, Any]) -> TaskSpec:
@@ -21,6 +21,7 @@ def parse_spec(values: dict[str, Any]) -> TaskSpec:
             fields=tuple(values["fields"]) if values.get("fields") else None,
             target_lang=values.get("target_lang") or None,
             instruction=values.get("instruction") or None,
+            barcodes=values.get("barcodes") or None,
         )
     except ValidationError as err:
         first = err.errors()[0]
@@ -28,9 +29,12 @@ def parse_spec(values: dict[str, Any]) -> TaskSpec:
             raise ApiProblem(
                 400,
                 "unknown_task",
-                f"unknown task {values.get('task')!r}; use one of: "
-                "text, spotting, parse, table, formula, chart, fields, translate, ask",
+                f"unknown task {values.get('task')!r}; use one of: {', '.join(TASK_NAMES)}",
             ) from None
+        if first.get("loc") == ("barcodes",):
+            message = f"must be one of: {', '.join(BARCODES_OPTIONS)}"
+            raise ApiProblem(422, "validation_error", f"barcodes: {message}",
+                             errors=[{"field": "barcodes", "message": message}]) from None
         raise ApiProblem(
             400, "invalid_task_params", first.get("msg", "invalid").removeprefix("Value error, ")
         ) from None

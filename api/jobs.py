@@ -22,12 +22,14 @@ from shared import jsonlimits
 from shared.api_schemas import JobCreate
 from shared.blobs import BlobNotFound, TooLarge, input_key
 from shared.broker import QUEUE_INTERACTIVE
+from shared.errors import RescanNeeded
 from shared.images import ImageInfo, inspect
 from shared.jobs import lifecycle
 from shared.jobs.model import InputRef, Job, Status
 from shared.jobs.submit import Draft, Submitted
 from shared.jobs.views import render_job
-from shared.tasks import TaskSpec
+from shared.quality import Quality, assess
+from shared.tasks import TASK_NAMES, TaskSpec
 
 bp = Blueprint("jobs", __name__)
 
@@ -47,7 +49,8 @@ METADATA_MAX_BYTES = 4096
 def _form_options() -> dict[str, Any]:
     """Multipart form fields, in the same shape as the JSON body."""
     form = request.form
-    unknown = set(form.keys()) - {"task", "fields", "target_lang", "instruction", "priority", "webhook_url", "metadata"}
+    unknown = set(form.keys()) - {"task", "fields", "target_lang", "instruction", "priority", "webhook_url", "metadata",
+                                  "barcodes", "quality"}
     if unknown:
         raise ApiProblem(422, "validation_error", f"{sorted(unknown)[0]}: unknown form field",
                          errors=[{"field": f, "message": "unknown form field"} for f in sorted(unknown)])
@@ -93,20 +96,44 @@ def _read_upload() -> bytes:
     return data
 
 
-def _inspect(data: bytes) -> ImageInfo:
+def _inspect(data: bytes, reduced: bool = False) -> ImageInfo:
     st = services().settings
     return inspect(data, formats=st.allowed_formats, max_pixels=st.max_pixels, max_frames=st.max_frames,
-                   min_side=st.min_side_px, max_aspect=st.max_aspect)
+                   min_side=st.min_side_px, max_aspect=st.max_aspect, reduced=reduced)
 
 
-def _answer(sub: Submitted) -> Response:
+QUALITY_OPTIONS = ("check", "require")
+
+
+def _quality_option(opts: dict[str, Any]) -> str | None:
+    value = opts.get("quality") or None
+    if value is not None and value not in QUALITY_OPTIONS:
+        message = f"must be one of: {', '.join(QUALITY_OPTIONS)}"
+        raise ApiProblem(422, "validation_error", f"quality: {message}",
+                         errors=[{"field": "quality", "message": message}])
+    return value
+
+
+def _verdict(info: ImageInfo, quality: str | None) -> Quality | None:
+    """The rescan verdict from the reduced decode inspect already did; require refuses a rescan (422)."""
+    if quality is None or info.reduced is None:  # documents have no verdict (their pages render on workers)
+        return None
+    verdict = assess(info.reduced, services().settings.quality_thresholds(), original_size=(info.width, info.height))
+    if quality == "require" and verdict.verdict == "rescan":
+        raise RescanNeeded(verdict.reasons)
+    return verdict
+
+
+def _answer(sub: Submitted, verdict: Quality | None = None) -> Response:
     job = sub.job
+    body = render_job(job, load_result(job)) if sub.replayed else render_job(job)
+    if verdict is not None:
+        body["quality"] = verdict.as_dict()
+    resp = jsonify(body)
     if sub.replayed:
-        resp = jsonify(render_job(job, load_result(job)))
         resp.status_code = 200
         resp.headers["Idempotent-Replayed"] = "true"
     else:
-        resp = jsonify(render_job(job))
         resp.status_code = 202
     resp.headers["Location"] = f"/v1/jobs/{job.id}"
     return resp
@@ -116,16 +143,17 @@ StoreInput = Callable[[str, ImageInfo], InputRef]  # (sha256, image info) -> whe
 
 
 def _submit(spec: TaskSpec, common: tuple[str, dict[str, Any], str | None], data: bytes,
-            store_input: StoreInput) -> Response:
+            store_input: StoreInput, quality: str | None = None) -> Response:
     """The part an upload and a reference share: inspect the image, then the domain's submit."""
     priority, metadata, webhook_url = common
-    info = _inspect(data)
+    info = _inspect(data, reduced=quality is not None)
+    verdict = _verdict(info, quality)  # before anything is stored: a refused photo leaves no trace
     sha = hashlib.sha256(data).hexdigest()
     draft = Draft(tenant=tenant(), sha256=sha, spec=spec, priority=priority, metadata=metadata,
                   webhook_url=webhook_url)
     sub = services().submitter.submit(draft, idempotency_key=request.headers.get("Idempotency-Key"),
                                       store_input=lambda: store_input(sha, info))
-    return _answer(sub)
+    return _answer(sub, verdict)
 
 
 @bp.post("/v1/jobs")
@@ -138,7 +166,7 @@ def submit() -> Response:
                          "send multipart/form-data with a 'file' field, or a JSON source reference")
     data = _read_upload()
     opts = _form_options()
-    spec, common = parse_spec(opts), _check_common(opts)
+    spec, common, quality = parse_spec(opts), _check_common(opts), _quality_option(opts)
     blobs = services().blobs
 
     def store_upload(sha: str, info: ImageInfo) -> InputRef:
@@ -148,7 +176,7 @@ def submit() -> Response:
         return InputRef(bucket=blobs.bucket, key=key, sha256=sha, bytes=len(data),
                         content_type=info.content_type, width=info.width, height=info.height)
 
-    return _submit(spec, common, data, store_upload)
+    return _submit(spec, common, data, store_upload, quality)
 
 
 def _submit_reference() -> Response:
@@ -163,7 +191,7 @@ def _submit_reference() -> Response:
     except ValidationError as err:
         if any(e.get("loc") == ("task",) and e.get("type") == "literal_error" for e in err.errors()):
             raise ApiProblem(400, "unknown_task", f"unknown task {body.get('task')!r}; use one of: "
-                             "text, spotting, parse, table, formula, chart, fields, translate, ask") from None
+                             f"{', '.join(TASK_NAMES)}") from None
         raise from_validation(err) from None
     opts = req.model_dump()
     spec, common = parse_spec(opts), _check_common(opts)
@@ -183,7 +211,7 @@ def _submit_reference() -> Response:
         return InputRef(bucket=src.bucket, key=src.key, sha256=sha, bytes=len(data),
                         content_type=info.content_type, width=info.width, height=info.height)
 
-    return _submit(spec, common, data, reference)
+    return _submit(spec, common, data, reference, req.quality)
 
 
 # ---------------------------------------------------------------- read
@@ -268,7 +296,7 @@ def cancel_job(job_id: str) -> Response:
 @require_key
 def list_jobs():  # type: ignore[no-untyped-def]
     args = request.args
-    unknown = set(args.keys()) - {"status", "created_after", "limit", "cursor"}
+    unknown = set(args.keys()) - {"status", "created_after", "limit", "cursor", "needs_review"}
     if unknown:
         raise ApiProblem(400, "invalid_query", f"unknown query parameter {sorted(unknown)[0]!r}")
     try:
@@ -283,6 +311,12 @@ def list_jobs():  # type: ignore[no-untyped-def]
             status = Status(args["status"])
         except ValueError:
             raise ApiProblem(400, "invalid_query", "status must be one of queued, running, succeeded, failed, canceled") from None
+    needs_review = None
+    if "needs_review" in args:
+        flag = args["needs_review"].lower()
+        if flag not in ("true", "false"):
+            raise ApiProblem(400, "invalid_query", "needs_review must be true or false")
+        needs_review = flag == "true"
     created_after = None
     if "created_after" in args:
         try:
@@ -300,7 +334,8 @@ def list_jobs():  # type: ignore[no-untyped-def]
         except Exception:
             raise ApiProblem(400, "invalid_query", "cursor is not valid; use next_cursor from the previous page") from None
     jobs = services().store.list_for_tenant(
-        tenant(), limit=limit + 1, before_ms=before_ms, before_id=before_id, created_after_ms=created_after, status=status
+        tenant(), limit=limit + 1, before_ms=before_ms, before_id=before_id, created_after_ms=created_after, status=status,
+        needs_review=needs_review,
     )
     page, more = jobs[:limit], len(jobs) > limit
     cursor = None

@@ -88,9 +88,16 @@ def ocr_file(data: bytes, settings: Settings, engine: Engine, spec: TaskSpec | s
     decoded = decode_for_ocr(
         data, formats=settings.allowed_formats, max_pixels=settings.max_pixels, max_side=settings.max_side
     )
+    from models.base import EngineOutput
+    from shared.tasks import DECODER_TASKS
+    from workers.runner import find_barcodes
+
     t0 = time.perf_counter()
-    out = engine.run([EngineRequest(decoded.image, spec)])[0]
-    infer_ms = round((time.perf_counter() - t0) * 1000, 2)
+    # The barcodes task is the decoder alone, as on a worker.
+    out = EngineOutput(text="") if spec.task in DECODER_TASKS else engine.run([EngineRequest(decoded.image, spec)])[0]
     if isinstance(out, EngineError):
         raise out
-    return make_result(spec.task, out, decoded, engine, Timings(infer_ms=infer_ms, total_ms=infer_ms))
+    barcodes = find_barcodes(decoded) if spec.wants_barcodes else None
+    infer_ms = round((time.perf_counter() - t0) * 1000, 2)
+    return make_result(spec.task, out, decoded, engine, Timings(infer_ms=infer_ms, total_ms=infer_ms),
+                       barcodes=barcodes)

@@ -13,12 +13,19 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import zxingcpp
 from PIL import Image, ImageOps
 
 from shared import gs1
+
+DECODER_NAME = "zxing-cpp"
+try:
+    DECODER_VERSION = version("zxing-cpp")
+except PackageNotFoundError:  # an unusual install (built from source): the result still names the decoder
+    DECODER_VERSION = "unknown"
 
 # Large photos are decoded from a bounded copy: zxing's cost grows with pixels while a label's modules
 # stay several pixels wide at this size for the symbols a hand scanner photographs.

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.results import OcrResult
-from shared.tasks import TaskName
+from shared.tasks import BarcodesOption, TaskName
 
 
 class Problem(BaseModel):
@@ -39,6 +39,9 @@ class JobCreate(BaseModel):
     priority: Literal["interactive", "bulk"] = "interactive"
     webhook_url: str | None = Field(default=None, max_length=2048)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    barcodes: BarcodesOption = Field(default="auto", description="decode barcodes: auto (on for images), on, off")
+    quality: Literal["check", "require"] | None = Field(
+        default=None, description="check: the 202 carries a rescan verdict; require: a rescan image is refused (422)")
 
 
 class InputOut(BaseModel):
@@ -77,6 +80,8 @@ class JobOut(BaseModel):
     webhook_url: str | None = None
     batch_id: str | None = None
     error: ErrorOut | None = None
+    needs_review: bool = False
+    review_reasons: list[str] | None = None
     result: OcrResult | None = None
     links: Links
 

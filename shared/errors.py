@@ -42,6 +42,28 @@ class ValidationFailed(OcrqError):
         self.field = field
 
 
+class RescanNeeded(ValidationFailed):
+    """quality=require and the photo should be retaken (422): nothing was stored or queued."""
+
+    code = "rescan_needed"
+
+    def __init__(self, reasons: list[str]) -> None:
+        OcrqError.__init__(self, f"retake the photo: {', '.join(reasons)}",
+                           errors=[{"field": "file", "reason": r, "message": RESCAN_MESSAGES.get(r, r)}
+                                   for r in reasons])
+        self.field = "file"
+        self.reasons = reasons
+
+
+RESCAN_MESSAGES = {
+    "too_dark": "the photo is too dark",
+    "overexposed": "the photo is overexposed (washed out)",
+    "blurred": "the photo is blurred",
+    "glare": "a reflection (glare) covers part of the label",
+    "too_small": "the photo has too few pixels to read",
+}
+
+
 class NotFound(OcrqError):
     code = "not_found"
 

@@ -39,6 +39,10 @@ class OcrResult(BaseModel):
     fields: dict[str, Any] | None = None
     raw: str | None = None  # the model's own text, kept when it could not be parsed
     truncated: bool = False
+    # Symbols found by models/barcodes.py, boxes in original pixels like lines; None: not decoded (barcodes=off).
+    barcodes: list[dict[str, Any]] | None = None
+    needs_review: bool = False
+    review_reasons: list[str] | None = None  # shared/labels.py codes: check_digit, invalid_date, text_mismatch
     engine: EngineInfo
     image: ImageSize
     timings: Timings = Field(default_factory=Timings)

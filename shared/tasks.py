@@ -8,18 +8,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-TaskName = Literal["text", "spotting", "parse", "table", "formula", "chart", "fields", "translate", "ask"]
+TaskName = Literal["text", "spotting", "parse", "table", "formula", "chart", "fields", "translate", "ask", "barcodes"]
 TASK_NAMES: tuple[str, ...] = TaskName.__args__  # type: ignore[attr-defined]
+# Tasks the worker does itself (models/barcodes.py) without calling the OCR engine: every engine "supports" them.
+DECODER_TASKS = frozenset({"barcodes"})
 
 # RapidOCR reads text and where it is; everything that needs language understanding is the VLM's.
 ENGINE_TASKS: dict[str, frozenset[str]] = {
-    "rapidocr": frozenset({"text", "spotting"}),
+    "rapidocr": frozenset({"text", "spotting"}) | DECODER_TASKS,
     "hunyuan": frozenset(TASK_NAMES),
     "hunyuan-vllm": frozenset(TASK_NAMES),
-    "checksum": frozenset({"text", "spotting"}),  # models/checksum.py: a pixel digest, for tests
+    "checksum": frozenset({"text", "spotting"}) | DECODER_TASKS,  # models/checksum.py: a pixel digest, for tests
 }
+
+BarcodesOption = Literal["auto", "on", "off"]
+BARCODES_OPTIONS: tuple[str, ...] = BarcodesOption.__args__  # type: ignore[attr-defined]
 
 
 class TaskSpec(BaseModel):
@@ -31,6 +36,17 @@ class TaskSpec(BaseModel):
     fields: tuple[str, ...] | None = Field(default=None, max_length=64)
     target_lang: Literal["en", "zh"] | None = None
     instruction: str | None = Field(default=None, max_length=2000)
+    # None is "auto" (on for images), kept out of params so that jobs without the option look as before.
+    barcodes: Literal["on", "off"] | None = None
+
+    @field_validator("barcodes", mode="before")
+    @classmethod
+    def _auto_is_default(cls, v: object) -> object:
+        if v == "auto" or v == "":
+            return None
+        if v is not None and v not in BARCODES_OPTIONS:
+            raise ValueError(f"barcodes must be one of: {', '.join(BARCODES_OPTIONS)}")
+        return v
 
     @model_validator(mode="after")
     def _params_match_task(self) -> TaskSpec:
@@ -47,13 +63,19 @@ class TaskSpec(BaseModel):
     def params(self) -> dict[str, object]:
         return self.model_dump(exclude={"task"}, exclude_none=True)
 
+    @property
+    def wants_barcodes(self) -> bool:
+        """Decode symbols for this job: the barcodes task always; any other unless barcodes=off (every input
+        the runner reads is an image, for which auto means on)."""
+        return self.task in DECODER_TASKS or self.barcodes != "off"
+
 
 class UnsupportedTask(ValueError):
     pass
 
 
 def check_engine_supports(engine: str, spec: TaskSpec) -> None:
-    supported = ENGINE_TASKS.get(engine, frozenset())
+    supported = ENGINE_TASKS.get(engine, frozenset()) | DECODER_TASKS
     if spec.task not in supported:
         raise UnsupportedTask(
             f"engine '{engine}' cannot do task '{spec.task}'; it supports: {', '.join(sorted(supported))}"

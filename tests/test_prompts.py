@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from models.prompts import FIELDS_TEMPLATE, PROMPTS, build_messages, build_prompt
-from shared.tasks import TASK_NAMES, TaskSpec
+from shared.tasks import DECODER_TASKS, TASK_NAMES, TaskSpec
 
 
 def spec(task: str, **kw: object) -> TaskSpec:
@@ -19,7 +19,7 @@ def test_every_task_has_a_prompt() -> None:
         "translate": spec("translate", target_lang="en"),
         "ask": spec("ask", instruction="What is the total?"),
     }
-    for task in TASK_NAMES:
+    for task in set(TASK_NAMES) - DECODER_TASKS:  # the barcodes task never reaches an engine
         prompt = build_prompt(examples.get(task) or spec(task))
         assert prompt.strip(), task
 

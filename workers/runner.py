@@ -14,15 +14,19 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from models.barcodes import DECODER_NAME, DECODER_VERSION, decode_barcodes
 from models.base import Engine, EngineError, EngineOutput, EngineRequest
 from shared import stats
 from shared.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge, result_key
 from shared.images import Decoded, ImageRejected, decode_for_ocr
 from shared.jobs import Job, JobError, Status, now_ms
 from shared.jobs.store import JobStore
+from shared.labels import review_reasons
 from shared.results import EngineInfo, ImageSize, Line, OcrResult, Timings
 from shared.settings import Settings
+from shared.tasks import DECODER_TASKS
 from workers import metrics
 
 log = logging.getLogger("ocrq.runner")
@@ -172,6 +176,11 @@ class JobRunner:
 
     # infer -------------------------------------------------------------------
     def _infer(self, works: list[_Work]) -> None:
+        # The barcodes task is the decoder alone (run in _succeed): no engine call, whatever the engine.
+        for w in works:
+            if w.job.spec.task in DECODER_TASKS:
+                self._succeed(w, EngineOutput(text=""), 0.0)
+        works = [w for w in works if w.job.spec.task not in DECODER_TASKS]
         if not works:
             return
         reqs = [EngineRequest(w.decoded.image, w.job.spec) for w in works if w.decoded]
@@ -205,6 +214,16 @@ class JobRunner:
     def _succeed(self, w: _Work, out: EngineOutput, infer_ms: float) -> None:
         assert w.decoded is not None
         job = w.job
+        barcodes = None
+        if job.spec.wants_barcodes:
+            t0 = time.perf_counter()
+            try:
+                barcodes = find_barcodes(w.decoded)
+            except Exception as err:  # a decoder bug fails this job, never the worker
+                self._fail(w, "barcode_error", f"the barcode decoder failed: {short_error(err)}")
+                return
+            if job.spec.task in DECODER_TASKS:
+                infer_ms = (time.perf_counter() - t0) * 1000
         finished = now_ms()
         timings = Timings(
             queued_ms=float(max(0, (job.started_at or w.t_claim) - job.created_at)),
@@ -212,14 +231,14 @@ class JobRunner:
             infer_ms=round(infer_ms, 2),
             total_ms=float(finished - job.created_at),
         )
-        result = make_result(job.spec.task, out, w.decoded, self.engine, timings)
+        result = make_result(job.spec.task, out, w.decoded, self.engine, timings, barcodes=barcodes)
         key = result_key(job.tenant, job.id)
         try:
             self.blobs.put(key, result.model_dump_json().encode(), "application/json")
         except BlobStoreError as err:
             self._give_back(w, f"storage unavailable: {err}")
             return
-        t = self.store.succeed(job.id, self.worker, key)
+        t = self.store.succeed(job.id, self.worker, key, review_reasons=result.review_reasons)
         if t.applied:
             self._finished(job.id, timings)
             w.outcome = Outcome(job.id, "succeeded")
@@ -255,20 +274,45 @@ class JobRunner:
                 log.exception("finished-hook failed for %s", job_id, extra=_ids(job))
 
 
-def make_result(task: str, out: EngineOutput, decoded: Decoded, engine: Engine, timings: Timings) -> OcrResult:
+def make_result(task: str, out: EngineOutput, decoded: Decoded, engine: Engine, timings: Timings, *,
+                barcodes: list[dict[str, Any]] | None = None) -> OcrResult:
     """The one place an engine's output becomes the stored result (the service and `ocrq ocr` share it)."""
+    lines = [_scale_line(line, decoded) for line in out.lines]
+    reasons = review_reasons(barcodes, lines) if barcodes else []
+    decoder_only = task in DECODER_TASKS
+    info = EngineInfo(name=DECODER_NAME, version=DECODER_VERSION) if decoder_only else \
+        EngineInfo(name=engine.name, version=engine.version)
     return OcrResult(
         task=task,
-        text=out.text,
-        lines=[_scale_line(line, decoded) for line in out.lines],
+        text="\n".join(bc["text"] for bc in barcodes or []) if decoder_only else out.text,
+        lines=lines,
+        barcodes=barcodes,
+        needs_review=bool(reasons),
+        review_reasons=reasons or None,
         markdown=out.markdown,
         fields=out.fields,
         raw=out.raw,
         truncated=out.truncated,
-        engine=EngineInfo(name=engine.name, version=engine.version),
+        engine=info,
         image=ImageSize(width=decoded.width, height=decoded.height),
         timings=timings,
     )
+
+
+def find_barcodes(d: Decoded) -> list[dict[str, Any]]:
+    """Every symbol in the decoded image, box and polygon in pixels of the upright original (as lines are)."""
+    out = []
+    for bc in decode_barcodes(d.image):
+        x0, y0, x1, y1 = bc["box"]
+        bc["box"] = [_px(x0, d.scale, d.width), _px(y0, d.scale, d.height), _px(x1, d.scale, d.width),
+                     _px(y1, d.scale, d.height)]
+        bc["polygon"] = [[_px(x, d.scale, d.width), _px(y, d.scale, d.height)] for x, y in bc["polygon"]]
+        out.append(bc)
+    return out
+
+
+def _px(v: float, scale: float, limit: int) -> int:
+    return max(0, min(limit, int(round(v * scale))))
 
 
 def _scale_line(line: Line, d: Decoded) -> Line:

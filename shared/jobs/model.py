@@ -83,6 +83,9 @@ class Job(BaseModel):
     expires_at: int | None = None
     worker: str | None = None
     lease_until: int | None = None
+    # Set when the job succeeds: a decoded label a human should look at (shared/labels.py codes).
+    needs_review: bool = False
+    review_reasons: list[str] | None = None
 
     @property
     def terminal(self) -> bool:

@@ -169,6 +169,7 @@ class JobStore:
         before_id: str | None = None,
         created_after_ms: int | None = None,
         status: Status | None = None,
+        needs_review: bool | None = None,
     ) -> list[Job]:
         """Newest first. The cursor is (created_at, id) of the last job of the previous page."""
         index = self.tenant_index(tenant)
@@ -195,6 +196,8 @@ class JobStore:
                     continue
                 job = _decode(raw)
                 if status is not None and job.status != status:
+                    continue
+                if needs_review is not None and job.needs_review != needs_review:
                     continue
                 out.append(job)
                 if len(out) == limit:
@@ -264,14 +267,13 @@ class JobStore:
             )
         )
 
-    def succeed(self, job_id: str, worker: str, result_key: str) -> Transition:
-        return self._apply(
-            job_id,
-            [Status.running],
-            Status.succeeded,
-            expect_worker=worker,
-            fields={"result_key": result_key, "finished_at": now_ms(), "lease_until": None},
-        )
+    def succeed(
+        self, job_id: str, worker: str, result_key: str, *, review_reasons: list[str] | None = None
+    ) -> Transition:
+        fields: dict[str, Any] = {"result_key": result_key, "finished_at": now_ms(), "lease_until": None}
+        if review_reasons:
+            fields |= {"needs_review": True, "review_reasons": review_reasons}
+        return self._apply(job_id, [Status.running], Status.succeeded, expect_worker=worker, fields=fields)
 
     def fail(self, job_id: str, error: JobError, *, worker: str | None = None) -> Transition:
         """running → failed (by its worker), or queued/running → failed by the attempt cap."""

@@ -32,6 +32,8 @@ def render_job(job: Job, result: OcrResult | None = None) -> dict[str, Any]:
         webhook_url=job.webhook_url,
         batch_id=job.batch_id,
         error=job.error.model_dump() if job.error else None,
+        needs_review=job.needs_review,
+        review_reasons=job.review_reasons,
         result=result,
         links=job_links(job.id),
     )

@@ -1,0 +1,119 @@
+"""Warehouse labels through the real service: gunicorn gateway + Celery worker + Redis + S3 server over HTTP."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import make_labels as ml  # noqa: E402
+
+LABELS = {name: (im, expected) for name, im, expected in ml.labels()}
+
+
+@pytest.fixture
+def make_service(make_s3_service):
+    return make_s3_service
+
+
+def _png(name: str) -> bytes:
+    buf = io.BytesIO()
+    LABELS[name][0].save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _jpeg(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def _jobs(svc, **params) -> list[dict]:
+    r = requests.get(f"{svc.url}/v1/jobs", params=params, headers=svc.headers(), timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def test_barcodes_task_reads_gs1_fields_and_flags_bad_labels_for_review(make_service):
+    svc = make_service()
+    clean = svc.submit(_png("gs1_128_sscc"), name="label.png", task="barcodes")
+    bad = svc.submit(_png("fault_check_digit"), name="bad.png", task="barcodes")
+    assert clean.status_code == bad.status_code == 202, (clean.text, bad.text)
+    assert clean.json()["task"] == "barcodes" and clean.json()["needs_review"] is False
+
+    job = svc.wait(clean.json()["id"])
+    assert job["status"] == "succeeded", job
+    result = job["result"]
+    assert result["engine"]["name"] == "zxing-cpp" and result["lines"] == []  # the decoder alone
+    (symbol,) = result["barcodes"]
+    assert symbol["format"] == "Code128" and symbol["gs1"]["fields"] == {"sscc": ml.SSCC}
+    assert result["text"] == f"(00){ml.SSCC}"
+    x0, y0, x1, y1 = symbol["box"]
+    assert 0 <= x0 < x1 <= result["image"]["width"] and 0 <= y0 < y1 <= result["image"]["height"]
+    assert job["needs_review"] is False and job["review_reasons"] is None
+
+    job = svc.wait(bad.json()["id"])
+    assert job["status"] == "succeeded"
+    assert job["needs_review"] is True and job["review_reasons"] == ["check_digit"]
+    assert job["result"]["review_reasons"] == ["check_digit"]
+    assert [e["code"] for e in job["result"]["barcodes"][0]["gs1"]["errors"]] == ["check_digit"]
+
+    assert [j["id"] for j in _jobs(svc, needs_review="true")] == [bad.json()["id"]]
+    assert [j["id"] for j in _jobs(svc, needs_review="false")] == [clean.json()["id"]]
+    r = requests.get(f"{svc.url}/v1/jobs", params={"needs_review": "maybe"}, headers=svc.headers(), timeout=30)
+    assert r.status_code == 400
+
+
+def test_text_task_cross_checks_the_printed_number_against_the_symbol(make_service):
+    svc = make_service()
+    mismatch = svc.submit(_png("fault_text_mismatch"), name="a.png")
+    off = svc.submit(_png("fault_text_mismatch"), name="a.png", barcodes="off")
+    job = svc.wait(mismatch.json()["id"])
+    assert job["status"] == "succeeded", job
+    assert job["needs_review"] is True and job["review_reasons"] == ["text_mismatch"]
+    assert "(00)" in job["result"]["text"] and len(job["result"]["barcodes"]) == 1
+    job = svc.wait(off.json()["id"])
+    assert off.json()["params"] == {"barcodes": "off"}
+    assert job["result"]["barcodes"] is None and job["needs_review"] is False
+
+
+def test_bad_options_are_refused_naming_the_allowed_values(make_service):
+    svc = make_service(worker=False)
+    for form, field, allowed in (({"barcodes": "maybe"}, "barcodes", "auto, on, off"),
+                                 ({"quality": "x"}, "quality", "check, require")):
+        r = svc.submit(_png("gs1_128_sscc"), name="label.png", **form)
+        assert r.status_code == 422 and r.headers["Content-Type"] == "application/problem+json", r.text
+        assert r.json()["errors"][0]["field"] == field and allowed in r.json()["detail"]
+    r = requests.post(f"{svc.url}/v1/jobs", headers=svc.headers(), timeout=30,
+                      json={"source": {"bucket": "ocrq", "key": "x.png"}, "barcodes": "maybe"})
+    assert r.status_code == 422 and "'auto', 'on' or 'off'" in r.json()["detail"]
+    assert _jobs(svc) == []
+
+
+@pytest.mark.skipif(not ml.receipt_paths(), reason=f"no receipt scans in {ml.RECEIPTS}")
+def test_quality_require_refuses_a_blurred_photo_and_check_reports_a_clean_one(make_service):
+    svc = make_service(worker=False)
+    receipt = Image.open(ml.receipt_paths()[0]).convert("RGB")
+    blurred = _jpeg(ml.RECEIPT_DEGRADATIONS["blur"][0](receipt))
+
+    r = svc.submit(blurred, quality="require")
+    assert r.status_code == 422 and r.headers["Content-Type"] == "application/problem+json", r.text
+    problem = r.json()
+    assert problem["type"] == "urn:ocrq:problem:rescan_needed"
+    assert [e["reason"] for e in problem["errors"]][:1] == ["blurred"]
+    assert _jobs(svc) == []  # nothing stored, nothing queued
+
+    r = svc.submit(_jpeg(receipt), quality="check")
+    assert r.status_code == 202, r.text
+    quality = r.json()["quality"]
+    assert quality["verdict"] == "ok" and quality["reasons"] == []
+    assert set(quality) == {"verdict", "reasons", "sharpness", "brightness", "glare_fraction"}
+    r = svc.submit(blurred, quality="check")  # check reports, never refuses
+    assert r.status_code == 202 and r.json()["quality"]["reasons"][:1] == ["blurred"]
+    assert "quality" not in svc.submit(_jpeg(receipt)).json()
+    assert len(_jobs(svc)) == 3
