@@ -64,6 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--priority", default="interactive", choices=("interactive", "bulk"))
     p.add_argument("--metadata", default=None, help="JSON object echoed back with the job")
     p.add_argument("--webhook-url", default=None)
+    p.add_argument("--barcodes", default=None, choices=("auto", "on", "off"),
+                   help="decode barcodes beside the task (auto: on for images)")
+    p.add_argument("--quality", default=None, choices=("check", "require"),
+                   help="rescan verdict at submit; require: refuse a photo to retake")
     p.add_argument("--wait", action="store_true", help="wait for the result and print its text")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait with --wait")
     p.add_argument("--json", action="store_true", help="print the full job JSON")
@@ -116,11 +120,33 @@ def wait_for(url: str, key: str, job_id: str, timeout: float) -> dict[str, Any]:
             return job
 
 
+def barcode_table(barcodes: list[dict[str, Any]]) -> str:
+    """One row per decoded field (GS1 symbols) or per symbol (free text), GS1 errors as their own rows."""
+    rows = [("#", "FORMAT", "FIELD", "VALUE")]
+    for i, bc in enumerate(barcodes, 1):
+        gs1 = bc.get("gs1") or {}
+        fields = gs1.get("fields") or {}
+        for name, value in fields.items():
+            rows.append((str(i), bc["format"], name, str(value)))
+        if not fields:
+            rows.append((str(i), bc["format"], "base64" if bc.get("encoding") == "base64" else "text", bc["text"]))
+        for err in gs1.get("errors") or []:
+            rows.append((str(i), bc["format"], f"! {err.get('code')}", f"AI {err.get('ai')}: {err.get('message')}"))
+    widths = [max(len(r[c]) for r in rows) for c in range(3)]
+    return "\n".join("  ".join(r[c].ljust(widths[c]) for c in range(3)) + "  " + r[3] for r in rows)
+
+
 def print_job(job: dict[str, Any], as_json: bool) -> int:
     if as_json:
         print(json.dumps(job, indent=2, ensure_ascii=False))
     elif job["status"] == "succeeded":
-        print(job["result"]["text"])
+        result = job["result"]
+        if result.get("task") == "barcodes":
+            print(barcode_table(result.get("barcodes") or []) if result.get("barcodes") else "no barcode found")
+        else:
+            print(result["text"])
+        if job.get("needs_review"):
+            print(f"needs review: {', '.join(job.get('review_reasons') or [])}", file=sys.stderr)
     elif job["status"] == "failed":
         err = job.get("error") or {}
         print(f"ocrq: job {job['id']} failed: {err.get('code')}: {err.get('message')}", file=sys.stderr)
@@ -138,7 +164,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(f"ocrq submit: no such file: {path}", file=sys.stderr)
         return 2
     form: dict[str, str] = {"task": args.task, "priority": args.priority}
-    for name in ("fields", "target_lang", "instruction", "metadata", "webhook_url"):
+    for name in ("fields", "target_lang", "instruction", "metadata", "webhook_url", "barcodes", "quality"):
         if getattr(args, name):
             form[name] = getattr(args, name)
     data = path.read_bytes()
@@ -149,6 +175,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(f"ocrq submit: {_problem_text(resp)}", file=sys.stderr)
         return 1
     job = resp.json()
+    if job.get("quality") and not args.json:
+        q = job["quality"]
+        print(f"quality: {q['verdict']}" + (f" ({', '.join(q['reasons'])})" if q["reasons"] else ""), file=sys.stderr)
     if not args.wait:
         print(json.dumps(job, indent=2) if args.json else job["id"])
         return 0

@@ -117,3 +117,32 @@ def test_quality_require_refuses_a_blurred_photo_and_check_reports_a_clean_one(m
     assert r.status_code == 202 and r.json()["quality"]["reasons"][:1] == ["blurred"]
     assert "quality" not in svc.submit(_jpeg(receipt)).json()
     assert len(_jobs(svc)) == 3
+
+
+def test_cli_prints_the_decoded_fields_as_a_table(make_service, tmp_path):
+    import subprocess
+
+    svc = make_service()
+    label = tmp_path / "label.png"
+    LABELS["gs1_128_gtin_lot_expiry"][0].save(label)
+    bad = tmp_path / "bad.png"
+    LABELS["fault_impossible_date"][0].save(bad)
+    root = Path(__file__).resolve().parents[1]
+    env = {**svc.env, "OCRQ_CLIENT_CONFIG": str(tmp_path / "none.json")}
+
+    def ocrq(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cli.main", "submit", str(path), "--task", "barcodes", "--wait",
+                               "--timeout", "60", "--url", svc.url, "--api-key", svc.api_key],
+                              cwd=root, env=env, capture_output=True, text=True, timeout=120)
+
+    done = ocrq(label)
+    print(done.stdout)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()]
+    assert rows[0] == ["#", "FORMAT", "FIELD", "VALUE"]
+    assert ["1", "Code128", "gtin", ml.GTIN] in rows and ["1", "Code128", "expiry_date", "2026-12-31"] in rows
+    assert ["1", "Code128", "batch_lot", "LOT42A"] in rows and "needs review" not in done.stderr
+    done = ocrq(bad)
+    print(done.stdout, done.stderr)
+    assert done.returncode == 0 and "! invalid_date" in done.stdout
+    assert "needs review: invalid_date" in done.stderr
