@@ -7,6 +7,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +19,11 @@ from api.context import services, tenant
 from api.inputs import find_job, load_result, parse_spec
 from api.problems import ApiProblem, from_validation
 from api.webhook_guard import check_webhook_url
-from shared import jsonlimits
+from shared import jsonlimits, result_formats
 from shared.api_schemas import JobCreate
 from shared.blobs import BlobNotFound, TooLarge, input_key
 from shared.broker import QUEUE_INTERACTIVE
+from shared.documents import DocumentError, TooManyPages, inspect_document, parse_pages, sniff
 from shared.errors import RescanNeeded
 from shared.images import ImageInfo, inspect
 from shared.jobs import lifecycle
@@ -50,7 +52,7 @@ def _form_options() -> dict[str, Any]:
     """Multipart form fields, in the same shape as the JSON body."""
     form = request.form
     unknown = set(form.keys()) - {"task", "fields", "target_lang", "instruction", "priority", "webhook_url", "metadata",
-                                  "barcodes", "quality"}
+                                  "pages", "barcodes", "quality"}
     if unknown:
         raise ApiProblem(422, "validation_error", f"{sorted(unknown)[0]}: unknown form field",
                          errors=[{"field": f, "message": "unknown form field"} for f in sorted(unknown)])
@@ -124,6 +126,36 @@ def _verdict(info: ImageInfo, quality: str | None) -> Quality | None:
     return verdict
 
 
+@dataclass(frozen=True)
+class _Pages:
+    total: int
+    selected: tuple[int, ...]
+
+
+def _inspect_input(data: bytes, pages_spec: str | None, reduced: bool = False) -> tuple[ImageInfo, _Pages | None]:
+    """An image, or a document (PDF, TIFF of several pages) checked cheaply: header, page count and
+    encryption, no rendering (workers render). Too many pages is refused here, before storing."""
+    st = services().settings
+    kind = sniff(data[:1024])
+    if kind is not None:
+        try:
+            doc = inspect_document(data, max_pages=st.max_pages)
+        except TooManyPages:
+            raise
+        except DocumentError:
+            if kind == "pdf":
+                raise
+            doc = None  # a TIFF the page counter cannot read: the image checks name what is wrong
+        if doc is not None and (doc.kind == "pdf" or doc.pages_total > 1):
+            selected = tuple(parse_pages(pages_spec, doc.pages_total))
+            # A document has no one size: its pages are measured when rendered, so the input shows 0 x 0.
+            info = ImageInfo(doc.kind.upper(), doc.content_type, 0, 0, doc.pages_total)
+            return info, _Pages(doc.pages_total, selected)
+    info = _inspect(data, reduced)
+    parse_pages(pages_spec, 1)  # an image is one page: only "1" (or nothing) selects from it
+    return info, None
+
+
 def _answer(sub: Submitted, verdict: Quality | None = None) -> Response:
     job = sub.job
     body = render_job(job, load_result(job)) if sub.replayed else render_job(job)
@@ -143,14 +175,15 @@ StoreInput = Callable[[str, ImageInfo], InputRef]  # (sha256, image info) -> whe
 
 
 def _submit(spec: TaskSpec, common: tuple[str, dict[str, Any], str | None], data: bytes,
-            store_input: StoreInput, quality: str | None = None) -> Response:
+            store_input: StoreInput, pages_spec: str | None = None, quality: str | None = None) -> Response:
     """The part an upload and a reference share: inspect the image, then the domain's submit."""
     priority, metadata, webhook_url = common
-    info = _inspect(data, reduced=quality is not None)
+    info, pages = _inspect_input(data, pages_spec, reduced=quality is not None)
     verdict = _verdict(info, quality)  # before anything is stored: a refused photo leaves no trace
     sha = hashlib.sha256(data).hexdigest()
     draft = Draft(tenant=tenant(), sha256=sha, spec=spec, priority=priority, metadata=metadata,
-                  webhook_url=webhook_url)
+                  webhook_url=webhook_url, pages_total=pages.total if pages else None,
+                  pages=pages.selected if pages else None)
     sub = services().submitter.submit(draft, idempotency_key=request.headers.get("Idempotency-Key"),
                                       store_input=lambda: store_input(sha, info))
     return _answer(sub, verdict)
@@ -176,7 +209,7 @@ def submit() -> Response:
         return InputRef(bucket=blobs.bucket, key=key, sha256=sha, bytes=len(data),
                         content_type=info.content_type, width=info.width, height=info.height)
 
-    return _submit(spec, common, data, store_upload, quality)
+    return _submit(spec, common, data, store_upload, opts.get("pages"), quality)
 
 
 def _submit_reference() -> Response:
@@ -211,7 +244,7 @@ def _submit_reference() -> Response:
         return InputRef(bucket=src.bucket, key=src.key, sha256=sha, bytes=len(data),
                         content_type=info.content_type, width=info.width, height=info.height)
 
-    return _submit(spec, common, data, reference, req.quality)
+    return _submit(spec, common, data, reference, req.pages, req.quality)
 
 
 # ---------------------------------------------------------------- read
@@ -260,12 +293,28 @@ def get_job(job_id: str):  # type: ignore[no-untyped-def]
 @bp.get("/v1/jobs/<job_id>/result")
 @require_key
 def get_result(job_id: str):  # type: ignore[no-untyped-def]
+    fmt = result_formats.check_format(request.args.get("format"))
     job = find_job(job_id)
     if job.status != Status.succeeded:
         raise ApiProblem(409 if job.terminal else 404, "result_not_available",
                          f"job {job_id} is {job.status.value}; a result exists only for succeeded jobs",
                          headers={} if job.terminal else {"Retry-After": "1"})
-    return jsonify(load_result(job).model_dump(mode="json"))  # type: ignore[union-attr]
+    result = load_result(job).model_dump(mode="json")  # type: ignore[union-attr]
+    if fmt == "json":
+        return jsonify(result)
+    return _exported(job, result, fmt)
+
+
+def _exported(job: Job, result: dict[str, Any], fmt: str) -> Response:
+    """The result as text, markdown, hocr or a searchable PDF (whose page images come from the input)."""
+    s = services()
+    try:
+        out = result_formats.export_result(job, result, fmt, blobs=s.blobs, settings=s.settings)
+    except BlobNotFound:
+        raise ApiProblem(410, "expired", "the input of this job has expired or was deleted") from None
+    disposition = "attachment" if fmt == "pdf" else "inline"
+    return Response(out.body, content_type=out.media_type,
+                    headers={"Content-Disposition": f'{disposition}; filename="{out.filename}"'})
 
 
 @bp.get("/v1/jobs/<job_id>/image")

@@ -42,6 +42,7 @@ class JobCreate(BaseModel):
     barcodes: BarcodesOption = Field(default="auto", description="decode barcodes: auto (on for images), on, off")
     quality: Literal["check", "require"] | None = Field(
         default=None, description="check: the 202 carries a rescan verdict; require: a rescan image is refused (422)")
+    pages: str | None = Field(default=None, max_length=1000, description='PDF/TIFF pages to read, e.g. "1-3,7"')
 
 
 class InputOut(BaseModel):
@@ -84,6 +85,11 @@ class JobOut(BaseModel):
     review_reasons: list[str] | None = None
     result: OcrResult | None = None
     links: Links
+    # Documents only (absent on image jobs).
+    pages_total: int | None = None
+    pages: list[int] | None = None
+    progress: dict[str, int] | None = None
+    pages_failed: int | None = None
 
 
 class JobList(BaseModel):

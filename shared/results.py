@@ -31,6 +31,27 @@ class Timings(BaseModel):
     total_ms: float = 0.0
 
 
+class PageError(BaseModel):
+    code: str
+    message: str
+
+
+class PageResult(BaseModel):
+    """One page of a result: its own size, text and line boxes (in that page's pixels), or its error."""
+
+    page: int  # 1-based page number in the input
+    width: int
+    height: int
+    text: str = ""
+    lines: list[Line] = Field(default_factory=list)
+    markdown: str | None = None
+    fields: dict[str, Any] | None = None
+    error: PageError | None = None
+    # PDF inputs: the page size in points, so that a searchable PDF keeps the input's page size.
+    width_pt: float | None = None
+    height_pt: float | None = None
+
+
 class OcrResult(BaseModel):
     task: str
     text: str
@@ -46,3 +67,6 @@ class OcrResult(BaseModel):
     engine: EngineInfo
     image: ImageSize
     timings: Timings = Field(default_factory=Timings)
+    # Every result lists its pages (an image: one); `text` is the pages' text joined by form feeds.
+    pages: list[PageResult] | None = None
+    pages_failed: int | None = None  # documents only

@@ -392,13 +392,17 @@ def test_body_limit_before_reading_also_chunked(make_service):
     assert r.status_code == 202, r.text
 
 
-def test_multipage_tiff_is_refused_clearly(make_service):
-    svc = make_service(worker=False)
+def test_multipage_tiff_is_a_document_and_too_many_pages_is_refused_clearly(make_service):
+    svc = make_service(worker=False, env={"OCRQ_MAX_PAGES": "3"})
     r = svc.submit(imaging.multipage_tiff(3), name="pages.tiff")
-    assert r.status_code == 422
+    assert r.status_code == 202, r.text
+    assert r.json()["pages_total"] == 3 and r.json()["pages"] == [1, 2, 3]
+    r = svc.submit(imaging.multipage_tiff(4), name="pages.tiff")
+    assert r.status_code == 413
     body = r.json()
-    assert body["type"] == "urn:ocrq:problem:too_many_frames" and "3" in body["detail"] and "separate" in body["detail"]
-    assert svc.submit(imaging.multipage_tiff(1), name="one.tiff").status_code == 202
+    assert body["type"] == "urn:ocrq:problem:too_many_pages" and "4" in body["detail"] and "3" in body["detail"]
+    one = svc.submit(imaging.multipage_tiff(1), name="one.tiff")
+    assert one.status_code == 202 and "pages_total" not in one.json()  # one page: an image job as before
 
 
 def test_expired_job_answers_410(make_service):

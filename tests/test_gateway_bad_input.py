@@ -19,7 +19,8 @@ def make_service(make_s3_service):
 @pytest.fixture
 def svc(make_service):
     # No worker: whatever a rejected request might have queued would stay visible in Redis.
-    return make_service(worker=False, env={"OCRQ_MAX_UPLOAD_BYTES": str(256 * 1024), "OCRQ_RATE_BURST": "1000"})
+    return make_service(worker=False, env={"OCRQ_MAX_UPLOAD_BYTES": str(256 * 1024), "OCRQ_RATE_BURST": "1000",
+                                           "OCRQ_MAX_PAGES": "1"})
 
 
 def _problem(r: requests.Response, status: int, code: str) -> dict:
@@ -140,11 +141,11 @@ def test_idempotency_key_reused_with_a_different_body_409(svc):
 
 BAD_UPLOADS = [
     (b"", "empty.jpg", 400, "empty_file"),
-    (imaging.FAKE_PDF, "scan.jpg", 415, "unsupported_media_type"),
+    (imaging.FAKE_PDF, "scan.jpg", 422, "damaged_document"),  # a PDF header, but no readable PDF
     (b"GIF89a" + b"\0" * 64, "a.gif", 415, "unsupported_media_type"),
     (imaging.png_bomb(), "bomb.png", 413, "too_many_pixels"),
     (imaging.truncated_jpeg(), "cut.jpg", 422, "corrupt_image"),
-    (imaging.multipage_tiff(2), "two.tiff", 422, "too_many_frames"),
+    (imaging.multipage_tiff(2), "two.tiff", 413, "too_many_pages"),  # over OCRQ_MAX_PAGES=1 below
     (imaging.jpeg() + b"\0" * (300 * 1024), "big.jpg", 413, "payload_too_large"),
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,13 +21,15 @@ from models.barcodes import DECODER_NAME, DECODER_VERSION, decode_barcodes
 from models.base import Engine, EngineError, EngineOutput, EngineRequest
 from shared import stats
 from shared.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge, result_key
+from shared.documents import DocumentError, RenderedPage, Source, render_page
+from shared.exports import join_markdown, join_text
 from shared.images import Decoded, ImageRejected, decode_for_ocr
 from shared.jobs import Job, JobError, Status, now_ms
 from shared.jobs.store import JobStore
 from shared.labels import review_reasons
-from shared.results import EngineInfo, ImageSize, Line, OcrResult, Timings
+from shared.results import EngineInfo, ImageSize, Line, OcrResult, PageError, PageResult, Timings
 from shared.settings import Settings
-from shared.tasks import DECODER_TASKS
+from shared.tasks import DECODER_TASKS, TaskSpec
 from workers import metrics
 
 log = logging.getLogger("ocrq.runner")
@@ -116,9 +119,13 @@ class JobRunner:
                 works.append(claimed)
         if works:
             with _Heartbeat(self.store, [w.job for w in works], self.worker, self.settings.lease_s):
-                for w in works:
+                images = [w for w in works if w.job.pages_total is None]
+                for w in images:
                     self._fetch(w)
-                self._infer([w for w in works if w.outcome is None])
+                self._infer([w for w in images if w.outcome is None])
+                for w in works:
+                    if w.job.pages_total is not None:
+                        self._run_document(w)
             for w in works:
                 assert w.outcome is not None
                 outcomes[w.job.id] = w.outcome
@@ -210,6 +217,104 @@ class JobRunner:
             else:
                 self._succeed(w, out, infer_ms)
 
+    # documents ---------------------------------------------------------------
+    def _run_document(self, w: _Work) -> None:
+        """A PDF / multi-page TIFF job: its selected pages rendered and read one by one in this worker
+        (pages are not fanned out over workers yet), progress written as pages finish, one result."""
+        job = w.job
+        t0 = time.perf_counter()
+        try:
+            data = self.blobs.get(job.input.key, bucket=job.input.bucket, max_bytes=self.settings.max_upload_bytes)
+        except BlobNotFound:
+            return self._fail(w, "input_missing",
+                              f"the input object {job.input.bucket}/{job.input.key} does not exist")
+        except TooLarge as err:
+            return self._fail(w, "input_too_large", str(err))
+        except BlobStoreError as err:
+            return self._storage_down(w, err)
+        w.fetch_ms = (time.perf_counter() - t0) * 1000
+        selected = job.pages or list(range(1, (job.pages_total or 0) + 1))
+        pages: list[PageResult] = []
+        t0 = time.perf_counter()
+        try:
+            # The renderer reads a file lazily, page by page; the bytes need not stay in this process.
+            with tempfile.NamedTemporaryFile(prefix="ocrq-doc-", suffix=".bin") as f:
+                f.write(data)
+                f.flush()
+                del data
+                self._progress(job, 0, len(selected))
+                for number in selected:
+                    pages.append(self.run_page(f.name, number, job.spec))
+                    self._progress(job, len(pages), len(selected))
+        except Exception as err:
+            if type(err).__name__ not in TIME_LIMIT_ERRORS:
+                raise
+            return self._fail(w, "time_limit",
+                              f"the job ran past OCRQ_JOB_TIME_LIMIT_S ({self.settings.job_time_limit_s} s)")
+        self._finish_document(w, pages, (time.perf_counter() - t0) * 1000)
+
+    def run_page(self, source: Source, page_number: int, spec: TaskSpec) -> PageResult:
+        """One page of a document: rendered, read by the engine, its boxes in that page's pixels.
+
+        A page that cannot be rendered or read comes back with its `error` set: it never fails the
+        others. Self-contained (source, page, spec in; page result out) so that page work fanned
+        out over workers can call it as it is."""
+        st = self.settings
+        try:
+            rendered = render_page(source, page_number, dpi=st.pdf_dpi, max_side=st.max_side,
+                                   max_pixels=st.max_pixels, time_limit_s=st.page_render_time_limit_s)
+        except DocumentError as err:
+            return PageResult(page=page_number, width=0, height=0,
+                              error=PageError(code=err.code, message=err.message))
+        t0 = time.perf_counter()
+        try:
+            out: EngineOutput | EngineError = self.engine.run([EngineRequest(rendered.image, spec)])[0]
+        except Exception as err:
+            if type(err).__name__ in TIME_LIMIT_ERRORS:
+                raise
+            log.warning("engine failed on page %d: %s", page_number, short_error(err))
+            out = EngineError("engine_error", f"the engine failed: {short_error(err)}")
+        metrics.observe_batch(1, time.perf_counter() - t0)
+        return page_result(page_number, out, rendered)
+
+    def _progress(self, job: Job, done: int, total: int) -> None:
+        try:
+            progress = {"pages_done": done, "pages_total": total}
+            self.store.set_running_fields(job.id, self.worker, {"progress": progress})
+        except Exception:  # progress is for people watching; a Redis hiccup must not fail the pages
+            log.warning("could not record progress", extra=_ids(job))
+
+    def _finish_document(self, w: _Work, pages: list[PageResult], infer_ms: float) -> None:
+        job = w.job
+        failed = [p for p in pages if p.error is not None]
+        if len(failed) == len(pages):
+            codes = {p.error.code for p in failed if p.error}
+            first = failed[0]
+            detail = first.error.message if first.error else ""
+            message = f"every selected page failed ({len(pages)}); page {first.page}: {detail}"
+            return self._fail(w, codes.pop() if len(codes) == 1 else "all_pages_failed", message[:ERROR_MESSAGE_MAX])
+        finished = now_ms()
+        timings = Timings(
+            queued_ms=float(max(0, (job.started_at or w.t_claim) - job.created_at)),
+            fetch_ms=round(w.fetch_ms, 2),
+            infer_ms=round(infer_ms, 2),
+            total_ms=float(finished - job.created_at),
+        )
+        result = make_document_result(job.spec.task, pages, self.engine, timings)
+        key = result_key(job.tenant, job.id)
+        try:
+            self.blobs.put(key, result.model_dump_json().encode(), "application/json")
+        except BlobStoreError as err:
+            return self._storage_down(w, err)
+        review = {"needs_review": True, "review_reasons": ["pages_failed"]} if failed else {}
+        self.store.set_running_fields(job.id, self.worker, {"pages_failed": len(failed), **review})
+        t = self.store.succeed(job.id, self.worker, key)
+        if t.applied:
+            self._finished(job.id, timings)
+            w.outcome = Outcome(job.id, "succeeded", detail=f"{len(failed)} of {len(pages)} pages failed")
+        else:
+            w.outcome = Outcome(job.id, "skipped", detail=f"lost the job while running: now {t.status}")
+
     # finish ----------------------------------------------------------------
     def _succeed(self, w: _Work, out: EngineOutput, infer_ms: float) -> None:
         assert w.decoded is not None
@@ -296,6 +401,45 @@ def make_result(task: str, out: EngineOutput, decoded: Decoded, engine: Engine, 
         engine=info,
         image=ImageSize(width=decoded.width, height=decoded.height),
         timings=timings,
+        pages=[page_result(1, out, decoded)],
+    )
+
+
+def page_result(number: int, out: EngineOutput | EngineError, decoded: Decoded) -> PageResult:
+    """One entry of a result's `pages`: the engine's answer for one page (or image), boxes scaled
+    to that page's pixels; an EngineError becomes the page's error."""
+    width_pt = decoded.width_pt if isinstance(decoded, RenderedPage) and decoded.width_pt else None
+    height_pt = decoded.height_pt if isinstance(decoded, RenderedPage) and decoded.height_pt else None
+    if isinstance(out, EngineError):
+        return PageResult(page=number, width=decoded.width, height=decoded.height, width_pt=width_pt,
+                          height_pt=height_pt, error=PageError(code=out.code, message=str(out)))
+    return PageResult(
+        page=number,
+        width=decoded.width,
+        height=decoded.height,
+        text=out.text,
+        lines=[_scale_line(line, decoded) for line in out.lines],
+        markdown=out.markdown,
+        fields=out.fields,
+        width_pt=width_pt,
+        height_pt=height_pt,
+    )
+
+
+def make_document_result(task: str, pages: list[PageResult], engine: Engine, timings: Timings) -> OcrResult:
+    """A document's one result: every page, `text` joined with form feeds (as pdftotext), and the
+    first readable page's size as `image` (the field every result has)."""
+    docs = [p.model_dump() for p in pages]
+    first_ok = next(p for p in pages if p.error is None)
+    return OcrResult(
+        task=task,
+        text=join_text(docs),
+        markdown=join_markdown(docs) if any(p.markdown for p in pages) else None,
+        engine=EngineInfo(name=engine.name, version=engine.version),
+        image=ImageSize(width=first_ok.width, height=first_ok.height),
+        timings=timings,
+        pages=pages,
+        pages_failed=sum(1 for p in pages if p.error is not None),
     )
 
 

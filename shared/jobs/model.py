@@ -86,6 +86,11 @@ class Job(BaseModel):
     # Set when the job succeeds: a decoded label a human should look at (shared/labels.py codes).
     needs_review: bool = False
     review_reasons: list[str] | None = None
+    # Documents only (PDF, multi-page TIFF); None on image jobs, so their records stay as they were.
+    pages_total: int | None = None  # pages in the document
+    pages: list[int] | None = None  # the selected pages, 1-based, sorted
+    progress: dict[str, int] | None = None  # {pages_done, pages_total} while the worker renders and reads
+    pages_failed: int | None = None  # set when the job finishes (needs_review is set too when > 0)
 
     @property
     def terminal(self) -> bool:

@@ -69,6 +69,15 @@ return 1
 """
 
 
+# KEYS[1] job hash; ARGV[1] JSON worker; ARGV[2..] field/value pairs, set only while that worker runs it.
+_SET_RUNNING_FIELDS = """
+if redis.call('HGET', KEYS[1], 'status') ~= '"running"' then return 0 end
+if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[1] then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
 def _encode(job: Job) -> dict[Any, str]:
     data = job.model_dump(mode="json")
     return {k: json.dumps(v) for k, v in data.items()}
@@ -284,6 +293,16 @@ class JobStore:
             expect_worker=worker,
             fields={"error": error.model_dump(), "finished_at": now_ms(), "lease_until": None},
         )
+
+    def set_running_fields(self, job_id: str, worker: str, fields: dict[str, Any]) -> bool:
+        """Plain HSET of non-status fields (a document's progress) while this worker runs the job.
+
+        Not a transition: the status is only read. The check keeps a late worker from writing into
+        a job someone else took over, and never recreates an expired or purged record."""
+        argv: list[Any] = [json.dumps(worker)]
+        for k, v in fields.items():
+            argv += [k, json.dumps(v)]
+        return bool(self.r.eval(_SET_RUNNING_FIELDS, 1, self.key(job_id), *argv))
 
     def release(self, job_id: str, worker: str) -> Transition:
         """running → queued: give a job back (shutdown, transient error) for another attempt."""

@@ -69,10 +69,15 @@ class Draft:
     priority: str = QUEUE_INTERACTIVE
     metadata: dict[str, Any] = field(default_factory=dict)
     webhook_url: str | None = None
+    pages_total: int | None = None  # documents: pages in the input, and the selected ones
+    pages: tuple[int, ...] | None = None
 
     def fingerprint(self) -> str:
-        doc = json.dumps([self.sha256, self.spec.model_dump(mode="json"), self.priority, self.metadata,
-                          self.webhook_url], sort_keys=True)
+        parts: list[Any] = [self.sha256, self.spec.model_dump(mode="json"), self.priority, self.metadata,
+                            self.webhook_url]
+        if self.pages is not None:  # appended only for documents: image fingerprints stay as they were
+            parts.append(list(self.pages))
+        doc = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(doc.encode()).hexdigest()
 
 
@@ -122,7 +127,8 @@ class Submitter:
                 self.r.delete(name)  # nothing was accepted: a retry with this key starts afresh
             raise
         job = Job(id=job_id, tenant=draft.tenant, spec=draft.spec, priority=draft.priority, input=ref,
-                  metadata=draft.metadata, webhook_url=draft.webhook_url)
+                  metadata=draft.metadata, webhook_url=draft.webhook_url, pages_total=draft.pages_total,
+                  pages=list(draft.pages) if draft.pages is not None else None)
         self._enqueue(job)
         return Submitted(job, replayed=False)
 

@@ -36,5 +36,16 @@ def render_job(job: Job, result: OcrResult | None = None) -> dict[str, Any]:
         review_reasons=job.review_reasons,
         result=result,
         links=job_links(job.id),
+        pages_total=job.pages_total,
+        pages=job.pages,
+        progress=job.progress,
+        pages_failed=job.pages_failed,
     )
-    return out.model_dump(mode="json", exclude_none=False)
+    doc = out.model_dump(mode="json", exclude_none=False)
+    if job.pages_total is None:  # an image job's document stays exactly as before documents existed
+        for name in DOCUMENT_FIELDS:
+            doc.pop(name, None)
+    return doc
+
+
+DOCUMENT_FIELDS = ("pages_total", "pages", "progress", "pages_failed")

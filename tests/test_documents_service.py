@@ -1,0 +1,153 @@
+"""Documents through the real service (gunicorn gateway + Celery worker, real Redis, checksum engine):
+PDF and multi-page TIFF in, one result with every page, and the result as text, hOCR and a
+searchable PDF. The documents are made in the test from the receipt scans (see test_documents)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+import requests
+from test_documents import SCANS, encrypted, receipts_pdf, tiff_pages
+
+from models.base import EngineRequest
+from models.registry import load_engine
+from shared.documents import render_page
+from shared.settings import load_settings
+from shared.tasks import TaskSpec
+
+ENV = {"OCRQ_ENGINE": "checksum"}
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+def _engine_texts(source: Path | bytes, pages: list[int]) -> list[str]:
+    """What `ocrq ocr` reads on each page image: the page rendered as the worker renders it
+    (default settings), through the same engine, in this process."""
+    st = load_settings(engine="checksum")
+    engine = load_engine(st)
+    texts = []
+    for number in pages:
+        page = render_page(source, number, dpi=st.pdf_dpi, max_side=st.max_side, max_pixels=st.max_pixels,
+                           time_limit_s=None)
+        texts.append(engine.run([EngineRequest(page.image, TaskSpec())])[0].text)
+    return texts
+
+
+def _get(svc, path: str, **params: str) -> requests.Response:
+    return requests.get(f"{svc.url}{path}", headers=svc.headers(), params=params, timeout=60)
+
+
+@pytest.fixture
+def pdf_file(tmp_path: Path) -> Path:
+    path = tmp_path / "receipts.pdf"
+    path.write_bytes(receipts_pdf())
+    return path
+
+
+def test_pdf_pages_read_one_by_one_and_exported_as_text_hocr_and_searchable_pdf(make_service, pdf_file, tmp_path):
+    svc = make_service(env=ENV)
+    expected = _engine_texts(pdf_file, [1, 2, 3])
+    if len(set(SCANS)) == 3:  # three different scans (the kit): a page mix-up cannot pass
+        assert len(set(expected)) == 3
+
+    r = svc.submit(pdf_file, name="receipts.pdf")
+    assert r.status_code == 202, r.text
+    accepted = r.json()
+    assert accepted["pages_total"] == 3 and accepted["pages"] == [1, 2, 3]
+    assert accepted["input"]["content_type"] == "application/pdf"
+    job = svc.wait(accepted["id"])
+    assert job["status"] == "succeeded", job
+    assert job["pages_failed"] == 0 and job["needs_review"] is False
+    assert job["progress"] == {"pages_done": 3, "pages_total": 3}
+
+    result = _get(svc, f"/v1/jobs/{job['id']}/result").json()
+    assert [p["page"] for p in result["pages"]] == [1, 2, 3]
+    assert [p["text"] for p in result["pages"]] == expected
+    assert all(p["error"] is None for p in result["pages"])
+    assert result["text"] == "\f".join(expected)
+    assert _get(svc, f"/v1/jobs/{job['id']}/result", format="text").text == "\f".join(expected)
+
+    # The searchable PDF: the words of each page in page order, the input's page count and sizes.
+    r = _get(svc, f"/v1/jobs/{job['id']}/result", format="pdf")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/pdf"
+    out_pdf = tmp_path / "searchable.pdf"
+    out_pdf.write_bytes(r.content)
+    inp, out = pdfium.PdfDocument(str(pdf_file)), pdfium.PdfDocument(str(out_pdf))
+    assert len(out) == len(inp) == 3
+    for i in range(3):
+        assert out[i].get_size() == pytest.approx(inp[i].get_size(), abs=0.5)
+    assert shutil.which("pdftotext"), "poppler-utils (pdftotext) is needed for this test"
+    # -raw (content-stream order): the checksum engine's one line spans the whole page, and in
+    # layout mode pdftotext merges the glyphs of such a tall, squeezed line; spaces are compared away.
+    text = subprocess.run(["pdftotext", "-raw", str(out_pdf), "-"], capture_output=True, text=True,
+                          check=True, timeout=30).stdout
+    assert text.count("\f") == 3
+    assert ["".join(p.split()) for p in text.split("\f")][:3] == ["".join(e.split()) for e in expected]
+
+    # hOCR: valid XML, one ocr_page per page, line boxes as in the result.
+    r = _get(svc, f"/v1/jobs/{job['id']}/result", format="hocr")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/xhtml+xml")
+    root = ET.fromstring(r.content)
+    hocr_pages = [el for el in root.iter(f"{XHTML}div") if el.get("class") == "ocr_page"]
+    assert len(hocr_pages) == 3
+    for page_el, page in zip(hocr_pages, result["pages"], strict=True):
+        boxes = [el.get("title", "").split(";")[0] for el in page_el.iter(f"{XHTML}span")
+                 if el.get("class") == "ocr_line"]
+        assert boxes == ["bbox {} {} {} {}".format(*line["box"]) for line in page["lines"]]
+
+    assert _get(svc, f"/v1/jobs/{job['id']}/result", format="docx").status_code == 400
+
+    # pages="1,3": only those pages, in order; a selection is part of the idempotent request.
+    r = svc.submit(pdf_file, name="receipts.pdf", pages="1,3")
+    assert r.status_code == 202, r.text
+    job13 = svc.wait(r.json()["id"])
+    assert job13["status"] == "succeeded" and job13["pages_total"] == 3 and job13["pages"] == [1, 3]
+    result13 = _get(svc, f"/v1/jobs/{job13['id']}/result").json()
+    assert [p["page"] for p in result13["pages"]] == [1, 3]
+    assert [p["text"] for p in result13["pages"]] == [expected[0], expected[2]]
+
+
+def test_tiff_with_a_corrupt_page_succeeds_with_that_page_failed_and_needs_review(make_service):
+    svc = make_service(env=ENV)
+    data = tiff_pages(corrupt_page=2)
+    r = svc.submit(data, name="scan.tif")
+    assert r.status_code == 202, r.text
+    job = svc.wait(r.json()["id"])
+    assert job["status"] == "succeeded", job
+    assert job["pages_total"] == 3 and job["pages_failed"] == 1 and job["needs_review"] is True
+    result = _get(svc, f"/v1/jobs/{job['id']}/result").json()
+    assert [p["error"]["code"] if p["error"] else None for p in result["pages"]] == [None, "page_unreadable", None]
+    expected = _engine_texts(data, [1, 3])
+    assert [result["pages"][0]["text"], result["pages"][2]["text"]] == expected
+    # an image job keeps its fields and gains `pages` with its one entry
+    image = svc.submit(Path(__file__).parent / "data" / "receipts" / "000.jpg")
+    image_job = svc.wait(image.json()["id"])
+    assert "pages_total" not in image_job and image_job["status"] == "succeeded"
+    one = _get(svc, f"/v1/jobs/{image_job['id']}/result").json()
+    assert len(one["pages"]) == 1 and one["pages"][0]["text"] == one["text"] and one["lines"]
+
+
+def test_bad_documents_are_refused_at_submit_with_their_problem(make_service, tmp_path):
+    svc = make_service(worker=False, env={**ENV, "OCRQ_MAX_PAGES": "4"})
+    pdf = receipts_pdf()
+    cases = [
+        (encrypted(pdf, user="secret"), {}, 422, "encrypted_pdf"),
+        (pdf[: len(pdf) // 2], {}, 422, "damaged_document"),
+        (receipts_pdf(extra_pages=2), {}, 413, "too_many_pages"),
+        (pdf, {"pages": "2-9"}, 422, "invalid_pages"),
+        (pdf, {"pages": "one"}, 422, "invalid_pages"),
+        (b"plain text, not a PDF", {}, 415, "unsupported_media_type"),
+    ]
+    for data, form, status, code in cases:
+        r = svc.submit(data, name="scan.pdf", **form)
+        assert r.status_code == status, (code, r.text)
+        assert r.headers["Content-Type"] == "application/problem+json"
+        assert r.json()["type"] == f"urn:ocrq:problem:{code}", r.text
+    # nothing of the refused documents was stored, and no job was made
+    blobs = tmp_path / "blobs"
+    assert not blobs.exists() or not any(p.is_file() for p in blobs.rglob("*"))
+    assert requests.get(f"{svc.url}/v1/jobs", headers=svc.headers(), timeout=10).json()["items"] == []
