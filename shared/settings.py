@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     s3_secret_key: str = ""
     s3_secure: bool = False
     s3_region: str = "us-east-1"
+    # Every storage call is bounded: a store that hangs or refuses costs a caller seconds, not minutes
+    # (the minio client's own defaults are 300 s timeouts and 5 retries), and while it stays sick a
+    # circuit breaker answers at once (shared/blobs.py). s3_max_in_flight caps the storage calls one
+    # process runs at a time (0: no cap) so a hung store can never hold every gateway thread.
+    s3_connect_timeout_s: float = Field(default=2.0, gt=0, le=120)
+    s3_read_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    s3_retries: int = Field(default=1, ge=0, le=10)
+    s3_max_in_flight: int = Field(default=8, ge=0, le=1024)
 
     # Engine
     engine: EngineName = "rapidocr"
@@ -79,6 +87,9 @@ class Settings(BaseSettings):
     # A queued job whose message went out this long ago is sent again (a message lost with a Redis
     # restart, or held in an unacked set): duplicates are harmless, the runner's claim is a CAS.
     queued_resend_s: int = Field(default=900, ge=10)
+    # A job that cannot reach storage is given back without spending an attempt and retried with a
+    # backoff; it fails (storage_unavailable) only once it has waited for storage this long.
+    storage_outage_deadline_s: int = Field(default=600, ge=1)
 
     # Gateway
     rate_per_s: float = Field(default=50.0, gt=0)  # token bucket refill per API key

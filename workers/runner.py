@@ -178,7 +178,7 @@ class JobRunner:
         except ImageRejected as err:
             self._fail(w, err.code, err.message)
         except BlobStoreError as err:
-            self._give_back(w, f"storage unavailable: {err}")
+            self._storage_down(w, err)
         w.fetch_ms = (time.perf_counter() - t0) * 1000
 
     # infer -------------------------------------------------------------------
@@ -341,7 +341,7 @@ class JobRunner:
         try:
             self.blobs.put(key, result.model_dump_json().encode(), "application/json")
         except BlobStoreError as err:
-            self._give_back(w, f"storage unavailable: {err}")
+            self._storage_down(w, err)
             return
         t = self.store.succeed(job.id, self.worker, key, review_reasons=result.review_reasons)
         if t.applied:
@@ -355,6 +355,25 @@ class JobRunner:
         if t.applied:
             self._finished(w.job.id)
         w.outcome = Outcome(w.job.id, "failed" if t.applied else "skipped", detail=code)
+
+    def _storage_down(self, w: _Work, err: BlobStoreError) -> None:
+        """Storage is down, which is no fault of the job: give it back with the attempt its claim
+        counted refunded, and retry with a growing backoff. It fails (storage_unavailable) only
+        once it has waited for storage past OCRQ_STORAGE_OUTAGE_DEADLINE_S."""
+        now = now_ms()
+        since = w.job.storage_wait_since or now
+        waited_s = (now - since) / 1000
+        deadline_s = self.settings.storage_outage_deadline_s
+        if waited_s >= deadline_s:
+            self._fail(w, "storage_unavailable",
+                       f"storage was unavailable for {waited_s:.0f} s (OCRQ_STORAGE_OUTAGE_DEADLINE_S={deadline_s})")
+            return
+        self.store.release(w.job.id, self.worker, refund_attempt=True, fields={"storage_wait_since": since})
+        metrics.observe_finished("retried")
+        retry_in = min(30.0, max(2.0, waited_s / 4), max(1.0, deadline_s - waited_s))
+        log.warning("storage unavailable, retry in %.0f s (attempt not counted): %s", retry_in, short_error(err),
+                    extra=_ids(w.job))
+        w.outcome = Outcome(w.job.id, "retry", retry_in=retry_in, detail=f"storage unavailable: {short_error(err)}")
 
     def _give_back(self, w: _Work, why: str) -> None:
         self.store.release(w.job.id, self.worker)

@@ -83,6 +83,9 @@ class Job(BaseModel):
     expires_at: int | None = None
     worker: str | None = None
     lease_until: int | None = None
+    # When a worker first found storage down for this job (epoch ms); the runner retries without
+    # spending attempts until OCRQ_STORAGE_OUTAGE_DEADLINE_S past this. Not shown in the API.
+    storage_wait_since: int | None = None
     # Set when the job succeeds: a decoded label a human should look at (shared/labels.py codes).
     needs_review: bool = False
     review_reasons: list[str] | None = None

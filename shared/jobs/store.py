@@ -22,7 +22,8 @@ from shared.jobs.model import TERMINAL, Job, JobError, Status, now_ms
 
 # KEYS[1] job hash, KEYS[2] running zset, KEYS[3] unsent zset, KEYS[4] queued zset
 # ARGV[1] JSON list of allowed current statuses, ARGV[2] new status, ARGV[3] now ms,
-# ARGV[4] "1" to add one attempt, ARGV[5] lease expiry ms ("" = leave running set),
+# ARGV[4] "1" to add one attempt, "-1" to take one back (never below 0),
+# ARGV[5] lease expiry ms ("" = leave running set),
 # ARGV[6] expected worker ("" = any), ARGV[7] done channel, ARGV[8..] field/value pairs.
 # Returns {1, status} when applied, {0, current status} when refused, {-1} when missing.
 _TRANSITION = """
@@ -39,9 +40,9 @@ if ARGV[6] ~= '' then
 end
 local new = ARGV[2]
 redis.call('HSET', KEYS[1], 'status', cjson.encode(new), 'updated_at', ARGV[3])
-if ARGV[4] == '1' then
+if ARGV[4] == '1' or ARGV[4] == '-1' then
   local a = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
-  redis.call('HSET', KEYS[1], 'attempts', tostring(a + 1))
+  redis.call('HSET', KEYS[1], 'attempts', tostring(math.max(0, a + tonumber(ARGV[4]))))
 end
 for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 local id = cjson.decode(redis.call('HGET', KEYS[1], 'id'))
@@ -221,6 +222,7 @@ class JobStore:
         new: Status,
         *,
         add_attempt: bool = False,
+        refund_attempt: bool = False,
         lease_until: int | None = None,
         expect_worker: str | None = None,
         fields: dict[str, Any] | None = None,
@@ -230,7 +232,7 @@ class JobStore:
             json.dumps([s.value for s in allowed]),
             new.value,
             str(ts),
-            "1" if add_attempt else "0",
+            "1" if add_attempt else "-1" if refund_attempt else "0",
             str(lease_until or 0),
             json.dumps(expect_worker) if expect_worker else "",
             self.channel(job_id),
@@ -304,10 +306,16 @@ class JobStore:
             argv += [k, json.dumps(v)]
         return bool(self.r.eval(_SET_RUNNING_FIELDS, 1, self.key(job_id), *argv))
 
-    def release(self, job_id: str, worker: str) -> Transition:
-        """running → queued: give a job back (shutdown, transient error) for another attempt."""
+    def release(
+        self, job_id: str, worker: str, *, refund_attempt: bool = False, fields: dict[str, Any] | None = None
+    ) -> Transition:
+        """running → queued: give a job back (shutdown, transient error) for another attempt.
+
+        refund_attempt takes back the attempt its claim counted, in the same CAS: the job was not
+        tried (storage was down), so it must not come closer to the attempt cap."""
         return self._apply(
-            job_id, [Status.running], Status.queued, expect_worker=worker, fields={"lease_until": None}
+            job_id, [Status.running], Status.queued, expect_worker=worker, refund_attempt=refund_attempt,
+            fields={"lease_until": None, **(fields or {})},
         )
 
     def cancel(self, job_id: str) -> Transition:
