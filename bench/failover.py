@@ -1,0 +1,188 @@
+"""Redis with Sentinel: what OCRQ_REDIS_MIN_REPLICAS=1 costs a submit, and what a failover costs a client.
+
+Starts its own Redis primary, two replicas and three Sentinels on loopback (tests/redis_ha.py;
+down-after 1 s, failover-timeout 3 s), and two gateways in this process (create_app + Flask's
+test_client, the real Celery producer on the Sentinel broker, a local-folder store), one with
+OCRQ_REDIS_MIN_REPLICAS=0 and one with 1, both on the same Sentinel URL. Then:
+
+1. submit latency: --submits unique small PNGs to each gateway, alternating one by one (same
+   Redis, same moment), each with its own Idempotency-Key; every answer must be 202;
+2. one failover: a steady submitter per gateway (one request in flight, --pause-ms between; it
+   does not sleep Retry-After, so the window is seen at that resolution) while the primary is
+   SIGKILLed; the longest window of refusals is from the send of the first refused request to the
+   send of the next accepted one. Afterwards every job that got a 202 is looked up: one missing is
+   a job lost with the primary.
+
+    python bench/failover.py [--submits 300] [--pause-ms 20] [--after-s 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from api.app import create_app  # noqa: E402
+from redis_ha import RedisHA  # noqa: E402
+
+from shared.apikeys import KeyStore  # noqa: E402
+from shared.redis_client import connect  # noqa: E402
+from shared.settings import load_settings  # noqa: E402
+
+
+def png(i: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (i % 256, (i // 256) % 256, (i // 65536) % 256)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@dataclass
+class Gateway:
+    name: str
+    client: Any  # flask.testing.FlaskClient
+    headers: dict[str, str]
+    counter: int = 0
+
+    def submit(self) -> tuple[int, str | None, float]:
+        """(status, job id or None, seconds)."""
+        self.counter += 1
+        data = png(self.counter + (0 if self.name.endswith("0") else 10_000_000))
+        t0 = time.perf_counter()
+        resp = self.client.post("/v1/jobs", data={"file": (io.BytesIO(data), "a.png")}, content_type="multipart/form-data",
+                                headers={**self.headers, "Idempotency-Key": uuid.uuid4().hex})
+        dt = time.perf_counter() - t0
+        job_id = resp.get_json()["id"] if resp.status_code in (200, 202) else None
+        return resp.status_code, job_id, dt
+
+
+@dataclass
+class Steady:
+    gw: Gateway
+    pause_s: float
+    samples: list[tuple[float, int, str | None]] = field(default_factory=list)  # (sent at, status, job id)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            sent = time.monotonic()
+            try:
+                status, job_id, _ = self.gw.submit()
+            except Exception as err:  # an exception escaping the app is a 500 to a client
+                print(f"{self.gw.name}: unhandled {type(err).__name__}: {err}", file=sys.stderr)
+                status, job_id = 500, None
+            self.samples.append((sent, status, job_id))
+            time.sleep(self.pause_s)
+
+    def longest_refusal_s(self) -> tuple[float, int]:
+        """(longest window of refusals, refused requests in it)."""
+        best, best_n, first, n = 0.0, 0, None, 0
+        for sent, status, _ in self.samples:
+            if status not in (200, 202):
+                if first is None:
+                    first = sent
+                n += 1
+            elif first is not None:
+                if sent - first > best:
+                    best, best_n = sent - first, n
+                first, n = None, 0
+        if first is not None:  # never recovered: the window runs to the end of the run
+            best, best_n = max(best, self.samples[-1][0] - first), n
+        return best, best_n
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--submits", type=int, default=300, help="submits per gateway for the latency table")
+    ap.add_argument("--pause-ms", type=float, default=20, help="steady submitter's pause between requests")
+    ap.add_argument("--after-s", type=float, default=10, help="keep submitting this long after the failover")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # the gateway logs each Redis outage; the table says it
+
+    with tempfile.TemporaryDirectory(prefix="ocrq-failover-") as tmp, RedisHA(Path(tmp) / "ha", replicas=2) as ha:
+        url = ha.url()
+        key = KeyStore(connect(url)).create("acme", "bench")[0]
+        headers = {"Authorization": f"Bearer {key}"}
+        gws: list[Gateway] = []
+        for n in (0, 1):
+            settings = load_settings(redis_url=url, broker_url=url, storage_url=f"file://{tmp}/blobs",
+                                     redis_min_replicas=n, interactive_queue_max=1_000_000,
+                                     rate_per_s=100_000.0, rate_burst=100_000)
+            gws.append(Gateway(f"min_replicas={n}", create_app(settings).test_client(), headers))
+
+        # -- 1. latency, alternating
+        for gw in gws:  # warm-up: connections, the producer, the Lua scripts
+            for _ in range(20):
+                gw.submit()
+        lat: dict[str, list[float]] = {gw.name: [] for gw in gws}
+        codes: Counter[int] = Counter()
+        for _ in range(args.submits):
+            for gw in gws:
+                status, _, dt = gw.submit()
+                codes[status] += 1
+                lat[gw.name].append(dt * 1000)
+        if set(codes) != {202}:
+            raise SystemExit(f"latency run: not every answer was 202: {dict(codes)}")
+
+        # -- 2. one failover under steady submitters
+        steady = [Steady(gw, args.pause_ms / 1000) for gw in gws]
+        threads = [threading.Thread(target=s.run, daemon=True) for s in steady]
+        for t in threads:
+            t.start()
+        time.sleep(2)
+        old = ha.kill_primary()
+        killed = time.monotonic()
+        new = ha.wait_for_failover(old, timeout_s=30)
+        elected_s = time.monotonic() - killed
+        time.sleep(args.after_s)
+        for s in steady:
+            s.stop.set()
+        for t in threads:
+            t.join(timeout=60)
+
+        lost: dict[str, int] = {}
+        for s in steady:
+            ids = [j for _, st, j in s.samples if j]
+            lost[s.gw.name] = sum(1 for j in ids if s.gw.client.get(f"/v1/jobs/{j}", headers=headers).status_code == 404)
+
+    print(f"\nocrq failover benchmark — Redis primary + 2 replicas + 3 Sentinels on loopback (down-after 1 s), "
+          f"gateway in-process, {args.submits} submits per setting, alternating\n")
+    print(f"{'measure':44}" + "".join(f"{gw.name:>18}" for gw in gws))
+    print("-" * (44 + 18 * len(gws)))
+    for label, fn in (("submit p50 (ms)", lambda v: pct(v, 50)), ("submit p99 (ms)", lambda v: pct(v, 99)),
+                      ("submit mean (ms)", statistics.fmean)):
+        print(f"{label:44}" + "".join(f"{fn(lat[gw.name]):>18.2f}" for gw in gws))
+    print(f"\nfailover: primary {old} SIGKILLed, Sentinels named {new} after {elected_s:.2f} s; steady submitters "
+          f"(pause {args.pause_ms:.0f} ms)\n")
+    for label, fn2 in (
+        ("requests during the run", lambda s: str(len(s.samples))),
+        ("answers", lambda s: " ".join(f"{k}:{v}" for k, v in sorted(Counter(st for _, st, _ in s.samples).items()))),
+        ("longest window of refusals (s)", lambda s: f"{s.longest_refusal_s()[0]:.2f}"),
+        ("refused requests in that window", lambda s: str(s.longest_refusal_s()[1])),
+        ("202s whose job is missing afterwards", lambda s: str(lost[s.gw.name])),
+    ):
+        print(f"{label:44}" + "".join(f"{fn2(s):>18}" for s in steady))
+
+
+if __name__ == "__main__":
+    main()
