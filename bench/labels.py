@@ -1,6 +1,10 @@
-"""Label benchmarks: barcode decode time per image size, and the rescan verdict's cost at the gateway.
+"""Label benchmarks: barcode decode time per image size, the rescan verdict's cost at the gateway, the
+barcodes task against the OCR task on the same labels, and the gateway's submit CPU with quality=check.
 
-    .venv/bin/python bench/labels.py
+    .venv/bin/python bench/labels.py [--no-service] [--submits 150]
+
+The service rows start their own redis-server, S3 server (moto_server) and gateway on loopback (bench/gateway.py's
+Stack, no worker: only the gateway's work is measured) and post ~100 KB JPEGs made from the receipt scans.
 
 Hook for the lead: ``EXTRA_ROWS`` takes callables returning (name, value, unit) rows (gateway submit CPU
 with quality=check vs without, barcodes-task vs OCR-task images/s) and prints them in the same table.
@@ -8,8 +12,11 @@ with quality=check vs without, barcodes-task vs OCR-task images/s) and prints th
 
 from __future__ import annotations
 
+import argparse
 import io
+import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +26,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import make_labels as ml  # noqa: E402
 
@@ -70,8 +78,120 @@ def quality_rows() -> list[tuple[str, float, str]]:
     return rows
 
 
+def task_rows() -> list[tuple[str, float, str]]:
+    """Images/s of the worker's own path (decode, task, result) on the generated labels, one process, CPU."""
+    from cli.ocr_cmd import ocr_file
+    from models.registry import load_engine
+    from shared.settings import load_settings
+    from shared.tasks import TaskSpec
+
+    settings = load_settings()
+    engine = load_engine(settings, "rapidocr")
+    images = []
+    for _, im, _ in ml.labels():
+        buf = io.BytesIO()
+        im.save(buf, "PNG")
+        images.append(buf.getvalue())
+    rows = []
+    for label, spec in (("barcodes task", TaskSpec(task="barcodes")), ("text task (rapidocr) + barcodes", TaskSpec()),
+                        ("text task (rapidocr), barcodes=off", TaskSpec(barcodes="off"))):
+        ocr_file(images[0], settings, engine, spec)  # warm: model sessions, first-call allocations
+        t = time.perf_counter()
+        for data in images:
+            ocr_file(data, settings, engine, spec)
+        per_s = len(images) / (time.perf_counter() - t)
+        rows.append((f"{label}: {len(images)} labels", per_s, "images/s"))
+    return rows
+
+
+def _receipt_jpegs(count: int) -> list[bytes]:
+    """Distinct ~100 KB JPEGs: the receipt scans, one pixel changed per copy (distinct sha256, no dedup)."""
+    scans = [Image.open(p).convert("RGB") for p in ml.receipt_paths()]
+    out = []
+    for i in range(count):
+        im = scans[i % len(scans)].copy()
+        im.putpixel((i % im.width, 0), (i % 256, 0, 255))
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=90)
+        out.append(buf.getvalue())
+    return out
+
+
+def gateway_rows(submits: int) -> list[tuple[str, float, str]]:
+    """The gateway's CPU per accepted submit (gunicorn and its workers, from /proc) without and with quality=check."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gateway import Stack, cpu_s, descendants  # bench/gateway.py
+
+    if not ml.receipt_paths():
+        return []
+    images = _receipt_jpegs(4 * submits + 1)
+    kb = statistics.mean(len(b) for b in images) / 1024
+    cpu: dict[str, list[float]] = {"none": [], "check": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(Path(tmp), 1)
+        try:
+            http = stack.session()
+            http.post(f"{stack.url}/v1/jobs", files={"file": ("w.jpg", images[-1])}, timeout=30).raise_for_status()
+            pids = descendants(stack.procs[2].pid)
+            # Interleaved rounds so that drift (other load on the box) hits both the same way.
+            for i, mode in enumerate(("none", "check", "none", "check")):
+                batch = images[i * submits : (i + 1) * submits]
+                form = {"quality": "check"} if mode == "check" else {}
+
+                def one(data: bytes, form: dict[str, str] = form) -> int:
+                    r = http.post(f"{stack.url}/v1/jobs", files={"file": ("scan.jpg", data, "image/jpeg")},
+                                  data=form, timeout=60)
+                    return r.status_code
+
+                c0 = cpu_s(pids)
+                with ThreadPoolExecutor(4) as pool:
+                    codes = list(pool.map(one, batch))
+                if any(c != 202 for c in codes):
+                    raise SystemExit(f"quality={mode}: answers {sorted(set(codes))}, not all 202")
+                cpu[mode].append((cpu_s(pids) - c0) * 1000 / len(batch))
+        finally:
+            stack.stop()
+    none, check = statistics.mean(cpu["none"]), statistics.mean(cpu["check"])
+    return [
+        (f"gateway CPU per submit, {kb:.0f} KB JPEG, no quality ({2 * submits} submits)", none, "ms"),
+        (f"gateway CPU per submit, {kb:.0f} KB JPEG, quality=check ({2 * submits} submits)", check, "ms"),
+        ("quality=check added per 100 KB JPEG (gateway CPU)", (check - none) * 100 / kb, "ms"),
+    ]
+
+
+def inspect_rows() -> list[tuple[str, float, str]]:
+    """The same difference in-process, without HTTP noise: inspect() alone vs inspect(reduced=True) + assess."""
+    from shared.images import inspect
+    from shared.quality import Thresholds
+
+    images = _receipt_jpegs(12)
+    kb = statistics.mean(len(b) for b in images) / 1024
+    opts = {"formats": ("JPEG",), "max_pixels": 40_000_000, "max_frames": 1}
+
+    def plain() -> None:
+        for d in images:
+            inspect(d, **opts)
+
+    def checked() -> None:
+        for d in images:
+            info = inspect(d, reduced=True, **opts)
+            assert info.reduced is not None
+            assess(info.reduced, Thresholds(), original_size=(info.width, info.height))
+
+    a, b = _best_ms(plain, 10) / len(images), _best_ms(checked, 10) / len(images)
+    return [(f"inspect() per {kb:.0f} KB JPEG", a, "ms"), ("inspect(reduced=True) + assess", b, "ms"),
+            ("added per 100 KB JPEG (in-process)", (b - a) * 100 / kb, "ms")]
+
+
 def main() -> None:
-    rows = decode_rows() + quality_rows()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--no-service", action="store_true", help="skip the rows that start a gateway")
+    ap.add_argument("--submits", type=int, default=150, help="submissions per round (two rounds per mode)")
+    args = ap.parse_args()
+    rows = decode_rows() + quality_rows() + inspect_rows() + task_rows()
+    if not args.no_service:
+        rows += gateway_rows(args.submits)
     for extra in EXTRA_ROWS:
         rows += extra()
     width = max(len(r[0]) for r in rows)
