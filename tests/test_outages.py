@@ -145,3 +145,45 @@ def test_refused_store_burns_no_attempts(make_service: MakeService, s3_server: S
         job = svc.wait(job_id, timeout=40)
         assert job["status"] == "succeeded", job
         assert job["attempts"] <= 1, job
+
+
+def test_runner_refunds_until_the_outage_deadline_then_fails_storage_unavailable(
+    redis_db: str, s3_server: S3Server, s3_bucket: str
+) -> None:
+    import hashlib
+
+    from models.checksum import ChecksumEngine
+    from shared.blobs import input_key
+    from shared.jobs.model import now_ms
+    from shared.settings import load_settings
+    from workers.runner import JobRunner
+
+    settings = load_settings(redis_url=redis_db, max_attempts=2, storage_outage_deadline_s=60)
+    store = JobStore(redis_lib.Redis.from_url(redis_db), retention_s=3600)
+    with FaultProxy(int(s3_server.endpoint.rsplit(":", 1)[1])) as proxy:
+        blobs = _store(s3_server, proxy, s3_bucket)
+        data = _png(3)
+        sha = hashlib.sha256(data).hexdigest()
+        blobs.put(input_key("acme", sha), data)
+
+        def job(job_id: str, **kw: Any) -> str:
+            store.create(Job(id=job_id, tenant="acme", **kw, input=InputRef(
+                bucket=s3_bucket, key=input_key("acme", sha), sha256=sha, bytes=len(data),
+                content_type="image/png", width=120, height=60)))
+            return job_id
+
+        fresh, old = job("job_fresh"), job("job_old", storage_wait_since=now_ms() - 61_000)
+        runner = JobRunner(settings, store, blobs, ChecksumEngine())
+        proxy.set_mode("refuse")
+        for _ in range(4):  # more tries than max_attempts: none of them counts
+            out = runner.run(fresh)
+            assert out.status == "retry" and out.retry_in is not None and 1 <= out.retry_in <= 30, out
+        got = store.get(fresh)
+        assert got is not None and got.status.value == "queued" and got.attempts == 0
+        out = runner.run(old)  # waited for storage past the deadline: fails for good, with its own code
+        assert out.status == "failed" and out.detail == "storage_unavailable", out
+        failed = store.get(old)
+        assert failed is not None and failed.error is not None and failed.error.code == "storage_unavailable"
+        proxy.set_mode("pass")
+        time.sleep(5.1)  # the breaker's cool-down
+        assert runner.run(fresh).status == "succeeded"
