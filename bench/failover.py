@@ -11,9 +11,12 @@ OCRQ_REDIS_MIN_REPLICAS=0 and one with 1, both on the same Sentinel URL. Then:
    does not sleep Retry-After, so the window is seen at that resolution) while the primary is
    SIGKILLed; the longest window of refusals is from the send of the first refused request to the
    send of the next accepted one. Afterwards every job that got a 202 is looked up: one missing is
-   a job lost with the primary.
+   a job lost with the primary;
+3. the same on a fresh group, but the replicas are SIGSTOPped for --stall-s first (a lagging
+   replica) and resumed just after the kill: the window asynchronous replication leaves. With 0,
+   jobs answered 202 during the stall are gone; with 1 those submits got 503 instead.
 
-    python bench/failover.py [--submits 300] [--pause-ms 20] [--after-s 10]
+    python bench/failover.py [--submits 300] [--pause-ms 20] [--after-s 10] [--stall-s 1]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import signal
 import statistics
 import sys
 import tempfile
@@ -28,6 +32,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from api.app import create_app  # noqa: E402
-from redis_ha import RedisHA  # noqa: E402
+from redis_ha import RedisHA  # type: ignore[import-not-found]  # noqa: E402
 
+from api.app import create_app  # noqa: E402
 from shared.apikeys import KeyStore  # noqa: E402
 from shared.redis_client import connect  # noqa: E402
 from shared.settings import load_settings  # noqa: E402
@@ -58,16 +63,23 @@ class Gateway:
     client: Any  # flask.testing.FlaskClient
     headers: dict[str, str]
     counter: int = 0
+    refusals: Counter[str] = field(default_factory=Counter)
 
     def submit(self) -> tuple[int, str | None, float]:
-        """(status, job id or None, seconds)."""
+        """(status, job id or None, seconds); refusals are tallied by problem type in `refusals`."""
         self.counter += 1
         data = png(self.counter + (0 if self.name.endswith("0") else 10_000_000))
         t0 = time.perf_counter()
-        resp = self.client.post("/v1/jobs", data={"file": (io.BytesIO(data), "a.png")}, content_type="multipart/form-data",
+        resp = self.client.post("/v1/jobs", data={"file": (io.BytesIO(data), "a.png")},
+                                content_type="multipart/form-data",
                                 headers={**self.headers, "Idempotency-Key": uuid.uuid4().hex})
         dt = time.perf_counter() - t0
-        job_id = resp.get_json()["id"] if resp.status_code in (200, 202) else None
+        body = resp.get_json(silent=True) or {}
+        job_id = body.get("id") if resp.status_code in (200, 202) else None
+        if job_id is None:
+            kind = str(body.get("type", "?")).rsplit(":", 1)[-1]
+            retry = "" if resp.headers.get("Retry-After") else " (no Retry-After)"
+            self.refusals[f"{resp.status_code} {kind}{retry}"] += 1
         return resp.status_code, job_id, dt
 
 
@@ -111,77 +123,126 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
 
 
+def gateways(ha: RedisHA, blobs: str) -> tuple[list[Gateway], dict[str, str]]:
+    url = ha.url()
+    key = KeyStore(connect(url)).create("acme", "bench")[0]
+    headers = {"Authorization": f"Bearer {key}"}
+    gws: list[Gateway] = []
+    for n in (0, 1):
+        settings = load_settings(redis_url=url, broker_url=url, storage_url=f"file://{blobs}",
+                                 redis_min_replicas=n, interactive_queue_max=1_000_000,
+                                 rate_per_s=100_000.0, rate_burst=100_000)
+        gws.append(Gateway(f"min_replicas={n}", create_app(settings).test_client(), headers))
+    for gw in gws:  # warm-up: connections, the producer, the Lua scripts
+        for _ in range(20):
+            gw.submit()
+    return gws, headers
+
+
+def latency(gws: list[Gateway], submits: int) -> dict[str, list[float]]:
+    lat: dict[str, list[float]] = {gw.name: [] for gw in gws}
+    codes: Counter[int] = Counter()
+    for _ in range(submits):
+        for gw in gws:  # alternating: both settings see the same Redis at the same moment
+            status, _, dt = gw.submit()
+            codes[status] += 1
+            lat[gw.name].append(dt * 1000)
+    if set(codes) != {202}:
+        raise SystemExit(f"latency run: not every answer was 202: {dict(codes)}")
+    return lat
+
+
+@dataclass
+class Failover:
+    old: int
+    new: int
+    elected_s: float
+    steady: list[Steady]
+    lost: dict[str, int]
+
+
+def failover(ha: RedisHA, gws: list[Gateway], headers: dict[str, str], pause_s: float, after_s: float,
+             stall_s: float = 0.0) -> Failover:
+    """Steady submitters while the primary is SIGKILLed. With `stall_s`, the replicas are SIGSTOPped
+    that long first (a replica lagging behind, as on a congested link), then the primary dies and
+    the replicas resume: the Sentinels promote one that lacks what the primary took meanwhile."""
+    steady = [Steady(gw, pause_s) for gw in gws]
+    threads = [threading.Thread(target=s.run, daemon=True) for s in steady]
+    for t in threads:
+        t.start()
+    time.sleep(2)
+    replicas = ha.replica_ports()
+    if stall_s:
+        for port in replicas:
+            ha.nodes[port].proc.send_signal(signal.SIGSTOP)
+        time.sleep(stall_s)
+    old = ha.kill_primary()
+    killed = time.monotonic()
+    if stall_s:
+        for port in replicas:
+            ha.nodes[port].proc.send_signal(signal.SIGCONT)
+    new = ha.wait_for_failover(old, timeout_s=30)
+    elected_s = time.monotonic() - killed
+    time.sleep(after_s)
+    for s in steady:
+        s.stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    lost: dict[str, int] = {}
+    for s in steady:
+        ids = [j for _, _, j in s.samples if j]
+        lost[s.gw.name] = sum(1 for j in ids if s.gw.client.get(f"/v1/jobs/{j}", headers=headers).status_code == 404)
+    return Failover(old, new, elected_s, steady, lost)
+
+
+def print_failover(title: str, f: Failover) -> None:
+    print(f"\n{title}: primary {f.old} SIGKILLed, Sentinels named {f.new} after {f.elected_s:.2f} s\n")
+    rows: list[tuple[str, Callable[[Steady], str]]] = [
+        ("requests during the run", lambda s: str(len(s.samples))),
+        ("answers", lambda s: " ".join(f"{k}:{v}" for k, v in sorted(Counter(st for _, st, _ in s.samples).items()))),
+        ("longest window of refusals (s)", lambda s: f"{s.longest_refusal_s()[0]:.2f}"),
+        ("refused requests in that window", lambda s: str(s.longest_refusal_s()[1])),
+        ("202s whose job is missing afterwards", lambda s: str(f.lost[s.gw.name])),
+    ]
+    for label, fn in rows:
+        print(f"{label:44}" + "".join(f"{fn(s):>18}" for s in f.steady))
+    for s in f.steady:
+        print(f"  refusals of {s.gw.name}: " + (", ".join(f"{k} x{v}" for k, v in sorted(s.gw.refusals.items()))
+                                               or "none"))
+        s.gw.refusals.clear()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--submits", type=int, default=300, help="submits per gateway for the latency table")
     ap.add_argument("--pause-ms", type=float, default=20, help="steady submitter's pause between requests")
     ap.add_argument("--after-s", type=float, default=10, help="keep submitting this long after the failover")
+    ap.add_argument("--stall-s", type=float, default=1.0, help="replicas stalled this long before the kill (3.)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the gateway logs each Redis outage; the table says it
+    pause_s = args.pause_ms / 1000
 
-    with tempfile.TemporaryDirectory(prefix="ocrq-failover-") as tmp, RedisHA(Path(tmp) / "ha", replicas=2) as ha:
-        url = ha.url()
-        key = KeyStore(connect(url)).create("acme", "bench")[0]
-        headers = {"Authorization": f"Bearer {key}"}
-        gws: list[Gateway] = []
-        for n in (0, 1):
-            settings = load_settings(redis_url=url, broker_url=url, storage_url=f"file://{tmp}/blobs",
-                                     redis_min_replicas=n, interactive_queue_max=1_000_000,
-                                     rate_per_s=100_000.0, rate_burst=100_000)
-            gws.append(Gateway(f"min_replicas={n}", create_app(settings).test_client(), headers))
-
-        # -- 1. latency, alternating
-        for gw in gws:  # warm-up: connections, the producer, the Lua scripts
-            for _ in range(20):
-                gw.submit()
-        lat: dict[str, list[float]] = {gw.name: [] for gw in gws}
-        codes: Counter[int] = Counter()
-        for _ in range(args.submits):
+    with tempfile.TemporaryDirectory(prefix="ocrq-failover-") as tmp:
+        with RedisHA(Path(tmp) / "ha1", replicas=2) as ha:
+            gws, headers = gateways(ha, f"{tmp}/blobs")
+            lat = latency(gws, args.submits)
+            names = [gw.name for gw in gws]
+            print(f"\nocrq failover benchmark — Redis primary + 2 replicas + 3 Sentinels on loopback (down-after 1 s), "
+                  f"gateways in-process, steady submitters pause {args.pause_ms:.0f} ms\n")
+            print(f"{'measure':44}" + "".join(f"{n:>18}" for n in names))
+            print("-" * (44 + 18 * len(names)))
+            print(f"1. submit latency, {args.submits} submits per setting, alternating")
+            for label, agg in (("submit p50 (ms)", lambda v: pct(v, 50)), ("submit p99 (ms)", lambda v: pct(v, 99)),
+                               ("submit mean (ms)", statistics.fmean)):
+                print(f"{label:44}" + "".join(f"{agg(lat[n]):>18.2f}" for n in names))
             for gw in gws:
-                status, _, dt = gw.submit()
-                codes[status] += 1
-                lat[gw.name].append(dt * 1000)
-        if set(codes) != {202}:
-            raise SystemExit(f"latency run: not every answer was 202: {dict(codes)}")
-
-        # -- 2. one failover under steady submitters
-        steady = [Steady(gw, args.pause_ms / 1000) for gw in gws]
-        threads = [threading.Thread(target=s.run, daemon=True) for s in steady]
-        for t in threads:
-            t.start()
-        time.sleep(2)
-        old = ha.kill_primary()
-        killed = time.monotonic()
-        new = ha.wait_for_failover(old, timeout_s=30)
-        elected_s = time.monotonic() - killed
-        time.sleep(args.after_s)
-        for s in steady:
-            s.stop.set()
-        for t in threads:
-            t.join(timeout=60)
-
-        lost: dict[str, int] = {}
-        for s in steady:
-            ids = [j for _, st, j in s.samples if j]
-            lost[s.gw.name] = sum(1 for j in ids if s.gw.client.get(f"/v1/jobs/{j}", headers=headers).status_code == 404)
-
-    print(f"\nocrq failover benchmark — Redis primary + 2 replicas + 3 Sentinels on loopback (down-after 1 s), "
-          f"gateway in-process, {args.submits} submits per setting, alternating\n")
-    print(f"{'measure':44}" + "".join(f"{gw.name:>18}" for gw in gws))
-    print("-" * (44 + 18 * len(gws)))
-    for label, fn in (("submit p50 (ms)", lambda v: pct(v, 50)), ("submit p99 (ms)", lambda v: pct(v, 99)),
-                      ("submit mean (ms)", statistics.fmean)):
-        print(f"{label:44}" + "".join(f"{fn(lat[gw.name]):>18.2f}" for gw in gws))
-    print(f"\nfailover: primary {old} SIGKILLed, Sentinels named {new} after {elected_s:.2f} s; steady submitters "
-          f"(pause {args.pause_ms:.0f} ms)\n")
-    for label, fn2 in (
-        ("requests during the run", lambda s: str(len(s.samples))),
-        ("answers", lambda s: " ".join(f"{k}:{v}" for k, v in sorted(Counter(st for _, st, _ in s.samples).items()))),
-        ("longest window of refusals (s)", lambda s: f"{s.longest_refusal_s()[0]:.2f}"),
-        ("refused requests in that window", lambda s: str(s.longest_refusal_s()[1])),
-        ("202s whose job is missing afterwards", lambda s: str(lost[s.gw.name])),
-    ):
-        print(f"{label:44}" + "".join(f"{fn2(s):>18}" for s in steady))
+                gw.refusals.clear()
+            print_failover("2. failover", failover(ha, gws, headers, pause_s, args.after_s))
+        with RedisHA(Path(tmp) / "ha2", replicas=2) as ha:
+            gws, headers = gateways(ha, f"{tmp}/blobs")
+            print_failover(f"3. failover after the replicas stalled {args.stall_s:.1f} s (SIGSTOP, then SIGCONT "
+                           "once the primary is dead)",
+                           failover(ha, gws, headers, pause_s, args.after_s, stall_s=args.stall_s))
 
 
 if __name__ == "__main__":
