@@ -4,6 +4,7 @@ searchable PDF. The documents are made in the test from the receipt scans (see t
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
+import redis
 import requests
 from test_documents import SCANS, encrypted, receipts_pdf, tiff_pages
 
@@ -151,3 +153,28 @@ def test_bad_documents_are_refused_at_submit_with_their_problem(make_service, tm
     blobs = tmp_path / "blobs"
     assert not blobs.exists() or not any(p.is_file() for p in blobs.rglob("*"))
     assert requests.get(f"{svc.url}/v1/jobs", headers=svc.headers(), timeout=10).json()["items"] == []
+
+
+def test_pdf_by_reference_on_s3_with_a_page_selection(make_s3_service, s3_server, s3_bucket):
+    from minio import Minio
+
+    from shared.apikeys import KeyStore
+
+    svc = make_s3_service(env=ENV)
+    archive = s3_bucket + "-archive"
+    s3_server.make_bucket(archive)
+    pdf = receipts_pdf()
+    mc = Minio(s3_server.endpoint, access_key="testing", secret_key="testing", secure=False)
+    mc.put_object(archive, "2019/delivery-note.pdf", io.BytesIO(pdf), len(pdf), content_type="application/pdf")
+    KeyStore(redis.Redis.from_url(svc.redis_url)).allow_bucket(svc.tenant, archive)
+    body = {"source": {"bucket": archive, "key": "2019/delivery-note.pdf"}, "pages": "2"}
+    r = requests.post(f"{svc.url}/v1/jobs", json=body, headers=svc.headers(), timeout=30)
+    assert r.status_code == 202, r.text
+    job = svc.wait(r.json()["id"])
+    assert job["status"] == "succeeded" and job["pages"] == [2], job
+    assert [p["text"] for p in job["result"]["pages"]] == _engine_texts(pdf, [2])
+    r = _get(svc, f"/v1/jobs/{job['id']}/result", format="pdf")  # page images from the referenced object
+    assert r.status_code == 200 and len(pdfium.PdfDocument(r.content)) == 1
+    bad = {"source": {"bucket": archive, "key": "2019/delivery-note.pdf"}, "pages": "0-1"}
+    r = requests.post(f"{svc.url}/v1/jobs", json=bad, headers=svc.headers(), timeout=30)
+    assert r.status_code == 422 and r.json()["type"] == "urn:ocrq:problem:invalid_pages"
