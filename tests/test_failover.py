@@ -164,7 +164,7 @@ def stop_service(svc: Service) -> None:
         _kill_group(proc)
 
 
-def get(svc: Service, path: str, **params: object) -> requests.Response:
+def get(svc: Service, path: str, **params: str | int) -> requests.Response:
     """A read, retried briefly over a connection error (bounded)."""
     for attempt in range(5):
         try:
@@ -234,7 +234,7 @@ def listed_jobs(svc: Service) -> list[str]:
     listed: list[str] = []
     cursor = None
     for _ in range(50):  # 300 jobs / 100 a page, with room
-        params: dict[str, object] = {"limit": 100}
+        params: dict[str, str | int] = {"limit": 100}
         if cursor:
             params["cursor"] = cursor
         page = get(svc, "/v1/jobs", **params).json()
@@ -292,16 +292,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             rx.stop()
 
 
-def test_the_kill_landed_mid_load(run: Run):
+def test_the_kill_landed_mid_load(run: Run) -> None:
     assert any(503 in o.statuses for o in run.outcomes), "no 503 seen: the failover was not exercised"
     assert len(run.outcomes) == N_JOBS
 
 
-def test_every_job_is_accepted_within_bounded_retries(run: Run):
+def test_every_job_is_accepted_within_bounded_retries(run: Run) -> None:
     assert len(run.accepted) == N_JOBS, [o for o in run.outcomes if not o.job_id][:5]
 
 
-def test_clients_never_see_a_500_and_every_503_has_retry_after(run: Run):
+def test_clients_never_see_a_500_and_every_503_has_retry_after(run: Run) -> None:
     seen = Counter(s for o in run.outcomes for s in o.statuses)
     assert not [s for s in seen if s >= 500 and s != 503], dict(seen)
     assert sum(o.missing_retry_after for o in run.outcomes) == 0, "a 503 (or 409 in progress) without Retry-After"
@@ -312,12 +312,12 @@ def test_clients_never_see_a_500_and_every_503_has_retry_after(run: Run):
     "(primary killed between the two writes) is answered 409 idempotent_request_in_progress (with "
     "Retry-After) on retry until the reservation is 30 s stale (shared/jobs/submit.py _replay); "
     "the issue asks for 503 + Retry-After only"))
-def test_clients_see_only_202_200_503(run: Run):
+def test_clients_see_only_202_200_503(run: Run) -> None:
     seen = Counter(s for o in run.outcomes for s in o.statuses)
     assert set(seen) <= {200, 202, 503}, dict(seen)
 
 
-def test_every_accepted_job_succeeds_once_with_its_own_result(run: Run):
+def test_every_accepted_job_succeeds_once_with_its_own_result(run: Run) -> None:
     states = Counter(j["status"] for j in run.jobs.values())
     assert states == {"succeeded": len(run.accepted)}, dict(states)
     assert all(1 <= j["attempts"] <= 3 for j in run.jobs.values())
@@ -327,17 +327,17 @@ def test_every_accepted_job_succeeds_once_with_its_own_result(run: Run):
         assert expected_text(o.index) in text, f"{job_id}: the result is not its own image's"
 
 
-def test_no_job_doubled_by_retries_or_failover(run: Run):
+def test_no_job_doubled_by_retries_or_failover(run: Run) -> None:
     assert len(set(run.accepted)) == N_JOBS  # one job id per Idempotency-Key
     assert Counter(run.listed) == Counter(list(run.accepted)), "the job list differs from the accepted jobs"
 
 
-def test_one_job_succeeded_event_per_job_at_the_endpoint(run: Run):
+def test_one_job_succeeded_event_per_job_at_the_endpoint(run: Run) -> None:
     assert set(run.events) == set(run.accepted), (
         f"missing: {len(set(run.accepted) - set(run.events))}, extra: {len(set(run.events) - set(run.accepted))}")
     assert all(len(ids) == 1 for ids in run.events.values()), "a job had two distinct job.succeeded events"
     assert run.unverified == 0
 
 
-def test_no_process_restarted_by_hand(run: Run):
+def test_no_process_restarted_by_hand(run: Run) -> None:
     assert run.pids_after == run.pids_before, run.pids_after
