@@ -391,6 +391,7 @@ def test_2000_object_prefix_end_to_end_with_kills_then_rerun_skips_all(s3_servic
     # Redis holds nothing per item once the batch is done
     rc = redis_lib.Redis.from_url(svc.redis_url)
     assert not list(rc.scan_iter("ocrq:job:*")) and rc.hlen(bkey(bid, "inflight")) == 0
+    assert rc.zcard("ocrq:queued") == 0 and rc.zcard("ocrq:expiring") == 0  # no per-job set entry left
 
     # again, through the CLI: the dry run says everything would be skipped, the run skips all 2,000
     env = {**svc.env, "OCRQ_URL": svc.url, "OCRQ_API_KEY": svc.api_key, "OCRQ_CLIENT_CONFIG": str(tmp_path / "c.json")}

@@ -292,6 +292,8 @@ class Planner:
                     JobStore.tenant_index(b.tenant),
                     JobStore.RUNNING,
                     JobStore.UNSENT,
+                    JobStore.QUEUED,
+                    JobStore.EXPIRING,
                 ]
                 self.scripts.account(
                     keys=lua_keys,

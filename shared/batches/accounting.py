@@ -126,6 +126,8 @@ class Accountant:
             JobStore.tenant_index(job.tenant),
             JobStore.RUNNING,
             JobStore.UNSENT,
+            JobStore.QUEUED,
+            JobStore.EXPIRING,
         ]
         done = bool(self.scripts.account(keys=lua_keys, args=[job.id, status, row, fail_field, fail_doc]))
         if done and job.result_key and status == "succeeded":

@@ -29,7 +29,8 @@ return 1
 """
 
 # Account one finished job exactly once, and drop its job record (the output prefix has it now).
-# KEYS: batch, inflight, failures, ledger, job hash, tenant job index, running zset, unsent zset
+# KEYS: batch, inflight, failures, ledger, job hash, tenant job index, running zset, unsent zset, then any
+# other per-job sets (queued, expiring) the job is dropped from
 # ARGV: job id, counter, ledger row, failure field ("" = none), failure json
 _ACCOUNT = """
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
@@ -40,6 +41,7 @@ redis.call('DEL', KEYS[5])
 redis.call('ZREM', KEYS[6], ARGV[1])
 redis.call('ZREM', KEYS[7], ARGV[1])
 redis.call('ZREM', KEYS[8], ARGV[1])
+for i = 9, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 1
 """
 
