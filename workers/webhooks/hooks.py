@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from celery import Celery
 
 from shared.blobs import BlobStore, open_blob_store
@@ -22,6 +24,13 @@ from shared.webhooks.events import (
 from shared.webhooks.outbox import Outbox
 
 log = logging.getLogger("ocrq.webhooks")
+
+# The job is already terminal when the hook runs, and nothing else writes its event: a Redis that
+# drops the connection right after the transition (a primary killed, a Sentinel failover) would
+# lose the event for good. emit() is idempotent, so the hook is retried across an outage of about
+# a failover's length (down-after + election), with a growing pause.
+HOOK_RETRY_S = 30.0
+_TRANSIENT = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError)
 
 
 def send_claimed(celery: Celery | None, claimed: Claimed) -> None:
@@ -41,7 +50,7 @@ def job_hook(settings: Settings, store: JobStore, celery: Celery | None) -> Call
     outbox = Outbox(store.r, settings)
     blobs_holder: list[BlobStore] = []
 
-    def hook(job: Job) -> None:
+    def emit(job: Job) -> None:
         if not wants_events(outbox, job):
             return
         if not blobs_holder:
@@ -49,6 +58,21 @@ def job_hook(settings: Settings, store: JobStore, celery: Celery | None) -> Call
         res = emit_job_event(outbox, job, blobs_holder[0], claim=celery is not None)
         if res is not None:
             send_claimed(celery, res[1])
+
+    def hook(job: Job) -> None:
+        deadline = time.monotonic() + HOOK_RETRY_S
+        pause = 0.2
+        while True:
+            try:
+                emit(job)
+                return
+            except _TRANSIENT as err:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("Redis unavailable writing the %s event of %s, retry in %.1f s: %s",
+                            job.status.value, job.id, pause, err)
+                time.sleep(pause)
+                pause = min(2.0, pause * 2)
 
     return hook
 
