@@ -46,7 +46,10 @@ from tests.faultproxy import FaultProxy  # noqa: E402
 
 BUCKET = "ocrq-outages"
 RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
-GRACE_S = 3.0  # answers this soon after an outage ends still count as "during" it
+GRACE_S = 1.0  # answers this soon after an outage ends still count as "during" it
+# ...and this soon after, as its recovery (the storage breaker's cool-down is 5 s, a worker's
+# Redis reconnect a few seconds): labelled "<kind> after".
+RECOVERY_S = 10.0
 
 
 def png(i: int) -> bytes:
@@ -83,11 +86,13 @@ class Record:
     gave_up: dict[str, int] = field(default_factory=dict)  # key -> image number
     hard: list[str] = field(default_factory=list)  # answers no retry can fix (4xx other than 409/429)
     health: list[tuple[float, float, bool]] = field(default_factory=list)  # (t, seconds, ok)
+    history: dict[str, list[str]] = field(default_factory=dict)  # key -> its answers, for keys that saw a 409
 
     def phase(self, t0: float, t1: float) -> str:
         with self.lock:
             kinds = {w.kind for w in self.windows if t0 <= w.end + GRACE_S and t1 >= w.start}
-        return "+".join(sorted(kinds)) if kinds else "steady"
+            after = {f"{w.kind} after" for w in self.windows if w.end + GRACE_S < t0 <= w.end + RECOVERY_S}
+        return "+".join(sorted(kinds or after)) or "steady"
 
     def error(self, t0: float, t1: float, what: str) -> None:
         phase = self.phase(t0, t1)
@@ -159,6 +164,7 @@ def submit_until_answered(stack: Stack, rec: Record, http: requests.Session, key
     """POST one image with its Idempotency-Key until a 202 (or 200), as a careful client would."""
     data = png(i)
     deadline = time.monotonic() + max_s
+    seen: list[str] = []
     for _ in range(max_tries):
         if time.monotonic() > deadline:
             break
@@ -166,15 +172,24 @@ def submit_until_answered(stack: Stack, rec: Record, http: requests.Session, key
         try:
             r = http.post(f"{stack.url}/v1/jobs", headers={"Idempotency-Key": key},
                           files={"file": (f"{i}.png", data, "image/png")}, timeout=30)
-        except requests.RequestException:
+        except requests.RequestException as err:
             rec.error(t0, time.monotonic(), "conn_error")
+            seen.append(f"{rec.phase(t0, time.monotonic())} {time.monotonic() - t0:.1f}s {type(err).__name__}")
             time.sleep(1.0)
             continue
         t1 = time.monotonic()
+        seen.append(f"{rec.phase(t0, t1)} {t1 - t0:.1f}s {r.status_code}")
+        if r.status_code == 409:
+            with rec.lock:
+                rec.history[key] = seen
         if r.status_code in (200, 201, 202):
             return str(r.json()["id"])
         ra = r.headers.get("Retry-After")
-        rec.error(t0, t1, f"{r.status_code} {'+RA' if ra else '-RA'}")
+        try:
+            code = str(r.json().get("type", "")).rsplit(":", 1)[-1]
+        except ValueError:
+            code = "not-json"
+        rec.error(t0, t1, f"{r.status_code} {'+RA' if ra else '-RA'} {code}")
         if r.status_code not in RETRY_STATUSES:
             with rec.lock:
                 rec.hard.append(f"{r.status_code} {r.text[:120]}")
@@ -400,9 +415,13 @@ def report(rec: Record, res: dict[str, object], load_s: float, args: argparse.Na
     print()
     print("client errors by phase (answer, +RA: with Retry-After; conn_error: no HTTP answer)")
     for (phase, what), n in sorted(rec.errors.items()):
-        print(f"  {phase:<14} {what:<12} {n}")
+        print(f"  {phase:<14} {what:<32} {n}")
     if rec.hard:
         print("first unfixable answers:", *rec.hard[:3], sep="\n  ")
+    if rec.history:
+        print("answers to the first keys that saw a 409 (phase, time to answer, status):")
+        for key, seen in list(rec.history.items())[:4]:
+            print(f"  {key[:8]}: " + "; ".join(seen))
 
 
 if __name__ == "__main__":
