@@ -51,7 +51,7 @@ ERROR_CODES: dict[int, str] = {
     413: "payload_too_large, too_many_pixels",
     415: "unsupported_media_type (request body or image format)",
     422: "validation_error (names the field), invalid_image, corrupt_image, too_many_frames, unreadable_shape, "
-         "invalid_manifest",
+         "invalid_manifest, rescan_needed (quality=require: errors[].reason name what to fix)",
     429: "rate_limited",
     500: "internal_error",
     503: "queue_full, storage_unavailable, service_unavailable (Redis), replicas_unavailable",
@@ -134,6 +134,11 @@ def _multipart_schema(tasks: list[str]) -> dict[str, Any]:
             "metadata": {"type": "string", "description": "A JSON object (at most 4096 bytes), echoed back"},
             "pages": {"type": "string", "maxLength": 1000,
                       "description": 'PDF or multi-page TIFF: the pages to read, 1-based, e.g. "1-3,7" (default: all)'},
+            "barcodes": {"type": "string", "enum": ["auto", "on", "off"], "default": "auto",
+                         "description": "decode barcodes beside the task (auto: on for images)"},
+            "quality": {"type": "string", "enum": ["check", "require"],
+                        "description": "check: the 202 carries `quality` {verdict, reasons, sharpness, brightness, "
+                                       "glare_fraction}; require: a photo to retake is refused (422 rescan_needed)"},
         },
     }
 
@@ -168,6 +173,9 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
                 "parameters": [
                     {"name": "status", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "canceled"]}},
+                    {"name": "needs_review", "in": "query", "required": False,
+                     "description": "only jobs flagged (true) or not flagged (false) for review",
+                     "schema": {"type": "boolean"}},
                     {"name": "created_after", "in": "query", "required": False,
                      "description": "ISO 8601 timestamp (exclusive)", "schema": {"type": "string", "format": "date-time"}},
                     {"name": "limit", "in": "query", "required": False,

@@ -65,8 +65,8 @@ class TaskSpec(BaseModel):
 
     @property
     def wants_barcodes(self) -> bool:
-        """Decode symbols for this job: the barcodes task always; any other unless barcodes=off (every input
-        the runner reads is an image, for which auto means on)."""
+        """Decode symbols on an image job: the barcodes task always; any other unless barcodes=off (auto is on
+        for images). Document pages are not decoded yet (workers/runner.py run_page)."""
         return self.task in DECODER_TASKS or self.barcodes != "off"
 
 

@@ -350,7 +350,7 @@ def test_console_files_are_served_with_a_strict_policy(make_service):
         miss = requests.get(f"{svc.url}{path}", timeout=10)
         assert miss.status_code == 404 and miss.headers["Content-Type"].startswith("application/problem+json")
     cfg = requests.get(f"{svc.url}/console/config.json", timeout=10).json()
-    assert cfg["engine"] == "rapidocr" and cfg["tasks"] == ["text", "spotting"]
+    assert cfg["engine"] == "rapidocr" and cfg["tasks"] == ["text", "spotting", "barcodes"]
 
 
 def _focused(page) -> str:

@@ -41,7 +41,7 @@ def test_openapi_document_is_valid_and_covers_every_route(service):
         "type": "http", "scheme": "bearer", "description": "An API key from `ocrq keys create`"}
     schemas = spec["components"]["schemas"]
     assert {"Problem", "JobCreate", "JobOut", "JobList", "SourceRef", "OcrResult"} <= set(schemas)
-    assert schemas["JobCreate"]["properties"]["task"]["enum"] == ["text", "spotting"]  # what rapidocr does
+    assert schemas["JobCreate"]["properties"]["task"]["enum"] == ["text", "spotting", "barcodes"]  # what rapidocr does
     paths = spec["paths"]
     # every route the app serves is in the document
     for rule in ("/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/result", "/v1/jobs/{job_id}/image",
@@ -62,7 +62,7 @@ def test_openapi_document_is_valid_and_covers_every_route(service):
     wait = next(p for p in paths["/v1/jobs/{job_id}"]["get"]["parameters"] if p["name"] == "wait")
     assert wait["schema"]["maximum"] == 2
     listing = {p["name"] for p in paths["/v1/jobs"]["get"]["parameters"]}
-    assert listing == {"status", "created_after", "limit", "cursor"}
+    assert listing == {"status", "needs_review", "created_after", "limit", "cursor"}
     # every error of every jobs operation is problem+json with the Problem schema
     for path, item in paths.items():
         for method, op in item.items():
