@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 
 from api.auth import require_key
@@ -22,12 +23,13 @@ from api.webhook_guard import check_webhook_url
 from shared import jsonlimits, result_formats
 from shared.api_schemas import JobCreate
 from shared.blobs import BlobNotFound, TooLarge, input_key
-from shared.broker import QUEUE_INTERACTIVE
+from shared.broker import JOB_QUEUES, QUEUE_INTERACTIVE
 from shared.documents import DocumentError, TooManyPages, inspect_document, parse_pages, sniff
 from shared.errors import RescanNeeded
 from shared.images import ImageInfo, inspect
 from shared.jobs import lifecycle
 from shared.jobs.model import InputRef, Job, Status
+from shared.jobs.store import JobFilter
 from shared.jobs.submit import Draft, Submitted
 from shared.jobs.views import render_job
 from shared.quality import Quality, assess
@@ -341,11 +343,52 @@ def cancel_job(job_id: str) -> Response:
     return jsonify(render_job(job))
 
 
+LIST_PARAMS = {"status", "task", "priority", "batch_id", "needs_review", "created_after", "created_before",
+               "limit", "cursor"}
+
+
+def _iso_ms_arg(args: Any, name: str) -> int | None:
+    if name not in args:
+        return None
+    try:
+        dt = datetime.fromisoformat(args[name].replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiProblem(400, "invalid_query", f"{name} must be an ISO 8601 timestamp") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def _list_filter(args: Any) -> JobFilter:
+    status = needs_review = None
+    if "status" in args:
+        try:
+            status = Status(args["status"])
+        except ValueError:
+            raise ApiProblem(400, "invalid_query",
+                             "status must be one of queued, running, succeeded, failed, canceled") from None
+    if "needs_review" in args:
+        flag = args["needs_review"].lower()
+        if flag not in ("true", "false"):
+            raise ApiProblem(400, "invalid_query", "needs_review must be true or false")
+        needs_review = flag == "true"
+    task = args.get("task")
+    if task is not None and task not in TASK_NAMES:
+        raise ApiProblem(400, "invalid_query", f"task must be one of {', '.join(TASK_NAMES)}")
+    priority = args.get("priority")
+    if priority is not None and priority not in JOB_QUEUES:
+        raise ApiProblem(400, "invalid_query", "priority must be interactive or bulk")
+    batch_id = args.get("batch_id")
+    if batch_id is not None and not 1 <= len(batch_id) <= 64:
+        raise ApiProblem(400, "invalid_query", "batch_id must be 1-64 characters")
+    return JobFilter(status=status, needs_review=needs_review, task=task, priority=priority, batch_id=batch_id)
+
+
 @bp.get("/v1/jobs")
 @require_key
-def list_jobs():  # type: ignore[no-untyped-def]
+def list_jobs() -> ResponseReturnValue:
     args = request.args
-    unknown = set(args.keys()) - {"status", "created_after", "limit", "cursor", "needs_review"}
+    unknown = set(args.keys()) - LIST_PARAMS
     if unknown:
         raise ApiProblem(400, "invalid_query", f"unknown query parameter {sorted(unknown)[0]!r}")
     try:
@@ -354,27 +397,6 @@ def list_jobs():  # type: ignore[no-untyped-def]
         raise ApiProblem(400, "invalid_query", "limit must be an integer") from None
     if not 1 <= limit <= 100:
         raise ApiProblem(400, "invalid_query", "limit must be between 1 and 100")
-    status = None
-    if "status" in args:
-        try:
-            status = Status(args["status"])
-        except ValueError:
-            raise ApiProblem(400, "invalid_query", "status must be one of queued, running, succeeded, failed, canceled") from None
-    needs_review = None
-    if "needs_review" in args:
-        flag = args["needs_review"].lower()
-        if flag not in ("true", "false"):
-            raise ApiProblem(400, "invalid_query", "needs_review must be true or false")
-        needs_review = flag == "true"
-    created_after = None
-    if "created_after" in args:
-        try:
-            dt = datetime.fromisoformat(args["created_after"].replace("Z", "+00:00"))
-            if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=UTC)
-            created_after = int(dt.timestamp() * 1000)
-        except ValueError:
-            raise ApiProblem(400, "invalid_query", "created_after must be an ISO 8601 timestamp") from None
     before_ms = before_id = None
     if "cursor" in args:
         try:
@@ -382,9 +404,12 @@ def list_jobs():  # type: ignore[no-untyped-def]
             before_ms, before_id = int(ms), bid
         except Exception:
             raise ApiProblem(400, "invalid_query", "cursor is not valid; use next_cursor from the previous page") from None
+        if not 0 <= before_ms < 2**53:
+            raise ApiProblem(400, "invalid_query", "cursor is not valid; use next_cursor from the previous page")
     jobs = services().store.list_for_tenant(
-        tenant(), limit=limit + 1, before_ms=before_ms, before_id=before_id, created_after_ms=created_after, status=status,
-        needs_review=needs_review,
+        tenant(), limit=limit + 1, before_ms=before_ms, before_id=before_id,
+        created_after_ms=_iso_ms_arg(args, "created_after"), created_before_ms=_iso_ms_arg(args, "created_before"),
+        where=_list_filter(args),
     )
     page, more = jobs[:limit], len(jobs) > limit
     cursor = None

@@ -191,3 +191,20 @@ def test_heic_phone_photos_are_accepted(gw: Gateway) -> None:
     resp = gw.submit(buf.getvalue(), name="IMG_0001.HEIC")
     assert resp.status_code == 202, resp.get_data(as_text=True)
     assert resp.get_json()["input"]["content_type"] == "image/heic"
+
+
+def test_the_job_list_filters_by_task_priority_and_creation_time(gw: Gateway) -> None:
+    text = gw.submit(imaging.jpeg()).get_json()
+    bulk = gw.submit(imaging.jpeg(301, 200), priority="bulk", task="spotting").get_json()
+
+    def ids(query: str) -> list[str]:
+        resp = gw.client.get(f"/v1/jobs?{query}", headers=gw.headers)  # type: ignore[attr-defined]
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return [j["id"] for j in resp.get_json()["items"]]
+
+    assert ids("task=spotting") == [bulk["id"]]
+    assert ids("priority=interactive") == [text["id"]]
+    assert ids(f"created_before={bulk['created_at']}") == [text["id"]]
+    assert ids("batch_id=bat_none") == []
+    _problem(gw.client.get("/v1/jobs?task=nope", headers=gw.headers), 400, "invalid_query")  # type: ignore[attr-defined]
+    _problem(gw.client.get("/v1/jobs?created_before=yesterday", headers=gw.headers), 400, "invalid_query")  # type: ignore[attr-defined]

@@ -62,7 +62,8 @@ def test_openapi_document_is_valid_and_covers_every_route(service):
     wait = next(p for p in paths["/v1/jobs/{job_id}"]["get"]["parameters"] if p["name"] == "wait")
     assert wait["schema"]["maximum"] == 2
     listing = {p["name"] for p in paths["/v1/jobs"]["get"]["parameters"]}
-    assert listing == {"status", "needs_review", "created_after", "limit", "cursor"}
+    assert listing == {"status", "task", "priority", "batch_id", "needs_review", "created_after", "created_before",
+                       "limit", "cursor"}
     # every error of every jobs operation is problem+json with the Problem schema
     for path, item in paths.items():
         for method, op in item.items():

@@ -93,6 +93,26 @@ def _decode(raw: dict[Any, Any]) -> Job:
 
 
 @dataclass(frozen=True)
+class JobFilter:
+    """What GET /v1/jobs may filter on besides time; None: any."""
+
+    status: Status | None = None
+    needs_review: bool | None = None
+    task: str | None = None
+    priority: str | None = None
+    batch_id: str | None = None
+
+    def matches(self, job: Job) -> bool:
+        return (
+            (self.status is None or job.status == self.status)
+            and (self.needs_review is None or bool(job.needs_review) == self.needs_review)
+            and (self.task is None or job.spec.task == self.task)
+            and (self.priority is None or job.priority == self.priority)
+            and (self.batch_id is None or job.batch_id == self.batch_id)
+        )
+
+
+@dataclass(frozen=True)
 class Transition:
     applied: bool
     status: Status | None  # the status now (None: no such job)
@@ -178,12 +198,17 @@ class JobStore:
         before_ms: int | None = None,
         before_id: str | None = None,
         created_after_ms: int | None = None,
+        created_before_ms: int | None = None,
         status: Status | None = None,
         needs_review: bool | None = None,
+        where: JobFilter | None = None,
     ) -> list[Job]:
         """Newest first. The cursor is (created_at, id) of the last job of the previous page."""
+        where = where or JobFilter(status=status, needs_review=needs_review)
         index = self.tenant_index(tenant)
         hi: str | int = "+inf" if before_ms is None else before_ms
+        if created_before_ms is not None and (before_ms is None or created_before_ms - 1 < before_ms):
+            hi = created_before_ms - 1  # exclusive
         lo: str | int = "-inf" if created_after_ms is None else f"({created_after_ms}"
         out: list[Job] = []
         offset = 0
@@ -205,9 +230,7 @@ class JobStore:
                     self.r.zrem(index, mid)  # the record expired; drop it from the index
                     continue
                 job = _decode(raw)
-                if status is not None and job.status != status:
-                    continue
-                if needs_review is not None and job.needs_review != needs_review:
+                if not where.matches(job):
                     continue
                 out.append(job)
                 if len(out) == limit:
