@@ -62,9 +62,15 @@ def _form_options() -> dict[str, Any]:
     if "fields" in opts:
         raw = opts["fields"] or ""
         try:
-            opts["fields"] = jsonlimits.loads(raw, what="fields") if raw.strip().startswith("[") else [f.strip() for f in raw.split(",") if f.strip()]
+            opts["fields"] = (
+                jsonlimits.loads(raw, what="fields")
+                if raw.strip().startswith("[")
+                else [f.strip() for f in raw.split(",") if f.strip()]
+            )
         except json.JSONDecodeError:
-            raise ApiProblem(400, "invalid_task_params", "fields must be a JSON list or comma-separated names") from None
+            raise ApiProblem(
+                400, "invalid_task_params", "fields must be a JSON list or comma-separated names"
+            ) from None
     if "metadata" in opts:
         try:
             opts["metadata"] = jsonlimits.loads(opts["metadata"] or "{}", what="metadata")
@@ -76,15 +82,27 @@ def _form_options() -> dict[str, Any]:
 def _check_common(opts: dict[str, Any]) -> tuple[str, dict[str, Any], str | None]:
     priority = opts.get("priority") or QUEUE_INTERACTIVE
     if priority not in ("interactive", "bulk"):
-        raise ApiProblem(422, "validation_error", "priority: must be 'interactive' or 'bulk'",
-                         errors=[{"field": "priority", "message": "must be 'interactive' or 'bulk'"}])
+        raise ApiProblem(
+            422,
+            "validation_error",
+            "priority: must be 'interactive' or 'bulk'",
+            errors=[{"field": "priority", "message": "must be 'interactive' or 'bulk'"}],
+        )
     metadata = opts.get("metadata") or {}
     if not isinstance(metadata, dict):
-        raise ApiProblem(422, "validation_error", "metadata: must be a JSON object",
-                         errors=[{"field": "metadata", "message": "must be a JSON object"}])
+        raise ApiProblem(
+            422,
+            "validation_error",
+            "metadata: must be a JSON object",
+            errors=[{"field": "metadata", "message": "must be a JSON object"}],
+        )
     if len(json.dumps(metadata)) > METADATA_MAX_BYTES:
-        raise ApiProblem(422, "validation_error", f"metadata: at most {METADATA_MAX_BYTES} bytes of JSON",
-                         errors=[{"field": "metadata", "message": "too large"}])
+        raise ApiProblem(
+            422,
+            "validation_error",
+            f"metadata: at most {METADATA_MAX_BYTES} bytes of JSON",
+            errors=[{"field": "metadata", "message": "too large"}],
+        )
     webhook_url = opts.get("webhook_url") or None
     if webhook_url:
         check_webhook_url(webhook_url)
@@ -102,8 +120,15 @@ def _read_upload() -> bytes:
 
 def _inspect(data: bytes, reduced: bool = False) -> ImageInfo:
     st = services().settings
-    return inspect(data, formats=st.allowed_formats, max_pixels=st.max_pixels, max_frames=st.max_frames,
-                   min_side=st.min_side_px, max_aspect=st.max_aspect, reduced=reduced)
+    return inspect(
+        data,
+        formats=st.allowed_formats,
+        max_pixels=st.max_pixels,
+        max_frames=st.max_frames,
+        min_side=st.min_side_px,
+        max_aspect=st.max_aspect,
+        reduced=reduced,
+    )
 
 
 QUALITY_OPTIONS = ("check", "require")
@@ -113,8 +138,9 @@ def _quality_option(opts: dict[str, Any]) -> str | None:
     value = opts.get("quality") or None
     if value is not None and value not in QUALITY_OPTIONS:
         message = f"must be one of: {', '.join(QUALITY_OPTIONS)}"
-        raise ApiProblem(422, "validation_error", f"quality: {message}",
-                         errors=[{"field": "quality", "message": message}])
+        raise ApiProblem(
+            422, "validation_error", f"quality: {message}", errors=[{"field": "quality", "message": message}]
+        )
     return value
 
 
@@ -176,18 +202,32 @@ def _answer(sub: Submitted, verdict: Quality | None = None) -> Response:
 StoreInput = Callable[[str, ImageInfo], InputRef]  # (sha256, image info) -> where the worker reads it
 
 
-def _submit(spec: TaskSpec, common: tuple[str, dict[str, Any], str | None], data: bytes,
-            store_input: StoreInput, pages_spec: str | None = None, quality: str | None = None) -> Response:
+def _submit(
+    spec: TaskSpec,
+    common: tuple[str, dict[str, Any], str | None],
+    data: bytes,
+    store_input: StoreInput,
+    pages_spec: str | None = None,
+    quality: str | None = None,
+) -> Response:
     """The part an upload and a reference share: inspect the image, then the domain's submit."""
     priority, metadata, webhook_url = common
     info, pages = _inspect_input(data, pages_spec, reduced=quality is not None)
     verdict = _verdict(info, quality)  # before anything is stored: a refused photo leaves no trace
     sha = hashlib.sha256(data).hexdigest()
-    draft = Draft(tenant=tenant(), sha256=sha, spec=spec, priority=priority, metadata=metadata,
-                  webhook_url=webhook_url, pages_total=pages.total if pages else None,
-                  pages=pages.selected if pages else None)
-    sub = services().submitter.submit(draft, idempotency_key=request.headers.get("Idempotency-Key"),
-                                      store_input=lambda: store_input(sha, info))
+    draft = Draft(
+        tenant=tenant(),
+        sha256=sha,
+        spec=spec,
+        priority=priority,
+        metadata=metadata,
+        webhook_url=webhook_url,
+        pages_total=pages.total if pages else None,
+        pages=pages.selected if pages else None,
+    )
+    sub = services().submitter.submit(
+        draft, idempotency_key=request.headers.get("Idempotency-Key"), store_input=lambda: store_input(sha, info)
+    )
     return _answer(sub, verdict)
 
 
@@ -197,8 +237,9 @@ def submit() -> Response:
     if request.mimetype == "application/json":
         return _submit_reference()
     if request.mimetype != "multipart/form-data":
-        raise ApiProblem(415, "unsupported_media_type",
-                         "send multipart/form-data with a 'file' field, or a JSON source reference")
+        raise ApiProblem(
+            415, "unsupported_media_type", "send multipart/form-data with a 'file' field, or a JSON source reference"
+        )
     data = _read_upload()
     opts = _form_options()
     spec, common, quality = parse_spec(opts), _check_common(opts), _quality_option(opts)
@@ -208,8 +249,15 @@ def submit() -> Response:
         key = input_key(tenant(), sha)
         if blobs.stat(key) is None:  # content-addressed: the same bytes are stored once
             blobs.put(key, data, info.content_type)
-        return InputRef(bucket=blobs.bucket, key=key, sha256=sha, bytes=len(data),
-                        content_type=info.content_type, width=info.width, height=info.height)
+        return InputRef(
+            bucket=blobs.bucket,
+            key=key,
+            sha256=sha,
+            bytes=len(data),
+            content_type=info.content_type,
+            width=info.width,
+            height=info.height,
+        )
 
     return _submit(spec, common, data, store_upload, opts.get("pages"), quality)
 
@@ -225,8 +273,9 @@ def _submit_reference() -> Response:
         req = JobCreate.model_validate(body)
     except ValidationError as err:
         if any(e.get("loc") == ("task",) and e.get("type") == "literal_error" for e in err.errors()):
-            raise ApiProblem(400, "unknown_task", f"unknown task {body.get('task')!r}; use one of: "
-                             f"{', '.join(TASK_NAMES)}") from None
+            raise ApiProblem(
+                400, "unknown_task", f"unknown task {body.get('task')!r}; use one of: {', '.join(TASK_NAMES)}"
+            ) from None
         raise from_validation(err) from None
     opts = req.model_dump()
     spec, common = parse_spec(opts), _check_common(opts)
@@ -243,8 +292,15 @@ def _submit_reference() -> Response:
         raise ApiProblem(413, "payload_too_large", str(err)) from None
 
     def reference(sha: str, info: ImageInfo) -> InputRef:
-        return InputRef(bucket=src.bucket, key=src.key, sha256=sha, bytes=len(data),
-                        content_type=info.content_type, width=info.width, height=info.height)
+        return InputRef(
+            bucket=src.bucket,
+            key=src.key,
+            sha256=sha,
+            bytes=len(data),
+            content_type=info.content_type,
+            width=info.width,
+            height=info.height,
+        )
 
     return _submit(spec, common, data, reference, req.pages, req.quality)
 
@@ -282,7 +338,9 @@ def get_job(job_id: str):  # type: ignore[no-untyped-def]
         except ValueError:
             raise ApiProblem(400, "invalid_wait", "wait must be a number of seconds") from None
         if not 0 <= wait_s <= services().settings.wait_max_s:
-            raise ApiProblem(400, "invalid_wait", f"wait must be between 0 and {services().settings.wait_max_s} seconds")
+            raise ApiProblem(
+                400, "invalid_wait", f"wait must be between 0 and {services().settings.wait_max_s} seconds"
+            )
     job = find_job(job_id)
     if wait_s > 0 and not job.terminal:
         job = _wait_for_final(job, wait_s)
@@ -298,9 +356,12 @@ def get_result(job_id: str):  # type: ignore[no-untyped-def]
     fmt = result_formats.check_format(request.args.get("format"))
     job = find_job(job_id)
     if job.status != Status.succeeded:
-        raise ApiProblem(409 if job.terminal else 404, "result_not_available",
-                         f"job {job_id} is {job.status.value}; a result exists only for succeeded jobs",
-                         headers={} if job.terminal else {"Retry-After": "1"})
+        raise ApiProblem(
+            409 if job.terminal else 404,
+            "result_not_available",
+            f"job {job_id} is {job.status.value}; a result exists only for succeeded jobs",
+            headers={} if job.terminal else {"Retry-After": "1"},
+        )
     result = load_result(job).model_dump(mode="json")  # type: ignore[union-attr]
     if fmt == "json":
         return jsonify(result)
@@ -315,8 +376,11 @@ def _exported(job: Job, result: dict[str, Any], fmt: str) -> Response:
     except BlobNotFound:
         raise ApiProblem(410, "expired", "the input of this job has expired or was deleted") from None
     disposition = "attachment" if fmt == "pdf" else "inline"
-    return Response(out.body, content_type=out.media_type,
-                    headers={"Content-Disposition": f'{disposition}; filename="{out.filename}"'})
+    return Response(
+        out.body,
+        content_type=out.media_type,
+        headers={"Content-Disposition": f'{disposition}; filename="{out.filename}"'},
+    )
 
 
 @bp.get("/v1/jobs/<job_id>/image")
@@ -343,8 +407,17 @@ def cancel_job(job_id: str) -> Response:
     return jsonify(render_job(job))
 
 
-LIST_PARAMS = {"status", "task", "priority", "batch_id", "needs_review", "created_after", "created_before",
-               "limit", "cursor"}
+LIST_PARAMS = {
+    "status",
+    "task",
+    "priority",
+    "batch_id",
+    "needs_review",
+    "created_after",
+    "created_before",
+    "limit",
+    "cursor",
+}
 
 
 def _iso_ms_arg(args: Any, name: str) -> int | None:
@@ -365,8 +438,9 @@ def _list_filter(args: Any) -> JobFilter:
         try:
             status = Status(args["status"])
         except ValueError:
-            raise ApiProblem(400, "invalid_query",
-                             "status must be one of queued, running, succeeded, failed, canceled") from None
+            raise ApiProblem(
+                400, "invalid_query", "status must be one of queued, running, succeeded, failed, canceled"
+            ) from None
     if "needs_review" in args:
         flag = args["needs_review"].lower()
         if flag not in ("true", "false"):
@@ -403,12 +477,18 @@ def list_jobs() -> ResponseReturnValue:
             ms, _, bid = base64.urlsafe_b64decode(args["cursor"].encode() + b"==").decode().partition(":")
             before_ms, before_id = int(ms), bid
         except Exception:
-            raise ApiProblem(400, "invalid_query", "cursor is not valid; use next_cursor from the previous page") from None
+            raise ApiProblem(
+                400, "invalid_query", "cursor is not valid; use next_cursor from the previous page"
+            ) from None
         if not 0 <= before_ms < 2**53:
             raise ApiProblem(400, "invalid_query", "cursor is not valid; use next_cursor from the previous page")
     jobs = services().store.list_for_tenant(
-        tenant(), limit=limit + 1, before_ms=before_ms, before_id=before_id,
-        created_after_ms=_iso_ms_arg(args, "created_after"), created_before_ms=_iso_ms_arg(args, "created_before"),
+        tenant(),
+        limit=limit + 1,
+        before_ms=before_ms,
+        before_id=before_id,
+        created_after_ms=_iso_ms_arg(args, "created_after"),
+        created_before_ms=_iso_ms_arg(args, "created_before"),
         where=_list_filter(args),
     )
     page, more = jobs[:limit], len(jobs) > limit

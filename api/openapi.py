@@ -161,8 +161,11 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
                 },
                 "responses": {
                     "202": _json("JobOut", "Accepted: the job is queued", headers=dict(_LOCATION)),
-                    "200": _json("JobOut", "Idempotent replay: the job an earlier request with this key created",
-                                 headers=dict(_LOCATION)),
+                    "200": _json(
+                        "JobOut",
+                        "Idempotent replay: the job an earlier request with this key created",
+                        headers=dict(_LOCATION),
+                    ),
                     **error_responses(400, 403, 404, 409, 413, 415, 422, 503),
                 },
             },
@@ -171,25 +174,64 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
                 "summary": "The tenant's jobs, newest first, with cursor pagination",
                 "tags": ["jobs"],
                 "parameters": [
-                    {"name": "status", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "canceled"]}},
-                    {"name": "needs_review", "in": "query", "required": False,
-                     "description": "only jobs flagged (true) or not flagged (false) for review",
-                     "schema": {"type": "boolean"}},
-                    {"name": "created_after", "in": "query", "required": False,
-                     "description": "ISO 8601 timestamp (exclusive)", "schema": {"type": "string", "format": "date-time"}},
-                    {"name": "created_before", "in": "query", "required": False,
-                     "description": "ISO 8601 timestamp (exclusive)", "schema": {"type": "string", "format": "date-time"}},
-                    {"name": "task", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": list(TASK_NAMES)}},
-                    {"name": "priority", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": ["interactive", "bulk"]}},
-                    {"name": "batch_id", "in": "query", "required": False,
-                     "schema": {"type": "string", "minLength": 1, "maxLength": 64}},
-                    {"name": "limit", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-                    {"name": "cursor", "in": "query", "required": False,
-                     "description": "next_cursor of the previous page", "schema": {"type": "string"}},
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "canceled"]},
+                    },
+                    {
+                        "name": "needs_review",
+                        "in": "query",
+                        "required": False,
+                        "description": "only jobs flagged (true) or not flagged (false) for review",
+                        "schema": {"type": "boolean"},
+                    },
+                    {
+                        "name": "created_after",
+                        "in": "query",
+                        "required": False,
+                        "description": "ISO 8601 timestamp (exclusive)",
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                    {
+                        "name": "created_before",
+                        "in": "query",
+                        "required": False,
+                        "description": "ISO 8601 timestamp (exclusive)",
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                    {
+                        "name": "task",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": list(TASK_NAMES)},
+                    },
+                    {
+                        "name": "priority",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["interactive", "bulk"]},
+                    },
+                    {
+                        "name": "batch_id",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    },
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "required": False,
+                        "description": "next_cursor of the previous page",
+                        "schema": {"type": "string"},
+                    },
                 ],
                 "responses": {"200": _json("JobList", "One page of jobs"), **error_responses(400)},
             },
@@ -200,17 +242,29 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
                 "operationId": "getJob",
                 "summary": "A job; with ?wait=N, long-poll until it is final or N seconds pass",
                 "tags": ["jobs"],
-                "parameters": [{"name": "wait", "in": "query", "required": False,
-                                "description": f"Seconds to wait for a final state (0-{wait_max})",
-                                "schema": {"type": "number", "minimum": 0, "maximum": wait_max}}],
+                "parameters": [
+                    {
+                        "name": "wait",
+                        "in": "query",
+                        "required": False,
+                        "description": f"Seconds to wait for a final state (0-{wait_max})",
+                        "schema": {"type": "number", "minimum": 0, "maximum": wait_max},
+                    }
+                ],
                 "responses": {"200": job_poll, **error_responses(400, 404, 410, 503)},
             },
             "delete": {
                 "operationId": "cancelJob",
                 "summary": "Cancel a queued job; with ?purge=true delete a finished job and its data",
                 "tags": ["jobs"],
-                "parameters": [{"name": "purge", "in": "query", "required": False,
-                                "schema": {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}}],
+                "parameters": [
+                    {
+                        "name": "purge",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]},
+                    }
+                ],
                 "responses": {
                     "200": _json("JobOut", "Canceled"),
                     "204": {"description": "Purged: the job, its input and its result are deleted"},
@@ -224,25 +278,33 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
                 "operationId": "getJobResult",
                 "summary": "The OCR result of a succeeded job, as JSON or in a format to take away",
                 "tags": ["jobs"],
-                "parameters": [{
-                    "name": "format", "in": "query", "required": False,
-                    "description": "json: the result document (`pages` lists every page; `text` joins them with "
-                                   "form feeds); text: plain text, pages separated by form feeds; markdown; hocr: "
-                                   "hOCR (XHTML, one ocr_page per page, ocr_line boxes); pdf: a searchable PDF, "
-                                   "each page's image with an invisible text layer on the line boxes",
-                    "schema": {"type": "string", "enum": ["json", "text", "markdown", "hocr", "pdf"],
-                               "default": "json"},
-                }],
+                "parameters": [
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "description": "json: the result document (`pages` lists every page; `text` joins them with "
+                        "form feeds); text: plain text, pages separated by form feeds; markdown; hocr: "
+                        "hOCR (XHTML, one ocr_page per page, ocr_line boxes); pdf: a searchable PDF, "
+                        "each page's image with an invisible text layer on the line boxes",
+                        "schema": {
+                            "type": "string",
+                            "enum": ["json", "text", "markdown", "hocr", "pdf"],
+                            "default": "json",
+                        },
+                    }
+                ],
                 "responses": {
-                    "200": {"description": "The result in the requested format",
-                            "content": {
-                                "application/json": {"schema": {"$ref": REF.format(model="OcrResult")}},
-                                "text/plain": {"schema": {"type": "string"}},
-                                "text/markdown": {"schema": {"type": "string"}},
-                                "application/xhtml+xml": {"schema": {"type": "string"}},
-                                "application/pdf": {"schema": {"type": "string",
-                                                               "contentMediaType": "application/pdf"}},
-                            }},
+                    "200": {
+                        "description": "The result in the requested format",
+                        "content": {
+                            "application/json": {"schema": {"$ref": REF.format(model="OcrResult")}},
+                            "text/plain": {"schema": {"type": "string"}},
+                            "text/markdown": {"schema": {"type": "string"}},
+                            "application/xhtml+xml": {"schema": {"type": "string"}},
+                            "application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}},
+                        },
+                    },
                     **error_responses(404, 409, 410, 503),
                 },
             },
@@ -254,23 +316,60 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
                 "summary": "The job's input image, as submitted",
                 "tags": ["jobs"],
                 "responses": {
-                    "200": {"description": "The image bytes",
-                            "content": {"image/*": {"schema": {"type": "string", "contentMediaType": "image/*"}}}},
+                    "200": {
+                        "description": "The image bytes",
+                        "content": {"image/*": {"schema": {"type": "string", "contentMediaType": "image/*"}}},
+                    },
                     **error_responses(404, 410, 503),
                 },
             },
         },
-        "/healthz": {"get": {"operationId": "healthz", "summary": "Liveness", "tags": ["ops"], "security": [],
-                             "responses": {"200": _json("Health", "Alive")}}},
-        "/readyz": {"get": {"operationId": "readyz", "summary": "Readiness (Redis and storage reachable)",
-                            "tags": ["ops"], "security": [],
-                            "responses": {"200": _json("Health", "Ready"), "503": _json("Health", "Not ready")}}},
-        "/metrics": {"get": {"operationId": "metrics", "summary": "Prometheus metrics", "tags": ["ops"], "security": [],
-                             "responses": {"200": {"description": "Prometheus text format",
-                                                   "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-        "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document", "tags": ["ops"], "security": [],
-                                  "responses": {"200": {"description": "OpenAPI 3.1",
-                                                        "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Liveness",
+                "tags": ["ops"],
+                "security": [],
+                "responses": {"200": _json("Health", "Alive")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "Readiness (Redis and storage reachable)",
+                "tags": ["ops"],
+                "security": [],
+                "responses": {"200": _json("Health", "Ready"), "503": _json("Health", "Not ready")},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics",
+                "tags": ["ops"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "tags": ["ops"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
     }
 
 
@@ -281,16 +380,18 @@ def _components(tasks: list[str]) -> dict[str, Any]:
     task = dict(schemas["JobCreate"]["properties"]["task"])
     task["enum"] = tasks
     task["description"] = "The tasks this deployment's engine can do (all: " + ", ".join(TASK_NAMES) + ")"
-    schemas["JobCreate"] = {**schemas["JobCreate"],
-                            "properties": {**schemas["JobCreate"]["properties"], "task": task}}
+    schemas["JobCreate"] = {**schemas["JobCreate"], "properties": {**schemas["JobCreate"]["properties"], "task": task}}
     return {
         "schemas": schemas,
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                       "description": "An API key from `ocrq keys create`"}},
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "An API key from `ocrq keys create`"}
+        },
     }
 
 
-def build_spec(wait_max: int = 30, engine: str = "rapidocr", extra_paths: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_spec(
+    wait_max: int = 30, engine: str = "rapidocr", extra_paths: dict[str, Any] | None = None
+) -> dict[str, Any]:
     tasks = [t for t in TASK_NAMES if t in ENGINE_TASKS.get(engine, frozenset(TASK_NAMES))]
     paths = _operations(wait_max, tasks)
     for path, item in (extra_paths or {}).items():
@@ -301,7 +402,7 @@ def build_spec(wait_max: int = 30, engine: str = "rapidocr", extra_paths: dict[s
             "title": "ocrq",
             "version": "1",
             "description": "Asynchronous OCR jobs. Errors are RFC 9457 problem+json with "
-                           "`type` = `urn:ocrq:problem:<code>`; see docs/api.md.",
+            "`type` = `urn:ocrq:problem:<code>`; see docs/api.md.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -332,8 +433,12 @@ def _extra_paths(documented: dict[str, set[str]]) -> dict[str, Any]:
             continue  # the web console's and /docs' pages and assets are not API operations
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         params = [
-            {"name": arg, "in": "path", "required": True,
-             "schema": _CONVERTER_SCHEMA.get(type(conv).__name__, {"type": "string"})}
+            {
+                "name": arg,
+                "in": "path",
+                "required": True,
+                "schema": _CONVERTER_SCHEMA.get(type(conv).__name__, {"type": "string"}),
+            }
             for arg, conv in rule._converters.items()  # noqa: SLF001 - werkzeug has no public accessor
         ]
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):

@@ -95,7 +95,9 @@ def _request(method: str, url: str, key: str, *, attempts: int = 4, **kw: Any) -
     last: Exception | None = None
     for i in range(attempts):
         try:
-            resp = requests.request(method, url, headers={"Authorization": f"Bearer {key}", **kw.pop("headers", {})}, timeout=60, **kw)
+            resp = requests.request(
+                method, url, headers={"Authorization": f"Bearer {key}", **kw.pop("headers", {})}, timeout=60, **kw
+            )
         except requests.ConnectionError as err:
             last = err
             time.sleep(min(2**i * 0.5, 5))
@@ -168,9 +170,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
         if getattr(args, name):
             form[name] = getattr(args, name)
     data = path.read_bytes()
-    resp = _request("POST", f"{url}/v1/jobs", key, data=form,
-                    files={"file": (path.name, data, "application/octet-stream")},
-                    headers={"Idempotency-Key": str(uuid.uuid4())})
+    resp = _request(
+        "POST",
+        f"{url}/v1/jobs",
+        key,
+        data=form,
+        files={"file": (path.name, data, "application/octet-stream")},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
     if resp.status_code not in (200, 202):
         print(f"ocrq submit: {_problem_text(resp)}", file=sys.stderr)
         return 1

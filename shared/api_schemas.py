@@ -28,7 +28,10 @@ class SourceRef(BaseModel):
 
 
 class JobCreate(BaseModel):
-    """JSON body of POST /v1/jobs for an object already in storage (multipart uploads use form fields of the same names)."""
+    """JSON body of POST /v1/jobs for an object already in storage.
+
+    Multipart uploads use form fields of the same names.
+    """
 
     model_config = ConfigDict(extra="forbid")
     source: SourceRef
@@ -41,7 +44,8 @@ class JobCreate(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     barcodes: BarcodesOption = Field(default="auto", description="decode barcodes: auto (on for images), on, off")
     quality: Literal["check", "require"] | None = Field(
-        default=None, description="check: the 202 carries a rescan verdict; require: a rescan image is refused (422)")
+        default=None, description="check: the 202 carries a rescan verdict; require: a rescan image is refused (422)"
+    )
     pages: str | None = Field(default=None, max_length=1000, description='PDF/TIFF pages to read, e.g. "1-3,7"')
 
 

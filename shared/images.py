@@ -99,7 +99,9 @@ def inspect(data: bytes, *, formats: tuple[str, ...], max_pixels: int, max_frame
     width, height = im.size
     check_shape(width, height, min_side=min_side, max_aspect=max_aspect)
     if width * height > max_pixels:
-        raise ImageRejected("too_many_pixels", f"the image has {width}x{height} pixels, over the limit of {max_pixels}", 413)
+        raise ImageRejected(
+            "too_many_pixels", f"the image has {width}x{height} pixels, over the limit of {max_pixels}", 413
+        )
     frames = int(getattr(im, "n_frames", 1) or 1)
     if frames > max_frames:
         raise ImageRejected(
@@ -118,12 +120,15 @@ def inspect(data: bytes, *, formats: tuple[str, ...], max_pixels: int, max_frame
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRejected("too_many_pixels", f"the image has more than {max_pixels} pixels", 413) from None
     except Exception as err:
-        raise ImageRejected("corrupt_image", f"the image cannot be decoded (truncated or corrupt): {err}", 422) from None
+        raise ImageRejected(
+            "corrupt_image", f"the image cannot be decoded (truncated or corrupt): {err}", 422
+        ) from None
     fmt = im.format or "?"
     if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF turns it by 90°: report the upright size
         width, height = height, width
-    return ImageInfo(fmt, CONTENT_TYPES.get(fmt, "application/octet-stream"), width, height, frames,
-                     reduced=im if reduced else None)
+    return ImageInfo(
+        fmt, CONTENT_TYPES.get(fmt, "application/octet-stream"), width, height, frames, reduced=im if reduced else None
+    )
 
 
 def _draft_size(width: int, height: int, reduced: bool) -> tuple[int, int]:
@@ -157,7 +162,9 @@ def decode_for_ocr(data: bytes, *, formats: tuple[str, ...], max_pixels: int, ma
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRejected("too_many_pixels", f"the image has more than {max_pixels} pixels", 413) from None
     except Exception as err:
-        raise ImageRejected("corrupt_image", f"the image cannot be decoded (truncated or corrupt): {err}", 422) from None
+        raise ImageRejected(
+            "corrupt_image", f"the image cannot be decoded (truncated or corrupt): {err}", 422
+        ) from None
     # Boxes are reported in pixels of the upright original, whatever size we decoded at.
     orig_w, orig_h = (header_h, header_w) if swaps else (header_w, header_h)
     rgb = upright.convert("RGB")

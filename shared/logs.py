@@ -31,7 +31,11 @@ from typing import IO, Any
 ID_FIELDS = ("job_id", "tenant", "batch_id")
 
 # Attributes every LogRecord has; anything else on a record came from `extra`.
-_STANDARD = set(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = set(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -66,7 +70,9 @@ class ConsoleFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
-        source = record.name.removeprefix("ocrq.").rsplit(".", 1)[-1] if record.name.startswith("ocrq.") else record.name
+        source = (
+            record.name.removeprefix("ocrq.").rsplit(".", 1)[-1] if record.name.startswith("ocrq.") else record.name
+        )
         level = "" if record.levelno == logging.INFO else f"{record.levelname} "
         parts = [f"{stamp} {level}{source:<9} {record.getMessage()}"]
         extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}

@@ -140,7 +140,8 @@ class JobRunner:
             return Outcome(job_id, "skipped", detail=f"already {job.status.value}")
         if job.attempts >= self.settings.max_attempts:
             # Each claim counts an attempt; reaching the cap means earlier attempts crashed the worker.
-            err = JobError(code="attempts_exhausted", message=f"the job crashed or timed out {job.attempts} times; giving up")
+            err = JobError(code="attempts_exhausted",
+                           message=f"the job crashed or timed out {job.attempts} times; giving up")
             t = self.store.fail(job_id, err)
             if t.applied:
                 self._finished(job_id)
@@ -197,13 +198,20 @@ class JobRunner:
         except Exception as err:  # the engine itself broke: let the attempt cap decide
             metrics.observe_batch(len(reqs), time.perf_counter() - t0)
             for w in works:
-                log.error("engine failed on a batch of %d: %s: %s", len(works), type(err).__name__, err,
-                          exc_info=w is works[0], extra=_ids(w.job))
+                log.error(
+                    "engine failed on a batch of %d: %s: %s",
+                    len(works),
+                    type(err).__name__,
+                    err,
+                    exc_info=w is works[0],
+                    extra=_ids(w.job),
+                )
             timed_out = type(err).__name__ in TIME_LIMIT_ERRORS
             for w in works:
                 if timed_out:  # it would run out of time again: no retries
-                    self._fail(w, "time_limit", f"the job ran past OCRQ_JOB_TIME_LIMIT_S "
-                               f"({self.settings.job_time_limit_s} s)")
+                    self._fail(
+                        w, "time_limit", f"the job ran past OCRQ_JOB_TIME_LIMIT_S ({self.settings.job_time_limit_s} s)"
+                    )
                 elif w.job.attempts >= self.settings.max_attempts:
                     self._fail(w, "engine_error", f"the engine failed: {short_error(err)}")
                 else:
@@ -226,8 +234,7 @@ class JobRunner:
         try:
             data = self.blobs.get(job.input.key, bucket=job.input.bucket, max_bytes=self.settings.max_upload_bytes)
         except BlobNotFound:
-            return self._fail(w, "input_missing",
-                              f"the input object {job.input.bucket}/{job.input.key} does not exist")
+            return self._fail(w, "input_missing", f"the input object {job.input.bucket}/{job.input.key} does not exist")
         except TooLarge as err:
             return self._fail(w, "input_too_large", str(err))
         except BlobStoreError as err:
@@ -249,8 +256,9 @@ class JobRunner:
         except Exception as err:
             if type(err).__name__ not in TIME_LIMIT_ERRORS:
                 raise
-            return self._fail(w, "time_limit",
-                              f"the job ran past OCRQ_JOB_TIME_LIMIT_S ({self.settings.job_time_limit_s} s)")
+            return self._fail(
+                w, "time_limit", f"the job ran past OCRQ_JOB_TIME_LIMIT_S ({self.settings.job_time_limit_s} s)"
+            )
         self._finish_document(w, pages, (time.perf_counter() - t0) * 1000)
 
     def run_page(self, source: Source, page_number: int, spec: TaskSpec) -> PageResult:
@@ -261,11 +269,16 @@ class JobRunner:
         out over workers can call it as it is."""
         st = self.settings
         try:
-            rendered = render_page(source, page_number, dpi=st.pdf_dpi, max_side=st.max_side,
-                                   max_pixels=st.max_pixels, time_limit_s=st.page_render_time_limit_s)
+            rendered = render_page(
+                source,
+                page_number,
+                dpi=st.pdf_dpi,
+                max_side=st.max_side,
+                max_pixels=st.max_pixels,
+                time_limit_s=st.page_render_time_limit_s,
+            )
         except DocumentError as err:
-            return PageResult(page=page_number, width=0, height=0,
-                              error=PageError(code=err.code, message=err.message))
+            return PageResult(page=page_number, width=0, height=0, error=PageError(code=err.code, message=err.message))
         t0 = time.perf_counter()
         try:
             out: EngineOutput | EngineError = self.engine.run([EngineRequest(rendered.image, spec)])[0]
@@ -365,14 +378,21 @@ class JobRunner:
         waited_s = (now - since) / 1000
         deadline_s = self.settings.storage_outage_deadline_s
         if waited_s >= deadline_s:
-            self._fail(w, "storage_unavailable",
-                       f"storage was unavailable for {waited_s:.0f} s (OCRQ_STORAGE_OUTAGE_DEADLINE_S={deadline_s})")
+            self._fail(
+                w,
+                "storage_unavailable",
+                f"storage was unavailable for {waited_s:.0f} s (OCRQ_STORAGE_OUTAGE_DEADLINE_S={deadline_s})",
+            )
             return
         self.store.release(w.job.id, self.worker, refund_attempt=True, fields={"storage_wait_since": since})
         metrics.observe_finished("retried")
         retry_in = min(30.0, max(2.0, waited_s / 4), max(1.0, deadline_s - waited_s))
-        log.warning("storage unavailable, retry in %.0f s (attempt not counted): %s", retry_in, short_error(err),
-                    extra=_ids(w.job))
+        log.warning(
+            "storage unavailable, retry in %.0f s (attempt not counted): %s",
+            retry_in,
+            short_error(err),
+            extra=_ids(w.job),
+        )
         w.outcome = Outcome(w.job.id, "retry", retry_in=retry_in, detail=f"storage unavailable: {short_error(err)}")
 
     def _give_back(self, w: _Work, why: str) -> None:
@@ -398,14 +418,24 @@ class JobRunner:
                 log.exception("finished-hook failed for %s", job_id, extra=_ids(job))
 
 
-def make_result(task: str, out: EngineOutput, decoded: Decoded, engine: Engine, timings: Timings, *,
-                barcodes: list[dict[str, Any]] | None = None) -> OcrResult:
+def make_result(
+    task: str,
+    out: EngineOutput,
+    decoded: Decoded,
+    engine: Engine,
+    timings: Timings,
+    *,
+    barcodes: list[dict[str, Any]] | None = None,
+) -> OcrResult:
     """The one place an engine's output becomes the stored result (the service and `ocrq ocr` share it)."""
     lines = [_scale_line(line, decoded) for line in out.lines]
     reasons = review_reasons(barcodes, lines) if barcodes else []
     decoder_only = task in DECODER_TASKS
-    info = EngineInfo(name=DECODER_NAME, version=DECODER_VERSION) if decoder_only else \
-        EngineInfo(name=engine.name, version=engine.version)
+    info = (
+        EngineInfo(name=DECODER_NAME, version=DECODER_VERSION)
+        if decoder_only
+        else EngineInfo(name=engine.name, version=engine.version)
+    )
     return OcrResult(
         task=task,
         text="\n".join(bc["text"] for bc in barcodes or []) if decoder_only else out.text,
@@ -430,8 +460,14 @@ def page_result(number: int, out: EngineOutput | EngineError, decoded: Decoded) 
     width_pt = decoded.width_pt if isinstance(decoded, RenderedPage) and decoded.width_pt else None
     height_pt = decoded.height_pt if isinstance(decoded, RenderedPage) and decoded.height_pt else None
     if isinstance(out, EngineError):
-        return PageResult(page=number, width=decoded.width, height=decoded.height, width_pt=width_pt,
-                          height_pt=height_pt, error=PageError(code=out.code, message=str(out)))
+        return PageResult(
+            page=number,
+            width=decoded.width,
+            height=decoded.height,
+            width_pt=width_pt,
+            height_pt=height_pt,
+            error=PageError(code=out.code, message=str(out)),
+        )
     return PageResult(
         page=number,
         width=decoded.width,
@@ -467,8 +503,12 @@ def find_barcodes(d: Decoded) -> list[dict[str, Any]]:
     out = []
     for bc in decode_barcodes(d.image):
         x0, y0, x1, y1 = bc["box"]
-        bc["box"] = [_px(x0, d.scale, d.width), _px(y0, d.scale, d.height), _px(x1, d.scale, d.width),
-                     _px(y1, d.scale, d.height)]
+        bc["box"] = [
+            _px(x0, d.scale, d.width),
+            _px(y0, d.scale, d.height),
+            _px(x1, d.scale, d.width),
+            _px(y1, d.scale, d.height),
+        ]
         bc["polygon"] = [[_px(x, d.scale, d.width), _px(y, d.scale, d.height)] for x, y in bc["polygon"]]
         out.append(bc)
     return out
