@@ -143,6 +143,7 @@ def test_bad_documents_are_refused_at_submit_with_their_problem(make_service, tm
         (pdf, {"pages": "2-9"}, 422, "invalid_pages"),
         (pdf, {"pages": "one"}, 422, "invalid_pages"),
         (b"plain text, not a PDF", {}, 415, "unsupported_media_type"),
+        (pdf, {"task": "barcodes"}, 422, "validation_error"),  # the decoder-only task takes images
     ]
     for data, form, status, code in cases:
         r = svc.submit(data, name="scan.pdf", **form)
