@@ -275,7 +275,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 res = get(svc, f"/v1/jobs/{job_id}/result")
                 results[job_id] = (res.status_code, res.text)
             listed = listed_jobs(svc)
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 45
             while set(succeeded_events(rx)) != set(accepted) and time.monotonic() < deadline:
                 time.sleep(0.5)
             time.sleep(2)  # a late duplicate would arrive now
@@ -333,9 +333,11 @@ def test_no_job_doubled_by_retries_or_failover(run: Run) -> None:
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "sometimes (1 run in ~4) one job lacks its event: workers/runner.py JobRunner._finished re-reads "
-    "the job before any hook with no retry, so a primary killed right after the succeeded CAS skips the "
-    "webhook hook for good (tests/test_failover_hooks.py reproduces it; patch in the issue-14 report)"))
+    "in about half the runs one job of 300 lacks its event: the event is written once, by the worker, after "
+    "the succeeded CAS, and that step is lost if it fails or is cut short there: JobRunner._finished's "
+    "store.get has no retry (tests/test_failover_hooks.py), and Celery terminates the running task on broker "
+    "connection loss (worker_cancel_long_running_tasks_on_connection_loss) between the CAS and the hook. "
+    "Needs the event made durable with the transition (a pending mark in the CAS script, swept)"))
 def test_every_accepted_job_has_its_job_succeeded_event(run: Run) -> None:
     assert set(run.events) == set(run.accepted), (
         f"missing: {sorted(set(run.accepted) - set(run.events))}, extra: {len(set(run.events) - set(run.accepted))}")
