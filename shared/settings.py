@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # circuit breaker answers at once (shared/blobs.py). s3_max_in_flight caps the storage calls one
     # process runs at a time (0: no cap) so a hung store can never hold every gateway thread.
     s3_connect_timeout_s: float = Field(default=2.0, gt=0, le=120)
-    s3_read_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    s3_read_timeout_s: float = Field(default=3.0, gt=0, le=600)
     s3_retries: int = Field(default=1, ge=0, le=10)
     s3_max_in_flight: int = Field(default=8, ge=0, le=1024)
 

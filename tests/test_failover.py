@@ -307,11 +307,6 @@ def test_clients_never_see_a_500_and_every_503_has_retry_after(run: Run) -> None
     assert sum(o.missing_retry_after for o in run.outcomes) == 0, "a 503 (or 409 in progress) without Retry-After"
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "a submit whose Idempotency-Key reservation reached the replica but whose job record did not "
-    "(primary killed between the two writes) is answered 409 idempotent_request_in_progress (with "
-    "Retry-After) on retry until the reservation is 30 s stale (shared/jobs/submit.py _replay); "
-    "the issue asks for 503 + Retry-After only"))
 def test_clients_see_only_202_200_503(run: Run) -> None:
     seen = Counter(s for o in run.outcomes for s in o.statuses)
     assert set(seen) <= {200, 202, 503}, dict(seen)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-import redis
 from redis_ha import RedisHA, redis_ha  # noqa: F401  (fixture)
 
 from models.checksum import ChecksumEngine
@@ -46,10 +44,6 @@ def test_hook_writes_the_event_through_a_failover(redis_ha: RedisHA, tmp_path: P
     assert event.type == "job.succeeded"
 
 
-@pytest.mark.xfail(strict=True, raises=redis.ConnectionError, reason=(
-    "workers/runner.py JobRunner._finished reads the job (store.get) before any hook, with no retry: "
-    "a primary lost right after the succeeded CAS skips every hook (the event is never written); "
-    "patch in the issue-14 failover report, then drop this marker"))
 def test_runner_finishes_a_job_through_a_failover(redis_ha: RedisHA, tmp_path: Path) -> None:  # noqa: F811
     settings = load_settings(redis_url=redis_ha.url(), storage_url=f"file://{tmp_path / 'blobs'}")
     client = connect(redis_ha.url(), "ocrq-test")

@@ -7,6 +7,9 @@ import sys
 import pytest
 from conftest import RECEIPTS, ROOT
 
+# four scans: the kit's, or the repository's example receipt repeated
+SCANS = (sorted(RECEIPTS.glob("*.jpg")) * 4)[:4]
+
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
@@ -19,7 +22,7 @@ def test_ocr_cli_runs_spotting_with_the_tiny_checkpoint(tiny_checkpoint, tmp_pat
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OCRQ_ENGINE": "hunyuan",
            "OCRQ_MODEL_PATH": str(tiny_checkpoint), "OCRQ_MAX_NEW_TOKENS": "24", "HF_HUB_OFFLINE": "1"}
     r = subprocess.run(
-        [sys.executable, "-m", "cli.main", "ocr", str(RECEIPTS / "000.jpg"), "--task", "spotting", "--json"],
+        [sys.executable, "-m", "cli.main", "ocr", str(SCANS[0]), "--task", "spotting", "--json"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -42,9 +45,9 @@ def test_a_job_through_the_service_runs_on_the_hunyuan_engine(make_service, tiny
             "HF_HUB_OFFLINE": "1",
         }
     )
-    ids = [service.submit(RECEIPTS / f"00{i}.jpg", task="spotting").json()["id"] for i in range(3)]
+    ids = [service.submit(SCANS[i], task="spotting").json()["id"] for i in range(3)]
     # a task RapidOCR cannot do is accepted by a HunyuanOCR deployment
-    ids.append(service.submit(RECEIPTS / "003.jpg", task="translate", target_lang="en").json()["id"])
+    ids.append(service.submit(SCANS[3], task="translate", target_lang="en").json()["id"])
     for job_id in ids:
         job = service.wait(job_id, timeout=300)
         assert job["status"] == "succeeded", job

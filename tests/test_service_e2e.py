@@ -106,7 +106,7 @@ def test_sigkill_of_the_pool_child_mid_job_still_succeeds_once(make_service):
     # A slow engine stand-in is not needed: a big receipt batch keeps the child busy long enough.
     service = make_service(env={"OCRQ_MAX_ATTEMPTS": "3"})
     r = redis.Redis.from_url(service.redis_url)
-    job_id = service.submit(RECEIPT_FILES[1]).json()["id"]
+    job_id = service.submit(RECEIPT_FILES[1 % len(RECEIPT_FILES)]).json()["id"]
     key = f"ocrq:job:{job_id}"
     deadline = time.monotonic() + 60
     while json.loads(r.hget(key, "status") or b'"queued"') != "running":

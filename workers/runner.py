@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from models.barcodes import DECODER_NAME, DECODER_VERSION, decode_barcodes
 from models.base import Engine, EngineError, EngineOutput, EngineRequest
 from shared import stats
@@ -65,6 +67,7 @@ def owner_is_dead(worker: str | None) -> bool:
 # Celery's time-limit exceptions, matched by name so the runner stays free of Celery.
 TIME_LIMIT_ERRORS = frozenset({"SoftTimeLimitExceeded", "TimeLimitExceeded"})
 ERROR_MESSAGE_MAX = 200
+FINISHED_RETRY_S = 30.0  # a Sentinel failover takes a few seconds
 
 
 def short_error(err: BaseException) -> str:
@@ -363,6 +366,21 @@ class JobRunner:
         else:
             w.outcome = Outcome(job.id, "skipped", detail=f"lost the job while running: now {t.status}")
 
+    def _read_finished(self, job_id: str) -> Job | None:
+        """The finished job, read again through a Redis failover: its hooks (the webhook event, batch
+        accounting) run only from here, so one lost read would lose them for good."""
+        deadline = time.monotonic() + FINISHED_RETRY_S
+        pause = 0.2
+        while True:
+            try:
+                return self.store.get(job_id)
+            except (redis.ConnectionError, redis.TimeoutError) as err:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("re-reading finished job %s: %s; retrying", job_id, err)
+                time.sleep(pause)
+                pause = min(2.0, pause * 2)
+
     def _fail(self, w: _Work, code: str, message: str) -> None:
         t = self.store.fail(w.job.id, JobError(code=code, message=message), worker=self.worker)
         if t.applied:
@@ -402,7 +420,7 @@ class JobRunner:
         w.outcome = Outcome(w.job.id, "retry", retry_in=5.0, detail=why)
 
     def _finished(self, job_id: str, timings: Timings | None = None) -> None:
-        job = self.store.get(job_id)
+        job = self._read_finished(job_id)
         if job is None:
             return
         try:

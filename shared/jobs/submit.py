@@ -54,6 +54,10 @@ return 0
 SendJob = Callable[[str, str], None]  # (job_id, queue)
 
 
+class IdempotencyIncomplete(Unavailable):
+    code = "idempotent_request_incomplete"
+
+
 class ReplicasUnavailable(Unavailable):
     code = "replicas_unavailable"
     retry_after_s = 1
@@ -172,6 +176,15 @@ class Submitter:
             if self.r.get(name) is None:
                 break  # the first request failed and released the key: this one may simply retry
             time.sleep(0.02)
+        raw = self.r.get(name)
+        if raw is not None:
+            age_ms = now_ms() - int(json.loads(raw).get("at", now_ms()))
+            if age_ms >= REPLAY_WAIT_S * 1000:
+                # Its request is gone (e.g. the Redis primary died between the reservation and the job
+                # record): not a conflict but an outage that clears when the reservation turns stale.
+                wait_s = max(1, int((STALE_RESERVATION_MS - age_ms) / 1000) + 1)
+                raise IdempotencyIncomplete("the first request with this Idempotency-Key did not finish; retry "
+                                            f"in {wait_s} s", retry_after_s=wait_s)
         raise IdempotencyInProgress("a request with this Idempotency-Key is still in progress or failed; retry")
 
     def _backpressure(self, priority: str) -> None:
