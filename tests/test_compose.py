@@ -874,3 +874,13 @@ def test_deploy_doc_covers_the_runbook(services):
             if word in ("ocrq", "python", "redis-cli", "sh", "mc", "wget"):
                 break
             assert word in services or word.startswith("worker-gpu"), f"docs/deploy.md names unknown service {word!r}"
+
+
+def test_the_gateway_image_is_built_without_an_engine(services):
+    """api and webhooks load no engine: their image is the lean install (no torch, onnxruntime, transformers)."""
+    for name in ("api", "webhooks"):
+        assert services[name]["build"]["args"]["EXTRAS"] == "", name
+    assert services["worker-cpu"]["build"]["args"]["EXTRAS"] == "cpu"
+    text = (ROOT / "compose" / "Dockerfile").read_text()
+    assert 'pip install -c /tmp/constraints.txt "/src${EXTRAS:+[${EXTRAS}]}"' in text
+    assert "import rapidocr" in text  # the worker image proves its engine imports
