@@ -21,6 +21,9 @@ from urllib.parse import urlparse
 from shared.settings import Settings
 
 
+SLOT_WAIT_S = 0.25  # how long a storage call waits for one of the in-flight slots ...
+SLOW_CALL_S = 0.2  # ... unless a call in flight has taken longer than this (the store is hanging)
+
 class BlobNotFound(Exception):
     pass
 
@@ -225,7 +228,7 @@ class S3BlobStore:
         connect_timeout_s: float = 2.0,
         read_timeout_s: float = 10.0,
         retries: int = 1,
-        max_in_flight: int = 8,
+        max_in_flight: int = 12,
         breaker: CircuitBreaker | None = None,
     ) -> None:
         import certifi
@@ -245,14 +248,22 @@ class S3BlobStore:
         self.breaker = breaker or CircuitBreaker()
         self.max_in_flight = max_in_flight
         self._slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
+        self._calls: dict[int, float] = {}  # calls in flight: their start (monotonic)
+        self._calls_lock = threading.Lock()
 
     @contextmanager
     def _guard(self, what: str) -> Iterator[None]:
         probe = self.breaker.before(what)
-        # Never wait for a slot: a caller that waited would hold its thread just as a hung call does.
-        if self._slots is not None and not self._slots.acquire(blocking=False):
+        # Under healthy load calls take milliseconds and a slot frees at once, so waiting briefly is
+        # right; but when the oldest call in flight is already slow the store is likely hanging, and
+        # a waiter would hold its thread just as a hung call does: then there is no wait at all.
+        wait = SLOT_WAIT_S if self._oldest_call_s() < SLOW_CALL_S else 0.0
+        if self._slots is not None and not self._slots.acquire(timeout=wait):
             self.breaker.abandoned(probe)
             raise BlobStoreError(f"{what}: storage busy ({self.max_in_flight} calls in flight)")
+        token = object()
+        with self._calls_lock:
+            self._calls[id(token)] = time.monotonic()
         try:
             yield
         except BaseException as err:
@@ -266,8 +277,14 @@ class S3BlobStore:
         else:
             self.breaker.succeeded(probe)
         finally:
+            with self._calls_lock:
+                self._calls.pop(id(token), None)
             if self._slots is not None:
                 self._slots.release()
+
+    def _oldest_call_s(self) -> float:
+        with self._calls_lock:
+            return time.monotonic() - min(self._calls.values()) if self._calls else 0.0
 
     def ensure_bucket(self) -> None:
         with self._guard("ensure bucket"):

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     s3_connect_timeout_s: float = Field(default=2.0, gt=0, le=120)
     s3_read_timeout_s: float = Field(default=3.0, gt=0, le=600)
     s3_retries: int = Field(default=1, ge=0, le=10)
-    s3_max_in_flight: int = Field(default=8, ge=0, le=1024)
+    s3_max_in_flight: int = Field(default=12, ge=0, le=1024)
 
     # Engine
     engine: EngineName = "rapidocr"
