@@ -98,6 +98,16 @@ class _Work:
 FinishedHook = Callable[[Job], None]
 
 
+
+def _timings(w: _Work, infer_ms: float) -> Timings:
+    job = w.job
+    return Timings(
+        queued_ms=float(max(0, (job.started_at or w.t_claim) - job.created_at)),
+        fetch_ms=round(w.fetch_ms, 2),
+        infer_ms=round(infer_ms, 2),
+        total_ms=float(now_ms() - job.created_at),
+    )
+
 @dataclass
 class JobRunner:
     settings: Settings
@@ -309,13 +319,7 @@ class JobRunner:
             detail = first.error.message if first.error else ""
             message = f"every selected page failed ({len(pages)}); page {first.page}: {detail}"
             return self._fail(w, codes.pop() if len(codes) == 1 else "all_pages_failed", message[:ERROR_MESSAGE_MAX])
-        finished = now_ms()
-        timings = Timings(
-            queued_ms=float(max(0, (job.started_at or w.t_claim) - job.created_at)),
-            fetch_ms=round(w.fetch_ms, 2),
-            infer_ms=round(infer_ms, 2),
-            total_ms=float(finished - job.created_at),
-        )
+        timings = _timings(w, infer_ms)
         result = make_document_result(job.spec.task, pages, self.engine, timings)
         key = result_key(job.tenant, job.id)
         try:
@@ -345,13 +349,7 @@ class JobRunner:
                 return
             if job.spec.task in DECODER_TASKS:
                 infer_ms = (time.perf_counter() - t0) * 1000
-        finished = now_ms()
-        timings = Timings(
-            queued_ms=float(max(0, (job.started_at or w.t_claim) - job.created_at)),
-            fetch_ms=round(w.fetch_ms, 2),
-            infer_ms=round(infer_ms, 2),
-            total_ms=float(finished - job.created_at),
-        )
+        timings = _timings(w, infer_ms)
         result = make_result(job.spec.task, out, w.decoded, self.engine, timings, barcodes=barcodes)
         key = result_key(job.tenant, job.id)
         try:
