@@ -22,7 +22,7 @@ from shared.settings import Settings
 
 
 SLOT_WAIT_S = 0.25  # how long a storage call waits for one of the in-flight slots ...
-SLOW_CALL_S = 0.2  # ... unless a call in flight has taken longer than this (the store is hanging)
+SLOW_CALL_S = 0.5  # ... unless a call in flight has taken longer than this (the store is hanging)
 
 class BlobNotFound(Exception):
     pass
