@@ -193,7 +193,7 @@ def _one_line(err: ValidationError) -> str:
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; raise SettingsError with one line on any problem."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]  # test overrides by field name; pydantic checks them
     except ValidationError as err:
         raise SettingsError(_one_line(err)) from None
 

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TaskName = Literal["text", "spotting", "parse", "table", "formula", "chart", "fields", "translate", "ask", "barcodes"]
-TASK_NAMES: tuple[str, ...] = TaskName.__args__  # type: ignore[attr-defined]
+TASK_NAMES: tuple[str, ...] = TaskName.__args__  # type: ignore[attr-defined]  # a Literal's members; typing has no public accessor
 # Tasks the worker does itself (models/barcodes.py) without calling the OCR engine: every engine "supports" them.
 DECODER_TASKS = frozenset({"barcodes"})
 
@@ -24,7 +24,7 @@ ENGINE_TASKS: dict[str, frozenset[str]] = {
 }
 
 BarcodesOption = Literal["auto", "on", "off"]
-BARCODES_OPTIONS: tuple[str, ...] = BarcodesOption.__args__  # type: ignore[attr-defined]
+BARCODES_OPTIONS: tuple[str, ...] = BarcodesOption.__args__  # type: ignore[attr-defined]  # as TASK_NAMES
 
 
 class TaskSpec(BaseModel):
