@@ -71,12 +71,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # one, a little later, kills a pool process stuck in native code that ignores the soft one.
         task_soft_time_limit=settings.job_time_limit_s,
         task_time_limit=settings.job_time_limit_s + max(10, settings.job_time_limit_s // 10),
-        # A job running when the broker connection drops (a Redis failover) runs to its end: its
-        # result, finished state and webhook event are written through shared.redis_client's
-        # failover-following client. Cancelling it could cut the step between the finishing
-        # compare-and-set and the event; the unacked message that comes back later finds the job
-        # final and is skipped by the runner's claim.
-        worker_cancel_long_running_tasks_on_connection_loss=False,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_soft_shutdown_timeout=30.0,
         worker_enable_soft_shutdown_on_idle=True,
         task_ignore_result=True,
