@@ -18,7 +18,6 @@ from werkzeug.exceptions import HTTPException
 
 from shared import errors
 from shared.blobs import BlobStoreError
-from shared.documents import DocumentError
 from shared.images import ImageRejected
 
 log = logging.getLogger("ocrq.api")
@@ -97,25 +96,13 @@ DOMAIN_STATUS: tuple[tuple[type[errors.OcrqError], int], ...] = (
     (errors.Conflict, 409),
     (errors.Gone, 410),
     (errors.TooLarge, 413),
+    (errors.UnsupportedMedia, 415),
+    (errors.Unprocessable, 422),
     (errors.Unavailable, 503),
 )
 
 
 # A document refused at submit (shared/documents.py), by its stable code; any other code is 422.
-DOCUMENT_STATUS: dict[str, int] = {
-    "not_a_document": 415,
-    "too_many_pages": 413,  # decided from the page count before anything is stored
-    "encrypted_pdf": 422,
-    "damaged_document": 422,
-    "empty_document": 422,
-    "invalid_pages": 422,
-}
-
-
-def from_document(err: DocumentError) -> ApiProblem:
-    return ApiProblem(DOCUMENT_STATUS.get(err.code, 422), err.code, err.message)
-
-
 def from_domain(err: errors.OcrqError) -> ApiProblem:
     status = next((st for cls, st in DOMAIN_STATUS if isinstance(err, cls)), 500)
     headers = {"Retry-After": str(err.retry_after_s)} if err.retry_after_s else {}
@@ -151,10 +138,6 @@ def install(app: Flask) -> None:
     @app.errorhandler(ImageRejected)
     def _image(err: ImageRejected) -> Response:
         return problem_response(ApiProblem(err.status, err.code, err.message))
-
-    @app.errorhandler(DocumentError)
-    def _document(err: DocumentError) -> Response:
-        return problem_response(from_document(err))
 
     @app.errorhandler(BlobStoreError)
     def _storage(err: BlobStoreError) -> Response:

@@ -32,6 +32,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageOps
 
+from shared.errors import TooLarge, Unprocessable, UnsupportedMedia
 from shared.images import Decoded  # importing shared.images also makes truncated images errors
 
 DocumentKind = Literal["pdf", "tiff"]
@@ -45,17 +46,13 @@ _FPDF_ERR_PASSWORD = 4
 _FPDF_ERR_SECURITY = 5
 
 
-class DocumentError(Exception):
+class DocumentError(Unprocessable):
     """A document (or one page of it) that cannot be used; `code` is stable and goes to clients as is."""
 
     code = "damaged_document"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
-
-class NotADocument(DocumentError):
+class NotADocument(DocumentError, UnsupportedMedia):
     code = "not_a_document"  # neither PDF nor TIFF by its bytes, whatever its name or declared type
 
 
@@ -71,7 +68,7 @@ class EmptyDocument(DocumentError):
     code = "empty_document"
 
 
-class TooManyPages(DocumentError):
+class TooManyPages(DocumentError, TooLarge):
     code = "too_many_pages"
 
     def __init__(self, pages: int, limit: int) -> None:

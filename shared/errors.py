@@ -86,6 +86,18 @@ class TooLarge(OcrqError):
     code = "payload_too_large"
 
 
+class UnsupportedMedia(OcrqError):
+    """The bytes are not of a kind ocrq reads (415)."""
+
+    code = "unsupported_media_type"
+
+
+class Unprocessable(OcrqError):
+    """Well-formed, of a known kind, and still unusable: an encrypted or damaged document (422)."""
+
+    code = "unprocessable"
+
+
 class Unavailable(OcrqError):
     """Something the request needs is down or full for now (503 + Retry-After)."""
 
