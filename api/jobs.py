@@ -15,6 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 
+from api import previews
 from api.auth import require_key
 from api.context import services, tenant
 from api.inputs import find_job, load_result, parse_spec
@@ -24,7 +25,7 @@ from shared import jsonlimits, result_formats
 from shared.api_schemas import JobCreate
 from shared.blobs import BlobNotFound, TooLarge, input_key
 from shared.broker import JOB_QUEUES, QUEUE_INTERACTIVE
-from shared.documents import DocumentError, TooManyPages, inspect_document, parse_pages, sniff
+from shared.documents import DocumentError, InvalidPages, TooManyPages, inspect_document, parse_pages, sniff
 from shared.errors import RescanNeeded
 from shared.images import ImageInfo, inspect
 from shared.jobs import lifecycle
@@ -390,12 +391,31 @@ def _exported(job: Job, result: dict[str, Any], fmt: str) -> Response:
 @bp.get("/v1/jobs/<job_id>/image")
 @require_key
 def get_image(job_id: str):  # type: ignore[no-untyped-def]
+    """The stored input as submitted; with `?page=N` (1-based) page N of a document rendered as a
+    small JPEG (api/previews.py: bounded dpi, size, time and memory), for an image job its image."""
+    raw_page = request.args.get("page")
+    page = None
+    if raw_page is not None:
+        try:
+            page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() else 0
+        except ValueError:  # more digits than int() reads
+            page = 0
+        if page < 1:
+            raise ApiProblem(400, "invalid_query", "page must be a page number: 1, 2, 3, ... (1-based)")
     job = find_job(job_id)
+    total = job.pages_total or 1  # an image is one page
+    if page is not None and page > total:
+        raise InvalidPages(f"page {page} is out of range; the document has {total} page(s)")
+    s = services()
     try:
-        data = services().blobs.get(job.input.key, bucket=job.input.bucket)
+        data = s.blobs.get(job.input.key, bucket=job.input.bucket)
     except BlobNotFound:
         raise ApiProblem(410, "expired", "the input image has expired or was deleted") from None
-    return Response(data, mimetype=job.input.content_type, headers={"Cache-Control": "private, max-age=300"})
+    headers = {"Cache-Control": "private, max-age=300"}
+    if page is None or job.pages_total is None:
+        return Response(data, mimetype=job.input.content_type, headers=headers)
+    preview = previews.render_preview(data, page, max_pixels=s.settings.max_pixels)
+    return Response(preview, mimetype=previews.MEDIA_TYPE, headers=headers)
 
 
 @bp.delete("/v1/jobs/<job_id>")

@@ -51,10 +51,11 @@ ERROR_CODES: dict[int, str] = {
     413: "payload_too_large, too_many_pixels",
     415: "unsupported_media_type (request body or image format)",
     422: "validation_error (names the field), invalid_image, corrupt_image, too_many_frames, unreadable_shape, "
-         "invalid_manifest, rescan_needed (quality=require: errors[].reason name what to fix)",
+         "invalid_manifest, rescan_needed (quality=require: errors[].reason name what to fix), invalid_pages, "
+         "page_unreadable, render_timeout",
     429: "rate_limited",
     500: "internal_error",
-    503: "queue_full, storage_unavailable, service_unavailable (Redis), replicas_unavailable",
+    503: "queue_full, storage_unavailable, service_unavailable (Redis), replicas_unavailable, preview_busy",
 }
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
@@ -313,14 +314,31 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
             "parameters": [_JOB_ID],
             "get": {
                 "operationId": "getJobImage",
-                "summary": "The job's input image, as submitted",
+                "summary": "The job's input image as submitted, or one page of a document as a preview image",
                 "tags": ["jobs"],
+                "parameters": [
+                    {
+                        "name": "page",
+                        "in": "query",
+                        "required": False,
+                        "description": "1-based page of a document (PDF, multi-page TIFF), rendered by the gateway "
+                        "as a JPEG preview (100 dpi, at most 1600 px a side, 10 s render limit); boxes in the "
+                        "result's pages[i] scale to it by width. For an image job only 1 (the image itself). "
+                        "Not a number: 400 invalid_query; past the last page: 422 invalid_pages; a page that "
+                        "cannot be rendered: 422 page_unreadable or render_timeout; renderer busy: 503 "
+                        "preview_busy. Without it: the stored input as submitted (a PDF for a PDF job).",
+                        "schema": {"type": "integer", "minimum": 1},
+                    }
+                ],
                 "responses": {
                     "200": {
-                        "description": "The image bytes",
-                        "content": {"image/*": {"schema": {"type": "string", "contentMediaType": "image/*"}}},
+                        "description": "The input bytes (its own media type), or the page preview (image/jpeg)",
+                        "content": {
+                            "image/*": {"schema": {"type": "string", "contentMediaType": "image/*"}},
+                            "application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}},
+                        },
                     },
-                    **error_responses(404, 410, 503),
+                    **error_responses(404, 410, 422, 503),
                 },
             },
         },
