@@ -2,7 +2,8 @@
 # Installs the system packages ocrq needs, when they are missing:
 #   always:  redis-server (the queue and job store of `ocrq dev`)
 #   --test:  chromium (browser tests of the console), DejaVu fonts (labels drawn by the tests),
-#            rabbitmq-server (tests/test_rabbitmq.py starts a private one; never the system's)
+#            rabbitmq-server (tests/test_rabbitmq.py starts a private one; never the system's),
+#            poppler-utils (pdftotext reads the searchable PDFs the tests get back)
 set -euo pipefail
 
 need=()
@@ -11,6 +12,7 @@ if [ "${1:-}" = "--test" ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)
   [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
   command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server)
+  command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
