@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from api.auth import require_key
 from api.context import services, tenant
@@ -26,6 +26,7 @@ from shared.batches.dedup import Transient, classify
 from shared.batches.model import (
     FINAL_BATCH,
     MANIFEST_MAX_BYTES,
+    OUTPUT_FORMATS,
     Batch,
     bkey,
     bulk_engine,
@@ -73,10 +74,19 @@ class OutputIn(BaseModel):
     prefix: str = Field(default="", max_length=1024)
 
 
+OutputFormat = Literal["json", "text", "markdown", "hocr", "pdf"]
+
+
 class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: SourceIn
     output: OutputIn
+    output_format: OutputFormat | list[OutputFormat] = Field(
+        default="json",
+        description="what is written per item under the output prefix: <key>.json (the result, default), "
+        "<key>.pdf (searchable PDF), <key>.hocr, <key>.txt (text), <key>.md (markdown); one or a list. "
+        "Without json, a small _done/<key>.json record replaces the result JSON (rerun dedup).",
+    )
     task: str = "text"
     fields: list[str] | None = Field(default=None, max_length=64)
     target_lang: Literal["en", "zh"] | None = None
@@ -85,6 +95,23 @@ class BatchCreate(BaseModel):
     window: int | None = Field(default=None, ge=1, le=10_000, description="items in flight at once for this batch")
     dry_run: bool = False
     dry_run_limit: int = Field(default=10_000, ge=1, le=DRY_RUN_MAX_ITEMS)
+
+    @field_validator("output_format", mode="before")
+    @classmethod
+    def _known_formats(cls, value: Any) -> Any:
+        values = value if isinstance(value, list) else [value]
+        allowed = ", ".join(OUTPUT_FORMATS)
+        if not values:
+            raise ValueError(f"give at least one of {allowed}")
+        bad = [v for v in values if v not in OUTPUT_FORMATS]
+        if bad:
+            raise ValueError(f"must be one of {allowed} (or a list of them); got {bad[0]!r}")
+        return value
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        values = self.output_format if isinstance(self.output_format, list) else [self.output_format]
+        return tuple(dict.fromkeys(values))  # in the order given, once each
 
 
 def _norm_prefix(p: str) -> str:
@@ -171,6 +198,7 @@ def create() -> ResponseReturnValue:
         out_prefix=out_prefix,
         webhook_url=req.webhook_url or "",
         window=req.window or s.settings.batch_window,
+        output_formats=req.formats,
     )
     b = Batch.load(s.redis, batch_id)
     assert b is not None
@@ -207,7 +235,7 @@ def _dry_run(
         webhook_url="",
         window=1,
         secret="",
-        raw={},
+        raw={"output_formats": ",".join(req.formats)},
     )
     engine = bulk_engine(s.redis, s.settings.engine)
     version = engine[1]
@@ -245,7 +273,7 @@ def _dry_run(
         "engine_version": version,
         "note": None if version else "no worker has recorded its engine version yet: nothing can be known done",
         "source": {"bucket": b.src_bucket, **({"manifest": manifest_key} if manifest_key else {"prefix": prefix})},
-        "output": {"bucket": b.out_bucket, "prefix": out_prefix},
+        "output": {"bucket": b.out_bucket, "prefix": out_prefix, "formats": list(req.formats)},
         "samples": samples,
     }
 
@@ -351,8 +379,24 @@ def openapi_paths() -> dict[str, Any]:
             "task": {"type": "string"},
             "counts": {
                 "type": "object",
+                "description": "items by state, and pages beside them (a PDF/TIFF item counts its pages, an "
+                "image one): pages_total as items are planned, pages_done/pages_failed as they finish, "
+                "pages_skipped for items done before",
                 "properties": {
-                    k: count for k in ("planned", "queued", "running", "succeeded", "failed", "skipped", "canceled")
+                    k: count
+                    for k in (
+                        "planned", "queued", "running", "succeeded", "failed", "skipped", "canceled",
+                        "pages_total", "pages_done", "pages_failed", "pages_skipped",
+                    )
+                },
+            },
+            "output": {
+                "type": "object",
+                "properties": {
+                    "bucket": {"type": "string"},
+                    "prefix": {"type": "string"},
+                    "ledger": {"type": "string"},
+                    "formats": {"type": "array", "items": {"type": "string", "enum": list(OUTPUT_FORMATS)}},
                 },
             },
             "done": count,

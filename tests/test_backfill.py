@@ -3,7 +3,8 @@
 The in-process tests use a stub engine so that they check windows, dedup, ledgers and crash
 recovery in seconds; the end-to-end tests run the service as deployed (gateway, OCR worker, webhook
 worker hosting the planner) against moto's S3 server: 2,000 items on the checksum engine (a real
-engine selected by OCRQ_ENGINE, whose answer the test can compute itself), the manifest on RapidOCR.
+engine selected by OCRQ_ENGINE, whose answer the test can compute itself), the manifest on RapidOCR,
+and a prefix mixing JPEGs, a PDF and a TIFF made here from the receipt scans (page counts, searchable PDFs).
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import imaging
+import pypdfium2 as pdfium
 import pytest
 import redis as redis_lib
 import requests
-from conftest import ROOT, _kill_group
+from conftest import RECEIPTS, ROOT, _kill_group
 from PIL import Image, ImageDraw
+from test_documents import encrypted, receipts_pdf
 from wms_receiver import Receiver
 
 from models.base import EngineOutput
@@ -256,6 +260,151 @@ def test_tenants_share_the_bulk_lane_however_many_batches_each_starts(h: Harness
     assert sum(inflight[b] for b in acme) == 8 and inflight[other] == 8, inflight
 
 
+# --------------------------------------------------------------------------- documents in a batch
+SCANS = (sorted(RECEIPTS.glob("*.jpg")) * 5)[:5]  # the kit's receipts (or the repo's example, repeated)
+
+
+def tiff_of(scans: list[Path], corrupt: tuple[int, ...] = ()) -> bytes:
+    """A multi-page TIFF of these scans (one page each); the pixel data of the `corrupt` pages
+    (1-based) is overwritten, so those pages fail to decode while the file still counts them."""
+    frames = []
+    for scan in scans:
+        with Image.open(scan) as im:
+            frames.append(im.convert("L").reduce(2))
+    buf = io.BytesIO()
+    frames[0].save(buf, "TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate", dpi=(150, 150))
+    data = bytearray(buf.getvalue())
+    for page in corrupt:
+        with Image.open(io.BytesIO(bytes(data))) as im:
+            im.seek(page - 1)
+            offset = im.tag_v2[273][0]  # StripOffsets: the frame's deflate stream, not its IFD
+        data[offset : offset + 64] = b"\xff" * 64
+    return bytes(data)
+
+
+class LinedEngine(StubEngine):
+    """The stub with what a searchable PDF needs: one line over the whole page, its text a
+    fingerprint of the page's pixels (so a page mix-up cannot pass)."""
+
+    def run(self, reqs):  # type: ignore[no-untyped-def]
+        from models.checksum import checksum_text
+        from shared.results import Line
+
+        self.calls += len(reqs)
+        outs = []
+        for r in reqs:
+            text = checksum_text(r.image)
+            outs.append(EngineOutput(text=text, lines=[Line(text=text, box=(0, 0, *r.image.size), confidence=1.0)]))
+        return outs
+
+
+def pdf_page_texts(data: bytes, tmp_path: Path) -> list[str]:
+    """pdftotext of a PDF, one string per page, whitespace removed (the text layer is stretched
+    over each line box; spaces are not what is compared)."""
+    path = tmp_path / "out.pdf"
+    path.write_bytes(data)
+    out = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, check=True,
+                         timeout=60).stdout
+    pages = out.split("\f")
+    if pages and not pages[-1].strip():
+        pages = pages[:-1]  # pdftotext ends each page with a form feed
+    return ["".join(p.split()) for p in pages]
+
+
+def mixed_prefix() -> dict[str, tuple[bytes, int]]:
+    """key -> (bytes, pages): 2 JPEGs, a 3-page PDF, a 2-page TIFF, a 3-page TIFF whose page 2 is corrupt."""
+    return {
+        "mix/a.jpg": (SCANS[0].read_bytes(), 1),
+        "mix/b.jpg": (SCANS[1].read_bytes(), 1),
+        "mix/doc.pdf": (receipts_pdf(), 3),
+        "mix/scan.tif": (tiff_of(SCANS[3:5]), 2),
+        "mix/torn.tiff": (tiff_of(SCANS[:3], corrupt=(2,)), 3),
+    }
+
+
+BAD_DOCUMENTS = {  # key -> (bytes, the code the gateway would refuse it with)
+    "mix/locked.pdf": (encrypted(receipts_pdf(), user="secret"), "encrypted_pdf"),
+    "mix/broken.pdf": (receipts_pdf()[: len(receipts_pdf()) * 2 // 3], "damaged_document"),
+    "mix/notes.pdf": (b"just some text, named notes.pdf\n", "unsupported_media_type"),
+}
+
+
+def test_prefix_mixing_jpegs_pdfs_and_tiffs_counts_pages_and_writes_searchable_pdfs(h: Harness, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    h.engine = h.runner.engine = LinedEngine()  # type: ignore[misc]
+    h.runner.on_finished.append(batch_hook(h.settings, h.store))  # the hook runs twice: counts must not double
+    good = mixed_prefix()
+    for key, (data, _) in {**good, **{k: (v[0], 0) for k, v in BAD_DOCUMENTS.items()}}.items():
+        h.put("scans", key, data)
+    bid = h.create(src_prefix="mix/", output_formats=("json", "pdf"))
+    b = h.drive(bid)
+    assert b.status == "completed"
+    pages = sum(n for _, n in good.values())  # 10
+    assert (b.n("planned"), b.n("succeeded"), b.n("failed")) == (8, 5, 3)
+    assert (b.n("pages_total"), b.n("pages_done"), b.n("pages_failed"), b.n("pages_skipped")) == (pages, pages - 1, 1, 0)
+    # a bad document is a failed item with the gateway's reason, not a stuck batch
+    fails = {json.loads(v)["key"]: json.loads(v) for v in h.r.hvals(bkey(bid, "failures"))}
+    assert {k: f["code"] for k, f in fails.items()} == {k: code for k, (_, code) in BAD_DOCUMENTS.items()}
+    assert all(f["message"] for f in fails.values())
+
+    for key, (data, n) in good.items():
+        doc = json.loads(h.blobs.get(f"ocr/{key}.json", bucket="scans"))
+        assert len(doc["pages"]) == n and [p["page"] for p in doc["pages"]] == list(range(1, n + 1)), key
+        # the searchable PDF beside the JSON: one page per input page, each page's text in its layer
+        out = h.blobs.get(f"ocr/{key}.pdf", bucket="scans")
+        assert len(pdfium.PdfDocument(out)) == n
+        texts = pdf_page_texts(out, tmp_path)
+        assert texts == ["".join((p["text"] or "").split()) for p in doc["pages"]], key
+        if key.endswith(".pdf"):  # a PDF keeps its page sizes
+            inp, got = pdfium.PdfDocument(data), pdfium.PdfDocument(out)
+            for i in range(n):
+                assert got[i].get_size() == pytest.approx(inp[i].get_size(), abs=0.5)
+    torn = json.loads(h.blobs.get("ocr/mix/torn.tiff.json", bucket="scans"))
+    assert torn["pages"][1]["error"]["code"] == "page_unreadable" and torn["pages_failed"] == 1
+    assert all(torn["pages"][i]["text"] for i in (0, 2))
+    rows = {r["key"]: r for r in h.ledger(bid)}
+    assert rows["mix/doc.pdf"]["outputs"] == ["scans/ocr/mix/doc.pdf.json", "scans/ocr/mix/doc.pdf.pdf"]
+    assert rows["mix/locked.pdf"]["status"] == "failed" and rows["mix/locked.pdf"]["error"]["code"] == "encrypted_pdf"
+
+    # the same prefix again, hOCR asked too: nothing is read again, the hOCR is made from the results
+    calls = h.engine.calls
+    b2 = h.drive(h.create(src_prefix="mix/", output_formats=("json", "pdf", "hocr")))
+    assert (b2.n("skipped"), b2.n("succeeded"), b2.n("failed")) == (5, 0, 3) and h.engine.calls == calls
+    assert (b2.n("pages_total"), b2.n("pages_skipped"), b2.n("pages_done")) == (pages, pages, 0)
+    for key, (_, n) in good.items():
+        root = ET.fromstring(h.blobs.get(f"ocr/{key}.hocr", bucket="scans"))
+        assert sum(1 for el in root.iter() if el.get("class") == "ocr_page") == n
+
+    # hOCR instead of JSON: no result JSON under that prefix, a small _done record for reruns
+    bid3 = h.create(src_prefix="mix/", out_prefix="hocr/", output_formats=("hocr",))
+    b3 = h.drive(bid3)
+    assert b3.n("succeeded") == 5
+    assert h.blobs.stat("hocr/mix/doc.pdf.json", bucket="scans") is None
+    assert h.blobs.stat("hocr/mix/doc.pdf.hocr", bucket="scans") is not None
+    record = json.loads(h.blobs.get("hocr/_done/mix/doc.pdf.json", bucket="scans"))
+    assert record["ocrq"]["formats"] == ["hocr"] and record["outputs"] == {"hocr": "hocr/mix/doc.pdf.hocr"}
+    assert {r["key"]: r["result"] for r in h.ledger(bid3, "hocr/")}["mix/doc.pdf"] == "scans/hocr/mix/doc.pdf.hocr"
+    calls = h.engine.calls
+    b4 = h.drive(h.create(src_prefix="mix/", out_prefix="hocr/", output_formats=("hocr",)))
+    assert b4.n("skipped") == 5 and h.engine.calls == calls
+
+
+def test_a_document_whose_every_page_fails_fails_its_pages_and_retry_takes_them_back(h: Harness) -> None:
+    h.engine = h.runner.engine = LinedEngine()  # type: ignore[misc]
+    h.put("scans", "r/ok.jpg", SCANS[0].read_bytes())
+    h.put("scans", "r/bad.tif", tiff_of(SCANS[1:3], corrupt=(1, 2)))
+    bid = h.create(src_prefix="r/")
+    b = h.drive(bid)
+    assert (b.n("succeeded"), b.n("failed")) == (1, 1)
+    assert (b.n("pages_total"), b.n("pages_done"), b.n("pages_failed")) == (3, 1, 2)
+    (fail,) = [json.loads(v) for v in h.r.hvals(bkey(bid, "failures"))]
+    assert fail["key"] == "r/bad.tif" and fail["code"] == "page_unreadable" and fail["retryable"]
+    h.put("scans", "r/bad.tif", tiff_of(SCANS[1:3]))  # a good scan of it turns up
+    assert retry_failed(h.r, Batch.load(h.r, bid)) == 1  # type: ignore[arg-type]
+    b = h.drive(bid)
+    assert (b.n("succeeded"), b.n("failed")) == (2, 0)
+    assert (b.n("pages_total"), b.n("pages_done"), b.n("pages_failed")) == (3, 3, 0)
+
+
 # ------------------------------------------------------------------------------ end to end on S3
 def _s3(s3_server):  # type: ignore[no-untyped-def]
     from minio import Minio
@@ -365,6 +514,10 @@ def test_2000_object_prefix_end_to_end_with_kills_then_rerun_skips_all(s3_servic
         "failed": 0,
         "skipped": 0,
         "canceled": 0,
+        "pages_total": N_E2E,  # an image is one page
+        "pages_done": N_E2E,
+        "pages_failed": 0,
+        "pages_skipped": 0,
     }, c
     assert b["total"] == N_E2E and b["done"] == N_E2E
     print(f"\n{N_E2E}-object backfill with kills: {took:.1f} s")

@@ -211,10 +211,13 @@ class Planner:
         ]
         flags = ["1" if count else "0", "1" if pop_retry else "0"]
         self._last_kind = {"run": "queue", "skip": "skip", "fail": "fail"}[v.kind]
+        item.pages = v.pages if v.kind != "fail" else None  # what it counts in the batch's page counters
         if v.kind == "skip":
             row = ledger_row(b, item, "skipped", sha256=v.sha256)
             return int(
-                self.scripts.advance(keys=lua_keys, args=[expected, new_cursor, "skip", "", "", row, "", "", *flags])
+                self.scripts.advance(
+                    keys=lua_keys, args=[expected, new_cursor, "skip", "", "", row, "", "", *flags, v.pages]
+                )
             )
         if v.kind == "fail":
             err = {"code": v.code, "message": v.message}
@@ -232,6 +235,7 @@ class Planner:
                         item.id,
                         failure_json(item, v.code, v.message, v.sha256),
                         *flags,
+                        0,
                     ],
                 )
             )
@@ -247,11 +251,15 @@ class Planner:
                 input=v.input,
                 metadata=item.metadata or {},
                 batch_id=b.id,
+                # a PDF / multi-page TIFF: one job over all its pages, as a document upload makes
+                pages_total=v.pages_total,
+                pages=list(range(1, v.pages_total + 1)) if v.pages_total else None,
             )
             self.store.create(job)  # on the 'unsent' list until mark_sent: the reaper covers a crash here
         res = int(
             self.scripts.advance(
-                keys=lua_keys, args=[expected, new_cursor, "queue", job_id, item.to_json(), "", "", "", *flags]
+                keys=lua_keys,
+                args=[expected, new_cursor, "queue", job_id, item.to_json(), "", "", "", *flags, v.pages],
             )
         )
         if res == 1:
@@ -282,6 +290,7 @@ class Planner:
                 if item is None:
                     continue
                 it = Item.from_json(item)
+                pages = it.pages or 1
                 row = ledger_row(b, it, "failed", error={"code": "job_lost", "message": "the job record disappeared"})
                 lua_keys = [
                     bkey(b.id),
@@ -297,7 +306,15 @@ class Planner:
                 ]
                 self.scripts.account(
                     keys=lua_keys,
-                    args=[j, "failed", row, it.id, failure_json(it, "job_lost", "the job record disappeared")],
+                    args=[
+                        j,
+                        "failed",
+                        row,
+                        it.id,
+                        failure_json(it, "job_lost", "the job record disappeared", pages=pages, pages_failed=pages),
+                        0,
+                        pages,
+                    ],
                 )
                 continue
             st = json.loads(status)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from shared.batches.dedup import write_outputs
+from shared.batches.dedup import OutputFailed, write_outputs
 from shared.batches.lua import Scripts
 from shared.batches.model import (
     NOT_RETRYABLE,
@@ -14,13 +14,18 @@ from shared.batches.model import (
     Batch,
     bkey,
     fingerprint,
-    mirror_key,
+    output_key,
 )
 from shared.batches.sources import Item
 from shared.blobs import BlobNotFound, BlobStore
 from shared.jobs.model import Job, JobError, Status, now_ms
 from shared.jobs.store import JobStore
 from shared.settings import Settings
+
+# While a finished job is on hooks_pending its finished-hooks (the runner's, else the reaper's sweep) own
+# it: the webhook hook reads the job record that accounting drops, so the planner's sweep leaves such a
+# job alone this long before it accounts it anyway (the hooks keep failing: the event is given up).
+HOOKS_OWN_MS = 10 * 60 * 1000
 
 
 def ledger_row(batch: Batch, item: Item, status: str, *, sha256: str = "", error: dict[str, str] | None = None,
@@ -29,7 +34,7 @@ def ledger_row(batch: Batch, item: Item, status: str, *, sha256: str = "", error
         "key": item.key,
         "sha256": sha256 or None,
         "status": status,
-        "result": f"{batch.out_bucket}/{mirror_key(batch.out_prefix, item.key)}"
+        "result": f"{batch.out_bucket}/{output_key(batch.out_prefix, item.key, batch.output_formats[0])}"
         if status in ("succeeded", "skipped")
         else None,
         "error": error,
@@ -38,10 +43,17 @@ def ledger_row(batch: Batch, item: Item, status: str, *, sha256: str = "", error
     }
     if item.line is not None:
         row["line"] = item.line
+    if batch.output_formats != ("json",) and status in ("succeeded", "skipped"):
+        row["outputs"] = [
+            f"{batch.out_bucket}/{output_key(batch.out_prefix, item.key, f)}" for f in batch.output_formats
+        ]
     return json.dumps(row, separators=(",", ":"), ensure_ascii=False)
 
 
-def failure_json(item: Item, code: str, message: str, sha256: str = "") -> str:
+def failure_json(item: Item, code: str, message: str, sha256: str = "", *, pages: int = 0,
+                 pages_failed: int = 0) -> str:
+    """A failed item; `pages`/`pages_failed` are what it counted in the batch's page counters
+    (retry-failed takes them back)."""
     return json.dumps(
         {
             "key": item.key,
@@ -52,6 +64,7 @@ def failure_json(item: Item, code: str, message: str, sha256: str = "") -> str:
             "sha256": sha256 or None,
             "retryable": code not in NOT_RETRYABLE,
             "at": now_ms(),
+            **({"pages": pages, "pages_failed": pages_failed} if pages else {}),
         },
         separators=(",", ":"),
     )
@@ -85,9 +98,22 @@ class Accountant:
                 self._batches[batch_id] = b
         return b
 
-    def finish(self, job: Job) -> bool:
-        """Account a terminal job of a batch; False when it is not (yet) in the in-flight set."""
+    def _hooks_pending(self, job: Job) -> bool:
+        since = self.r.zscore(JobStore.HOOKS_PENDING, job.id)
+        if since is None:
+            return False
+        return now_ms() - min(int(since), job.finished_at or int(since)) < HOOKS_OWN_MS
+
+    def finish(self, job: Job, *, from_hooks: bool = False) -> bool:
+        """Account a terminal job of a batch, exactly once however often it is called (the ledger
+        row and counters go with the HDEL of its in-flight entry, in one script); False when it is
+        not (or no longer) in the in-flight set.
+
+        ``from_hooks``: called by the job's finished-hooks. Any other caller (the planner's sweep)
+        leaves a job whose hooks are still pending to them, for up to HOOKS_OWN_MS."""
         if not job.batch_id or not job.terminal:
+            return False
+        if not from_hooks and self._hooks_pending(job):
             return False
         raw = self.r.hget(bkey(job.batch_id, "inflight"), job.id)
         if raw is None:
@@ -107,15 +133,22 @@ class Accountant:
             else:
                 eng = result.get("engine") or {}
                 fp = fingerprint(job.input.sha256, job.spec, eng.get("name", ""), eng.get("version", ""))
-                write_outputs(self.blobs, b, item, job.input, fp, result, job_id=job.id)
-                status = "succeeded"
+                try:
+                    write_outputs(self.blobs, self.settings, b, item, job.input, fp, result, job_id=job.id,
+                                  pages_total=job.pages_total)
+                    status = "succeeded"
+                except OutputFailed as err:
+                    status, error = "failed", {"code": err.code, "message": err.message}
         elif job.status == Status.canceled:
             status = "canceled"
         else:
             e = job.error or JobError(code="failed", message="the job failed")
             status, error = "failed", {"code": e.code, "message": e.message}
+        pages, pages_done, pages_failed = page_counts(item, job, status)
         if error:
-            fail_field, fail_doc = item.id, failure_json(item, error["code"], error["message"], job.input.sha256)
+            fail_field, fail_doc = item.id, failure_json(
+                item, error["code"], error["message"], job.input.sha256, pages=pages, pages_failed=pages_failed
+            )
         row = ledger_row(b, item, status, sha256=job.input.sha256, error=error, job_id=job.id)
         lua_keys = [
             bkey(b.id),
@@ -129,13 +162,26 @@ class Accountant:
             JobStore.QUEUED,
             JobStore.EXPIRING,
         ]
-        done = bool(self.scripts.account(keys=lua_keys, args=[job.id, status, row, fail_field, fail_doc]))
+        done = bool(self.scripts.account(keys=lua_keys, args=[job.id, status, row, fail_field, fail_doc,
+                                                                   pages_done, pages_failed]))
         if done and job.result_key and status == "succeeded":
             try:  # the mirror is the result now; the per-job copy would only be an orphan
                 self.blobs.delete(job.result_key)
             except Exception:
                 pass
         return done
+
+
+def page_counts(item: Item, job: Job, status: str) -> tuple[int, int, int]:
+    """(pages the item counted when planned, pages read, pages failed) for a finished item: a
+    succeeded document counts its failed pages as failed; a failed item fails all its pages."""
+    pages = item.pages if item.pages is not None else len(job.pages or ()) or job.pages_total or 1
+    if status == "succeeded":
+        failed = min(pages, job.pages_failed or 0)
+        return pages, pages - failed, failed
+    if status == "failed":
+        return pages, 0, pages
+    return pages, 0, 0
 
 
 def batch_hook(settings: Settings, store: JobStore, celery: Any = None) -> Callable[[Job], None]:
@@ -146,7 +192,7 @@ def batch_hook(settings: Settings, store: JobStore, celery: Any = None) -> Calla
         if not job.batch_id:
             return
         try:
-            acct.finish(job)
+            acct.finish(job, from_hooks=True)
         finally:
             pipe = store.r.pipeline(transaction=False)
             pipe.lpush(WAKE, job.batch_id)

@@ -9,7 +9,7 @@ import redis
 
 from shared import keys, stats
 from shared.batches.lua import Scripts
-from shared.batches.model import ACTIVE, FINAL_BATCH, WAKE, Batch, bkey, join_key
+from shared.batches.model import ACTIVE, FINAL_BATCH, PAGE_COUNTERS, WAKE, Batch, bkey, join_key
 from shared.jobs.model import iso_ms, now_ms
 from shared.jobs.store import JobStore
 
@@ -31,6 +31,9 @@ def batch_view(r: redis.Redis, b: Batch) -> dict[str, Any]:
     counts = {"planned": b.n("planned"), "queued": queued, "running": running, "succeeded": b.n("succeeded"),
               "failed": b.n("failed"), "skipped": b.n("skipped"), "canceled": b.n("canceled")}
     done = counts["succeeded"] + counts["failed"] + counts["skipped"] + counts["canceled"]
+    # Pages beside items: a PDF/TIFF item counts its pages, an image one. pages_total grows as items
+    # are planned; pages_done/pages_failed as their jobs are accounted (pages_skipped: done before).
+    counts.update({k: b.n(k) for k in PAGE_COUNTERS})
     total = int(b.raw["total"]) if b.raw.get("total") else None
     if total is None and b.listing_done:  # a prefix's size is known once its listing has ended
         total = counts["planned"]
@@ -55,6 +58,7 @@ def batch_view(r: redis.Redis, b: Batch) -> dict[str, Any]:
             "bucket": b.out_bucket,
             "prefix": b.out_prefix,
             "ledger": join_key(b.out_prefix, f"_ledger/{b.id}/"),
+            "formats": list(b.output_formats),
         },
         "window": b.window,
         "counts": counts,

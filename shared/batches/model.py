@@ -24,6 +24,10 @@ SWEEP_GRACE_MS = 3000  # a finished job the hook has not accounted for this long
 LOCK_MS = 20_000
 FINAL_BATCH = ("completed", "canceled")
 NOT_RETRYABLE = {"duplicate_key", "invalid_key"}
+# What a batch writes per item under its output prefix (shared/result_formats.py renders each one).
+OUTPUT_FORMATS = ("json", "text", "markdown", "hocr", "pdf")
+# Per-page counters beside the item counters (a PDF/TIFF item counts its pages, an image one).
+PAGE_COUNTERS = ("pages_total", "pages_done", "pages_failed", "pages_skipped")
 
 
 def new_batch_id() -> str:
@@ -68,6 +72,19 @@ def join_key(prefix: str, key: str) -> str:
 
 def mirror_key(out_prefix: str, source_key: str) -> str:
     return join_key(out_prefix, source_key) + ".json"
+
+
+def output_key(out_prefix: str, source_key: str, fmt: str) -> str:
+    """Where an item's output in `fmt` goes: `<prefix>/<key>.json`, `.pdf`, `.hocr`, `.txt`, `.md`."""
+    from shared.result_formats import EXTENSIONS
+
+    return join_key(out_prefix, source_key) + "." + ("json" if fmt == "json" else EXTENSIONS[fmt])
+
+
+def done_key(out_prefix: str, source_key: str) -> str:
+    """The record of a finished item when its JSON mirror is not written (json not in output_format):
+    the fingerprint and formats that a rerun compares, as the mirror's `ocrq` block does otherwise."""
+    return join_key(out_prefix, f"_done/{source_key}.json")
 
 
 def cas_key(out_prefix: str, fp: str) -> str:
@@ -121,6 +138,17 @@ class Batch:
     def listing_done(self) -> bool:
         return self.raw.get("listing_done") == "1"
 
+    @property
+    def output_formats(self) -> tuple[str, ...]:
+        """The formats written per item, in the order asked; ("json",) for batches made before formats."""
+        return tuple(f for f in (self.raw.get("output_formats") or "json").split(",") if f)
+
+    def record_key(self, source_key: str) -> str:
+        """The object that says an item is done (fingerprint, formats): its mirror, or a _done record."""
+        if "json" in self.output_formats:
+            return mirror_key(self.out_prefix, source_key)
+        return done_key(self.out_prefix, source_key)
+
     def job_id(self, item_id: str, round_: int) -> str:
         mac = hmac.new(self.secret.encode(), f"{self.id}|{round_}|{item_id}".encode(), hashlib.sha256).digest()
         return "job_" + base64.urlsafe_b64encode(mac[:20]).decode().rstrip("=")
@@ -128,18 +156,21 @@ class Batch:
 
 def create_batch(r: redis.Redis, *, batch_id: str, tenant: str, spec: TaskSpec, src_bucket: str, src_prefix: str = "",
                  glob: str = "", manifest_bucket: str = "", manifest_key: str = "", total: int | None = None,
-                 out_bucket: str, out_prefix: str, window: int, webhook_url: str = "") -> None:
+                 out_bucket: str, out_prefix: str, window: int, webhook_url: str = "",
+                 output_formats: tuple[str, ...] = ("json",)) -> None:
     now = now_ms()
     fields: dict[Any, str] = {
         "id": batch_id, "tenant": tenant, "status": "running", "spec": spec.model_dump_json(),
         "src_bucket": src_bucket, "src_prefix": src_prefix, "glob": glob,
         "manifest_bucket": manifest_bucket, "manifest_key": manifest_key,
         "out_bucket": out_bucket, "out_prefix": out_prefix, "webhook_url": webhook_url or "",
+        "output_formats": ",".join(output_formats or ("json",)),
         "window": str(window), "secret": secrets.token_hex(16),
         "cursor": "", "listing_done": "0", "total": "" if total is None else str(total),
         "planned": "0", "succeeded": "0", "failed": "0", "skipped": "0", "canceled": "0",
         "created_at": str(now), "started_at": str(now), "finished_at": "", "ledger_seq": "0", "round": "0",
         "rate": "0", "rate_ts": str(now), "rate_done": "0",
+        **{k: "0" for k in PAGE_COUNTERS},
     }
     pipe = r.pipeline(transaction=True)
     pipe.hset(bkey(batch_id), mapping=fields)
@@ -154,4 +185,5 @@ def create_batch(r: redis.Redis, *, batch_id: str, tenant: str, spec: TaskSpec, 
 # Move an item from "listed" to registered: cursor compare-and-set, counters, ledger row, failure.
 # KEYS: batch, inflight, failures, ledger, retry
 # ARGV: expected cursor ("\0" = no check), new cursor, kind (queue|skip|fail|cursor), job id,
-#       item json, ledger row, failure field, failure json, count as planned (1/0), pop retry (1/0)
+#       item json, ledger row, failure field, failure json, count as planned (1/0), pop retry (1/0),
+#       pages the item counts (queue: pages_total; skip: pages_total and pages_skipped)

@@ -1,4 +1,5 @@
-"""What a batch reads: manifest items and the lazy prefix listing, and the image header probe."""
+"""What a batch reads: manifest items and the lazy prefix listing, and the input probe (image header,
+or a PDF / multi-page TIFF checked as the gateway checks one: header, page count, encryption)."""
 
 from __future__ import annotations
 
@@ -23,18 +24,23 @@ class Item:
     line: int | None = None  # manifest line number (1-based), None for a prefix listing
     metadata: dict[str, Any] | None = None
     error: tuple[str, str] | None = None  # (code, message) known before any I/O (duplicate, bad line)
+    pages: int | None = None  # pages counted in the batch's pages_total when planned (an image: 1)
 
     @property
     def id(self) -> str:
         return f"line:{self.line}" if self.line is not None else self.key
 
     def to_json(self) -> str:
-        return json.dumps({"key": self.key, "line": self.line, "metadata": self.metadata}, separators=(",", ":"))
+        doc: dict[str, Any] = {"key": self.key, "line": self.line, "metadata": self.metadata}
+        if self.pages is not None:
+            doc["pages"] = self.pages
+        return json.dumps(doc, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Item:
         d = jsonlimits.loads(raw, what="an item")
-        return cls(d["key"], d.get("line"), d.get("metadata"))
+        pages = d.get("pages")
+        return cls(d["key"], d.get("line"), d.get("metadata"), pages=pages if isinstance(pages, int) else None)
 
 
 def parse_manifest(data: bytes, name: str) -> list[Item]:
@@ -127,7 +133,42 @@ class Source:
                 yield info.key, Item(info.key)
 
 
-# ------------------------------------------------------------------------------ image header only
+# ------------------------------------------------------------------------------------ input probe
+@dataclass(frozen=True)
+class Probe:
+    content_type: str
+    width: int  # 0 x 0 for a document: its pages are measured when rendered (as the gateway shows it)
+    height: int
+    pages_total: int | None = None  # a document's pages; None for an image
+
+    @property
+    def pages(self) -> int:
+        return self.pages_total or 1
+
+
+def probe_input(data: bytes, settings: Settings) -> Probe:
+    """An image by its header, or a document checked as the gateway checks an upload (no rendering).
+
+    Raises ImageRejected or a shared.documents.DocumentError (each with the code and message the
+    gateway would answer with): the item fails with that reason."""
+    from shared.documents import DocumentError, TooManyPages, inspect_document, sniff
+
+    kind = sniff(data[:1024])
+    if kind is not None:
+        try:
+            doc = inspect_document(data, max_pages=settings.max_pages)
+        except TooManyPages:
+            raise
+        except DocumentError:
+            if kind == "pdf":
+                raise
+            doc = None  # a TIFF the page counter cannot read: the image checks name what is wrong
+        if doc is not None and (doc.kind == "pdf" or doc.pages_total > 1):
+            return Probe(doc.content_type, 0, 0, doc.pages_total)
+    ctype, w, h = probe_image(data, settings)
+    return Probe(ctype, w, h)
+
+
 def probe_image(data: bytes, settings: Settings) -> tuple[str, int, int]:
     """(content type, width, height) from the header alone; the worker does the full decode."""
     from PIL import Image
