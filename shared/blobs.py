@@ -414,3 +414,8 @@ def input_key(tenant: str, sha256: str) -> str:
 
 def result_key(tenant: str, job_id: str) -> str:
     return f"results/{tenant}/{job_id}.json"
+
+
+def page_result_key(tenant: str, job_id: str, page: int) -> str:
+    """One page of a document job, kept until the document's result is assembled."""
+    return f"results/{tenant}/{job_id}/pages/{page}.json"

@@ -28,6 +28,7 @@ JOB_QUEUES = (QUEUE_INTERACTIVE, QUEUE_BULK)
 ALL_QUEUES = (QUEUE_INTERACTIVE, QUEUE_BULK, QUEUE_WEBHOOKS)
 
 TASK_RUN_JOB = "ocrq.run_job"
+TASK_RUN_PAGE = "ocrq.run_page"  # one page of a document job, on the job's own lane
 TASK_DELIVER_WEBHOOK = "ocrq.deliver_webhook"
 
 REDIS_SCHEMES = ("redis", "rediss", "unix", "sentinel", "sentinels", "redis+sentinel")

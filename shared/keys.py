@@ -2,10 +2,12 @@
 
 Nothing else builds a key by hand, so the layout below is the whole of it:
 
-  jobs        job:<id> (hash), tenant:<t>:jobs (zset by creation), running (zset by lease expiry),
+  jobs        job:<id> (hash), job:<id>:pages (hash: a document's page work),
+              tenant:<t>:jobs (zset by creation), running (zset by lease expiry),
               unsent (zset: created, message not yet confirmed sent), queued (zset by last send),
               expiring (zset by expires_at), inputrefs:<t>:<sha256> (counter), done:<id> (pub/sub channel),
-              idem:<t>:<sha256 of the Idempotency-Key> (string: the reservation)
+              idem:<t>:<sha256 of the Idempotency-Key> (string: the reservation),
+              hooks_pending (zset: finished jobs whose finished-hooks have not all run)
   api keys    apikey:<digest> (string), apikeys (hash id -> digest), tenants (set),
               tenant:<t>:buckets (set: buckets a tenant may read by reference)
   gateway     rate:<key id> (token bucket)
@@ -39,6 +41,14 @@ JOBS_RUNNING = f"{PREFIX}running"
 JOBS_UNSENT = f"{PREFIX}unsent"
 JOBS_QUEUED = f"{PREFIX}queued"  # zset: queued job ids by when their message was last sent
 JOBS_EXPIRING = f"{PREFIX}expiring"  # zset: job ids by expires_at (the expiry sweep's work list)
+# zset: succeeded/failed job ids whose finished-hooks (event, batch accounting) have not all run, by the
+# ms of the transition; written by that transition's own script, removed once the hooks ran (reaper sweeps)
+JOBS_HOOKS_PENDING = f"{PREFIX}hooks_pending"
+
+
+def job_pages(job_id: str) -> str:
+    """Hash: a document job's page work, page number -> JSON state (shared/jobs/pages.py)."""
+    return f"{PREFIX}job:{job_id}:pages"
 
 
 def input_refs(tenant: str, sha256: str) -> str:

@@ -46,6 +46,7 @@ class PageResult(BaseModel):
     lines: list[Line] = Field(default_factory=list)
     markdown: str | None = None
     fields: dict[str, Any] | None = None
+    barcodes: list[dict[str, Any]] | None = None  # documents: the symbols on this page (its pixels)
     error: PageError | None = None
     # PDF inputs: the page size in points, so that a searchable PDF keeps the input's page size.
     width_pt: float | None = None

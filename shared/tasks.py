@@ -24,6 +24,7 @@ ENGINE_TASKS: dict[str, frozenset[str]] = {
 }
 
 BarcodesOption = Literal["auto", "on", "off"]
+BARCODES_AUTO_MAX_PAGES = 5  # barcodes=auto decodes the pages of documents of at most this many pages
 BARCODES_OPTIONS: tuple[str, ...] = BarcodesOption.__args__  # type: ignore[attr-defined]  # as TASK_NAMES
 
 
@@ -66,8 +67,13 @@ class TaskSpec(BaseModel):
     @property
     def wants_barcodes(self) -> bool:
         """Decode symbols on an image job: the barcodes task always; any other unless barcodes=off (auto is on
-        for images). Document pages are not decoded yet (workers/runner.py run_page)."""
+        for images; documents: see wants_page_barcodes)."""
         return self.task in DECODER_TASKS or self.barcodes != "off"
+
+    def wants_page_barcodes(self, pages_selected: int) -> bool:
+        """Decode symbols on each page of a document: barcodes=on always, auto only for short
+        documents (a delivery note with a label), never for an archive scan of hundreds of pages."""
+        return self.barcodes == "on" or (self.barcodes is None and pages_selected <= BARCODES_AUTO_MAX_PAGES)
 
 
 class UnsupportedTask(ValueError):

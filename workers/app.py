@@ -20,7 +20,7 @@ from celery.signals import (
 )
 
 from shared.settings import get_settings
-from workers.celery_app import TASK_RUN_JOB, make_celery
+from workers.celery_app import TASK_RUN_JOB, TASK_RUN_PAGE, make_celery
 
 log = logging.getLogger("ocrq.worker")
 
@@ -38,6 +38,17 @@ def run_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
     from workers.runtime import get_runtime
 
     outcome = _batcher.submit(job_id) if _batcher is not None else get_runtime(app).runner.run(job_id)
+    if outcome.status == "retry":
+        queue = (self.request.delivery_info or {}).get("routing_key") or None
+        raise self.retry(countdown=outcome.retry_in or 5.0, queue=queue)
+    return outcome.status
+
+
+@app.task(name=TASK_RUN_PAGE, bind=True, max_retries=None)
+def run_page(self, job_id: str, page: int) -> str:  # type: ignore[no-untyped-def]
+    from workers.runtime import get_runtime
+
+    outcome = get_runtime(app).runner.run_page_work(job_id, int(page))
     if outcome.status == "retry":
         queue = (self.request.delivery_info or {}).get("routing_key") or None
         raise self.retry(countdown=outcome.retry_in or 5.0, queue=queue)

@@ -37,6 +37,7 @@ from shared.broker import (  # noqa: F401  (re-exported: the names workers use w
     QUEUE_WEBHOOKS,
     TASK_DELIVER_WEBHOOK,
     TASK_RUN_JOB,
+    TASK_RUN_PAGE,
     broker_kind,
     celery_config,
 )

@@ -10,29 +10,32 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import redis
+from pydantic import BaseModel
 
 from models.barcodes import DECODER_NAME, DECODER_VERSION, decode_barcodes
 from models.base import Engine, EngineError, EngineOutput, EngineRequest
 from shared import stats
-from shared.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge, result_key
+from shared.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge, page_result_key, result_key
 from shared.documents import DocumentError, RenderedPage, Source, render_page
 from shared.exports import join_markdown, join_text
 from shared.images import Decoded, ImageRejected, decode_for_ocr
 from shared.jobs import Job, JobError, Status, now_ms
+from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore
 from shared.labels import review_reasons
 from shared.results import EngineInfo, ImageSize, Line, OcrResult, PageError, PageResult, Timings
 from shared.settings import Settings
 from shared.tasks import DECODER_TASKS, TaskSpec
 from workers import metrics
+from workers.doc_files import DocumentFiles
 
 log = logging.getLogger("ocrq.runner")
 
@@ -96,6 +99,15 @@ class _Work:
 
 
 FinishedHook = Callable[[Job], None]
+SendPage = Callable[[str, int, str], None]  # (job id, page number, queue)
+
+
+class StoredPage(BaseModel):
+    """A page's result as stored until its document is assembled, with what it cost."""
+
+    page: PageResult
+    fetch_ms: float = 0.0
+    infer_ms: float = 0.0
 
 
 
@@ -116,6 +128,20 @@ class JobRunner:
     engine: Engine
     worker: str = field(default_factory=worker_identity)
     on_finished: list[FinishedHook] = field(default_factory=list)
+    # Sends one page message (job id, page, lane); None runs a document's pages in this process.
+    send_page: SendPage | None = None
+    pages: PageStore = field(init=False)
+    documents: DocumentFiles = field(default_factory=DocumentFiles)
+
+    def __post_init__(self) -> None:
+        self.pages = PageStore(self.store.r, self.store.retention_s)
+
+    def _beat_jobs(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            try:
+                self.store.heartbeat(job.id, self.worker, self.settings.lease_s)
+            except Exception:
+                log.warning("heartbeat failed for %s", job.id, extra=_ids(job))
 
     def run(self, job_id: str) -> Outcome:
         return self.run_many([job_id])[0]
@@ -131,14 +157,14 @@ class JobRunner:
             else:
                 works.append(claimed)
         if works:
-            with _Heartbeat(self.store, [w.job for w in works], self.worker, self.settings.lease_s):
-                images = [w for w in works if w.job.pages_total is None]
+            images = [w for w in works if w.job.pages_total is None]
+            with _Heartbeat(partial(self._beat_jobs, [w.job for w in images]), self.settings.lease_s):
                 for w in images:
                     self._fetch(w)
                 self._infer([w for w in images if w.outcome is None])
-                for w in works:
-                    if w.job.pages_total is not None:
-                        self._run_document(w)
+            for w in works:
+                if w.job.pages_total is not None:
+                    self._fan_out(w)
             for w in works:
                 assert w.outcome is not None
                 outcomes[w.job.id] = w.outcome
@@ -151,6 +177,8 @@ class JobRunner:
             return Outcome(job_id, "skipped", detail="no such job (expired or deleted)")
         if job.terminal:
             return Outcome(job_id, "skipped", detail=f"already {job.status.value}")
+        if job.status == Status.running and job.worker == PAGES_OWNER:
+            return _Work(job, now_ms())  # its pages are out: _fan_out re-sends what looks lost
         if job.attempts >= self.settings.max_attempts:
             # Each claim counts an attempt; reaching the cap means earlier attempts crashed the worker.
             err = JobError(code="attempts_exhausted",
@@ -239,42 +267,182 @@ class JobRunner:
                 self._succeed(w, out, infer_ms)
 
     # documents ---------------------------------------------------------------
-    def _run_document(self, w: _Work) -> None:
-        """A PDF / multi-page TIFF job: its selected pages rendered and read one by one in this worker
-        (pages are not fanned out over workers yet), progress written as pages finish, one result."""
+    def _fan_out(self, w: _Work) -> None:
+        """A PDF / multi-page TIFF job: its selected pages become page work that any worker runs
+        (run_page_work), each sent on the job's own lane. Run again on a job whose pages are out
+        (the reaper re-sends the job when no page moved for a lease), it sends only what looks lost,
+        or assembles the result when every page is done."""
         job = w.job
-        t0 = time.perf_counter()
-        try:
-            data = self.blobs.get(job.input.key, bucket=job.input.bucket, max_bytes=self.settings.max_upload_bytes)
-        except BlobNotFound:
-            return self._fail(w, "input_missing", f"the input object {job.input.bucket}/{job.input.key} does not exist")
-        except TooLarge as err:
-            return self._fail(w, "input_too_large", str(err))
-        except BlobStoreError as err:
-            return self._storage_down(w, err)
-        w.fetch_ms = (time.perf_counter() - t0) * 1000
         selected = job.pages or list(range(1, (job.pages_total or 0) + 1))
-        pages: list[PageResult] = []
+        now = now_ms()
+        fan = self.pages.fan_out(
+            job.id,
+            self.worker,
+            selected,
+            now=now,
+            lease_until=now + self.settings.lease_s * 1000,
+            resend_before=now - self.settings.queued_resend_s * 1000,
+        )
+        if not fan.applied:
+            w.outcome = Outcome(job.id, "skipped", detail=f"not fanned out: now {fan.status}")
+            return
+        if fan.complete:
+            w.outcome = self._assemble(job.id)
+            return
+        if self.send_page is None:  # no queue (ocrq ocr, unit tests): this process runs every page
+            for number in fan.to_send:
+                self.run_page_work(job.id, number)
+            final = self.store.get(job.id)
+            w.outcome = Outcome(job.id, final.status.value if final and final.terminal else "skipped")
+            return
+        sent = []
+        try:
+            for number in fan.to_send:
+                self.send_page(job.id, number, job.priority)
+                sent.append(number)
+        finally:
+            # Unmarked pages keep sent_at 0 and go out again on the next fan-out.
+            self.pages.mark_sent(job.id, sent, now_ms())
+        log.info("pages sent", extra={**_ids(job), "pages": len(sent), "pages_done": fan.pages_done})
+        w.outcome = Outcome(job.id, "fanned_out", detail=f"{len(sent)} page messages sent")
+
+    def run_page_work(self, job_id: str, number: int) -> Outcome:
+        """One page of a fanned-out document: claim it, render and read it, store its page result,
+        count it on the job; the worker whose page completes the document assembles the result."""
+        page = self.pages.get(job_id, number)
+        if page is None:
+            return Outcome(job_id, "skipped", detail=f"page {number}: no such page work")
+        dead = page.worker if page.state == "running" and owner_is_dead(page.worker) else ""
+        now = now_ms()
+        claim = self.pages.claim(
+            job_id, number, self.worker, now=now, lease_until=now + self.settings.lease_s * 1000,
+            max_attempts=self.settings.max_attempts, dead_owner=dead or "",
+        )
+        if not claim.run:
+            if claim.why == "held" and claim.held_until is not None:
+                return Outcome(job_id, "retry", retry_in=(claim.held_until - now) / 1000 + 0.5,
+                               detail=f"page {number} held by {page.worker}")
+            if claim.counted is not None and claim.counted[0] == claim.counted[1]:
+                return self._assemble(job_id)
+            return Outcome(job_id, "skipped", detail=f"page {number}: {claim.why}")
+        job = self.store.get(job_id)
+        if job is None:
+            return Outcome(job_id, "skipped", detail="no such job (expired or deleted)")
+        log.info("page claimed", extra={**_ids(job), "page": number, "attempt": claim.attempt})
+        beat = partial(self.pages.heartbeat, job_id, number, self.worker)
+        with _Heartbeat(lambda: beat(now_ms() + self.settings.lease_s * 1000), self.settings.lease_s):
+            return self._read_page(job, number)
+
+    def _read_page(self, job: Job, number: int) -> Outcome:
         t0 = time.perf_counter()
         try:
-            # The renderer reads a file lazily, page by page; the bytes need not stay in this process.
-            with tempfile.NamedTemporaryFile(prefix="ocrq-doc-", suffix=".bin") as f:
-                f.write(data)
-                f.flush()
-                del data
-                self._progress(job, 0, len(selected))
-                for number in selected:
-                    pages.append(self.run_page(f.name, number, job.spec))
-                    self._progress(job, len(pages), len(selected))
+            path = self.documents.path(job.input, self.blobs, self.settings.max_upload_bytes)
+        except BlobNotFound:
+            err = PageError(code="input_missing", message=f"the input object {job.input.key} does not exist")
+            return self._page_done(job, PageResult(page=number, width=0, height=0, error=err), 0.0, 0.0)
+        except TooLarge as err:
+            error = PageError(code="input_too_large", message=str(err))
+            return self._page_done(job, PageResult(page=number, width=0, height=0, error=error), 0.0, 0.0)
+        except BlobStoreError as err:
+            return self._page_storage_down(job, number, err)
+        fetch_ms = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        try:
+            selected = len(job.pages or []) or job.pages_total or 0
+            result = self.run_page(path, number, job.spec, barcodes=job.spec.wants_page_barcodes(selected))
         except Exception as err:
             if type(err).__name__ not in TIME_LIMIT_ERRORS:
                 raise
-            return self._fail(
-                w, "time_limit", f"the job ran past OCRQ_JOB_TIME_LIMIT_S ({self.settings.job_time_limit_s} s)"
-            )
-        self._finish_document(w, pages, (time.perf_counter() - t0) * 1000)
+            message = f"the page ran past OCRQ_JOB_TIME_LIMIT_S ({self.settings.job_time_limit_s} s)"
+            result = PageResult(page=number, width=0, height=0, error=PageError(code="time_limit", message=message))
+        return self._page_done(job, result, fetch_ms, (time.perf_counter() - t0) * 1000)
 
-    def run_page(self, source: Source, page_number: int, spec: TaskSpec) -> PageResult:
+    def _page_done(self, job: Job, result: PageResult, fetch_ms: float, infer_ms: float) -> Outcome:
+        key = page_result_key(job.tenant, job.id, result.page)
+        stored = StoredPage(page=result, fetch_ms=round(fetch_ms, 2), infer_ms=round(infer_ms, 2))
+        try:
+            self.blobs.put(key, stored.model_dump_json().encode(), "application/json")
+        except BlobStoreError as err:
+            return self._page_storage_down(job, result.page, err)
+        error = result.error.model_dump() if result.error else None
+        lease = now_ms() + self.settings.lease_s * 1000
+        done = self.pages.done(job.id, result.page, self.worker, lease_until=lease, result_key=key, error=error)
+        if not done.counted:
+            return Outcome(job.id, "skipped", detail=f"page {result.page}: {done.why}")
+        if done.complete:
+            return self._assemble(job.id)
+        return Outcome(job.id, "page_done", detail=f"page {result.page}: {done.pages_done}/{done.pages_total}")
+
+    def _page_storage_down(self, job: Job, number: int, err: BlobStoreError) -> Outcome:
+        # As for jobs: no fault of the page, so its attempt is refunded; the page message retries.
+        self.pages.give_back(job.id, number, self.worker)
+        log.warning("storage unavailable on page %d, retrying: %s", number, short_error(err), extra=_ids(job))
+        return Outcome(job.id, "retry", retry_in=5.0, detail=f"storage unavailable: {short_error(err)}")
+
+    def _assemble(self, job_id: str) -> Outcome:
+        """Every selected page is done: one result from the page results, then the job's CAS (once,
+        whoever gets here first; a second assembler writes the same result and loses the CAS)."""
+        job = self.store.get(job_id)
+        if job is None or job.terminal:
+            return Outcome(job_id, "skipped", detail=f"already {job.status.value}" if job else "no such job")
+        try:
+            stored = self._page_results(job)
+        except BlobStoreError as err:  # the job's lease runs out and the reaper sends it again
+            log.warning("storage unavailable assembling the result: %s", short_error(err), extra=_ids(job))
+            return Outcome(job_id, "skipped", detail=f"assembly waits for storage: {short_error(err)}")
+        pages = [s.page for s in stored]
+        failed = [p for p in pages if p.error is not None]
+        w = _Work(job, job.started_at or now_ms())
+        if len(failed) == len(pages):
+            codes = {p.error.code for p in failed if p.error}
+            first = failed[0]
+            detail = first.error.message if first.error else ""
+            message = f"every selected page failed ({len(pages)}); page {first.page}: {detail}"
+            code = codes.pop() if len(codes) == 1 else "all_pages_failed"
+            t = self.store.fail(job_id, JobError(code=code, message=message[:ERROR_MESSAGE_MAX]), worker=PAGES_OWNER)
+        else:
+            w.fetch_ms = sum(s.fetch_ms for s in stored)
+            timings = _timings(w, sum(s.infer_ms for s in stored))
+            result = make_document_result(job.spec.task, pages, self.engine, timings)
+            key = result_key(job.tenant, job.id)
+            try:
+                self.blobs.put(key, result.model_dump_json().encode(), "application/json")
+            except BlobStoreError as err:
+                log.warning("storage unavailable storing the result: %s", short_error(err), extra=_ids(job))
+                return Outcome(job_id, "skipped", detail=f"assembly waits for storage: {short_error(err)}")
+            t = self.store.succeed(job_id, PAGES_OWNER, key, review_reasons=result.review_reasons)
+        if not t.applied:
+            return Outcome(job_id, "skipped", detail=f"assembled by another worker: now {t.status}")
+        self._finished(job_id, None if len(failed) == len(pages) else timings)
+        self._drop_page_results(job)
+        status = "failed" if len(failed) == len(pages) else "succeeded"
+        return Outcome(job_id, status, detail=f"{len(failed)} of {len(pages)} pages failed")
+
+    def _page_results(self, job: Job) -> list[StoredPage]:
+        selected = job.pages or list(range(1, (job.pages_total or 0) + 1))
+        recorded = {p.number: p for p in self.pages.all(job.id)}
+        out = []
+        for number in selected:
+            page = recorded.get(number)
+            if page is not None and page.result_key:
+                out.append(StoredPage.model_validate_json(self.blobs.get(page.result_key)))
+                continue
+            error = PageError(**page.error) if page is not None and page.error else PageError(
+                code="page_missing", message="this page's work was lost")
+            out.append(StoredPage(page=PageResult(page=number, width=0, height=0, error=error)))
+        return out
+
+    def _drop_page_results(self, job: Job) -> None:
+        """The page results live on in the job's result; their own objects are deleted (best effort:
+        the expiry sweep deletes what is left)."""
+        for page in self.pages.all(job.id):
+            if page.result_key:
+                try:
+                    self.blobs.delete(page.result_key)
+                except BlobStoreError:
+                    log.warning("could not delete page result %s", page.result_key, extra=_ids(job))
+
+    def run_page(self, source: Source, page_number: int, spec: TaskSpec, *, barcodes: bool = False) -> PageResult:
         """One page of a document: rendered, read by the engine, its boxes in that page's pixels.
 
         A page that cannot be rendered or read comes back with its `error` set: it never fails the
@@ -301,39 +469,13 @@ class JobRunner:
             log.warning("engine failed on page %d: %s", page_number, short_error(err))
             out = EngineError("engine_error", f"the engine failed: {short_error(err)}")
         metrics.observe_batch(1, time.perf_counter() - t0)
-        return page_result(page_number, out, rendered)
-
-    def _progress(self, job: Job, done: int, total: int) -> None:
-        try:
-            progress = {"pages_done": done, "pages_total": total}
-            self.store.set_running_fields(job.id, self.worker, {"progress": progress})
-        except Exception:  # progress is for people watching; a Redis hiccup must not fail the pages
-            log.warning("could not record progress", extra=_ids(job))
-
-    def _finish_document(self, w: _Work, pages: list[PageResult], infer_ms: float) -> None:
-        job = w.job
-        failed = [p for p in pages if p.error is not None]
-        if len(failed) == len(pages):
-            codes = {p.error.code for p in failed if p.error}
-            first = failed[0]
-            detail = first.error.message if first.error else ""
-            message = f"every selected page failed ({len(pages)}); page {first.page}: {detail}"
-            return self._fail(w, codes.pop() if len(codes) == 1 else "all_pages_failed", message[:ERROR_MESSAGE_MAX])
-        timings = _timings(w, infer_ms)
-        result = make_document_result(job.spec.task, pages, self.engine, timings)
-        key = result_key(job.tenant, job.id)
-        try:
-            self.blobs.put(key, result.model_dump_json().encode(), "application/json")
-        except BlobStoreError as err:
-            return self._storage_down(w, err)
-        review = {"needs_review": True, "review_reasons": ["pages_failed"]} if failed else {}
-        self.store.set_running_fields(job.id, self.worker, {"pages_failed": len(failed), **review})
-        t = self.store.succeed(job.id, self.worker, key)
-        if t.applied:
-            self._finished(job.id, timings)
-            w.outcome = Outcome(job.id, "succeeded", detail=f"{len(failed)} of {len(pages)} pages failed")
-        else:
-            w.outcome = Outcome(job.id, "skipped", detail=f"lost the job while running: now {t.status}")
+        found = None
+        if barcodes and not isinstance(out, EngineError):
+            try:
+                found = find_barcodes(rendered)
+            except Exception as err:  # a decoder bug costs this page its barcodes, never its text
+                log.warning("barcode decoder failed on page %d: %s", page_number, short_error(err))
+        return page_result(page_number, out, rendered, barcodes=found)
 
     # finish ----------------------------------------------------------------
     def _succeed(self, w: _Work, out: EngineOutput, infer_ms: float) -> None:
@@ -419,19 +561,29 @@ class JobRunner:
 
     def _finished(self, job_id: str, timings: Timings | None = None) -> None:
         job = self._read_finished(job_id)
-        if job is None:
-            return
+        if job is None or not job.terminal:
+            return  # purged; or the transition was lost with a Redis primary: the job runs again
         try:
             stats.record_finished(self.store.r, job.status.value, timings)
         except Exception:
             log.warning("could not record stats for %s", job_id, extra=_ids(job))
         metrics.observe_finished(job.status.value)
         log.info("finished", extra={**_ids(job), "status": job.status.value})
+        # The transition put the job on hooks_pending; it leaves once every hook ran. A hook that fails
+        # (or a worker that dies here) leaves it for the reaper, which runs all the hooks again (each is
+        # idempotent). The hooks after a failed one wait for that too: batch accounting drops the record
+        # the webhook hook needs.
         for hook in self.on_finished:
             try:
                 hook(job)
             except Exception:  # a hook (webhook outbox, batch counters) must not undo a finished job
-                log.exception("finished-hook failed for %s", job_id, extra=_ids(job))
+                log.exception("finished-hook failed for %s; the reaper runs the hooks again", job_id,
+                              extra=_ids(job))
+                return
+        try:
+            self.store.hooks_done(job_id)
+        except Exception:  # the reaper's sweep runs the (idempotent) hooks once more and clears it
+            log.warning("could not clear the pending hooks of %s", job_id, extra=_ids(job))
 
 
 def make_result(
@@ -470,7 +622,9 @@ def make_result(
     )
 
 
-def page_result(number: int, out: EngineOutput | EngineError, decoded: Decoded) -> PageResult:
+def page_result(
+    number: int, out: EngineOutput | EngineError, decoded: Decoded, *, barcodes: list[dict[str, Any]] | None = None
+) -> PageResult:
     """One entry of a result's `pages`: the engine's answer for one page (or image), boxes scaled
     to that page's pixels; an EngineError becomes the page's error."""
     width_pt = decoded.width_pt if isinstance(decoded, RenderedPage) and decoded.width_pt else None
@@ -492,6 +646,7 @@ def page_result(number: int, out: EngineOutput | EngineError, decoded: Decoded) 
         lines=[_scale_line(line, decoded) for line in out.lines],
         markdown=out.markdown,
         fields=out.fields,
+        barcodes=barcodes,
         width_pt=width_pt,
         height_pt=height_pt,
     )
@@ -502,6 +657,10 @@ def make_document_result(task: str, pages: list[PageResult], engine: Engine, tim
     first readable page's size as `image` (the field every result has)."""
     docs = [p.model_dump() for p in pages]
     first_ok = next(p for p in pages if p.error is None)
+    reasons = ["pages_failed"] if any(p.error is not None for p in pages) else []
+    for p in pages:
+        if p.barcodes:
+            reasons += [r for r in review_reasons(p.barcodes, p.lines) if r not in reasons]
     return OcrResult(
         task=task,
         text=join_text(docs),
@@ -511,6 +670,8 @@ def make_document_result(task: str, pages: list[PageResult], engine: Engine, tim
         timings=timings,
         pages=pages,
         pages_failed=sum(1 for p in pages if p.error is not None),
+        needs_review=bool(reasons),
+        review_reasons=reasons or None,
     )
 
 
@@ -550,10 +711,11 @@ def _scale_line(line: Line, d: Decoded) -> Line:
 
 
 class _Heartbeat:
-    """Renews the leases of running jobs so the reaper never hands a live job to someone else."""
+    """Calls ``beat`` every third of a lease while the work runs, so the reaper never hands live
+    work to someone else."""
 
-    def __init__(self, store: JobStore, jobs: list[Job], worker: str, lease_s: int) -> None:
-        self.store, self.jobs, self.worker, self.lease_s = store, jobs, worker, lease_s
+    def __init__(self, beat: Callable[[], object], lease_s: int) -> None:
+        self.beat, self.lease_s = beat, lease_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ocrq-heartbeat", daemon=True)
 
@@ -567,8 +729,7 @@ class _Heartbeat:
 
     def _loop(self) -> None:
         while not self._stop.wait(max(0.5, self.lease_s / 3)):
-            for job in self.jobs:
-                try:
-                    self.store.heartbeat(job.id, self.worker, self.lease_s)
-                except Exception:
-                    log.warning("heartbeat failed for %s", job.id, extra=_ids(job))
+            try:
+                self.beat()
+            except Exception:
+                log.warning("heartbeat failed", exc_info=True)

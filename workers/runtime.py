@@ -13,10 +13,11 @@ from celery import Celery
 
 from models.base import Engine
 from shared.blobs import BlobStore, open_blob_store
+from shared.broker import TASK_RUN_PAGE
 from shared.jobs.store import JobStore
 from shared.redis_client import connect
 from shared.settings import Settings, get_settings
-from workers.runner import JobRunner
+from workers.runner import JobRunner, SendPage
 
 
 @dataclass
@@ -28,6 +29,13 @@ class Runtime:
     runner: JobRunner
 
 
+def page_sender(celery: Celery) -> SendPage:
+    def send(job_id: str, page: int, queue: str) -> None:
+        celery.send_task(TASK_RUN_PAGE, args=[job_id, page], queue=queue)
+
+    return send
+
+
 _lock = threading.Lock()
 _runtime: Runtime | None = None
 
@@ -37,7 +45,8 @@ def build_runtime(settings: Settings, engine: Engine, celery: Celery | None = No
 
     store = JobStore(connect(settings.redis_url, "ocrq-worker"), settings.retention_s)
     blobs = open_blob_store(settings)
-    runner = JobRunner(settings, store, blobs, engine, on_finished=finished_hooks(settings, store, celery))
+    runner = JobRunner(settings, store, blobs, engine, on_finished=finished_hooks(settings, store, celery),
+                       send_page=page_sender(celery) if celery is not None else None)
     return Runtime(settings, store, blobs, engine, runner)
 
 

@@ -6,6 +6,7 @@ from shared import stats
 from shared.blobs import BlobStore
 from shared.errors import Conflict
 from shared.jobs.model import Job, Status
+from shared.jobs.pages import PAGES_OWNER
 from shared.jobs.store import JobStore
 from shared.webhooks.events import emit_job_canceled
 from shared.webhooks.outbox import Outbox
@@ -21,12 +22,14 @@ class NotCancelable(Conflict):
 
 
 def cancel(store: JobStore, outbox: Outbox, job: Job, *, purging: bool = False) -> Job:
-    """queued → canceled, with its job.canceled event. A job past queued is not cancelable;
-    when the caller purges anyway (``purging``) that is no error, the purge decides."""
-    if job.status != Status.queued:
+    """queued → canceled, with its job.canceled event; so is a document whose pages are out
+    (running, held by no worker): the pages not yet started then never start. Any other job past
+    queued is not cancelable; when the caller purges anyway (``purging``) that is no error, the
+    purge decides."""
+    if job.status != Status.queued and not (job.status == Status.running and job.worker == PAGES_OWNER):
         if purging:
             return job
-        raise NotCancelable(f"job {job.id} is {job.status.value}; only queued jobs can be canceled "
+        raise NotCancelable(f"job {job.id} is {job.status.value}; only queued jobs and documents can be canceled "
                             "(use ?purge=true on a finished job to delete it and its data)")
     t = store.cancel(job.id)
     current = store.get(job.id) or job

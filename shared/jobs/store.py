@@ -5,6 +5,7 @@ Keys (declared in shared/keys.py):
   tenant:<t>:jobs       zset: job ids by creation time (listing, newest first)
   running               zset: running job ids by lease expiry (the reaper's work list)
   unsent                zset: created jobs whose queue message is not yet confirmed sent
+  hooks_pending         zset: succeeded/failed jobs whose finished-hooks have not all run, by transition ms
   done:<id>             pub/sub channel: one message when the job reaches a final state
 """
 
@@ -19,13 +20,18 @@ import redis
 
 from shared import keys
 from shared.jobs.model import TERMINAL, Job, JobError, Status, now_ms
+from shared.jobs.pages import PAGES_OWNER
 
-# KEYS[1] job hash, KEYS[2] running zset, KEYS[3] unsent zset, KEYS[4] queued zset
+# KEYS[1] job hash, KEYS[2] running zset, KEYS[3] unsent zset, KEYS[4] queued zset, KEYS[5] hooks_pending zset
 # ARGV[1] JSON list of allowed current statuses, ARGV[2] new status, ARGV[3] now ms,
 # ARGV[4] "1" to add one attempt, "-1" to take one back (never below 0),
 # ARGV[5] lease expiry ms ("" = leave running set),
 # ARGV[6] expected worker ("" = any), ARGV[7] done channel, ARGV[8..] field/value pairs.
 # Returns {1, status} when applied, {0, current status} when refused, {-1} when missing.
+# A job that becomes succeeded or failed (a worker's transitions, followed by the runner's finished-hooks)
+# is put on hooks_pending in the same script: replicated with it or lost with it, never one without the
+# other, so a hook cut off after the transition is run again by the reaper. canceled is not: whoever
+# cancels writes its event itself, and the planner's sweep accounts canceled batch items.
 _TRANSITION = """
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return {-1} end
@@ -53,6 +59,7 @@ else
 end
 redis.call('ZREM', KEYS[3], id)
 if new == 'queued' then redis.call('ZADD', KEYS[4], ARGV[3], id) else redis.call('ZREM', KEYS[4], id) end
+if new == 'succeeded' or new == 'failed' then redis.call('ZADD', KEYS[5], ARGV[3], id) end
 if new == 'succeeded' or new == 'failed' or new == 'canceled' then
   redis.call('PUBLISH', ARGV[7], new)
 end
@@ -133,6 +140,7 @@ class JobStore:
     UNSENT = keys.JOBS_UNSENT
     QUEUED = keys.JOBS_QUEUED
     EXPIRING = keys.JOBS_EXPIRING
+    HOOKS_PENDING = keys.JOBS_HOOKS_PENDING
 
     def _ttl_s(self) -> int:
         # The record outlives its data by 30 days so that late polls get 410, not 404.
@@ -262,7 +270,8 @@ class JobStore:
         ]
         for k, v in (fields or {}).items():
             argv += [k, json.dumps(v)]
-        res = self._transition(keys=[self.key(job_id), self.RUNNING, self.UNSENT, self.QUEUED], args=argv)
+        res = self._transition(keys=[self.key(job_id), self.RUNNING, self.UNSENT, self.QUEUED, self.HOOKS_PENDING],
+                               args=argv)
         if res[0] == -1:
             return Transition(False, None)
         status = res[1].decode() if isinstance(res[1], bytes) else res[1]
@@ -342,13 +351,33 @@ class JobStore:
         )
 
     def cancel(self, job_id: str) -> Transition:
-        return self._apply(job_id, [Status.queued], Status.canceled, fields={"finished_at": now_ms()})
+        """queued → canceled, or running → canceled for a document whose pages are out (held by
+        PAGES_OWNER, no worker); a job a worker holds is not canceled."""
+        t = self._apply(job_id, [Status.queued], Status.canceled, fields={"finished_at": now_ms()})
+        if t.applied or t.status != Status.running:
+            return t
+        return self._apply(job_id, [Status.running], Status.canceled, expect_worker=PAGES_OWNER,
+                           fields={"finished_at": now_ms(), "lease_until": None})
 
     def expired_leases(self, now: int, limit: int = 100) -> list[str]:
         return [keys.text(m) for m in self.r.zrangebyscore(self.RUNNING, "-inf", now, start=0, num=limit)]
 
     def unsent_before(self, before_ms: int, limit: int = 100) -> list[str]:
         return [keys.text(m) for m in self.r.zrangebyscore(self.UNSENT, "-inf", before_ms, start=0, num=limit)]
+
+    # finished-hooks: the transition to succeeded/failed puts the job on hooks_pending
+    def hooks_done(self, job_id: str) -> None:
+        """Every finished-hook of the job ran: nothing left for the reaper's sweep."""
+        self.r.zrem(self.HOOKS_PENDING, job_id)
+
+    def hooks_pending_before(self, before_ms: int, limit: int = 100) -> list[str]:
+        """Finished jobs whose hooks were not confirmed done by ``before_ms`` (pending since, or retried at)."""
+        return [keys.text(m) for m in self.r.zrangebyscore(self.HOOKS_PENDING, "-inf", before_ms, start=0,
+                                                            num=limit)]
+
+    def hooks_retry_at(self, job_id: str, at_ms: int) -> None:
+        """Look at the job's hooks again at ``at_ms`` (only while it is still pending)."""
+        self.r.zadd(self.HOOKS_PENDING, {job_id: at_ms}, xx=True)
 
     def delete(self, job: Job) -> None:
         pipe = self.r.pipeline(transaction=True)
@@ -358,6 +387,7 @@ class JobStore:
         pipe.zrem(self.UNSENT, job.id)
         pipe.zrem(self.QUEUED, job.id)
         pipe.zrem(self.EXPIRING, job.id)
+        pipe.zrem(self.HOOKS_PENDING, job.id)
         pipe.execute()
 
 

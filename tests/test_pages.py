@@ -1,0 +1,256 @@
+"""A document's pages as work any worker runs (shared/jobs/pages.py + the runner), against a real
+Redis and a local store: the page messages a worker would get are kept in a list and delivered by
+the test, in whatever order, twice, or to a worker that "died", as a broker could."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+from reportlab.pdfgen import canvas
+
+from models.base import EngineRequest
+from models.checksum import ChecksumEngine
+from shared.blobs import BlobNotFound, LocalBlobStore, input_key, page_result_key
+from shared.documents import render_page
+from shared.jobs import InputRef, Job, Status, new_job_id
+from shared.jobs.lifecycle import cancel
+from shared.jobs.pages import PAGES_OWNER, PageStore
+from shared.jobs.store import JobStore
+from shared.redis_client import connect
+from shared.settings import load_settings
+from shared.tasks import TaskSpec
+from shared.webhooks.outbox import Outbox
+from workers.runner import JobRunner
+
+
+def pages_pdf(n: int) -> bytes:
+    """n pages, each its own size, so the checksum engine's answer names the page it read."""
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf, invariant=1)
+    for i in range(n):
+        pdf.setPageSize((100 + 7 * i, 140))
+        pdf.drawString(10, 70, f"page {i + 1}")
+        pdf.showPage()
+    pdf.save()
+    return buf.getvalue()
+
+
+class CountingEngine(ChecksumEngine):
+    def __init__(self) -> None:
+        self.images = 0
+
+    def run(self, requests):  # type: ignore[no-untyped-def]
+        self.images += len(requests)
+        return super().run(requests)
+
+
+class Sent(list):
+    """The broker: page messages in the order they were sent."""
+
+    def __call__(self, job_id: str, page: int, queue: str) -> None:
+        self.append((job_id, page, queue))
+
+
+@pytest.fixture
+def env(redis_db, tmp_path):
+    settings = load_settings(redis_url=redis_db, storage_url=f"file://{tmp_path}", max_attempts=3, pdf_dpi=72)
+    store = JobStore(connect(redis_db), 3600)
+    return settings, store, LocalBlobStore(tmp_path, "ocrq")
+
+
+def submit_pdf(store, blobs, data: bytes, pages: int, *, priority: str = "bulk", selected=None) -> str:
+    sha = hashlib.sha256(data).hexdigest()
+    blobs.put(input_key("acme", sha), data)
+    job = Job(id=new_job_id(), tenant="acme", priority=priority, pages_total=pages, pages=selected,
+              input=InputRef(bucket="ocrq", key=input_key("acme", sha), sha256=sha, bytes=len(data),
+                             content_type="application/pdf", width=0, height=0))
+    store.create(job)
+    return job.id
+
+
+def runner(env, sent, engine=None, name="w1", finished=None):
+    settings, store, blobs = env
+    return JobRunner(settings, store, blobs, engine or CountingEngine(), worker=f"{name}:1", send_page=sent,
+                     on_finished=[finished.append] if finished is not None else [])
+
+
+def expected_texts(data: bytes, n: int, settings) -> list[str]:
+    """The engine's answer for each page image, rendered as the worker renders it."""
+    texts = []
+    for i in range(1, n + 1):
+        page = render_page(data, i, dpi=settings.pdf_dpi, max_side=settings.max_side,
+                           max_pixels=settings.max_pixels, time_limit_s=None)
+        texts.append(ChecksumEngine().run([EngineRequest(page.image, TaskSpec())])[0].text)
+    return texts
+
+
+def dead_worker() -> str:
+    """The identity of a worker on this host whose process is gone."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return f"{socket.gethostname()}:{proc.pid}"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def test_a_document_fans_out_and_two_workers_read_its_pages_each_exactly_once(env):
+    settings, store, blobs = env
+    data = pages_pdf(6)
+    job_id = submit_pdf(store, blobs, data, 6)
+    sent, finished = Sent(), []
+    a, b = runner(env, sent, name="a", finished=finished), runner(env, sent, name="b", finished=finished)
+
+    assert a.run(job_id).status == "fanned_out"
+    job = store.get(job_id)
+    assert job.status == Status.running and job.worker == PAGES_OWNER
+    assert job.progress == {"pages_done": 0, "pages_total": 6}
+    assert sent == [(job_id, n, "bulk") for n in range(1, 7)]  # on the job's own lane
+
+    outcomes = [(a if i % 2 else b).run_page_work(j, n).status for i, (j, n, _) in enumerate(sent)]
+    assert outcomes == ["page_done"] * 5 + ["succeeded"]
+    job = store.get(job_id)
+    assert job.status == Status.succeeded and job.progress == {"pages_done": 6, "pages_total": 6}
+    assert job.pages_failed == 0 and not job.needs_review
+    doc = json.loads(blobs.get(job.result_key))
+    assert [p["page"] for p in doc["pages"]] == [1, 2, 3, 4, 5, 6]
+    assert [p["text"] for p in doc["pages"]] == expected_texts(data, 6, settings)
+    assert doc["text"] == "\f".join(p["text"] for p in doc["pages"])
+    assert a.engine.images + b.engine.images == 6  # no page read twice
+    assert [p.attempts for p in PageStore(store.r, 3600).all(job_id)] == [1] * 6
+    assert len(finished) == 1  # one job.succeeded, not one per page
+    # the page results live on in the job's result only
+    for n in range(1, 7):
+        with pytest.raises(BlobNotFound):
+            blobs.get(page_result_key("acme", job_id, n))
+
+    # A duplicate of every page message (a broker redelivery) changes nothing.
+    assert {a.run_page_work(j, n).status for j, n, _ in sent} == {"skipped"}
+    assert a.engine.images + b.engine.images == 6 and len(finished) == 1
+
+
+def test_a_page_whose_worker_died_is_taken_over_and_counted_once(env):
+    settings, store, blobs = env
+    job_id = submit_pdf(store, blobs, pages_pdf(3), 3)
+    sent = Sent()
+    a = runner(env, sent, name="a")
+    a.run(job_id)
+    # A worker on this host claimed page 2 and died (its pid no longer exists).
+    pages = PageStore(store.r, 3600)
+    now = now_ms()
+    grabbed = pages.claim(job_id, 2, dead_worker(), now=now, lease_until=now + 60_000, max_attempts=3)
+    assert grabbed.run
+    # Its message comes back (reject_on_worker_lost): taken over at once, the lease notwithstanding.
+    outcomes = [a.run_page_work(j, n).status for j, n, _ in sent]
+    assert outcomes[-1] == "succeeded"
+    assert [p.attempts for p in pages.all(job_id)] == [1, 2, 1]
+    assert a.engine.images == 3
+    assert store.get(job_id).progress == {"pages_done": 3, "pages_total": 3}
+
+
+def test_a_page_held_by_a_live_worker_is_retried_after_its_lease(env):
+    settings, store, blobs = env
+    job_id = submit_pdf(store, blobs, pages_pdf(2), 2)
+    sent = Sent()
+    a = runner(env, sent, name="a")
+    a.run(job_id)
+    pages = PageStore(store.r, 3600)
+    now = now_ms()
+    assert pages.claim(job_id, 1, f"{socket.gethostname()}:{os.getpid()}", now=now, lease_until=now + 20_000,
+                       max_attempts=3).run
+    out = a.run_page_work(job_id, 1)
+    assert out.status == "retry" and 15 < out.retry_in <= 21
+    assert a.engine.images == 0
+
+
+def test_the_attempt_cap_counts_per_page_and_fails_only_that_page(env):
+    settings, store, blobs = env
+    job_id = submit_pdf(store, blobs, pages_pdf(3), 3)
+    sent = Sent()
+    a = runner(env, sent, name="a")
+    a.run(job_id)
+    pages = PageStore(store.r, 3600)
+    for attempt in range(settings.max_attempts):  # page 3 crashed its worker every time
+        now = now_ms()
+        held = pages.get(job_id, 3)
+        c = pages.claim(job_id, 3, dead_worker(), now=now, lease_until=now + 60_000,
+                        max_attempts=settings.max_attempts, dead_owner=held.worker or "")
+        assert c.run and c.attempt == attempt + 1
+    statuses = [a.run_page_work(j, n).status for j, n, _ in sent]
+    assert statuses[-1] == "succeeded"
+    job = store.get(job_id)
+    assert job.pages_failed == 1 and job.needs_review and job.review_reasons == ["pages_failed"]
+    doc = json.loads(blobs.get(job.result_key))
+    assert doc["pages"][2]["error"]["code"] == "attempts_exhausted"
+    assert doc["pages"][0]["error"] is None and doc["pages"][1]["error"] is None
+
+
+def test_cancel_stops_the_pages_not_yet_started(env):
+    settings, store, blobs = env
+    job_id = submit_pdf(store, blobs, pages_pdf(5), 5, priority="interactive")
+    sent, finished = Sent(), []
+    a = runner(env, sent, name="a", finished=finished)
+    a.run(job_id)
+    assert a.run_page_work(job_id, 1).status == "page_done"
+    assert a.run_page_work(job_id, 2).status == "page_done"
+    job = cancel(store, Outbox(store.r, settings), store.get(job_id))
+    assert job.status == Status.canceled
+    assert {a.run_page_work(j, n).status for j, n, _ in sent[2:]} == {"skipped"}
+    assert a.engine.images == 2  # pages 3-5 never read
+    assert store.get(job_id).status == Status.canceled and finished == []
+
+
+def test_a_lost_page_message_goes_out_again_when_the_job_message_comes_back(env):
+    settings, store, blobs = env
+    job_id = submit_pdf(store, blobs, pages_pdf(4), 4, selected=[2, 4])
+    sent = Sent()
+    a = runner(env, sent, name="a")
+
+    def lose_sends(job_id, page, queue):
+        raise ConnectionError("broker down")
+
+    a.send_page = lose_sends
+    with pytest.raises(ConnectionError):
+        a.run(job_id)
+    a.send_page = sent
+    # The reaper sends the job message again once its lease runs out; the pages never marked sent go.
+    assert a.run(job_id).status == "fanned_out"
+    assert [n for _, n, _ in sent] == [2, 4]
+    # A third delivery with the pages' messages out sends nothing more.
+    a.run(job_id)
+    assert [n for _, n, _ in sent] == [2, 4]
+    assert [a.run_page_work(j, n).status for j, n, _ in sent] == ["page_done", "succeeded"]
+    job = store.get(job_id)
+    assert job.status == Status.succeeded and job.progress == {"pages_done": 2, "pages_total": 2}
+
+
+def test_the_last_page_s_worker_dying_before_assembly_is_recovered_by_the_job_message(env):
+    settings, store, blobs = env
+    job_id = submit_pdf(store, blobs, pages_pdf(2), 2)
+    sent = Sent()
+    a = runner(env, sent, name="a")
+    a.run(job_id)
+    a._assemble = lambda job_id: None  # type: ignore[method-assign]  # dies between the page and the job
+    for j, n, _ in sent:
+        a.run_page_work(j, n)
+    assert store.get(job_id).status == Status.running
+    b = runner(env, Sent(), name="b")
+    assert b.run(job_id).status == "succeeded"  # the reaper's re-sent job message assembles it
+
+
+def test_without_a_queue_the_runner_reads_every_page_itself(env):
+    settings, store, blobs = env
+    data = pages_pdf(3)
+    job_id = submit_pdf(store, blobs, data, 3)
+    r = JobRunner(settings, store, blobs, ChecksumEngine(), worker="solo:1")
+    assert r.run(job_id).status == "succeeded"
+    job = store.get(job_id)
+    assert [p["text"] for p in json.loads(blobs.get(job.result_key))["pages"]] == expected_texts(data, 3, settings)
