@@ -16,6 +16,8 @@ turns the same URL into its broker settings.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -27,6 +29,12 @@ SENTINEL_SCHEME = "redis+sentinel"
 DEFAULT_SENTINEL_PORT = 26379
 # Where the replication probe of wait_for_replicas() writes (a counter, a few bytes).
 PROBE_KEY = "ocrq:replication:probe"
+
+# A replica counts as one Sentinel could promote while the primary streams to it ("online") and it
+# acknowledged within this many seconds (a replica sends REPLCONF ACK every second).
+REPLICA_LIVE_LAG_S = 3
+# How long the gateway trusts its count of live replicas before asking the primary again.
+REPLICA_COUNT_TTL_S = 1.0
 
 # Data connections: above the longest long-poll (wait_max_s, 30 s by default), below "hung forever".
 _SOCKET_TIMEOUT_S = 40.0
@@ -188,3 +196,66 @@ def wait_for_replicas(client: redis.Redis, n: int, timeout_ms: int) -> int:
     if acked < n:
         raise ReplicationTimeout(acked, n, timeout_ms)
     return acked
+
+
+def live_replicas(client: redis.Redis) -> int:
+    """Replicas of the primary `client` talks to that Sentinel could promote: streaming from it
+    (``state=online`` in INFO replication) and acknowledging (``lag`` <= REPLICA_LIVE_LAG_S)."""
+    info = client.info("replication")
+    n = 0
+    for k, v in info.items():
+        if not (k.startswith("slave") and k[5:].isdigit() and isinstance(v, dict)):
+            continue
+        if v.get("state") == "online" and int(v.get("lag", 0)) <= REPLICA_LIVE_LAG_S:
+            n += 1
+    return n
+
+
+class ReplicaWaiter:
+    """WAIT for every live replica of the primary, never fewer than `floor` (OCRQ_REDIS_MIN_REPLICAS).
+
+    ``WAIT n`` says that *some* n replicas hold a write, and Sentinel promotes whichever replica it
+    judges freshest from INFO it polled up to a second earlier: with two replicas and ``WAIT 1`` it
+    can promote the one without the write, and the write is gone. Waiting for all of them, whichever
+    is promoted has it. After a failover the new primary has one replica fewer; the count follows
+    (it is read from the primary's INFO replication, cached REPLICA_COUNT_TTL_S and read again
+    whenever a WAIT falls short), so the floor alone decides whether submits keep working.
+
+    `floor` <= 0 waits for nothing (no INFO, no WAIT): the asynchronous default.
+    """
+
+    def __init__(self, client: redis.Redis, floor: int, timeout_ms: int, *,
+                 ttl_s: float = REPLICA_COUNT_TTL_S) -> None:
+        self.client = client
+        self.floor = floor
+        self.timeout_ms = timeout_ms
+        self.ttl_s = ttl_s
+        self._count: tuple[float, int] | None = None  # (monotonic time read, live replicas)
+        self._lock = threading.Lock()
+
+    def wanted(self, *, refresh: bool = False) -> int:
+        """How many replicas a write must reach now: max(floor, live replicas)."""
+        cached = self._count
+        now = time.monotonic()
+        if refresh or cached is None or now - cached[0] > self.ttl_s:
+            with self._lock:  # one INFO per expiry, however many threads submit
+                cached = self._count
+                if refresh or cached is None or time.monotonic() - cached[0] > self.ttl_s:
+                    cached = (time.monotonic(), live_replicas(self.client))
+                    self._count = cached
+        return max(self.floor, cached[1])
+
+    def wait(self) -> int:
+        """Return how many replicas confirmed; raise ReplicationTimeout when fewer than wanted() did."""
+        if self.floor <= 0:
+            return 0
+        want = self.wanted()
+        try:
+            return wait_for_replicas(self.client, want, self.timeout_ms)
+        except ReplicationTimeout as err:
+            # A replica may have left (died, or it is the one just promoted): count again, and the
+            # write is confirmed if every replica that is still live has it.
+            now_want = self.wanted(refresh=True)
+            if err.acked >= now_want:
+                return err.acked
+            raise ReplicationTimeout(err.acked, now_want, err.timeout_ms) from None

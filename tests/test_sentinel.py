@@ -1,10 +1,12 @@
 """Redis Sentinel: the URL form, failover followed by connect(), WAIT-based replica confirmation.
 
-Real processes on loopback (tests/redis_ha.py): one primary, one replica, three Sentinels.
+Real processes on loopback (tests/redis_ha.py): one primary, one replica (two where the test says),
+three Sentinels.
 """
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -15,8 +17,10 @@ from redis_ha import RedisHA, redis_ha  # noqa: F401  (fixture)
 from shared.redis_client import (
     RedisURLError,
     ReplicationTimeout,
+    ReplicaWaiter,
     celery_sentinel_settings,
     connect,
+    live_replicas,
     parse_sentinel_url,
     wait_for_replicas,
 )
@@ -93,3 +97,66 @@ def test_wait_for_replicas_confirms_and_times_out(redis_ha: RedisHA):  # noqa: F
         wait_for_replicas(client, 1, 300)
     assert err.value.acked == 0 and err.value.wanted == 1
     assert 0.25 < time.monotonic() - started < 2, "WAIT honours its timeout"
+
+
+def test_replica_waiter_waits_for_every_live_replica(tmp_path: Path):
+    """WAIT 1 with two replicas confirms a write one of them lacks, and Sentinel may promote that one
+    (tests/test_failover.py lost 24 accepted jobs so). The waiter waits for both."""
+    with RedisHA(tmp_path / "ha", replicas=2) as ha:
+        client = connect(ha.url())
+        waiter = ReplicaWaiter(client, 1, 300)
+        assert live_replicas(client) == 2 and waiter.wanted() == 2
+        client.set("a", "1")
+        assert waiter.wait() == 2
+        lagging, other = ha.replica_ports()
+        proc = ha.nodes[lagging].proc
+        assert proc is not None
+        proc.send_signal(signal.SIGSTOP)  # a replica that falls behind (a congested link, a slow disk)
+        try:
+            client.set("b", "1")
+            assert wait_for_replicas(client, 1, 300) == 1, "the old check: *some* replica has it"
+            with pytest.raises(ReplicationTimeout, match="1 of 2"):
+                waiter.wait()  # not the lagging one: a submit now answers 503, not a 202 it could lose
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        assert waiter.wait() == 2
+        assert ha.node_client(lagging).get("b") == b"1"
+
+        # A replica that is gone: counted again at once, the write is confirmed by the one left.
+        ha.kill(lagging)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                assert waiter.wait() == 1
+                break
+            except ReplicationTimeout:  # the primary may take a moment to drop the dead link
+                assert time.monotonic() < deadline
+        assert waiter.wanted() == 1
+        assert ha.node_client(other).get("a") == b"1"
+        # The floor still holds: fewer live replicas than OCRQ_REDIS_MIN_REPLICAS is a 503.
+        with pytest.raises(ReplicationTimeout, match="1 of 2"):
+            ReplicaWaiter(client, 2, 200).wait()
+        assert ReplicaWaiter(client, 0, 200).wait() == 0
+
+
+def test_submits_are_confirmed_again_after_a_failover_with_two_replicas(tmp_path: Path):
+    """After the primary is lost the new one has one replica: the waiter wants one, not two, so the
+    gateway goes back to 202 without anyone restarting anything (no permanent 503)."""
+    with RedisHA(tmp_path / "ha", replicas=2) as ha:
+        client = connect(ha.url())
+        waiter = ReplicaWaiter(client, 1, 500)
+        client.set("before", "1")
+        assert waiter.wait() == 2
+        old = ha.kill_primary()
+        ha.wait_for_failover(old, timeout_s=30)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.set("after", "1")
+                acked = waiter.wait()
+                break
+            except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError, ReplicationTimeout):
+                assert time.monotonic() < deadline, "writes were not confirmed again within 30 s of the failover"
+                time.sleep(0.2)
+        assert acked == 1 and waiter.wanted() == 1
+        assert client.get("before") == b"1"

@@ -33,7 +33,7 @@ from shared.errors import (
 )
 from shared.jobs.model import InputRef, Job, new_job_id, now_ms
 from shared.jobs.store import JobStore
-from shared.redis_client import ReplicationTimeout, wait_for_replicas
+from shared.redis_client import ReplicationTimeout, ReplicaWaiter
 from shared.settings import Settings
 from shared.tasks import TaskSpec
 
@@ -108,6 +108,8 @@ class Submitter:
         self.send_job = send_job
         self.queue_depth = queue_depth or QueueDepth(settings, client)
         self._release_if = client.register_script(_RELEASE_IF)
+        # Every live replica, at least OCRQ_REDIS_MIN_REPLICAS: whichever one Sentinel promotes has the job.
+        self.replicas = ReplicaWaiter(client, settings.redis_min_replicas, settings.redis_wait_timeout_ms)
 
     def submit(self, draft: Draft, *, idempotency_key: str | None,
                store_input: Callable[[], InputRef]) -> Submitted:
@@ -196,10 +198,10 @@ class Submitter:
 
     def _enqueue(self, job: Job) -> None:
         self.store.create(job)
-        if self.settings.redis_min_replicas > 0:
-            # 202 only once the record is on the replicas asked for: a failover must not lose it.
+        if self.replicas.floor > 0:
+            # 202 only once the record is on every live replica (at least the floor): a failover must not lose it.
             try:
-                wait_for_replicas(self.r, self.settings.redis_min_replicas, self.settings.redis_wait_timeout_ms)
+                self.replicas.wait()
             except ReplicationTimeout as err:
                 # The record may still survive; a retry with the same Idempotency-Key finds it.
                 raise ReplicasUnavailable(str(err)) from None
