@@ -6,7 +6,10 @@
   job and publishing, or Redis lost the last second of writes) gets its message;
 - a queued job whose message went out more than OCRQ_QUEUED_RESEND_S ago gets another (a message
   lost with a Redis restart, or parked in the broker's unacked set until the visibility timeout);
-- a job past its retention is deleted with its result and (when no live job uses it) its input.
+- a job past its retention is deleted with its result and (when no live job uses it) its input;
+- a finished job whose finished-hooks (webhook event, batch accounting) were cut off after its
+  transition (a worker killed there, a Redis failover) gets them run: the transition itself put
+  it on ``hooks_pending``, the runner takes it off once they ran, so nothing finishes unheard.
 Duplicates are harmless: the runner's compare-and-set skips any job that is not claimable.
 One reaper acts at a time across the fleet (a Redis lock), though every worker runs the loop.
 """
@@ -15,24 +18,31 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from celery import Celery
 
 from shared import keys
 from shared.blobs import BlobStore, open_blob_store
 from shared.broker import TASK_RUN_JOB
-from shared.jobs import Status, now_ms
+from shared.jobs import Job, Status, now_ms
 from shared.jobs.store import JobStore
 from shared.redis_client import connect
 from shared.settings import Settings
+from workers.events import finished_hooks
 
 log = logging.getLogger("ocrq.reaper")
 
 LOCK_KEY = keys.REAPER_LOCK
 UNSENT_GRACE_MS = 30_000
+# The runner runs a job's hooks within milliseconds of its transition; one still pending this long
+# later was cut off (or its runner is still retrying through an outage: the hooks are idempotent).
+HOOKS_GRACE_MS = 10_000
+HOOKS_RETRY_MS = 30_000  # a sweep whose hooks failed looks at the job again this much later
+HOOKS_GIVE_UP_MS = 24 * 3600 * 1000  # then it logs an error and stops
 
 Send = Callable[[str, str], None]  # (job_id, queue)
+Hook = Callable[[Job], None]
 
 
 def reap_once(store: JobStore, send: Send, lease_s: int, now: int | None = None, *,
@@ -98,6 +108,38 @@ def expire_once(store: JobStore, blobs: BlobStore, now: int | None = None, limit
     return done
 
 
+def sweep_hooks(store: JobStore, hooks: Sequence[Hook], now: int | None = None, limit: int = 100) -> int:
+    """Run the finished-hooks of jobs still on hooks_pending past HOOKS_GRACE_MS; returns how many
+    jobs had them all run. Every hook is idempotent (the event's id is derived from job and type,
+    batch accounting goes with the HDEL of the item), so a runner that did run them, or runs them
+    right now, causes no second event and no second count."""
+    now = now or now_ms()
+    swept = 0
+    for job_id in store.hooks_pending_before(now - HOOKS_GRACE_MS, limit):
+        job = store.get(job_id)
+        if job is None or not job.terminal:  # expired, purged, or accounted into its batch (record dropped)
+            store.hooks_done(job_id)
+            continue
+        try:
+            for hook in hooks:
+                hook(job)
+        except Exception as err:
+            age_ms = now - (job.finished_at or job.updated_at or now)
+            if age_ms > HOOKS_GIVE_UP_MS:
+                log.error("gave up the finished-hooks of a job after %d h: %s", age_ms // 3_600_000, err,
+                          extra={"job_id": job_id, "tenant": job.tenant})
+                store.hooks_done(job_id)
+            else:
+                log.warning("finished-hooks failed, retry in %d s: %s", HOOKS_RETRY_MS // 1000, err,
+                            extra={"job_id": job_id, "tenant": job.tenant})
+                store.hooks_retry_at(job_id, now - HOOKS_GRACE_MS + HOOKS_RETRY_MS)
+            continue
+        store.hooks_done(job_id)
+        swept += 1
+        log.warning("ran the finished-hooks its worker did not", extra={"job_id": job_id, "tenant": job.tenant})
+    return swept
+
+
 def celery_sender(app: Celery) -> Send:
     def send(job_id: str, queue: str) -> None:
         app.send_task(TASK_RUN_JOB, args=[job_id], queue=queue)
@@ -118,6 +160,7 @@ def start_reaper_thread(settings: Settings, app: Celery) -> None:
     send = celery_sender(app)
     blobs = open_blob_store(settings)
     interval = settings.reaper_interval_s
+    hooks = finished_hooks(settings, store, app)  # the runner's hooks, on the reaper's own connection
 
     def loop() -> None:
         while not _stop.wait(interval):
@@ -125,6 +168,7 @@ def start_reaper_thread(settings: Settings, app: Celery) -> None:
                 # Lock TTL = interval: a dead reaper's lock frees itself by the next pass.
                 if store.r.set(LOCK_KEY, "1", nx=True, px=int(interval * 1000)):
                     reap_once(store, send, settings.lease_s, queued_resend_s=settings.queued_resend_s)
+                    sweep_hooks(store, hooks)
                     expire_once(store, blobs)
             except Exception as err:
                 log.warning("reaper pass failed: %s", err)
