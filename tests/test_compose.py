@@ -30,7 +30,7 @@ DOCKERFILES = [ROOT / "compose" / "Dockerfile", ROOT / "compose" / "Dockerfile.g
 ONE_SHOT = {"minio-init"}
 OCRQ_SERVICES = {"api", "webhooks", "worker-cpu"}  # + every worker-gpuN
 CORE_SERVICES = {"redis", "minio", "minio-init", "api", "proxy", "webhooks"}
-HA_SERVICES = {"redis-replica", "sentinel1", "sentinel2", "sentinel3"}
+HA_SERVICES = {"redis-replica", "redis-replica2", "sentinel1", "sentinel2", "sentinel3"}
 HA_OVERLAY = ROOT / "compose" / "ha.yml"
 
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|_KEY$|_AUTH$", re.IGNORECASE)
@@ -816,8 +816,12 @@ def test_nginx_proxy_is_shipped(services):
 def test_ha_profile(services, raw):
     from shared.redis_client import parse_sentinel_url
 
-    replica = command_text(services["redis-replica"])
-    assert "--replicaof redis 6379" in replica and '--masterauth "$$REDIS_PASSWORD"' in replica
+    # two replicas: after a failover the new primary still has one to confirm submits
+    for name in ("redis-replica", "redis-replica2"):
+        replica = command_text(services[name])
+        assert "--replicaof redis 6379" in replica and '--masterauth "$$REDIS_PASSWORD"' in replica, name
+        assert f"--replica-announce-ip {name} " in replica, name
+        assert any(str(v).startswith(f"{name}-data:") for v in services[name]["volumes"]), name
     assert '--masterauth "$$REDIS_PASSWORD"' in command_text(services["redis"]), "redis may become a replica"
     monitors = set()
     for name in ("sentinel1", "sentinel2", "sentinel3"):
@@ -842,6 +846,7 @@ def test_ha_profile(services, raw):
         assert cfg.sentinels == (("sentinel1", 26379), ("sentinel2", 26379), ("sentinel3", 26379)), name
         assert (cfg.master_name, cfg.password, cfg.sentinel_password) == (master, "pw", "pw"), name
         assert set(o["depends_on"]) == HA_SERVICES, name
+        assert o["environment"]["OCRQ_REDIS_MIN_REPLICAS"] == "1", name
         assert "${REDIS_PASSWORD:?" in o["environment"]["OCRQ_REDIS_URL"], "no default for the secret"
     # the overlay adds nothing but the URL and the start order
     assert set(overlay["services"]) == OCRQ_SERVICES | gpu_workers(services).keys()
