@@ -2,6 +2,7 @@
 
     ocrq backfill s3://scans/2019/ --task text --out s3://scans/ocr/ --wait
     ocrq backfill s3://scans --manifest keys.jsonl --out s3://scans/ocr/ --dry-run
+    ocrq backfill s3://scans/pdfs/ --out s3://scans/ocr/ --format json,pdf --wait   # + searchable PDFs
     ocrq batch show|cancel|failures|retry-failed BATCH_ID
     ocrq planner            # a planner process of its own (`ocrq webhooks` runs one unless OCRQ_BATCH_PLANNER=off)
 """
@@ -31,7 +32,15 @@ def parse_s3(url: str) -> tuple[str, str]:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("backfill", help="OCR every object under a prefix (or in a manifest) as a batch")
     p.add_argument("source", help="s3://bucket/prefix of the objects to read")
-    p.add_argument("--out", required=True, help="s3://bucket/prefix for the result JSON and the ledger")
+    p.add_argument("--out", required=True, help="s3://bucket/prefix for the results and the ledger")
+    p.add_argument(
+        "--format",
+        action="append",
+        default=None,
+        metavar="FORMATS",
+        help="what to write per item: json (default), pdf (searchable PDF), hocr, text, markdown; "
+        "comma-separated or repeated (e.g. --format json,pdf); without json only the other outputs are written",
+    )
     p.add_argument(
         "--manifest",
         default=None,
@@ -93,6 +102,9 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("target_lang", "instruction", "webhook_url", "window"):
         if getattr(args, name) is not None:
             body[name] = getattr(args, name)
+    if args.format:
+        formats = [f.strip() for arg in args.format for f in arg.split(",") if f.strip()]
+        body["output_format"] = formats[0] if len(formats) == 1 else formats  # the gateway validates them
     return body
 
 
@@ -168,7 +180,18 @@ def progress_line(b: dict[str, Any], width: int = 30) -> str:
         f"[{'#' * fill}{'.' * (width - fill)}] {done}/{tot} {frac * 100:5.1f}%  "
         f"{b['throughput_items_per_s']:.1f} items/s  ETA {_fmt_eta(b['eta_s'])}  "
         f"ok {c['succeeded']}  skipped {c['skipped']}  failed {c['failed']}  in flight {c['queued'] + c['running']}"
+        f"{_pages_text(c)}"
     )
+
+
+def _pages_text(c: dict[str, Any]) -> str:
+    """Page counts, shown once the batch has documents (pages that are not one per item)."""
+    total = c.get("pages_total") or 0
+    if not total or total == c.get("planned", 0):  # images only: pages are items
+        return ""
+    seen = c.get("pages_done", 0) + c.get("pages_failed", 0) + c.get("pages_skipped", 0)
+    failed = f" ({c['pages_failed']} failed)" if c.get("pages_failed") else ""
+    return f"  pages {seen}/{total}{failed}"
 
 
 def wait_batch(url: str, key: str, batch_id: str, timeout: float, as_json: bool = False) -> int:
@@ -203,12 +226,18 @@ def wait_batch(url: str, key: str, batch_id: str, timeout: float, as_json: bool 
     else:
         print(
             f"batch {batch_id} {b['status']}: {c['succeeded']} succeeded, {c['skipped']} skipped, {c['failed']} failed"
-            f"{', ' + str(c['canceled']) + ' canceled' if c['canceled'] else ''}; ledger s3://{b['output']['bucket']}/{b['output']['ledger']}"
+            f"{', ' + str(c['canceled']) + ' canceled' if c['canceled'] else ''}"
+            f"{'; pages: ' + _page_summary(c) if c.get('pages_total') else ''}"
+            f"; ledger s3://{b['output']['bucket']}/{b['output']['ledger']}"
         )
     if c["failed"]:
         print(f"see: ocrq batch failures {batch_id}", file=sys.stderr)
         return 1
     return 0 if b["status"] == "completed" else 1
+
+
+def _page_summary(c: dict[str, Any]) -> str:
+    return f"{c.get('pages_done', 0)} read, {c.get('pages_skipped', 0)} skipped, {c.get('pages_failed', 0)} failed"
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

@@ -20,6 +20,9 @@ import requests
 from cli.ocr_cmd import add_task_args
 
 FINAL = {"succeeded", "failed", "canceled"}
+RESULT_FORMATS = ("json", "text", "markdown", "hocr", "pdf")  # GET /v1/jobs/{id}/result?format=
+BINARY_FORMATS = {"pdf"}
+_SUFFIX_FORMATS = {".pdf": "pdf", ".hocr": "hocr", ".html": "hocr", ".md": "markdown", ".json": "json"}
 
 
 def config_path() -> Path:
@@ -56,8 +59,9 @@ def resolve(url: str | None, key: str | None) -> tuple[str, str]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("submit", help="submit an image to the service")
+    p = sub.add_parser("submit", help="submit an image or a document (PDF, multi-page TIFF) to the service")
     p.add_argument("file")
+    p.add_argument("--pages", default=None, help='PDF/TIFF: the pages to read, e.g. "1-3,7" (default: all)')
     p.add_argument("--url", default=None)
     p.add_argument("--api-key", default=None)
     add_task_args(p)
@@ -71,6 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--wait", action="store_true", help="wait for the result and print its text")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait with --wait")
     p.add_argument("--json", action="store_true", help="print the full job JSON")
+    add_output_args(p)
     p.set_defaults(func=cmd_submit)
 
     s = sub.add_parser("status", help="show a job")
@@ -80,6 +85,47 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the job to finish (max 30)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
+
+
+def add_output_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", default=None, choices=RESULT_FORMATS,
+                   help="the result as json, text, markdown, hocr or pdf (searchable PDF); implies --wait")
+    p.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="write the result to FILE (format from --format, else from the suffix: .pdf .hocr .md "
+                   ".json, other: text); without it text formats go to stdout")
+
+
+def output_format(args: argparse.Namespace) -> str | None:
+    """The format asked for: --format, else the -o file's suffix (text when unknown), else None."""
+    if args.format:
+        return str(args.format)
+    if args.output:
+        return _SUFFIX_FORMATS.get(Path(args.output).suffix.lower(), "text")
+    return None
+
+
+def refuses_binary_to_terminal(fmt: str | None, output: str | None, prog: str) -> bool:
+    """A PDF is never written to a terminal: one line saying how, before any work is done."""
+    if fmt in BINARY_FORMATS and not output and sys.stdout.isatty():
+        print(f"{prog}: the {fmt} output is binary: write it with -o FILE or redirect stdout", file=sys.stderr)
+        return True
+    return False
+
+
+def write_output(body: bytes, fmt: str, output: str | None) -> None:
+    """The result's bytes to -o FILE (replaced whole, never half-written), else to stdout."""
+    if output:
+        path = Path(output)
+        tmp = path.with_name(f".{path.name}.part")
+        tmp.write_bytes(body)
+        tmp.replace(path)
+        print(f"wrote {path} ({fmt}, {len(body):,} bytes)", file=sys.stderr)
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(body)
+    if fmt not in BINARY_FORMATS and sys.stdout.isatty() and not body.endswith(b"\n"):
+        sys.stdout.buffer.write(b"\n")
+    sys.stdout.buffer.flush()
 
 
 def _problem_text(resp: requests.Response) -> str:
@@ -165,8 +211,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"ocrq submit: no such file: {path}", file=sys.stderr)
         return 2
+    fmt = output_format(args)
+    if refuses_binary_to_terminal(fmt, args.output, "ocrq submit"):
+        return 2
     form: dict[str, str] = {"task": args.task, "priority": args.priority}
-    for name in ("fields", "target_lang", "instruction", "metadata", "webhook_url", "barcodes", "quality"):
+    for name in ("fields", "target_lang", "instruction", "metadata", "webhook_url", "barcodes", "quality", "pages"):
         if getattr(args, name):
             form[name] = getattr(args, name)
     data = path.read_bytes()
@@ -185,14 +234,29 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if job.get("quality") and not args.json:
         q = job["quality"]
         print(f"quality: {q['verdict']}" + (f" ({', '.join(q['reasons'])})" if q["reasons"] else ""), file=sys.stderr)
-    if not args.wait:
+    if not args.wait and fmt is None:
         print(json.dumps(job, indent=2) if args.json else job["id"])
         return 0
     job = wait_for(url, key, job["id"], args.timeout)
     if job["status"] not in FINAL:
         print(f"ocrq submit: job {job['id']} still {job['status']} after {args.timeout:.0f} s", file=sys.stderr)
         return 1
-    return print_job(job, args.json)
+    if fmt is None or job["status"] != "succeeded":
+        return print_job(job, args.json)
+    return fetch_result(url, key, job, fmt, args.output)
+
+
+def fetch_result(url: str, key: str, job: dict[str, Any], fmt: str, output: str | None) -> int:
+    """GET /v1/jobs/{id}/result?format=..., its bytes to -o FILE or stdout; failed pages said on stderr."""
+    resp = _request("GET", f"{url}/v1/jobs/{job['id']}/result", key, params={"format": fmt})
+    if resp.status_code != 200:
+        print(f"ocrq: {_problem_text(resp)}", file=sys.stderr)
+        return 1
+    write_output(resp.content, fmt, output)
+    if job.get("pages_failed"):
+        n = len(job.get("pages") or []) or job.get("pages_total") or 0
+        print(f"{job['pages_failed']} of {n} pages failed (needs review)", file=sys.stderr)
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

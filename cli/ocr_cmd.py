@@ -1,4 +1,10 @@
-"""`ocrq ocr FILE`: run an engine in-process, no queue — the reference the service is compared with."""
+"""`ocrq ocr FILE`: run an engine in-process, no queue — the reference the service is compared with.
+
+An image is decoded and read as a worker reads it; a PDF or multi-page TIFF is read page by page
+through the worker's own page code (`JobRunner.run_page`: render, engine, page result) and made into
+one result as a worker makes it. `--format` renders it as the gateway's `?format=` does
+(shared/result_formats.py), the searchable PDF included.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from cli.engines import missing_engine_packages
 from shared.images import ImageRejected, decode_for_ocr
@@ -16,14 +23,19 @@ from shared.tasks import TASK_NAMES, TaskSpec, UnsupportedTask, check_engine_sup
 
 if TYPE_CHECKING:  # engines are imported by `ocrq ocr` only, so the client and the gateway stay lean
     from models.base import Engine
+    from shared.jobs.model import Job
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("ocr", help="OCR an image in this process (no service)")
+    from cli.client import add_output_args
+
+    p = sub.add_parser("ocr", help="OCR an image, PDF or multi-page TIFF in this process (no service)")
     p.add_argument("file")
     p.add_argument("--engine", default=None, help="rapidocr | hunyuan | hunyuan-vllm (default: OCRQ_ENGINE)")
     add_task_args(p)
-    p.add_argument("--json", action="store_true", help="print the full result JSON")
+    p.add_argument("--pages", default=None, help='PDF/TIFF: the pages to read, e.g. "1-3,7" (default: all)')
+    p.add_argument("--json", action="store_true", help="print the full result JSON (same as --format json)")
+    add_output_args(p)
     p.set_defaults(func=cmd_ocr)
 
 
@@ -42,8 +54,10 @@ def spec_from_args(args: argparse.Namespace) -> TaskSpec:
 def cmd_ocr(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from cli.client import output_format, refuses_binary_to_terminal, write_output
     from models.base import EngineError
     from models.registry import EngineLoadError, load_engine
+    from shared.documents import DocumentError
 
     overrides = {"engine": args.engine} if args.engine else {}
     settings = load_settings(**overrides)
@@ -57,6 +71,20 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"ocrq ocr: no such file: {path}", file=sys.stderr)
         return 2
+    fmt = output_format(args) or ("json" if args.json else None)
+    if refuses_binary_to_terminal(fmt, args.output, "ocrq ocr"):
+        return 2
+    data = path.read_bytes()
+    try:
+        doc = document_pages(data, settings, args.pages)
+    except DocumentError as err:  # what the gateway would answer (encrypted_pdf, damaged_document, ...)
+        print(f"ocrq ocr: {err.code}: {err.message}", file=sys.stderr)
+        return 1
+    from shared.tasks import DECODER_TASKS
+
+    if doc is not None and spec.task in DECODER_TASKS:
+        print(f"ocrq ocr: the {spec.task} task takes images, not documents", file=sys.stderr)
+        return 2
     missing = missing_engine_packages(settings.engine)
     if missing:
         print(f"ocrq ocr: {missing}", file=sys.stderr)
@@ -67,15 +95,101 @@ def cmd_ocr(args: argparse.Namespace) -> int:
         print(f"ocrq ocr: {err}", file=sys.stderr)
         return 3
     try:
-        result = ocr_file(path.read_bytes(), settings, engine, spec)
+        if doc is None:
+            result = ocr_file(data, settings, engine, spec)
+        else:
+            result = ocr_document(path, settings, engine, spec, doc[1])
     except ImageRejected as err:
         print(f"ocrq ocr: {err.message}", file=sys.stderr)
         return 1
     except EngineError as err:
         print(f"ocrq ocr: {err.code}: {err}", file=sys.stderr)
         return 1
-    print(result.model_dump_json(indent=2) if args.json else result.text)
+    if result.pages_failed:
+        failed = [p for p in result.pages or [] if p.error]
+        for page in failed:
+            assert page.error is not None
+            print(f"ocrq ocr: page {page.page}: {page.error.code}: {page.error.message}", file=sys.stderr)
+    if fmt is None:
+        print(result.text)
+        return 0
+    job = local_job(path, data, settings, doc[0] if doc else None)
+    write_output(export_local(job, data, result.model_dump(mode="json"), fmt, settings), fmt, args.output)
     return 0
+
+
+def document_pages(data: bytes, settings: Settings, spec: str | None) -> tuple[int, list[int]] | None:
+    """(pages in the document, the selected ones) for a PDF or a TIFF of several pages, as the gateway
+    decides it; None for an image (whose `--pages` may only select its one page)."""
+    from shared.documents import DocumentError, TooManyPages, inspect_document, parse_pages, sniff
+
+    kind = sniff(data[:1024])
+    if kind is not None:
+        try:
+            info = inspect_document(data, max_pages=settings.max_pages)
+        except TooManyPages:
+            raise
+        except DocumentError:
+            if kind == "pdf":
+                raise
+            info = None  # a TIFF the page counter cannot read: the image decode names the problem
+        if info is not None and (info.kind == "pdf" or info.pages_total > 1):
+            return info.pages_total, parse_pages(spec, info.pages_total)
+    parse_pages(spec, 1)
+    return None
+
+
+def ocr_document(path: Path, settings: Settings, engine: Engine, spec: TaskSpec | str, pages: list[int]) -> OcrResult:
+    """Read the selected pages of a document one by one, as a worker reads them, into one result."""
+    from models.base import EngineError
+    from workers.runner import JobRunner, make_document_result
+
+    if isinstance(spec, str):
+        spec = TaskSpec(task=spec)
+    # The worker's own page code (render, engine, page result), which needs only settings and an
+    # engine: no job store, blob store or queue is made for it here.
+    reader = SimpleNamespace(settings=settings, engine=engine)
+    barcodes = spec.wants_page_barcodes(len(pages))
+    t0 = time.perf_counter()
+    results = [JobRunner.run_page(reader, str(path), n, spec, barcodes=barcodes) for n in pages]  # type: ignore[arg-type]
+    infer_ms = round((time.perf_counter() - t0) * 1000, 2)
+    if all(p.error is not None for p in results):
+        first = results[0]
+        assert first.error is not None
+        raise EngineError(first.error.code, f"every selected page failed; page {first.page}: {first.error.message}")
+    return make_document_result(spec.task, results, engine, Timings(infer_ms=infer_ms, total_ms=infer_ms))
+
+
+class _OneFile:
+    """The local file as the one object of a blob store: the exports read a job's input from there."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def get(self, key: str, *, bucket: str | None = None, max_bytes: int | None = None) -> bytes:
+        return self.data
+
+
+def local_job(path: Path, data: bytes, settings: Settings, pages_total: int | None) -> Job:
+    """A job record for the local file, so that the exports treat it as the service treats a job."""
+    import hashlib
+
+    from shared.jobs.model import InputRef, Job
+
+    ref = InputRef(bucket="local", key=path.name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data),
+                   content_type="application/octet-stream", width=0, height=0)
+    return Job(id=path.stem or "local", tenant="local", input=ref, pages_total=pages_total)
+
+
+def export_local(job: Job, data: bytes, result: dict[str, Any], fmt: str, settings: Settings) -> bytes:
+    """The result in `fmt`, rendered by the same code as `GET /v1/jobs/{id}/result?format=`."""
+    import json
+
+    from shared.result_formats import export_result
+
+    if fmt == "json":
+        return (json.dumps(result, indent=2, ensure_ascii=False) + "\n").encode()
+    return export_result(job, result, fmt, blobs=_OneFile(data), settings=settings).body  # type: ignore[arg-type]
 
 
 def ocr_file(data: bytes, settings: Settings, engine: Engine, spec: TaskSpec | str) -> OcrResult:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import io
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -701,3 +702,52 @@ def test_problems_buckets_and_tenants(s3_service) -> None:  # type: ignore[no-un
     assert done["status"] == "completed" and done["counts"]["planned"] == 0
     r = requests.delete(f"{svc.url}/v1/batches/{bid}", headers=h, timeout=10)
     assert r.status_code == 409 and r.headers["Content-Type"].startswith("application/problem+json")
+
+
+def test_prefix_of_jpegs_a_pdf_and_a_tiff_on_s3_completes_with_page_counts_and_searchable_pdfs(  # type: ignore[no-untyped-def]
+    s3_service, tmp_path
+) -> None:
+    """Acceptance 5 of the documents issue: a backfill over a prefix in a real S3 server mixing 2
+    JPEGs, a 3-page PDF and a 2-page TIFF (and an encrypted PDF) completes with per-page counts and,
+    asked for pdf, writes searchable PDFs whose text is each page's text."""
+    from test_documents_service import _engine_texts
+
+    svc = s3_service(engine="checksum")
+    src, s3 = svc.src, svc.s3
+    pdf, tif = receipts_pdf(), tiff_of(SCANS[3:5])
+    items = {
+        "mixed/r0.jpg": (SCANS[0].read_bytes(), [expected_checksum(SCANS[0].read_bytes())]),
+        "mixed/r1.jpg": (SCANS[1].read_bytes(), [expected_checksum(SCANS[1].read_bytes())]),
+        "mixed/three.pdf": (pdf, _engine_texts(pdf, [1, 2, 3])),
+        "mixed/two.tif": (tif, _engine_texts(tif, [1, 2])),
+    }
+    _upload_many(s3, src, [(k, v[0]) for k, v in items.items()] + [("mixed/locked.pdf", BAD_DOCUMENTS["mix/locked.pdf"][0])])
+    env = {**svc.env, "OCRQ_URL": svc.url, "OCRQ_API_KEY": svc.api_key, "OCRQ_CLIENT_CONFIG": str(tmp_path / "c.json")}
+    run = subprocess.run(
+        [sys.executable, "-m", "cli.main", "backfill", f"s3://{src}/mixed/", "--out", f"s3://{src}/ocr/",
+         "--format", "json", "--format", "pdf", "--wait", "--json", "--timeout", "240"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 1, run.stderr  # one item failed: non-zero exit, the batch completed
+    b = json.loads(run.stdout)
+    c = b["counts"]
+    assert b["status"] == "completed" and b["output"]["formats"] == ["json", "pdf"], b
+    assert (c["planned"], c["succeeded"], c["failed"], c["queued"], c["running"]) == (5, 4, 1, 0, 0), c
+    assert (c["pages_total"], c["pages_done"], c["pages_failed"], c["pages_skipped"]) == (7, 7, 0, 0), c
+    assert requests.get(f"{svc.url}/v1/batches/{b['id']}", headers=svc.headers(), timeout=10).json()["counts"] == c
+    f = requests.get(f"{svc.url}/v1/batches/{b['id']}/failures", headers=svc.headers(), timeout=10).json()["items"]
+    assert [(x["key"], x["code"]) for x in f] == [("mixed/locked.pdf", "encrypted_pdf")] and f[0]["message"]
+
+    assert shutil.which("pdftotext"), "poppler-utils (pdftotext) is needed for this test"
+    for key, (_, expected) in items.items():
+        doc = json.loads(s3.get_object(src, f"ocr/{key}.json").read())
+        assert [p["text"] for p in doc["pages"]] == expected, key
+        out = s3.get_object(src, f"ocr/{key}.pdf").read()
+        assert len(pdfium.PdfDocument(out)) == len(expected), key
+        assert pdf_page_texts(out, tmp_path) == ["".join(e.split()) for e in expected], key
+    rows = []
+    for o in s3.list_objects(src, prefix=f"ocr/_ledger/{b['id']}/", recursive=True):
+        rows += [json.loads(x) for x in s3.get_object(src, o.object_name).read().decode().splitlines()]
+    assert sorted(r["key"] for r in rows) == sorted([*items, "mixed/locked.pdf"])
+    assert all(r["outputs"] == [f"{src}/ocr/{r['key']}.json", f"{src}/ocr/{r['key']}.pdf"]
+               for r in rows if r["status"] == "succeeded")
