@@ -5,8 +5,12 @@ searchable PDF. The documents are made in the test from the receipt scans (see t
 from __future__ import annotations
 
 import io
+import json
+import os
 import shutil
+import signal
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -179,3 +183,44 @@ def test_pdf_by_reference_on_s3_with_a_page_selection(make_s3_service, s3_server
     bad = {"source": {"bucket": archive, "key": "2019/delivery-note.pdf"}, "pages": "0-1"}
     r = requests.post(f"{svc.url}/v1/jobs", json=bad, headers=svc.headers(), timeout=30)
     assert r.status_code == 422 and r.json()["type"] == "urn:ocrq:problem:invalid_pages"
+
+
+def test_kill_9_of_a_worker_mid_document_loses_no_page_and_reads_none_twice(make_service):
+    """A 30-page PDF on two workers, one SIGKILLed (whole process group) a few pages in: the page it
+    was reading comes back through its lease, the page message it held unstarted through
+    OCRQ_QUEUED_RESEND_S (as a job's would), and the job succeeds with every page once."""
+    svc = make_service(env={**ENV, "OCRQ_REAPER_INTERVAL_S": "1", "OCRQ_QUEUED_RESEND_S": "10"})
+    svc.start_worker("worker2")
+    r = redis.Redis.from_url(svc.redis_url)
+    pdf = receipts_pdf(extra_pages=27)
+    accepted = svc.submit(pdf, name="archive.pdf")
+    assert accepted.status_code == 202, accepted.text
+    job_id = accepted.json()["id"]
+    assert accepted.json()["pages_total"] == 30
+
+    deadline = time.monotonic() + 120
+    while True:
+        progress = json.loads(r.hget(f"ocrq:job:{job_id}", "progress") or b"null") or {}
+        if progress.get("pages_done", 0) >= 3:
+            break
+        assert time.monotonic() < deadline, "the document never got going"
+        time.sleep(0.05)
+    victim = svc.procs.pop("worker")
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert progress["pages_done"] < 30, "the kill came too late to prove anything"
+
+    job = svc.wait(job_id, timeout=240)
+    assert job["status"] == "succeeded", job
+    assert job["pages_failed"] == 0 and job["progress"] == {"pages_done": 30, "pages_total": 30}
+    result = _get(svc, f"/v1/jobs/{job_id}/result").json()
+    assert [p["page"] for p in result["pages"]] == list(range(1, 31))
+    expected = _engine_texts(pdf, [1, 2, 3, 4])
+    assert [p["text"] for p in result["pages"]] == expected + [expected[3]] * 26
+    pages = {int(k): json.loads(v) for k, v in r.hgetall(f"ocrq:job:{job_id}:pages").items()}
+    assert sorted(pages) == list(range(1, 31)) and {p["state"] for p in pages.values()} == {"done"}
+    # Only the page(s) the killed worker held were read again; every other page once.
+    assert sum(p["attempts"] for p in pages.values()) <= 30 + 2
+    # Finished once: one success counted, after the job's one compare-and-set.
+    time.sleep(1)
+    assert r.hget("ocrq:stats", "jobs:succeeded") == b"1"
