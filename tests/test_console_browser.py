@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import RECEIPTS
+from PIL import Image
 
 pytestmark = pytest.mark.browser
 
@@ -471,3 +472,293 @@ def test_api_docs_render_every_operation_in_a_real_browser(make_service, browser
         assert missing == [] and tab.unexpected_errors() == []
     finally:
         tab.close()
+
+
+# ------------------------------------------------------------------ documents (issue 13)
+def _failed_responses(console: Console) -> list[str]:
+    return [e for e in console.errors if "Failed to load resource" in e]
+
+
+def test_console_document_pages_boxes_progress_and_downloads(make_service, browser, output_dir):
+    import xml.etree.ElementTree as ET
+
+    import pypdfium2 as pdfium
+    from test_documents import SCANS, receipts_pdf, tiff_pages
+
+    svc = make_service()
+    api = requests.Session()
+    api.headers.update(svc.headers())
+    tab = Console(browser, svc.url, viewport={"width": 1280, "height": 800})
+    page = tab.page
+    bad_responses: list[str] = []
+    page.on("response", lambda r: bad_responses.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    tab.sign_in(svc.api_key)
+
+    # --- a 3-page PDF of receipt scans, uploaded through the form; progress while the pages are read
+    pdf = receipts_pdf()
+    page.locator("#file").set_input_files({"name": "receipts.pdf", "mimeType": "application/pdf", "buffer": pdf})
+    page.get_by_text("receipts.pdf").wait_for()
+    page.get_by_role("button", name="Run OCR").click()
+    page.wait_for_url("**/#/jobs/job_*")
+    job_id = page.url.rsplit("/", 1)[1]
+    progress = page.locator(".progress-card .page-progress")
+    progress.wait_for(state="visible", timeout=JOB_TIMEOUT_MS)  # running: pages done out of the 3
+    assert progress.get_attribute("max") == "3"
+    assert "of 3 pages done" in page.locator(".progress-text").inner_text()
+    page.screenshot(path=str(output_dir / "console-document-progress.png"))
+    page.locator(".result").wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
+    page.locator(".figure.loaded").wait_for()
+
+    job = api.get(f"{svc.url}/v1/jobs/{job_id}", timeout=10).json()
+    assert job["status"] == "succeeded" and job["pages_total"] == 3 and job["pages_failed"] == 0
+    pages = job["result"]["pages"]
+    assert [p["page"] for p in pages] == [1, 2, 3] and all(len(p["lines"]) > 5 for p in pages)
+    facts = page.locator(".job-facts").inner_text()
+    assert "PDF" in facts and "3 pages" in facts
+    assert page.locator(".review-card").is_hidden()
+
+    # --- page 1 first; Next shows page 2: its picture, its boxes, its text
+    bar = page.locator(".page-bar")
+    assert bar.get_attribute("data-page") == "1" and "of 3" in bar.inner_text()
+    assert page.get_by_role("button", name="Previous").is_disabled()
+    assert page.locator("svg.overlay .ocr-box").count() == len(pages[0]["lines"])
+    page.get_by_role("button", name="Next").click()
+    page.locator('.page-bar[data-page="2"]').wait_for()
+    page.locator(".figure.loaded").wait_for()
+    assert page.url.endswith(f"#/jobs/{job_id}?page=2")
+    second = pages[1]
+    boxes = page.locator("svg.overlay .ocr-box")
+    assert boxes.count() == len(second["lines"])
+    assert page.locator(".line-item").count() == len(second["lines"])
+    assert page.get_by_role("tab", name=f"Lines ({len(second['lines'])})").is_visible()
+    # the picture is page 2 (its shape), and a box sits where its line is, in page 2's pixels
+    natural = page.evaluate("(() => { const i = document.querySelector('.doc-img'); return [i.naturalWidth, i.naturalHeight]; })()")
+    assert abs(natural[0] / natural[1] - second["width"] / second["height"]) < 0.01
+    with Image.open(SCANS[1]) as scan:
+        assert abs(second["width"] / second["height"] - scan.width / scan.height) < 0.01
+    img = page.locator(".doc-img").bounding_box()
+    assert img is not None
+    scale = img["width"] / second["width"]
+    i = max(range(len(second["lines"])), key=lambda n: second["lines"][n]["box"][2] - second["lines"][n]["box"][0])
+    x0, y0, x1, y1 = second["lines"][i]["box"]
+    got = boxes.nth(i).bounding_box()
+    assert got is not None
+    assert abs(got["x"] - (img["x"] + x0 * scale)) < 12 and abs(got["y"] - (img["y"] + y0 * scale)) < 12
+    assert abs(got["width"] - (x1 - x0) * scale) < 24
+    page.get_by_role("tab", name="Text").click()
+    shown = page.locator(".panel-text").inner_text()
+    assert shown.strip() == second["text"].strip() and shown.strip() != pages[0]["text"].strip()
+    page.screenshot(path=str(output_dir / "console-document.png"))
+
+    # --- the page picker, and a link straight to a page
+    page.get_by_label("Page", exact=True).select_option(label="Page 3")
+    page.locator('.page-bar[data-page="3"]').wait_for()
+    page.locator(".figure.loaded").wait_for()
+    assert page.locator("svg.overlay .ocr-box").count() == len(pages[2]["lines"])
+    assert page.get_by_role("button", name="Next").is_disabled()
+    page.goto(f"/#/jobs/{job_id}?page=2")
+    page.reload()
+    page.locator('.page-bar[data-page="2"]').wait_for()
+    page.locator(".figure.loaded").wait_for()
+    assert page.locator("svg.overlay .ocr-box").count() == len(second["lines"])
+
+    # --- downloads, fetched with the key and saved from a blob link: searchable PDF, hOCR, text
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Searchable PDF").click()
+    assert dl.value.suggested_filename == f"{job_id}.pdf" and dl.value.url.startswith("blob:")
+    data = Path(dl.value.path()).read_bytes()
+    assert data.startswith(b"%PDF-")
+    doc = pdfium.PdfDocument(data)
+    try:
+        assert len(doc) == 3
+        words = [w for w in second["lines"][i]["text"].split() if len(w) > 3][:1]
+        assert all(w in doc[1].get_textpage().get_text_range() for w in words)
+    finally:
+        doc.close()
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="hOCR").click()
+    root = ET.fromstring(Path(dl.value.path()).read_bytes())
+    assert len([e for e in root.iter() if e.get("class") == "ocr_page"]) == 3
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Text file").click()
+    assert Path(dl.value.path()).read_text(encoding="utf-8") == job["result"]["text"]
+
+    # --- a TIFF whose second page is corrupt: the job needs review, page 2 shows its error, page 1 its text
+    r = svc.submit(tiff_pages(corrupt_page=2), name="scans.tiff", pages="1-2")
+    assert r.status_code == 202, r.text
+    tiff_job = svc.wait(r.json()["id"], timeout=JOB_TIMEOUT_MS / 1000)
+    assert tiff_job["status"] == "succeeded" and tiff_job["pages_failed"] == 1, tiff_job
+    failed = tiff_job["result"]["pages"][1]["error"]
+    page.goto(f"/#/jobs/{tiff_job['id']}")
+    page.locator(".figure.loaded").wait_for()
+    review = page.locator(".review-card")
+    assert review.is_visible() and "Some pages could not be read" in review.inner_text()
+    assert page.locator('.review-list li[data-reason="pages_failed"]').count() == 1
+    assert page.locator(".page-error").is_hidden()
+    assert page.locator("svg.overlay .ocr-box").count() == len(tiff_job["result"]["pages"][0]["lines"]) > 0
+    assert "Page 2 (failed)" in page.locator(".page-select").inner_text()
+    page.get_by_role("button", name="Next").click()
+    error = page.locator(".page-error")
+    error.wait_for()
+    assert failed["code"] in error.inner_text() and failed["message"] in error.inner_text()
+    assert page.locator("svg.overlay .ocr-box").count() == 0
+    page.screenshot(path=str(output_dir / "console-document-failed-page.png"))
+
+    # the list says which jobs are documents and which need review
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    row = page.locator(f'tr.job-row[data-job-id="{tiff_job["id"]}"]')
+    row.wait_for()
+    assert f"{tiff_job['pages_total']} pages" in row.inner_text()
+    assert "Needs review" in row.inner_text()
+    assert "Needs review" not in page.locator(f'tr.job-row[data-job-id="{job_id}"]').inner_text()
+
+    assert bad_responses == [] and _failed_responses(tab) == [], bad_responses
+    assert tab.unexpected_errors() == []
+    assert all(u.startswith((svc.url, "blob:", "data:")) for u in tab.requested)
+    tab.close()
+
+    # a phone: the page bar fits and works
+    phone = Console(browser, svc.url, **PHONE)
+    phone.sign_in(svc.api_key)
+    phone.page.goto(f"/#/jobs/{job_id}?page=3")
+    phone.page.locator('.page-bar[data-page="3"]').wait_for()
+    phone.page.locator(".figure.loaded").wait_for()
+    wide = phone.page.evaluate("""() => Array.from(document.querySelectorAll('body *'))
+        .filter(el => el.getBoundingClientRect().right > innerWidth + 0.5).map(el => el.className || el.tagName)""")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= 390, wide
+    phone.page.get_by_role("button", name="Previous").tap()
+    phone.page.locator('.page-bar[data-page="2"]').wait_for()
+    assert phone.page.locator("svg.overlay .ocr-box").count() == len(second["lines"])
+    assert phone.unexpected_errors() == []
+    phone.close()
+
+
+# ------------------------------------------------------------------ warehouse labels (issue 15)
+def _png_bytes(im) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _stroke(page, selector: str) -> str:
+    return page.evaluate(f"getComputedStyle(document.querySelector({json.dumps(selector)})).stroke")
+
+
+def test_console_labels_barcode_boxes_gs1_fields_review_and_quality(make_service, browser, output_dir):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import make_labels as ml
+
+    labels = {name: im for name, im, _ in ml.labels()}
+    svc = make_service()
+    api = requests.Session()
+    api.headers.update(svc.headers())
+    tab = Console(browser, svc.url, viewport={"width": 1280, "height": 800})
+    page = tab.page
+    bad_responses: list[str] = []
+    page.on("response", lambda r: bad_responses.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    tab.sign_in(svc.api_key)
+
+    # --- an SSCC label through the form, task barcodes, photo quality checked
+    page.locator("#file").set_input_files(
+        {"name": "label.png", "mimeType": "image/png", "buffer": _png_bytes(labels["gs1_128_sscc"])}
+    )
+    page.get_by_label("Task").select_option("barcodes")
+    assert "GS1" in page.locator(".task-hint").inner_text()
+    page.locator(".more summary").click()
+    page.get_by_label("Check the photo's quality").check()
+    with page.expect_response(lambda r: r.url.endswith("/v1/jobs") and r.request.method == "POST") as submitted:
+        page.get_by_role("button", name="Run OCR").click()
+    accepted = submitted.value.json()
+    assert accepted["quality"]["verdict"] == "ok"  # a clean label
+    page.wait_for_url("**/#/jobs/job_*")
+    page.locator(".result").wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
+    page.locator(".figure.loaded").wait_for()
+    job = api.get(f"{svc.url}/v1/jobs/{accepted['id']}", timeout=10).json()
+    (symbol,) = job["result"]["barcodes"]
+
+    # the symbol's box: its own class and colour, where the symbol is; a legend says which is which
+    code_box = page.locator("svg.overlay .barcode-box")
+    assert code_box.count() == 1 and page.locator("svg.overlay .ocr-box").count() == 0
+    assert _stroke(page, ".barcode-box") == "rgb(124, 58, 237)"
+    legend = page.locator(".legend")
+    assert legend.is_visible() and "barcode" in legend.inner_text() and "text line" in legend.inner_text()
+    img = page.locator(".doc-img").bounding_box()
+    got = code_box.bounding_box()
+    assert img and got
+    scale = img["width"] / job["result"]["image"]["width"]
+    assert abs(got["x"] - (img["x"] + symbol["box"][0] * scale)) < 8
+    assert abs(got["width"] - (symbol["box"][2] - symbol["box"][0]) * scale) < 16
+
+    # the decoded symbols and their GS1 fields: the first tab of a barcodes job
+    panel = page.locator(".panel-barcodes")
+    assert panel.is_visible() and page.get_by_role("tab", name="Barcodes (1)").get_attribute("aria-selected") == "true"
+    assert "Code128" in panel.locator("table.symbols").inner_text() and symbol["text"] in panel.inner_text()
+    sscc_row = panel.locator('table.gs1-fields tr[data-field="sscc"]')
+    assert "SSCC" in sscc_row.inner_text() and ml.SSCC in sscc_row.inner_text() and "(00)" in sscc_row.inner_text()
+    assert "valid" in panel.locator(".gs1 h3").inner_text() and panel.locator(".gs1-bad").count() == 0
+    assert page.locator(".review-card").is_hidden()
+    quality = page.locator(".quality-card")
+    assert quality.is_visible() and quality.get_attribute("data-verdict") == "ok"
+    assert "good" in quality.inner_text()
+    code_box.hover()
+    assert symbol["text"] in page.locator(".figure .tip").inner_text()
+    page.screenshot(path=str(output_dir / "console-label.png"))
+
+    # --- planted fault 1: a wrong check digit; the review reason in words, the GS1 error on the symbol
+    r = svc.submit(_png_bytes(labels["fault_check_digit"]), name="bad.png", task="barcodes")
+    bad = svc.wait(r.json()["id"])
+    assert bad["needs_review"] is True and bad["review_reasons"] == ["check_digit"]
+    page.goto(f"/#/jobs/{bad['id']}")
+    page.locator(".figure.loaded").wait_for()
+    review = page.locator(".review-card")
+    assert review.is_visible() and "check digit" in review.inner_text()
+    assert page.locator('.review-list li[data-reason="check_digit"]').count() == 1
+    box = review.bounding_box()
+    assert box and box["y"] < 400  # above the fold, before the result
+    gs1 = page.locator(".panel-barcodes .gs1")
+    assert "invalid: check_digit" in gs1.inner_text()
+    message = bad["result"]["barcodes"][0]["gs1"]["errors"][0]["message"]
+    assert message in gs1.locator(".gs1-errors").inner_text()
+    page.screenshot(path=str(output_dir / "console-label-review.png"))
+
+    # --- planted fault 2: printed text that disagrees with the symbol, read with OCR: lines and the symbol
+    # drawn in their two colours
+    r = svc.submit(_png_bytes(labels["fault_text_mismatch"]), name="mismatch.png")
+    mismatch = svc.wait(r.json()["id"], timeout=JOB_TIMEOUT_MS / 1000)
+    assert mismatch["review_reasons"] == ["text_mismatch"], mismatch
+    page.goto(f"/#/jobs/{mismatch['id']}")
+    page.locator(".figure.loaded").wait_for()
+    assert "does not match" in page.locator(".review-card").inner_text()
+    assert page.locator("svg.overlay .ocr-box").count() == len(mismatch["result"]["lines"]) > 0
+    assert page.locator("svg.overlay .barcode-box").count() == len(mismatch["result"]["barcodes"]) == 1
+    assert _stroke(page, ".ocr-box") != _stroke(page, ".barcode-box")
+    assert page.get_by_role("tab", name="Barcodes (1)").is_visible()
+    assert page.locator(".legend").is_visible()
+
+    # --- a photo too dark to read: the rescan verdict and its reason, as the gateway gave it
+    with Image.open(RECEIPTS / "001.jpg") as scan:
+        dark = ml.RECEIPT_DEGRADATIONS["dark"][0](scan.convert("RGB"))
+    page.get_by_role("link", name="New job", exact=True).click()
+    page.locator("#file").set_input_files({"name": "dark.png", "mimeType": "image/png", "buffer": _png_bytes(dark)})
+    page.get_by_label("Task").select_option("barcodes")
+    page.locator(".more summary").click()
+    page.get_by_label("Check the photo's quality").check()
+    with page.expect_response(lambda r: r.url.endswith("/v1/jobs") and r.request.method == "POST") as submitted:
+        page.get_by_role("button", name="Run OCR").click()
+    verdict = submitted.value.json()["quality"]
+    assert verdict["verdict"] == "rescan" and verdict["reasons"][0] == "too_dark"
+    quality.wait_for()
+    assert quality.get_attribute("data-verdict") == "rescan"
+    assert "Retake the photo" in quality.inner_text() and "too dark" in quality.inner_text()
+    page.locator(".result").wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
+    assert "No barcode was found" in page.locator(".panel-barcodes").inner_text()
+    assert "Retake the photo" in quality.inner_text()
+    page.screenshot(path=str(output_dir / "console-rescan.png"))
+
+    assert bad_responses == [] and _failed_responses(tab) == [], bad_responses
+    assert tab.unexpected_errors() == []
+    tab.close()

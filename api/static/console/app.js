@@ -7,7 +7,7 @@
 
 import { api, clearKey, errorText, getKey, setKey, SignedOut } from "./api.js";
 import { $, $$, clone, showError } from "./dom.js";
-import { renderJob } from "./job.js";
+import { rememberSubmit, renderJob } from "./job.js";
 import { renderJobs } from "./jobs.js";
 import { renderBatches } from "./batches.js";
 import { config } from "./config.js";
@@ -104,6 +104,7 @@ const TASK_HINTS = {
   fields: "Named values, such as a receipt's date and total.",
   translate: "The text, translated.",
   ask: "An answer to your question about the image.",
+  barcodes: "Every barcode on the image, with its GS1 fields checked (SSCC, GTIN, lot, expiry…); no text reading, so it is fast.",
 };
 
 function renderNew(signal) {
@@ -132,7 +133,7 @@ function renderNew(signal) {
     if (!chosen) {
       preview.hidden = true;
       dropzone.classList.remove("has-file");
-      title.textContent = "Drop an image here";
+      title.textContent = "Drop an image or a PDF here";
       return;
     }
     dropzone.classList.add("has-file");
@@ -220,6 +221,7 @@ function renderNew(signal) {
       data.append("instruction", instruction);
     }
     data.append("priority", $(view, "#priority").value);
+    if ($(view, "#quality-check").checked) data.append("quality", "check");
     const metadata = $(view, "#metadata").value.trim();
     if (metadata) {
       let parsed;
@@ -240,6 +242,7 @@ function renderNew(signal) {
     submit.textContent = "Uploading…";
     try {
       const job = await api("/v1/jobs", { method: "POST", body: data, signal });
+      rememberSubmit(job);
       go(`#/jobs/${encodeURIComponent(job.id)}`);
     } catch (err) {
       if (err instanceof SignedOut) fail(err);

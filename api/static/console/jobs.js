@@ -94,10 +94,14 @@ function row(job) {
   if (job.status === "failed" || job.status === "canceled") {
     statusCell.append(h("span", { class: "row-error" }, failureText(job)));
   }
+  if (job.needs_review) {
+    statusCell.append(" ", h("span", { class: "badge needs-review", title: (job.review_reasons || []).join(", ") }, "Needs review"));
+  }
+  const pages = Number.isFinite(job.pages_total) ? ` · ${job.pages_total} ${job.pages_total === 1 ? "page" : "pages"}` : "";
   const tr = h("tr", { class: "job-row", dataset: { jobId: job.id } },
     h("td", { "data-label": "Created" }, h("time", { datetime: job.created_at, title: fullTime(job.created_at) }, when(job.created_at))),
     h("td", { "data-label": "Job" }, h("a", { href, class: "job-link" }, h("code", null, job.id))),
-    h("td", { "data-label": "Task" }, taskText(job)),
+    h("td", { "data-label": "Task" }, `${taskText(job)}${pages}`),
     statusCell,
     h("td", { "data-label": "Timings" }, timing.join(" · ") || "–"),
     h("td", { "data-label": "Metadata", class: "meta-cell" }, metadataText(job.metadata) || h("span", { class: "muted" }, "–")),
