@@ -5,7 +5,8 @@ install it through scripts/install-system-deps.sh --test); Playwright drives it 
 executable_path, so no Playwright browser download is involved. Without chromium the tests skip
 with that reason on a developer's machine, and fail under CI (CI=true), where they must run.
 Screenshots of the result view (desktop 1280x800, phone 390x844) and of the other views are
-written to test-output/ (git-ignored); docs/img/ holds copies of the two result-view ones.
+written to test-output/ (git-ignored); docs/img/ holds copies of the two result-view ones and of a
+document page and a label needing review (reduced to 256 colours).
 """
 
 from __future__ import annotations
