@@ -45,9 +45,11 @@ def pages_pdf(n: int) -> bytes:
 class CountingEngine(ChecksumEngine):
     def __init__(self) -> None:
         self.images = 0
+        self.batches: list[int] = []
 
     def run(self, requests):  # type: ignore[no-untyped-def]
         self.images += len(requests)
+        self.batches.append(len(requests))
         return super().run(requests)
 
 
@@ -254,3 +256,23 @@ def test_without_a_queue_the_runner_reads_every_page_itself(env):
     assert r.run(job_id).status == "succeeded"
     job = store.get(job_id)
     assert [p["text"] for p in json.loads(blobs.get(job.result_key))["pages"]] == expected_texts(data, 3, settings)
+
+
+def test_the_micro_batcher_reads_pages_of_one_document_in_one_engine_batch(env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from workers.batcher import Batcher
+
+    settings, store, blobs = env
+    data = pages_pdf(4)
+    job_id = submit_pdf(store, blobs, data, 4)
+    sent = Sent()
+    a = runner(env, sent, name="a")
+    a.run(job_id)
+    batcher = Batcher(a, batch_max=4, wait_ms=500)
+    with ThreadPoolExecutor(4) as pool:  # the threads pool: four page messages in flight at once
+        outcomes = list(pool.map(lambda m: batcher.submit_page(m[0], m[1]).status, sent))
+    assert sorted(outcomes) == ["page_done"] * 3 + ["succeeded"]
+    assert a.engine.batches == [4]  # one engine call for the four pages
+    doc = json.loads(blobs.get(store.get(job_id).result_key))
+    assert [p["text"] for p in doc["pages"]] == expected_texts(data, 4, settings)

@@ -48,7 +48,10 @@ def run_job(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
 def run_page(self, job_id: str, page: int) -> str:  # type: ignore[no-untyped-def]
     from workers.runtime import get_runtime
 
-    outcome = get_runtime(app).runner.run_page_work(job_id, int(page))
+    if _batcher is not None:  # threads pool: pages join the engine batch with the other work in flight
+        outcome = _batcher.submit_page(job_id, int(page))
+    else:
+        outcome = get_runtime(app).runner.run_page_work(job_id, int(page))
     if outcome.status == "retry":
         queue = (self.request.delivery_info or {}).get("routing_key") or None
         raise self.retry(countdown=outcome.retry_in or 5.0, queue=queue)

@@ -102,6 +102,19 @@ FinishedHook = Callable[[Job], None]
 SendPage = Callable[[str, int, str], None]  # (job id, page number, queue)
 
 
+@dataclass
+class _PageInput:
+    number: int
+    rendered: RenderedPage | PageResult  # a PageResult: the page failed to render
+    spec: TaskSpec
+    barcodes: bool
+    fetch_ms: float = 0.0
+
+
+def _failed_page(number: int, error: PageError) -> PageResult:
+    return PageResult(page=number, width=0, height=0, error=error)
+
+
 class StoredPage(BaseModel):
     """A page's result as stored until its document is assembled, with what it cost."""
 
@@ -307,8 +320,27 @@ class JobRunner:
         w.outcome = Outcome(job.id, "fanned_out", detail=f"{len(sent)} page messages sent")
 
     def run_page_work(self, job_id: str, number: int) -> Outcome:
-        """One page of a fanned-out document: claim it, render and read it, store its page result,
-        count it on the job; the worker whose page completes the document assembles the result."""
+        return self.run_pages([(job_id, number)])[0]
+
+    def run_pages(self, items: Sequence[tuple[str, int]]) -> list[Outcome]:
+        """Pages of fanned-out documents (job id, page number), read as one engine batch: each is
+        claimed, rendered and read, its page result stored and counted on its job; the worker whose
+        page completes a document assembles that document's result."""
+        outcomes: dict[int, Outcome] = {}
+        claimed: list[tuple[int, Job, int]] = []
+        for i, (job_id, number) in enumerate(items):
+            got = self._claim_page(job_id, number)
+            if isinstance(got, Outcome):
+                outcomes[i] = got
+            else:
+                claimed.append((i, got, number))
+        if claimed:
+            with _Heartbeat(partial(self._beat_pages, [(job.id, n) for _, job, n in claimed]), self.settings.lease_s):
+                for i, outcome in self._read_pages(claimed).items():
+                    outcomes[i] = outcome
+        return [outcomes[i] for i in range(len(items))]
+
+    def _claim_page(self, job_id: str, number: int) -> Job | Outcome:
         page = self.pages.get(job_id, number)
         if page is None:
             return Outcome(job_id, "skipped", detail=f"page {number}: no such page work")
@@ -329,33 +361,87 @@ class JobRunner:
         if job is None:
             return Outcome(job_id, "skipped", detail="no such job (expired or deleted)")
         log.info("page claimed", extra={**_ids(job), "page": number, "attempt": claim.attempt})
-        beat = partial(self.pages.heartbeat, job_id, number, self.worker)
-        with _Heartbeat(lambda: beat(now_ms() + self.settings.lease_s * 1000), self.settings.lease_s):
-            return self._read_page(job, number)
+        return job
 
-    def _read_page(self, job: Job, number: int) -> Outcome:
-        t0 = time.perf_counter()
-        try:
-            path = self.documents.path(job.input, self.blobs, self.settings.max_upload_bytes)
-        except BlobNotFound:
-            err = PageError(code="input_missing", message=f"the input object {job.input.key} does not exist")
-            return self._page_done(job, PageResult(page=number, width=0, height=0, error=err), 0.0, 0.0)
-        except TooLarge as err:
-            error = PageError(code="input_too_large", message=str(err))
-            return self._page_done(job, PageResult(page=number, width=0, height=0, error=error), 0.0, 0.0)
-        except BlobStoreError as err:
-            return self._page_storage_down(job, number, err)
-        fetch_ms = (time.perf_counter() - t0) * 1000
-        t0 = time.perf_counter()
-        try:
+    def _beat_pages(self, pages: list[tuple[str, int]]) -> None:
+        lease = now_ms() + self.settings.lease_s * 1000
+        for job_id, number in pages:
+            self.pages.heartbeat(job_id, number, self.worker, lease)
+
+    def _read_pages(self, claimed: list[tuple[int, Job, int]]) -> dict[int, Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        ready: list[tuple[int, Job, _PageInput]] = []
+        for i, job, number in claimed:
+            t0 = time.perf_counter()
+            try:
+                path = self.documents.path(job.input, self.blobs, self.settings.max_upload_bytes)
+            except BlobNotFound:
+                error = PageError(code="input_missing", message=f"the input object {job.input.key} does not exist")
+                outcomes[i] = self._page_done(job, _failed_page(number, error), 0.0, 0.0)
+                continue
+            except TooLarge as err:
+                outcomes[i] = self._page_done(job, _failed_page(number, PageError(code="input_too_large",
+                                                                                    message=str(err))), 0.0, 0.0)
+                continue
+            except BlobStoreError as err:
+                outcomes[i] = self._page_storage_down(job, number, err)
+                continue
             selected = len(job.pages or []) or job.pages_total or 0
-            result = self.run_page(path, number, job.spec, barcodes=job.spec.wants_page_barcodes(selected))
+            rendered = self._render(path, number)
+            item = _PageInput(number, rendered, job.spec, job.spec.wants_page_barcodes(selected),
+                              fetch_ms=(time.perf_counter() - t0) * 1000)
+            ready.append((i, job, item))
+        t0 = time.perf_counter()
+        try:
+            results = self._read_rendered([item for _, _, item in ready])
         except Exception as err:
             if type(err).__name__ not in TIME_LIMIT_ERRORS:
                 raise
             message = f"the page ran past OCRQ_JOB_TIME_LIMIT_S ({self.settings.job_time_limit_s} s)"
-            result = PageResult(page=number, width=0, height=0, error=PageError(code="time_limit", message=message))
-        return self._page_done(job, result, fetch_ms, (time.perf_counter() - t0) * 1000)
+            results = [_failed_page(item.number, PageError(code="time_limit", message=message)) for _, _, item in ready]
+        infer_ms = (time.perf_counter() - t0) * 1000 / max(1, len(ready))
+        for (i, job, item), result in zip(ready, results, strict=True):
+            outcomes[i] = self._page_done(job, result, item.fetch_ms, infer_ms)
+        return outcomes
+
+    def _render(self, source: Source, number: int) -> RenderedPage | PageResult:
+        st = self.settings
+        try:
+            return render_page(source, number, dpi=st.pdf_dpi, max_side=st.max_side, max_pixels=st.max_pixels,
+                               time_limit_s=st.page_render_time_limit_s)
+        except DocumentError as err:
+            return _failed_page(number, PageError(code=err.code, message=err.message))
+
+    def _read_rendered(self, items: list[_PageInput]) -> list[PageResult]:
+        """One engine call for every rendered page; a page that failed to render keeps its error,
+        an engine that breaks on the batch fails those pages (not the worker), a time limit raises."""
+        todo = [EngineRequest(it.rendered.image, it.spec) for it in items if isinstance(it.rendered, RenderedPage)]
+        outputs: list[EngineOutput | EngineError] = []
+        if todo:
+            t0 = time.perf_counter()
+            try:
+                outputs = self.engine.run(todo)
+            except Exception as err:
+                if type(err).__name__ in TIME_LIMIT_ERRORS:
+                    raise
+                log.warning("engine failed on %d page(s): %s", len(todo), short_error(err))
+                outputs = [EngineError("engine_error", f"the engine failed: {short_error(err)}")] * len(todo)
+            metrics.observe_batch(len(todo), time.perf_counter() - t0)
+        read = iter(outputs)
+        results = []
+        for it in items:
+            if not isinstance(it.rendered, RenderedPage):
+                results.append(it.rendered)
+                continue
+            out = next(read)
+            found = None
+            if it.barcodes and not isinstance(out, EngineError):
+                try:
+                    found = find_barcodes(it.rendered)
+                except Exception as err:  # a decoder bug costs this page its barcodes, never its text
+                    log.warning("barcode decoder failed on page %d: %s", it.number, short_error(err))
+            results.append(page_result(it.number, out, it.rendered, barcodes=found))
+        return results
 
     def _page_done(self, job: Job, result: PageResult, fetch_ms: float, infer_ms: float) -> Outcome:
         key = page_result_key(job.tenant, job.id, result.page)
@@ -443,39 +529,10 @@ class JobRunner:
                     log.warning("could not delete page result %s", page.result_key, extra=_ids(job))
 
     def run_page(self, source: Source, page_number: int, spec: TaskSpec, *, barcodes: bool = False) -> PageResult:
-        """One page of a document: rendered, read by the engine, its boxes in that page's pixels.
-
-        A page that cannot be rendered or read comes back with its `error` set: it never fails the
-        others. Self-contained (source, page, spec in; page result out) so that page work fanned
-        out over workers can call it as it is."""
-        st = self.settings
-        try:
-            rendered = render_page(
-                source,
-                page_number,
-                dpi=st.pdf_dpi,
-                max_side=st.max_side,
-                max_pixels=st.max_pixels,
-                time_limit_s=st.page_render_time_limit_s,
-            )
-        except DocumentError as err:
-            return PageResult(page=page_number, width=0, height=0, error=PageError(code=err.code, message=err.message))
-        t0 = time.perf_counter()
-        try:
-            out: EngineOutput | EngineError = self.engine.run([EngineRequest(rendered.image, spec)])[0]
-        except Exception as err:
-            if type(err).__name__ in TIME_LIMIT_ERRORS:
-                raise
-            log.warning("engine failed on page %d: %s", page_number, short_error(err))
-            out = EngineError("engine_error", f"the engine failed: {short_error(err)}")
-        metrics.observe_batch(1, time.perf_counter() - t0)
-        found = None
-        if barcodes and not isinstance(out, EngineError):
-            try:
-                found = find_barcodes(rendered)
-            except Exception as err:  # a decoder bug costs this page its barcodes, never its text
-                log.warning("barcode decoder failed on page %d: %s", page_number, short_error(err))
-        return page_result(page_number, out, rendered, barcodes=found)
+        """One page of a document (a file or bytes): rendered, read by the engine, its boxes in that
+        page's pixels; a page that cannot be rendered or read comes back with its `error` set. The
+        worker's own page path, for callers without a queue (`ocrq ocr`)."""
+        return self._read_rendered([_PageInput(page_number, self._render(source, page_number), spec, barcodes)])[0]
 
     # finish ----------------------------------------------------------------
     def _succeed(self, w: _Work, out: EngineOutput, infer_ms: float) -> None:
