@@ -206,6 +206,67 @@ def to_searchable_pdf(
     return out.getvalue()
 
 
+def searchable_pdf_from_pdf(source: str | bytes, result: Mapping[str, Any], *, font_path: str | None = None) -> bytes:
+    """A PDF input made searchable without rendering it: each result page is the input's own page
+    (its vector content and images, untouched, as a form XObject) with the invisible text layer laid
+    on it, as ocrmypdf's sandwich does. Selected pages only, in the result's order; a page that
+    failed keeps its content with no text. Cheap enough for the gateway: no pixels are made.
+
+    Pages with a /Rotate or a cropped box are laid out as PDFium renders them (the boxes were found
+    on that rendering), which an XObject of the unrotated page would not match: :func:`needs_render`
+    tells the caller to take the rendering path for those."""
+    import pypdfium2 as pdfium
+
+    src = pdfium.PdfDocument(source)
+    try:
+        pages = result_pages(result)
+        font = _text_layer_font(font_path)
+        layer = io.BytesIO()
+        pdf = canvas.Canvas(layer, pageCompression=1, invariant=1)
+        pdf.setCreator("ocrq")
+        for page in pages:
+            width_pt, height_pt = src[int(page["page"]) - 1].get_size()
+            pdf.setPageSize((width_pt, height_pt))
+            width_px = float(page.get("width") or width_pt)
+            height_px = float(page.get("height") or height_pt)
+            if not page.get("error"):
+                _draw_text_layer(pdf, page, font, width_pt / width_px, height_pt / height_px, height_pt)
+            pdf.showPage()
+        pdf.save()
+        out = pdfium.PdfDocument(layer.getvalue())
+        try:
+            for index, page in enumerate(pages):
+                content = src.page_as_xobject(int(page["page"]) - 1, out).as_pageobject()
+                target = out[index]
+                target.insert_obj(content)
+                target.gen_content()
+            buf = io.BytesIO()
+            out.save(buf)
+            return buf.getvalue()
+        finally:
+            out.close()
+    finally:
+        src.close()
+
+
+def needs_render(source: str | bytes, page_numbers: Iterable[int]) -> bool:
+    """True when a page of the PDF is rotated or cropped (its XObject would not line up with the
+    boxes found on its rendering): searchable_pdf_from_pdf is then not used."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(source)
+    try:
+        for n in page_numbers:
+            page = doc[n - 1]
+            if page.get_rotation() % 360 or tuple(page.get_cropbox()) != tuple(page.get_mediabox()):
+                return True
+            if tuple(page.get_mediabox())[:2] != (0.0, 0.0):
+                return True
+        return False
+    finally:
+        doc.close()
+
+
 def _text_layer_font(font_path: str | None) -> str:
     path = Path(font_path) if font_path else next(p for p in _FONT_CANDIDATES if p.is_file())
     name = f"{_FONT_NAME}-{path.stem}"

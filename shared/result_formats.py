@@ -1,9 +1,11 @@
 """A stored result in the format a client asks for: `GET /v1/jobs/{id}/result?format=...`.
 
 json is the result document itself (the gateway answers it as before); text, markdown and hocr
-are made from the result alone; pdf (a searchable PDF) also needs each page's image, which comes
-from the stored input: a document's pages are rendered again one at a time (never all in memory),
-an image job's image is decoded as the worker decoded it.
+are made from the result alone; pdf (a searchable PDF) also needs each page, from the stored input:
+a PDF's own pages carry the text layer as they are (no rendering, exports.searchable_pdf_from_pdf),
+unless a page is rotated or cropped; otherwise each page's image is made again one at a time (never
+all in memory): TIFF frames and such PDF pages decoded or rendered, an image job's image decoded as
+the worker decoded it.
 """
 
 from __future__ import annotations
@@ -57,10 +59,19 @@ def export_result(job: Job, result: Mapping[str, Any], fmt: str, *, blobs: BlobS
     elif fmt == "hocr":
         body = exports.to_hocr(result, title=f"ocrq {job.id}").encode()
     elif fmt == "pdf":
-        body = exports.to_searchable_pdf(result, page_images(job, result, blobs=blobs, settings=settings))
+        body = searchable_pdf(job, result, blobs=blobs, settings=settings)
     else:
         raise InvalidRequest(f"format must be one of {', '.join(FORMATS)}", code="invalid_format")
     return Exported(body, MEDIA_TYPES[fmt], f"{job.id}.{EXTENSIONS[fmt]}")
+
+
+def searchable_pdf(job: Job, result: Mapping[str, Any], *, blobs: BlobStore, settings: Settings) -> bytes:
+    if job.input.content_type == "application/pdf":
+        data = blobs.get(job.input.key, bucket=job.input.bucket, max_bytes=settings.max_upload_bytes)
+        numbers = [int(p["page"]) for p in exports.result_pages(result)]
+        if not exports.needs_render(data, numbers):
+            return exports.searchable_pdf_from_pdf(data, result)
+    return exports.to_searchable_pdf(result, page_images(job, result, blobs=blobs, settings=settings))
 
 
 def page_images(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 import shutil
 import subprocess
@@ -162,3 +163,68 @@ def test_searchable_pdf_pulls_page_images_one_at_a_time(result: dict[str, Any]) 
 
     exports.to_searchable_pdf(result, images())
     assert produced == [0, 1, 2]  # one image per page, in order, from a generator (never a list)
+
+
+def _scans_pdf(path: Path, *, rotate_first: int = 0) -> None:
+    """The scans as PDF pages of their pixel size in points (what an archive scanner writes)."""
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path), invariant=1)
+    for scan in SCANS:
+        with Image.open(scan) as im:
+            size = im.size
+        pdf.setPageSize(size)
+        pdf.drawImage(str(scan), 0, 0, *size)
+        pdf.showPage()
+    pdf.save()
+    if rotate_first:
+        doc = pdfium.PdfDocument(path.read_bytes())
+        doc[0].set_rotation(rotate_first)
+        buf = io.BytesIO()
+        doc.save(buf)
+        doc.close()
+        path.write_bytes(buf.getvalue())
+
+
+@needs_poppler
+def test_a_pdf_input_is_made_searchable_on_its_own_pages_without_rendering(
+    result: dict[str, Any], tmp_path: Path
+) -> None:
+    source = tmp_path / "in.pdf"
+    _scans_pdf(source)
+    # The worker read the pages at 200 dpi: boxes in those pixels, scaled back onto the points.
+    k = 200 / 72
+    scaled = {"pages": [{**p, "width": round(p["width"] * k), "height": round(p["height"] * k),
+                         "lines": [{**ln, "box": [round(v * k) for v in ln["box"]]} for ln in p["lines"]]}
+                        for p in result["pages"]]}
+    selected = {"pages": [scaled["pages"][2], scaled["pages"][0]]}  # pages="3,1": that order
+    assert not exports.needs_render(source.read_bytes(), [3, 1])
+    out = tmp_path / "out.pdf"
+    out.write_bytes(exports.searchable_pdf_from_pdf(source.read_bytes(), selected))
+
+    pages_text = _pdftotext(out).split("\f")
+    for page_text, page in zip(pages_text, selected["pages"], strict=False):
+        found = page_text.split()
+        assert all(w in found for line in page["lines"] for w in line["text"].split())
+    src, doc = pdfium.PdfDocument(str(source)), pdfium.PdfDocument(str(out))
+    assert len(doc) == 2
+    for out_index, src_index in ((0, 2), (1, 0)):
+        assert doc[out_index].get_size() == pytest.approx(src[src_index].get_size())
+        # The page is the input's own, untouched: it renders to the same pixels (the text is invisible).
+        a = doc[out_index].render(scale=0.25).to_pil().convert("RGB")
+        b = src[src_index].render(scale=0.25).to_pil().convert("RGB")
+        assert a.size == b.size and a.tobytes() == b.tobytes()
+    # A word sits where its box is (1 pt = 1 px of the scan here).
+    bbox_html = _pdftotext(out, "-bbox", "-f", "2", "-l", "2")
+    root = ET.fromstring(bbox_html.replace("<!DOCTYPE", "<!-- ").replace('.dtd">', '.dtd" -->'))
+    words = [(w.text, float(w.get("xMin", 0))) for w in root.iter() if w.tag.endswith("word")]
+    line = result["pages"][0]["lines"][0]
+    first = next(w for w in words if w[0] == line["text"].split()[0])
+    assert abs(first[1] - line["box"][0]) < 3
+
+
+def test_a_rotated_pdf_page_takes_the_rendering_path(tmp_path: Path) -> None:
+    source = tmp_path / "rotated.pdf"
+    _scans_pdf(source, rotate_first=90)
+    assert exports.needs_render(source.read_bytes(), [1])
+    assert not exports.needs_render(source.read_bytes(), [2, 3])
