@@ -26,6 +26,7 @@ from shared.jobs.store import JobStore
 from shared.redis_client import connect
 from shared.settings import load_settings
 from shared.tasks import TaskSpec
+from shared.webhooks.events import job_event_data
 from shared.webhooks.outbox import Outbox
 from workers.runner import JobRunner
 
@@ -186,10 +187,17 @@ def test_the_attempt_cap_counts_per_page_and_fails_only_that_page(env):
         c = pages.claim(job_id, 3, dead_worker(), now=now, lease_until=now + 60_000,
                         max_attempts=settings.max_attempts, dead_owner=held.worker or "")
         assert c.run and c.attempt == attempt + 1
+    finished: list[Job] = []
+    a.on_finished = [finished.append]
     statuses = [a.run_page_work(j, n).status for j, n, _ in sent]
     assert statuses[-1] == "succeeded"
     job = store.get(job_id)
     assert job.pages_failed == 1 and job.needs_review and job.review_reasons == ["pages_failed"]
+    # The one job.succeeded event of the document says so (no event per page).
+    assert len(finished) == 1
+    event = job_event_data(finished[0], Outbox(store.r, settings), blobs)["job"]
+    assert (event["pages_total"], event["pages_failed"], event["needs_review"]) == (3, 1, True)
+    assert event["review_reasons"] == ["pages_failed"]
     doc = json.loads(blobs.get(job.result_key))
     assert doc["pages"][2]["error"]["code"] == "attempts_exhausted"
     assert doc["pages"][0]["error"] is None and doc["pages"][1]["error"] is None
