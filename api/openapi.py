@@ -256,7 +256,8 @@ def _operations(wait_max: int, tasks: list[str]) -> dict[str, Any]:
             },
             "delete": {
                 "operationId": "cancelJob",
-                "summary": "Cancel a queued job; with ?purge=true delete a finished job and its data",
+                "summary": "Cancel a queued job or a running document (its pages not yet started); "
+                           "with ?purge=true delete a finished job and its data",
                 "tags": ["jobs"],
                 "parameters": [
                     {
