@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from functools import partial
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -81,7 +81,7 @@ class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: SourceIn
     output: OutputIn
-    output_format: OutputFormat | list[OutputFormat] = Field(
+    output_format: OutputFormat | Annotated[list[OutputFormat], Field(min_length=1, max_length=5)] = Field(
         default="json",
         description="what is written per item under the output prefix: <key>.json (the result, default), "
         "<key>.pdf (searchable PDF), <key>.hocr, <key>.txt (text), <key>.md (markdown); one or a list. "

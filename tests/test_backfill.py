@@ -686,6 +686,16 @@ def test_problems_buckets_and_tenants(s3_service) -> None:  # type: ignore[no-un
         json={"source": {"bucket": svc.src, "manifest": "nope.jsonl"}, "output": {"bucket": svc.src}},
     )
     assert r.status_code == 404 and r.json()["title"]
+    for bad_format in ("docx", ["json", "tiff"], []):
+        r = requests.post(
+            f"{svc.url}/v1/batches",
+            headers=h,
+            timeout=10,
+            json={"source": {"bucket": svc.src, "prefix": "x/"}, "output": {"bucket": svc.src}, "output_format": bad_format},
+        )
+        assert r.status_code == 422 and r.headers["Content-Type"].startswith("application/problem+json"), r.text
+        assert r.json()["errors"][0]["field"] == "output_format"
+        assert all(f in r.json()["detail"] for f in ("json", "text", "markdown", "hocr", "pdf")), r.json()
     other = svc.new_key("other")
     r = requests.post(
         f"{svc.url}/v1/batches",
