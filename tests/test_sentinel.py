@@ -160,3 +160,30 @@ def test_submits_are_confirmed_again_after_a_failover_with_two_replicas(tmp_path
                 time.sleep(0.2)
         assert acked == 1 and waiter.wanted() == 1
         assert client.get("before") == b"1"
+
+
+def test_a_broker_connection_broken_mid_poll_closes_without_ending_the_worker(redis_db: str):
+    """Celery's consumer, on a broker connection error, collects the connection (which detaches the
+    transport even when the polling channel could not be closed) and then closes it. kombu 5.7 then
+    rebuilt a pool from the detached transport: AttributeError, and the webhook worker exited
+    mid-failover (tests/test_failover.py, 1 run of 9). workers.kombu_compat turns it into the
+    connection error kombu ignores, so the consumer reconnects."""
+    from kombu import Connection, Consumer, Producer, Queue
+
+    from workers import kombu_compat
+
+    def close_after_detach() -> None:
+        conn = Connection(redis_db)
+        ch = conn.default_channel
+        q = Queue("compat-q")
+        Producer(ch).publish({"x": 1}, routing_key="compat-q", declare=[q])
+        got: list[object] = []
+        Consumer(ch, [q], callbacks=[lambda body, m: got.append(m)]).consume()
+        conn.drain_events(timeout=5)
+        assert got, "the message was delivered (unacknowledged)"
+        conn._do_close_transport()  # what collect() leaves behind when the channel's close stopped early
+        conn.close()
+
+    kombu_compat.install()
+    kombu_compat.install()  # idempotent
+    close_after_detach()  # raised AttributeError: 'NoneType' object has no attribute 'hostname'

@@ -46,6 +46,9 @@ from shared.settings import Settings
 
 def make_celery(settings: Settings) -> Celery:
     """The worker's Celery app; its whole configuration is shared.broker.celery_config."""
+    from workers import kombu_compat
+
+    kombu_compat.install()  # a broken Redis broker connection must not end the worker (see there)
     conf = celery_config(settings)
     app = Celery("ocrq", broker=conf["broker_url"])
     app.conf.update(conf)
