@@ -70,6 +70,12 @@ class TaskSpec(BaseModel):
         for images; documents: see wants_page_barcodes)."""
         return self.task in DECODER_TASKS or self.barcodes != "off"
 
+    @property
+    def thorough_barcodes(self) -> bool:
+        """Search hard (contrast, upscale, deskew) when barcodes are what was asked for; barcodes=auto
+        on an OCR task takes the decoder's quick first pass only (models/barcodes.py)."""
+        return self.task in DECODER_TASKS or self.barcodes == "on"
+
     def wants_page_barcodes(self, pages_selected: int) -> bool:
         """Decode symbols on each page of a document: barcodes=on always, auto only for short
         documents (a delivery note with a label), never for an archive scan of hundreds of pages."""

@@ -70,3 +70,25 @@ def test_large_image_boxes_map_back_to_its_pixels() -> None:
     small_box = decode_barcodes(im)[0]["box"]
     big_box = decode_barcodes(big, max_side=2048)[0]["box"]
     assert all(abs(b - 4 * s) <= 16 for b, s in zip(big_box, small_box, strict=True))
+
+
+def test_the_quick_pass_skips_the_deskew_sweep_that_a_thorough_search_needs() -> None:
+    """barcodes=auto on an OCR job decodes with thorough=False: one read, no contrast/upscale/deskew
+    sweep (over a second of CPU on a receipt with no symbol); a linear symbol skewed by 30 degrees
+    is then the price: found by the thorough search (the barcodes task, barcodes=on) only."""
+    name, im, expected = next(x for x in ml.labels() if x[0] == "gs1_128_sscc")
+    skewed = ml._rotate(30)(im)
+    assert decode_barcodes(skewed, thorough=False) == []
+    found = decode_barcodes(skewed, thorough=True)
+    assert _found(found, expected["symbols"][0]) is not None
+    upright = decode_barcodes(im, thorough=False)
+    assert _found(upright, expected["symbols"][0]) is not None
+
+
+def test_which_jobs_search_for_barcodes_thoroughly() -> None:
+    from shared.tasks import TaskSpec
+
+    assert TaskSpec(task="barcodes").thorough_barcodes
+    assert TaskSpec(task="text", barcodes="on").thorough_barcodes
+    assert not TaskSpec(task="text").thorough_barcodes  # auto
+    assert not TaskSpec(task="text", barcodes="off").wants_barcodes

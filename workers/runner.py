@@ -437,7 +437,7 @@ class JobRunner:
             found = None
             if it.barcodes and not isinstance(out, EngineError):
                 try:
-                    found = find_barcodes(it.rendered)
+                    found = find_barcodes(it.rendered, thorough=it.spec.thorough_barcodes)
                 except Exception as err:  # a decoder bug costs this page its barcodes, never its text
                     log.warning("barcode decoder failed on page %d: %s", it.number, short_error(err))
             results.append(page_result(it.number, out, it.rendered, barcodes=found))
@@ -542,7 +542,7 @@ class JobRunner:
         if job.spec.wants_barcodes:
             t0 = time.perf_counter()
             try:
-                barcodes = find_barcodes(w.decoded)
+                barcodes = find_barcodes(w.decoded, thorough=job.spec.thorough_barcodes)
             except Exception as err:  # a decoder bug fails this job, never the worker
                 self._fail(w, "barcode_error", f"the barcode decoder failed: {short_error(err)}")
                 return
@@ -732,10 +732,10 @@ def make_document_result(task: str, pages: list[PageResult], engine: Engine, tim
     )
 
 
-def find_barcodes(d: Decoded) -> list[dict[str, Any]]:
+def find_barcodes(d: Decoded, *, thorough: bool = True) -> list[dict[str, Any]]:
     """Every symbol in the decoded image, box and polygon in pixels of the upright original (as lines are)."""
     out = []
-    for bc in decode_barcodes(d.image):
+    for bc in decode_barcodes(d.image, thorough=thorough):
         x0, y0, x1, y1 = bc["box"]
         bc["box"] = [
             _px(x0, d.scale, d.width),
