@@ -284,3 +284,63 @@ def test_the_micro_batcher_reads_pages_of_one_document_in_one_engine_batch(env):
     assert a.engine.batches == [4]  # one engine call for the four pages
     doc = json.loads(blobs.get(store.get(job_id).result_key))
     assert [p["text"] for p in doc["pages"]] == expected_texts(data, 4, settings)
+
+
+def label_pdf(label_names: list[str]) -> tuple[bytes, dict[str, dict]]:
+    """A delivery note: page 1 text only, then one generated label per page (1 px = 1 pt)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import make_labels as ml
+    from reportlab.lib.utils import ImageReader
+
+    wanted = {name: (im, expected) for name, im, expected in ml.labels() if name in label_names}
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf, invariant=1)
+    pdf.setPageSize((300, 200))
+    pdf.drawString(20, 100, "DELIVERY NOTE 4711")
+    pdf.showPage()
+    for name in label_names:
+        im, _ = wanted[name]
+        pdf.setPageSize(im.size)
+        pdf.drawImage(ImageReader(im.convert("RGB")), 0, 0, *im.size)
+        pdf.showPage()
+    pdf.save()
+    return buf.getvalue(), {name: expected for name, (_, expected) in wanted.items()}
+
+
+def test_barcodes_are_decoded_per_page_of_a_short_document_and_a_fault_needs_review(env):
+    settings, store, blobs = env
+    settings = settings.model_copy(update={"pdf_dpi": 72})  # 1 pt = 1 px: the label as generated
+    data, expected = label_pdf(["gs1_128_sscc", "fault_check_digit"])
+    job_id = submit_pdf(store, blobs, data, 3)
+    r = JobRunner(settings, store, blobs, ChecksumEngine(), worker="solo:1")
+    assert r.run(job_id).status == "succeeded"
+    job = store.get(job_id)
+    doc = json.loads(blobs.get(job.result_key))
+    assert doc["pages"][0]["barcodes"] == []
+    sscc = doc["pages"][1]["barcodes"]
+    want = expected["gs1_128_sscc"]["symbols"][0]
+    assert [(b["format"], b["text"]) for b in sscc] == [(want["format"], want["text"])]
+    assert sscc[0]["gs1"]["valid"] and sscc[0]["gs1"]["fields"]["sscc"] == want["fields"]["sscc"]
+    fault = doc["pages"][2]["barcodes"]
+    assert fault and fault[0]["gs1"]["valid"] is False
+    assert job.needs_review and "check_digit" in job.review_reasons
+    assert doc["needs_review"] and "check_digit" in doc["review_reasons"]
+
+
+def test_barcodes_auto_leaves_long_documents_alone_and_on_reads_every_page(env):
+    settings, store, blobs = env
+    data, _ = label_pdf(["gs1_128_sscc"] * 6)
+    settings = settings.model_copy(update={"pdf_dpi": 72})
+    auto = submit_pdf(store, blobs, data, 7)
+    on_job = Job(id=new_job_id(), tenant="acme", pages_total=7, spec=TaskSpec(barcodes="on"),
+                 input=store.get(auto).input)
+    store.create(on_job)
+    r = JobRunner(settings, store, blobs, ChecksumEngine(), worker="solo:1")
+    assert r.run(auto).status == "succeeded" and r.run(on_job.id).status == "succeeded"
+    auto_doc = json.loads(blobs.get(store.get(auto).result_key))
+    on_doc = json.loads(blobs.get(store.get(on_job.id).result_key))
+    assert all(p["barcodes"] is None for p in auto_doc["pages"])  # 7 pages > BARCODES_AUTO_MAX_PAGES
+    assert [len(p["barcodes"]) for p in on_doc["pages"]] == [0, 1, 1, 1, 1, 1, 1]
