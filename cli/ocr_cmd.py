@@ -12,7 +12,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from cli.engines import missing_engine_packages
@@ -146,12 +145,13 @@ def ocr_document(path: Path, settings: Settings, engine: Engine, spec: TaskSpec 
 
     if isinstance(spec, str):
         spec = TaskSpec(task=spec)
-    # The worker's own page code (render, engine, page result), which needs only settings and an
-    # engine: no job store, blob store or queue is made for it here.
-    reader = SimpleNamespace(settings=settings, engine=engine)
+    # The worker's own page code (JobRunner.run_page: render, engine, page result), which reads only
+    # the runner's settings and engine: no job store, blob store or queue is made for it here.
+    runner = JobRunner.__new__(JobRunner)
+    runner.settings, runner.engine = settings, engine
     barcodes = spec.wants_page_barcodes(len(pages))
     t0 = time.perf_counter()
-    results = [JobRunner.run_page(reader, str(path), n, spec, barcodes=barcodes) for n in pages]  # type: ignore[arg-type]
+    results = [runner.run_page(str(path), n, spec, barcodes=barcodes) for n in pages]
     infer_ms = round((time.perf_counter() - t0) * 1000, 2)
     if all(p.error is not None for p in results):
         first = results[0]
@@ -174,10 +174,14 @@ def local_job(path: Path, data: bytes, settings: Settings, pages_total: int | No
     """A job record for the local file, so that the exports treat it as the service treats a job."""
     import hashlib
 
+    from shared.documents import CONTENT_TYPES, sniff
     from shared.jobs.model import InputRef, Job
 
+    kind = sniff(data[:1024])
+    # As the gateway records it: a PDF's searchable PDF is laid on its own pages, the rest rendered.
+    ctype = CONTENT_TYPES[kind] if kind and pages_total is not None else "application/octet-stream"
     ref = InputRef(bucket="local", key=path.name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data),
-                   content_type="application/octet-stream", width=0, height=0)
+                   content_type=ctype, width=0, height=0)
     return Job(id=path.stem or "local", tenant="local", input=ref, pages_total=pages_total)
 
 
