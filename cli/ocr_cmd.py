@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # engines are imported by `ocrq ocr` only, so the client and 
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from cli.client import add_output_args
+    from cli.output import add_output_args
 
     p = sub.add_parser("ocr", help="OCR an image, PDF or multi-page TIFF in this process (no service)")
     p.add_argument("file")
@@ -53,7 +53,7 @@ def spec_from_args(args: argparse.Namespace) -> TaskSpec:
 def cmd_ocr(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from cli.client import output_format, refuses_binary_to_terminal, write_output
+    from cli.output import output_format, refuses_binary_to_terminal, write_output
     from models.base import EngineError
     from models.registry import EngineLoadError, load_engine
     from shared.documents import DocumentError
