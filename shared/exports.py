@@ -222,7 +222,10 @@ def searchable_pdf_from_pdf(source: str | bytes, result: Mapping[str, Any], *, f
         pages = result_pages(result)
         font = _text_layer_font(font_path)
         layer = io.BytesIO()
-        pdf = canvas.Canvas(layer, pageCompression=1, invariant=1)
+        # Each page opens with the canvas's initial font: the layer's own, which PDFium keeps in the
+        # page's resources when it rewrites the content (an unused Helvetica it drops, and readers
+        # then warn of an unknown font F1).
+        pdf = canvas.Canvas(layer, pageCompression=1, invariant=1, initialFontName=font)
         pdf.setCreator("ocrq")
         for page in pages:
             width_pt, height_pt = src[int(page["page"]) - 1].get_size()

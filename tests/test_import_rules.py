@@ -133,7 +133,7 @@ def test_the_checks_catch_one_added_forbidden_edge_and_one_added_cycle() -> None
     assert forbidden_edges(graph) == ["api.jobs -> workers.runner"]
     graph = import_graph()
     graph["shared.jobs.model"] = graph["shared.jobs.model"] | {"shared.jobs.store"}
-    assert ["shared.jobs.model", "shared.jobs.store"] in cycles(graph)
+    assert any({"shared.jobs.model", "shared.jobs.store"} <= set(c) for c in cycles(graph))
 
 
 def test_the_graph_sees_lazy_imports_inside_functions() -> None:
