@@ -187,3 +187,51 @@ def test_a_broker_connection_broken_mid_poll_closes_without_ending_the_worker(re
     kombu_compat.install()
     kombu_compat.install()  # idempotent
     close_after_detach()  # raised AttributeError: 'NoneType' object has no attribute 'hostname'
+
+
+def test_a_replay_is_an_acceptance_too_and_waits_for_the_replicas(tmp_path: Path):
+    """The first request stores the job, no replica confirms it: 503. Its retry with the same
+    Idempotency-Key must not answer 200 for that unconfirmed record (tests/test_failover.py lost 36
+    jobs so, when a second failover demoted the primary holding them); it waits for the replicas
+    like a submit, and answers 200 once they hold the job."""
+    import io
+
+    from PIL import Image
+
+    from api.app import create_app
+    from shared.apikeys import KeyStore
+    from shared.settings import load_settings
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (1, 2, 3)).save(buf, "PNG")
+    with RedisHA(tmp_path / "ha", replicas=1) as ha:
+        settings = load_settings(redis_url=ha.url(), storage_url=f"file://{tmp_path / 'blobs'}",
+                                 redis_min_replicas=1, redis_wait_timeout_ms=200)
+        client = create_app(settings, send_job=lambda job_id, queue: None).test_client()
+        key = KeyStore(connect(ha.url())).create("acme", "test")[0]
+        headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "replay-1"}
+
+        def submit():  # type: ignore[no-untyped-def]
+            return client.post("/v1/jobs", data={"file": (io.BytesIO(buf.getvalue()), "a.png")},
+                               content_type="multipart/form-data", headers=headers)
+
+        (replica,) = ha.replica_ports()
+        proc = ha.nodes[replica].proc
+        assert proc is not None
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            first = submit()
+            assert first.status_code == 503, first.get_data(as_text=True)
+            assert first.get_json()["type"].endswith("replicas_unavailable") and first.headers["Retry-After"]
+            retry = submit()
+            assert retry.status_code == 503, "a replay answered for a record no replica holds"
+            assert retry.get_json()["type"].endswith("replicas_unavailable")
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        while (ok := submit()).status_code == 503:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert ok.status_code == 200, ok.get_data(as_text=True)
+        job_id = ok.get_json()["id"]
+        assert ha.node_client(replica).exists(f"ocrq:job:{job_id}"), "confirmed: the replica holds it"

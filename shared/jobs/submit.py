@@ -174,6 +174,9 @@ class Submitter:
         while time.monotonic() < deadline:
             job = self.store.get_for_tenant(job_id, tenant)
             if job is not None:
+                # The first request may have answered 503 because no replica confirmed this record:
+                # a replay is an acceptance too, so it waits for the same confirmation.
+                self._replicated()
                 return job
             if self.r.get(name) is None:
                 break  # the first request failed and released the key: this one may simply retry
@@ -196,15 +199,20 @@ class Submitter:
         if depth is not None and depth >= self.settings.interactive_queue_max:
             raise QueueFull(f"{depth} interactive jobs are waiting; retry shortly")
 
+    def _replicated(self) -> None:
+        """Return once every write so far is on every live replica (at least OCRQ_REDIS_MIN_REPLICAS),
+        else raise ReplicasUnavailable (503): a failover must not lose what a 202 or 200 accepted."""
+        if self.replicas.floor <= 0:
+            return
+        try:
+            self.replicas.wait()
+        except ReplicationTimeout as err:
+            # The record may still survive; a retry with the same Idempotency-Key finds it (and waits again).
+            raise ReplicasUnavailable(str(err)) from None
+
     def _enqueue(self, job: Job) -> None:
         self.store.create(job)
-        if self.replicas.floor > 0:
-            # 202 only once the record is on every live replica (at least the floor): a failover must not lose it.
-            try:
-                self.replicas.wait()
-            except ReplicationTimeout as err:
-                # The record may still survive; a retry with the same Idempotency-Key finds it.
-                raise ReplicasUnavailable(str(err)) from None
+        self._replicated()
         try:
             self.send_job(job.id, job.priority)
         except Exception:
