@@ -1,7 +1,7 @@
 """`ocrq ocr FILE`: run an engine in-process, no queue — the reference the service is compared with.
 
 An image is decoded and read as a worker reads it; a PDF or multi-page TIFF is read page by page
-through the worker's own page code (`JobRunner.run_page`: render, engine, page result) and made into
+through the worker's own page code (`PageReader.run_page`: render, engine, page result) and made into
 one result as a worker makes it. `--format` renders it as the gateway's `?format=` does
 (shared/result_formats.py), the searchable PDF included.
 """
@@ -141,17 +141,14 @@ def document_pages(data: bytes, settings: Settings, spec: str | None) -> tuple[i
 def ocr_document(path: Path, settings: Settings, engine: Engine, spec: TaskSpec | str, pages: list[int]) -> OcrResult:
     """Read the selected pages of a document one by one, as a worker reads them, into one result."""
     from models.base import EngineError
-    from workers.runner import JobRunner, make_document_result
+    from workers.runner import PageReader, make_document_result
 
     if isinstance(spec, str):
         spec = TaskSpec(task=spec)
-    # The worker's own page code (JobRunner.run_page: render, engine, page result), which reads only
-    # the runner's settings and engine: no job store, blob store or queue is made for it here.
-    runner = JobRunner.__new__(JobRunner)
-    runner.settings, runner.engine = settings, engine
+    reader = PageReader(settings, engine)  # the worker's own page code; no store or queue
     barcodes = spec.wants_page_barcodes(len(pages))
     t0 = time.perf_counter()
-    results = [runner.run_page(str(path), n, spec, barcodes=barcodes) for n in pages]
+    results = [reader.run_page(str(path), n, spec, barcodes=barcodes) for n in pages]
     infer_ms = round((time.perf_counter() - t0) * 1000, 2)
     if all(p.error is not None for p in results):
         first = results[0]
@@ -215,7 +212,7 @@ def ocr_file(data: bytes, settings: Settings, engine: Engine, spec: TaskSpec | s
     out = EngineOutput(text="") if spec.task in DECODER_TASKS else engine.run([EngineRequest(decoded.image, spec)])[0]
     if isinstance(out, EngineError):
         raise out
-    barcodes = find_barcodes(decoded) if spec.wants_barcodes else None
+    barcodes = find_barcodes(decoded, thorough=spec.thorough_barcodes) if spec.wants_barcodes else None
     infer_ms = round((time.perf_counter() - t0) * 1000, 2)
     return make_result(spec.task, out, decoded, engine, Timings(infer_ms=infer_ms, total_ms=infer_ms),
                        barcodes=barcodes)

@@ -134,6 +134,59 @@ def _timings(w: _Work, infer_ms: float) -> Timings:
     )
 
 @dataclass
+class PageReader:
+    """A document page through the engine: rendered, read, its boxes in that page's pixels. Needs no
+    store or queue, so `ocrq ocr` reads pages with the very code a worker does."""
+
+    settings: Settings
+    engine: Engine
+
+    def run_page(self, source: Source, page_number: int, spec: TaskSpec, *, barcodes: bool = False) -> PageResult:
+        """One page (a file or bytes); a page that cannot be rendered or read has its `error` set."""
+        return self.read([_PageInput(page_number, self.render(source, page_number), spec, barcodes)])[0]
+
+    def render(self, source: Source, number: int) -> RenderedPage | PageResult:
+        st = self.settings
+        try:
+            return render_page(source, number, dpi=st.pdf_dpi, max_side=st.max_side, max_pixels=st.max_pixels,
+                               time_limit_s=st.page_render_time_limit_s)
+        except DocumentError as err:
+            return _failed_page(number, PageError(code=err.code, message=err.message))
+
+    def read(self, items: list[_PageInput]) -> list[PageResult]:
+        """One engine call for every rendered page; a page that failed to render keeps its error,
+        an engine that breaks on the batch fails those pages (not the worker), a time limit raises."""
+        todo = [EngineRequest(it.rendered.image, it.spec) for it in items if isinstance(it.rendered, RenderedPage)]
+        outputs: list[EngineOutput | EngineError] = []
+        if todo:
+            t0 = time.perf_counter()
+            try:
+                outputs = self.engine.run(todo)
+            except Exception as err:
+                if type(err).__name__ in TIME_LIMIT_ERRORS:
+                    raise
+                log.warning("engine failed on %d page(s): %s", len(todo), short_error(err))
+                outputs = [EngineError("engine_error", f"the engine failed: {short_error(err)}")] * len(todo)
+            metrics.observe_batch(len(todo), time.perf_counter() - t0)
+        read = iter(outputs)
+        results = []
+        for it in items:
+            if not isinstance(it.rendered, RenderedPage):
+                results.append(it.rendered)
+                continue
+            out = next(read)
+            found = None
+            if it.barcodes and not isinstance(out, EngineError):
+                try:
+                    found = find_barcodes(it.rendered, thorough=it.spec.thorough_barcodes)
+                except Exception as err:  # a decoder bug costs this page its barcodes, never its text
+                    log.warning("barcode decoder failed on page %d: %s", it.number, short_error(err))
+            results.append(page_result(it.number, out, it.rendered, barcodes=found))
+        return results
+
+
+
+@dataclass
 class JobRunner:
     settings: Settings
     store: JobStore
@@ -146,8 +199,11 @@ class JobRunner:
     pages: PageStore = field(init=False)
     documents: DocumentFiles = field(default_factory=DocumentFiles)
 
+    reader: PageReader = field(init=False)
+
     def __post_init__(self) -> None:
         self.pages = PageStore(self.store.r, self.store.retention_s)
+        self.reader = PageReader(self.settings, self.engine)
 
     def _beat_jobs(self, jobs: list[Job]) -> None:
         for job in jobs:
@@ -387,13 +443,13 @@ class JobRunner:
                 outcomes[i] = self._page_storage_down(job, number, err)
                 continue
             selected = len(job.pages or []) or job.pages_total or 0
-            rendered = self._render(path, number)
+            rendered = self.reader.render(path, number)
             item = _PageInput(number, rendered, job.spec, job.spec.wants_page_barcodes(selected),
                               fetch_ms=(time.perf_counter() - t0) * 1000)
             ready.append((i, job, item))
         t0 = time.perf_counter()
         try:
-            results = self._read_rendered([item for _, _, item in ready])
+            results = self.reader.read([item for _, _, item in ready])
         except Exception as err:
             if type(err).__name__ not in TIME_LIMIT_ERRORS:
                 raise
@@ -403,45 +459,6 @@ class JobRunner:
         for (i, job, item), result in zip(ready, results, strict=True):
             outcomes[i] = self._page_done(job, result, item.fetch_ms, infer_ms)
         return outcomes
-
-    def _render(self, source: Source, number: int) -> RenderedPage | PageResult:
-        st = self.settings
-        try:
-            return render_page(source, number, dpi=st.pdf_dpi, max_side=st.max_side, max_pixels=st.max_pixels,
-                               time_limit_s=st.page_render_time_limit_s)
-        except DocumentError as err:
-            return _failed_page(number, PageError(code=err.code, message=err.message))
-
-    def _read_rendered(self, items: list[_PageInput]) -> list[PageResult]:
-        """One engine call for every rendered page; a page that failed to render keeps its error,
-        an engine that breaks on the batch fails those pages (not the worker), a time limit raises."""
-        todo = [EngineRequest(it.rendered.image, it.spec) for it in items if isinstance(it.rendered, RenderedPage)]
-        outputs: list[EngineOutput | EngineError] = []
-        if todo:
-            t0 = time.perf_counter()
-            try:
-                outputs = self.engine.run(todo)
-            except Exception as err:
-                if type(err).__name__ in TIME_LIMIT_ERRORS:
-                    raise
-                log.warning("engine failed on %d page(s): %s", len(todo), short_error(err))
-                outputs = [EngineError("engine_error", f"the engine failed: {short_error(err)}")] * len(todo)
-            metrics.observe_batch(len(todo), time.perf_counter() - t0)
-        read = iter(outputs)
-        results = []
-        for it in items:
-            if not isinstance(it.rendered, RenderedPage):
-                results.append(it.rendered)
-                continue
-            out = next(read)
-            found = None
-            if it.barcodes and not isinstance(out, EngineError):
-                try:
-                    found = find_barcodes(it.rendered, thorough=it.spec.thorough_barcodes)
-                except Exception as err:  # a decoder bug costs this page its barcodes, never its text
-                    log.warning("barcode decoder failed on page %d: %s", it.number, short_error(err))
-            results.append(page_result(it.number, out, it.rendered, barcodes=found))
-        return results
 
     def _page_done(self, job: Job, result: PageResult, fetch_ms: float, infer_ms: float) -> Outcome:
         key = page_result_key(job.tenant, job.id, result.page)
@@ -527,12 +544,6 @@ class JobRunner:
                     self.blobs.delete(page.result_key)
                 except BlobStoreError:
                     log.warning("could not delete page result %s", page.result_key, extra=_ids(job))
-
-    def run_page(self, source: Source, page_number: int, spec: TaskSpec, *, barcodes: bool = False) -> PageResult:
-        """One page of a document (a file or bytes): rendered, read by the engine, its boxes in that
-        page's pixels; a page that cannot be rendered or read comes back with its `error` set. The
-        worker's own page path, for callers without a queue (`ocrq ocr`)."""
-        return self._read_rendered([_PageInput(page_number, self._render(source, page_number), spec, barcodes)])[0]
 
     # finish ----------------------------------------------------------------
     def _succeed(self, w: _Work, out: EngineOutput, infer_ms: float) -> None:
