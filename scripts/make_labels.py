@@ -289,25 +289,25 @@ def variants() -> Iterator[tuple[str, str, Image.Image, dict[str, Any]]]:
 
 
 # Degraded receipts for the rescan verdict: (distortion, expected first reason).
-def _receipt_blur(im: Image.Image) -> Image.Image:
-    return im.filter(ImageFilter.GaussianBlur(max(im.size) / 250))
+def _receipt_blur(im: Image.Image, sigma: float = 1 / 250) -> Image.Image:
+    return im.filter(ImageFilter.GaussianBlur(max(im.size) * sigma))
 
 
-def _receipt_dark(im: Image.Image) -> Image.Image:
-    return Image.fromarray((np.asarray(im, dtype=np.float32) * 0.22).astype(np.uint8))
+def _receipt_dark(im: Image.Image, gain: float = 0.22) -> Image.Image:
+    return Image.fromarray((np.asarray(im, dtype=np.float32) * gain).astype(np.uint8))
 
 
-def _receipt_overexposed(im: Image.Image) -> Image.Image:
+def _receipt_overexposed(im: Image.Image, gain: float = 1.6, offset: float = 150) -> Image.Image:
     a = np.asarray(im, dtype=np.float32)
-    return Image.fromarray(np.clip(a * 1.6 + 150, 0, 255).astype(np.uint8))
+    return Image.fromarray(np.clip(a * gain + offset, 0, 255).astype(np.uint8))
 
 
 def _receipt_glare(im: Image.Image) -> Image.Image:
     return glare(im, cx=0.5, cy=0.45, radius=0.25)
 
 
-def _receipt_small(im: Image.Image) -> Image.Image:
-    scale = 240 / max(im.size)
+def _receipt_small(im: Image.Image, side: int = 240) -> Image.Image:
+    scale = side / max(im.size)
     return im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.LANCZOS)
 
 
@@ -320,24 +320,97 @@ RECEIPT_DEGRADATIONS: dict[str, tuple[Callable[[Image.Image], Image.Image], str]
 }
 
 
+def ink_point(im: Image.Image, rng: np.random.Generator) -> tuple[float, float]:
+    """A random point of the print, as fractions of the image: one of the pixels well below the page's level."""
+    g = np.asarray(im.convert("L"), dtype=np.float32)
+    ys, xs = np.nonzero(g < np.percentile(g, 75) - 60)
+    if xs.size == 0:
+        return float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.3, 0.7))
+    i = int(rng.integers(xs.size))
+    return float(xs[i] / g.shape[1]), float(ys[i] / g.shape[0])
+
+
+def random_degradation(
+    dname: str, im: Image.Image, rng: np.random.Generator
+) -> tuple[Image.Image, dict[str, float]]:
+    """One of RECEIPT_DEGRADATIONS with drawn parameters (each still a photo a person should retake).
+
+    The glare spot is centred on a random pixel of the print (a reflection on blank paper hides nothing; it
+    may reach past the image's edge), its radius is
+    0.12-0.30 of the long side and its strength 0.8-1.0; blur 1/320-1/200 of the long side; darkening to
+    15-28%; overexposure gain 1.4-1.8 with offset 130-170; downscaling to 180-290 px.
+    """
+    if dname == "glare":
+        cx, cy = ink_point(im, rng)
+        p = {"cx": cx, "cy": cy, "radius": rng.uniform(0.12, 0.30), "strength": rng.uniform(0.8, 1.0)}
+        return glare(im, **p), p
+    if dname == "blur":
+        p = {"sigma": 1 / rng.uniform(200, 320)}
+        return _receipt_blur(im, **p), p
+    if dname == "dark":
+        p = {"gain": rng.uniform(0.15, 0.28)}
+        return _receipt_dark(im, **p), p
+    if dname == "overexposed":
+        p = {"gain": rng.uniform(1.4, 1.8), "offset": rng.uniform(130, 170)}
+        return _receipt_overexposed(im, **p), p
+    if dname == "small":
+        side = int(rng.integers(180, 291))
+        return _receipt_small(im, side), {"side": side}
+    raise KeyError(dname)
+
+
 def receipt_paths(folder: Path = RECEIPTS) -> list[Path]:
     return sorted(folder.glob("[0-9][0-9][0-9].jpg")) if folder.is_dir() else []
 
 
-def degraded_receipts(folder: Path = RECEIPTS) -> Iterator[tuple[str, Image.Image, str | None]]:
-    """(name, image, expected first reason) — None for the clean scan itself."""
+def degraded_receipts(
+    folder: Path = RECEIPTS, seed: int | None = None
+) -> Iterator[tuple[str, Image.Image, str | None]]:
+    """(name, image, expected first reason) — None for the clean scan itself.
+
+    ``seed=None``: RECEIPT_DEGRADATIONS' fixed parameters; a seed draws each image's parameters
+    (random_degradation) and names them: ``003_glare(cx=0.41,cy=0.62,radius=0.18,strength=0.9)``.
+    """
+    rng = np.random.default_rng(seed) if seed is not None else None
     for path in receipt_paths(folder):
         im = Image.open(path).convert("RGB")
         yield path.stem, im, None
         for dname, (fn, reason) in RECEIPT_DEGRADATIONS.items():
-            yield f"{path.stem}_{dname}", fn(im), reason
+            if rng is None:
+                yield f"{path.stem}_{dname}", fn(im), reason
+                continue
+            out, params = random_degradation(dname, im, rng)
+            shown = ",".join(f"{k}={v:.3g}" for k, v in params.items())
+            yield f"{path.stem}_{dname}({shown})", out, reason
+
+
+def on_white_background(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A receipt scanned on a flatbed: the scan is larger than the paper, the lid around it flat white."""
+    w, h = int(im.width * rng.uniform(1.2, 2.5)), int(im.height * rng.uniform(1.05, 1.6))
+    canvas = Image.new("RGB", (w, h), (255, 255, 255))
+    canvas.paste(im, (int(rng.integers(0, w - im.width + 1)), int(rng.integers(0, h - im.height + 1))))
+    return canvas
+
+
+def lid_receipts(folder: Path = RECEIPTS, seed: int = 5, per_scan: int = 2) -> Iterator[tuple[str, Image.Image]]:
+    """Clean receipts on a white scanner lid (``on_white_background``): the verdict must stay ``ok``."""
+    rng = np.random.default_rng(seed)
+    for path in receipt_paths(folder):
+        im = Image.open(path).convert("RGB")
+        for i in range(per_scan):
+            yield f"{path.stem}_lid{i}", on_white_background(im, rng)
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: make_labels.py OUT_DIR", file=sys.stderr)
+    args = argv[1:]
+    seed = None
+    if len(args) == 3 and args[1] == "--seed" and args[2].isdigit():
+        seed, args = int(args[2]), args[:1]
+    if len(args) != 1:
+        print("usage: make_labels.py OUT_DIR [--seed N]   (N: draw the receipt degradations' parameters)",
+              file=sys.stderr)
         return 2
-    out = Path(argv[1])
+    out = Path(args[0])
     out.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, Any] = {}
     for name, im, expected in labels():
@@ -345,9 +418,13 @@ def main(argv: list[str]) -> int:
         manifest[name] = expected
     for name, dname, im, _ in variants():
         im.save(out / f"{name}__{dname}.jpg", quality=90)
-    for name, im, reason in degraded_receipts():
+    for drawn, im, reason in degraded_receipts(seed=seed):
+        name = drawn.split("(")[0]  # the drawn parameters go to the manifest, not the file name
         im.save(out / f"receipt_{name}.jpg", quality=92)
-        manifest[f"receipt_{name}"] = {"first_reason": reason}
+        manifest[f"receipt_{name}"] = {"first_reason": reason, "degradation": drawn}
+    for name, im in lid_receipts():
+        im.save(out / f"receipt_{name}.jpg", quality=92)
+        manifest[f"receipt_{name}"] = {"first_reason": None}
     (out / "expected.json").write_text(json.dumps(manifest, indent=1))
     print(f"wrote {len(list(out.iterdir()))} files to {out}")
     return 0

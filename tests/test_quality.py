@@ -1,26 +1,35 @@
-"""The rescan verdict on the real receipt scans, clean and degraded, from a reduced JPEG decode like the gateway's."""
+"""The rescan verdict on the real receipt scans, clean and degraded, from a reduced JPEG decode like the gateway's.
+
+The degradations come from scripts/make_labels.py: its fixed parameters (the acceptance set), and parameters
+drawn from a second seed (other glare positions and sizes, blur widths, exposures) to check that the verdict
+is not tuned to one set. Each run prints the table per degradation.
+"""
 
 from __future__ import annotations
 
 import collections
 import io
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from shared.quality import Thresholds, assess
+from shared.quality import REASON_ORDER, Thresholds, assess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import make_labels as ml  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not ml.receipt_paths(), reason=f"no receipt scans in {ml.RECEIPTS}")
 
+DEGRADED = ("blurred", "too_dark", "overexposed", "glare", "too_small")
 
-def reduced(im: Image.Image) -> tuple[Image.Image, tuple[int, int]]:
+
+def reduced(im: Image.Image, quality: int = 90) -> tuple[Image.Image, tuple[int, int]]:
+    """The upload as a JPEG, decoded the way shared/images.py inspect(reduced=True) does (draft to >= 256 px)."""
     buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=90)
+    im.save(buf, "JPEG", quality=quality)
     r = Image.open(io.BytesIO(buf.getvalue()))
     w, h = r.size
     r.draft("L", (max(1, w * 256 // max(w, h)), max(1, h * 256 // max(w, h))))
@@ -28,25 +37,87 @@ def reduced(im: Image.Image) -> tuple[Image.Image, tuple[int, int]]:
     return r, (w, h)
 
 
-def _verdicts() -> dict[str, list[bool]]:
+def _verdicts(items: Iterable[tuple[str, Image.Image, str | None]], quality: int = 90) -> dict[str, list[bool]]:
+    """Per expected first reason ("clean": none), whether each image got it (a clean one: verdict ok)."""
     out: dict[str, list[bool]] = collections.defaultdict(list)
-    for _, im, reason in ml.degraded_receipts():
-        r, size = reduced(im)
+    misses = []
+    for name, im, reason in items:
+        r, size = reduced(im, quality)
         q = assess(r, Thresholds(), original_size=size)
-        out[reason or "clean"].append(q.verdict == "ok" if reason is None else q.reasons[:1] == [reason])
-    for k, v in out.items():
-        print(f"{k:12s} {sum(v)}/{len(v)}")
+        good = q.verdict == "ok" if reason is None else q.reasons[:1] == [reason]
+        out[reason or "clean"].append(good)
+        if not good:
+            misses.append(f"{name}: {q.reasons} glare_fraction={q.glare_fraction:.3f} sharpness={q.sharpness:.3f}")
+    degraded = [g for k, v in out.items() if k != "clean" for g in v]
+    print(f"\nJPEG quality {quality}: " + "  ".join(f"{k} {sum(v)}/{len(v)}" for k, v in out.items())
+          + (f"  degraded {sum(degraded)}/{len(degraded)}" if degraded else ""))
+    for m in misses:
+        print("  missed", m)
     return out
 
 
+def _share(v: dict[str, list[bool]]) -> float:
+    degraded = [g for k in DEGRADED for g in v[k]]
+    return sum(degraded) / len(degraded)
+
+
 def test_clean_receipts_are_ok_and_degraded_ones_rescan_with_the_right_reason() -> None:
-    v = _verdicts()
-    assert all(v["clean"]) and len(v["clean"]) == 12
-    for reason in ("blurred", "too_dark", "overexposed", "too_small"):
+    v = _verdicts(ml.degraded_receipts())
+    assert len(v["clean"]) == 12 and all(v["clean"])
+    assert _share(v) >= 0.95
+    for reason in DEGRADED:
         assert sum(v[reason]) / len(v[reason]) >= 0.9, reason
 
 
-@pytest.mark.xfail(reason="glare on white-paper scans is not told apart from blank paper yet", strict=True)
-def test_glare_detected() -> None:
-    v = _verdicts()
-    assert sum(v["glare"]) / len(v["glare"]) >= 0.95
+def test_the_verdict_holds_for_degradations_drawn_from_another_seed() -> None:
+    """Glare centred anywhere on the print, 0.12-0.30 of the long side; other blur widths and exposures."""
+    v = _verdicts(item for item in ml.degraded_receipts(seed=1) if item[2] is not None)
+    assert _share(v) >= 0.9
+    assert sum(v["glare"]) / len(v["glare"]) >= 0.8
+
+
+@pytest.mark.parametrize("quality", [75, 60])
+def test_stronger_jpeg_compression_flags_no_clean_receipt_and_still_sees_the_glare_spot(quality: int) -> None:
+    """Compression smooths the paper's grain away: blank paper must not turn into glare."""
+    v = _verdicts(((n, im, r) for n, im, r in ml.degraded_receipts() if r in (None, "glare")), quality)
+    assert all(v["clean"])
+    assert sum(v["glare"]) / len(v["glare"]) >= 0.9
+
+
+def test_a_receipt_on_a_white_scanner_lid_is_not_glare() -> None:
+    v = _verdicts((name, im, None) for name, im in ml.lid_receipts())
+    assert len(v["clean"]) == 24 and all(v["clean"])
+
+
+def test_generated_labels_have_no_glare() -> None:
+    """Clean labels are flat white around their symbols and text (no grain): none of that is glare."""
+    for name, im, _ in ml.labels():
+        r, size = reduced(im)
+        q = assess(r, original_size=size)
+        assert q.verdict == "ok", (name, q)
+
+
+def test_glare_is_a_compact_clipped_patch_and_its_fraction_grows_with_it() -> None:
+    receipt = Image.open(ml.receipt_paths()[0]).convert("RGB")
+    fractions = []
+    for radius in (0.15, 0.25, 0.35):
+        r, size = reduced(ml.glare(receipt, cx=0.5, cy=0.5, radius=radius))
+        q = assess(r, original_size=size)
+        assert q.reasons == ["glare"], (radius, q)
+        fractions.append(q.glare_fraction)
+    assert fractions == sorted(fractions) and 0 < fractions[0] < fractions[-1] < 1
+    r, size = reduced(receipt)
+    assert assess(r, original_size=size).glare_fraction == 0.0
+
+
+def test_reasons_come_in_their_documented_order_and_thresholds_are_settings() -> None:
+    receipt = Image.open(ml.receipt_paths()[0]).convert("RGB")
+    small = ml.RECEIPT_DEGRADATIONS["small"][0](ml.RECEIPT_DEGRADATIONS["dark"][0](receipt))
+    r, size = reduced(small)
+    q = assess(r, original_size=size)
+    assert q.reasons == ["too_dark", "too_small"] and q.reasons == [x for x in REASON_ORDER if x in q.reasons]
+    r, size = reduced(ml.glare(receipt, cx=0.5, cy=0.5, radius=0.25))
+    q = assess(r, original_size=size)
+    assert q.reasons == ["glare"]
+    assert assess(r, Thresholds(max_glare=q.glare_fraction + 0.01), original_size=size).verdict == "ok"
+    assert set(q.as_dict()) == {"verdict", "reasons", "sharpness", "brightness", "glare_fraction"}
