@@ -229,6 +229,7 @@ def _submit(
         webhook_url=webhook_url,
         pages_total=pages.total if pages else None,
         pages=pages.selected if pages else None,
+        quality=verdict.as_dict() if verdict is not None else None,  # kept on the job: GET shows it too
     )
     sub = services().submitter.submit(
         draft, idempotency_key=request.headers.get("Idempotency-Key"), store_input=lambda: store_input(sha, info)

@@ -139,7 +139,9 @@ def _multipart_schema(tasks: list[str]) -> dict[str, Any]:
                          "description": "decode barcodes beside the task (auto: on for images)"},
             "quality": {"type": "string", "enum": ["check", "require"],
                         "description": "check: the 202 carries `quality` {verdict, reasons, sharpness, brightness, "
-                                       "glare_fraction}; require: a photo to retake is refused (422 rescan_needed)"},
+                                       "glare_fraction}, and so does the job (GET /v1/jobs/{id}, webhooks); "
+                                       "require: a photo to retake is refused (422 rescan_needed), an accepted "
+                                       "one is kept with its verdict"},
         },
     }
 

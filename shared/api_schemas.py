@@ -44,7 +44,8 @@ class JobCreate(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     barcodes: BarcodesOption = Field(default="auto", description="decode barcodes: auto (on for images), on, off")
     quality: Literal["check", "require"] | None = Field(
-        default=None, description="check: the 202 carries a rescan verdict; require: a rescan image is refused (422)"
+        default=None,
+        description="check: the 202 and the job carry a rescan verdict; require: a rescan image is refused (422)",
     )
     pages: str | None = Field(default=None, max_length=1000, description='PDF/TIFF pages to read, e.g. "1-3,7"')
 
@@ -66,6 +67,16 @@ class Links(BaseModel):
     self: str
     result: str
     image: str
+
+
+class QualityOut(BaseModel):
+    """The rescan verdict of quality=check (shared/quality.py): measures on 0..1 scales."""
+
+    verdict: Literal["ok", "rescan"]
+    reasons: list[str]  # too_dark, overexposed, blurred, glare, too_small; most severe first
+    sharpness: float  # p99 of the contrast-stretched gradient: 1 sharp, under 0.65 blurred
+    brightness: float  # median luminance
+    glare_fraction: float  # share of the image in clipped patches on the paper
 
 
 class JobOut(BaseModel):
@@ -94,6 +105,8 @@ class JobOut(BaseModel):
     pages: list[int] | None = None
     progress: dict[str, int] | None = None
     pages_failed: int | None = None
+    # quality=check only (absent otherwise): the verdict the 202 answered, kept on the job.
+    quality: QualityOut | None = None
 
 
 class JobList(BaseModel):

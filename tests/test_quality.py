@@ -121,3 +121,57 @@ def test_reasons_come_in_their_documented_order_and_thresholds_are_settings() ->
     assert q.reasons == ["glare"]
     assert assess(r, Thresholds(max_glare=q.glare_fraction + 0.01), original_size=size).verdict == "ok"
     assert set(q.as_dict()) == {"verdict", "reasons", "sharpness", "brightness", "glare_fraction"}
+
+
+# ------------------------------------------------------------------ the verdict on the job record
+@pytest.fixture
+def gateway(redis_db: str, tmp_path: Path):
+    """The gateway in-process (Flask test client) against a real redis-server; messages are only collected."""
+    import redis
+
+    from api.app import create_app
+    from shared.apikeys import KeyStore
+    from shared.settings import load_settings
+
+    settings = load_settings(redis_url=redis_db, storage_url=f"file://{tmp_path / 'blobs'}")
+    app = create_app(settings, send_job=lambda job_id, queue: None)
+    key = KeyStore(redis.Redis.from_url(redis_db)).create("acme", "test")[0]
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def submit(data: bytes, **form: str):
+        return client.post("/v1/jobs", data={"file": (io.BytesIO(data), "scan.jpg"), **form}, headers=headers,
+                           content_type="multipart/form-data")
+
+    def get(path: str):
+        resp = client.get(path, headers=headers)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return resp.get_json()
+
+    return submit, get
+
+
+def _jpeg_bytes(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def test_the_job_keeps_the_verdict_its_202_answered(gateway) -> None:
+    submit, get = gateway
+    receipt = Image.open(ml.receipt_paths()[0]).convert("RGB")
+    glared = submit(_jpeg_bytes(ml.glare(receipt, cx=0.5, cy=0.45, radius=0.25)), quality="check")
+    assert glared.status_code == 202, glared.get_data(as_text=True)
+    answered = glared.get_json()["quality"]
+    assert answered["verdict"] == "rescan" and answered["reasons"][:1] == ["glare"]
+    job = get(f"/v1/jobs/{glared.get_json()['id']}")
+    assert job["quality"] == answered
+    assert set(job["quality"]) == {"verdict", "reasons", "sharpness", "brightness", "glare_fraction"}
+
+    kept = submit(_jpeg_bytes(receipt), quality="require")  # accepted: the verdict is ok, and kept too
+    assert kept.status_code == 202 and get(f"/v1/jobs/{kept.get_json()['id']}")["quality"]["verdict"] == "ok"
+
+    plain = submit(_jpeg_bytes(receipt))
+    assert "quality" not in plain.get_json() and "quality" not in get(f"/v1/jobs/{plain.get_json()['id']}")
+    listed = {j["id"]: j for j in get("/v1/jobs")["items"]}
+    assert listed[glared.get_json()["id"]]["quality"] == answered and "quality" not in listed[plain.get_json()["id"]]

@@ -94,6 +94,8 @@ class Job(BaseModel):
     pages: list[int] | None = None  # the selected pages, 1-based, sorted
     progress: dict[str, int] | None = None  # {pages_done, pages_total} while the worker renders and reads
     pages_failed: int | None = None  # set when the job finishes (needs_review is set too when > 0)
+    # quality=check: the rescan verdict the 202 answered (shared/quality.py Quality.as_dict()); else None.
+    quality: dict[str, Any] | None = None
 
     @property
     def terminal(self) -> bool:

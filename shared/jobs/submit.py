@@ -75,6 +75,7 @@ class Draft:
     webhook_url: str | None = None
     pages_total: int | None = None  # documents: pages in the input, and the selected ones
     pages: tuple[int, ...] | None = None
+    quality: dict[str, Any] | None = None  # quality=check: the verdict, kept on the job (not fingerprinted)
 
     def fingerprint(self) -> str:
         parts: list[Any] = [self.sha256, self.spec.model_dump(mode="json"), self.priority, self.metadata,
@@ -134,7 +135,7 @@ class Submitter:
             raise
         job = Job(id=job_id, tenant=draft.tenant, spec=draft.spec, priority=draft.priority, input=ref,
                   metadata=draft.metadata, webhook_url=draft.webhook_url, pages_total=draft.pages_total,
-                  pages=list(draft.pages) if draft.pages is not None else None)
+                  pages=list(draft.pages) if draft.pages is not None else None, quality=draft.quality)
         self._enqueue(job)
         return Submitted(job, replayed=False)
 

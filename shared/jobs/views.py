@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.api_schemas import JobOut
+from shared.api_schemas import JobOut, QualityOut
 from shared.jobs.model import Job, iso_ms
 from shared.results import OcrResult
 
@@ -40,11 +40,14 @@ def render_job(job: Job, result: OcrResult | None = None) -> dict[str, Any]:
         pages=job.pages,
         progress=job.progress,
         pages_failed=job.pages_failed,
+        quality=QualityOut.model_validate(job.quality) if job.quality is not None else None,
     )
     doc = out.model_dump(mode="json", exclude_none=False)
     if job.pages_total is None:  # an image job's document stays exactly as before documents existed
         for name in DOCUMENT_FIELDS:
             doc.pop(name, None)
+    if job.quality is None:  # only jobs submitted with quality=check carry a verdict
+        doc.pop("quality", None)
     return doc
 
 
