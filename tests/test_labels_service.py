@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -146,3 +147,50 @@ def test_cli_prints_the_decoded_fields_as_a_table(make_service, tmp_path):
     print(done.stdout, done.stderr)
     assert done.returncode == 0 and "! invalid_date" in done.stdout
     assert "needs review: invalid_date" in done.stderr
+
+
+class FieldsEngine:
+    """Answers the fields task with fixed values (what a VLM would read off the label), whatever the image."""
+
+    name, version, tasks = "fields-stub", "1", frozenset({"text", "fields", "ask"})
+
+    def __init__(self, answer: dict) -> None:
+        self.answer = answer
+
+    def run(self, requests):
+        from models.base import EngineOutput
+
+        return [EngineOutput(text=json.dumps(self.answer), fields=dict(self.answer)) for _ in requests]
+
+
+def test_a_fields_answer_that_contradicts_the_barcode_is_flagged_on_the_job(redis_db, tmp_path):
+    """The worker's runner (real Redis job store, local blob store, the real decoder) with an engine whose
+    fields answer disagrees with the label's GS1-128 symbol: the job needs review for answer_mismatch."""
+    import hashlib
+
+    from shared.blobs import LocalBlobStore, input_key
+    from shared.jobs import InputRef, Job
+    from shared.jobs.store import JobStore
+    from shared.redis_client import connect
+    from shared.settings import load_settings
+    from shared.tasks import TaskSpec
+    from workers.runner import JobRunner
+
+    settings = load_settings(redis_url=redis_db, storage_url=f"file://{tmp_path}")
+    store, blobs = JobStore(connect(redis_db), 3600), LocalBlobStore(tmp_path, "ocrq")
+    data = _png("gs1_128_gtin_lot_expiry")
+    sha = hashlib.sha256(data).hexdigest()
+    blobs.put(input_key("acme", sha), data)
+    good = {"GTIN": ml.GTIN, "Batch/Lot": "LOT42A", "Best before": "31.12.2026"}
+    for answer, reasons in ((good, None), ({**good, "Batch/Lot": "LOT24A"}, ["answer_mismatch"])):
+        job = Job(id=f"job_{len(answer)}_{answer['Batch/Lot']}", tenant="acme",
+                  spec=TaskSpec(task="fields", fields=tuple(answer)),
+                  input=InputRef(bucket="ocrq", key=input_key("acme", sha), sha256=sha, bytes=len(data),
+                                 content_type="image/png", width=0, height=0))
+        store.create(job)
+        runner = JobRunner(settings, store, blobs, FieldsEngine(answer))
+        assert runner.run(job.id).status == "succeeded"
+        done = store.get(job.id)
+        assert done.review_reasons == reasons and done.needs_review is bool(reasons), (answer, done)
+        result = json.loads(blobs.get(done.result_key)) if done.result_key else {}
+        assert result["fields"] == answer and result["barcodes"][0]["gs1"]["fields"]["batch_lot"] == "LOT42A"

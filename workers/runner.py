@@ -665,7 +665,7 @@ def make_result(
 ) -> OcrResult:
     """The one place an engine's output becomes the stored result (the service and `ocrq ocr` share it)."""
     lines = [_scale_line(line, decoded) for line in out.lines]
-    reasons = review_reasons(barcodes, lines) if barcodes else []
+    reasons = review_reasons(barcodes, lines, task=task, fields=out.fields, answer=out.text) if barcodes else []
     decoder_only = task in DECODER_TASKS
     info = (
         EngineInfo(name=DECODER_NAME, version=DECODER_VERSION)
