@@ -344,3 +344,44 @@ def test_barcodes_auto_leaves_long_documents_alone_and_on_reads_every_page(env):
     on_doc = json.loads(blobs.get(store.get(on_job.id).result_key))
     assert all(p["barcodes"] is None for p in auto_doc["pages"])  # 7 pages > BARCODES_AUTO_MAX_PAGES
     assert [len(p["barcodes"]) for p in on_doc["pages"]] == [0, 1, 1, 1, 1, 1, 1]
+
+
+def test_the_reaper_resends_only_the_page_messages_that_look_lost(env):
+    from workers.reaper import reap_once
+
+    settings, store, blobs = env
+    job_id = submit_pdf(store, blobs, pages_pdf(3), 3)
+    sent = Sent()
+    a = runner(env, sent, name="a")
+    a.run(job_id)
+    assert a.run_page_work(job_id, 1).status == "page_done"
+    pages = PageStore(store.r, 3600)
+    now = now_ms()
+    # Page 2 is held by a worker on another host that went silent (its lease ran out); page 3's
+    # message is merely waiting in a queue.
+    assert pages.claim(job_id, 2, "other-host:42", now=now, lease_until=now - 1, max_attempts=3).run
+    jobs, page_msgs = [], Sent()
+    later = now + 60_000  # a whole lease with no page moving
+    reap_once(store, lambda j, q: jobs.append(j), settings.lease_s, later, queued_resend_s=900, send_page=page_msgs)
+    assert jobs == [] and page_msgs == [(job_id, 2, "bulk")]
+    # The re-sent page is taken over (lease expired) and read; page 3 finishes the document.
+    assert a.run_page_work(job_id, 2).status == "page_done"
+    assert a.run_page_work(job_id, 3).status == "succeeded"
+    assert [p.attempts for p in pages.all(job_id)] == [1, 2, 1]
+
+
+def test_the_reaper_sends_a_document_whose_pages_are_done_to_be_assembled(env):
+    from workers.reaper import reap_once
+
+    settings, store, blobs = env
+    job_id = submit_pdf(store, blobs, pages_pdf(2), 2)
+    sent = Sent()
+    a = runner(env, sent, name="a")
+    a.run(job_id)
+    a._assemble = lambda job_id: None  # type: ignore[method-assign]  # dies between the last page and the job
+    for j, n, _ in sent:
+        a.run_page_work(j, n)
+    jobs, page_msgs = [], Sent()
+    reap_once(store, lambda j, q: jobs.append(j), settings.lease_s, now_ms() + 60_000, send_page=page_msgs)
+    assert jobs == [job_id] and page_msgs == []
+    assert runner(env, Sent(), name="b").run(job_id).status == "succeeded"

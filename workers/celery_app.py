@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 
 from celery import Celery
 from celery.signals import celeryd_after_setup, celeryd_init, setup_logging
@@ -42,6 +43,15 @@ from shared.broker import (  # noqa: F401  (re-exported: the names workers use w
     celery_config,
 )
 from shared.settings import Settings
+
+
+def page_sender(app: Celery) -> Callable[[str, int, str], None]:
+    """Sends one page of a fanned-out document (job id, page number) on the job's lane."""
+
+    def send(job_id: str, page: int, queue: str) -> None:
+        app.send_task(TASK_RUN_PAGE, args=[job_id, page], queue=queue)
+
+    return send
 
 
 def make_celery(settings: Settings) -> Celery:

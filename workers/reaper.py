@@ -2,6 +2,8 @@
 
 - a running job whose lease expired (its worker died and the broker will only redeliver after the
   visibility timeout, or never if the message was lost) gets a fresh message; the runner takes it over;
+  a document whose pages are out gets only the page messages that look lost (or, all pages done,
+  its job message: the runner assembles it);
 - a queued job whose message was never confirmed sent (the gateway crashed between storing the
   job and publishing, or Redis lost the last second of writes) gets its message;
 - a queued job whose message went out more than OCRQ_QUEUED_RESEND_S ago gets another (a message
@@ -26,10 +28,13 @@ from shared import keys
 from shared.blobs import BlobStore, open_blob_store
 from shared.broker import TASK_RUN_JOB
 from shared.jobs import Job, Status, now_ms
+from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore
 from shared.redis_client import connect
 from shared.settings import Settings
+from workers.celery_app import page_sender
 from workers.events import finished_hooks
+from workers.runner import SendPage
 
 log = logging.getLogger("ocrq.reaper")
 
@@ -46,7 +51,7 @@ Hook = Callable[[Job], None]
 
 
 def reap_once(store: JobStore, send: Send, lease_s: int, now: int | None = None, *,
-              queued_resend_s: int = 900) -> int:
+              queued_resend_s: int = 900, send_page: SendPage | None = None) -> int:
     """One pass; returns how many messages were sent."""
     now = now or now_ms()
     sent = 0
@@ -54,6 +59,9 @@ def reap_once(store: JobStore, send: Send, lease_s: int, now: int | None = None,
         job = store.get(job_id)
         if job is None or job.terminal:
             store.r.zrem(store.RUNNING, job_id)
+            continue
+        if job.worker == PAGES_OWNER and send_page is not None:
+            sent += _refresh_document(store, job, send, send_page, lease_s, queued_resend_s, now)
             continue
         # Push the deadline on before sending, so the next pass does not send again at once.
         store.r.zadd(store.RUNNING, {job_id: now + lease_s * 1000}, xx=True)
@@ -140,6 +148,31 @@ def sweep_hooks(store: JobStore, hooks: Sequence[Hook], now: int | None = None, 
     return swept
 
 
+def _refresh_document(store: JobStore, job: Job, send: Send, send_page: SendPage, lease_s: int,
+                      queued_resend_s: int, now: int) -> int:
+    """A document no page of which moved for a whole lease: re-send only the page messages that
+    look lost (shared/jobs/pages.py fan_out), or the job message when every page is done (its last
+    page's worker died before assembling: the runner assembles). Pages merely waiting in a long
+    queue send nothing, so a backlog of documents costs no messages."""
+    pages = PageStore(store.r, store.retention_s)
+    selected = job.pages or list(range(1, (job.pages_total or 0) + 1))
+    fan = pages.fan_out(job.id, PAGES_OWNER, selected, now=now, lease_until=now + lease_s * 1000,
+                        resend_before=now - queued_resend_s * 1000)
+    ids = {"job_id": job.id, "tenant": job.tenant}
+    if not fan.applied:
+        return 0
+    if fan.complete:
+        send(job.id, job.priority)
+        log.warning("sent a document whose pages are all done but whose result was not assembled", extra=ids)
+        return 1
+    for number in fan.to_send:
+        send_page(job.id, number, job.priority)
+    pages.mark_sent(job.id, list(fan.to_send), now)
+    if fan.to_send:
+        log.warning("re-sent %d page message(s) of a document that looked lost", len(fan.to_send), extra=ids)
+    return len(fan.to_send)
+
+
 def celery_sender(app: Celery) -> Send:
     def send(job_id: str, queue: str) -> None:
         app.send_task(TASK_RUN_JOB, args=[job_id], queue=queue)
@@ -158,6 +191,7 @@ def start_reaper_thread(settings: Settings, app: Celery) -> None:
     _stop.clear()
     store = JobStore(connect(settings.redis_url, "ocrq-reaper"), settings.retention_s)
     send = celery_sender(app)
+    pages_out = page_sender(app)
     blobs = open_blob_store(settings)
     interval = settings.reaper_interval_s
     hooks = finished_hooks(settings, store, app)  # the runner's hooks, on the reaper's own connection
@@ -167,7 +201,8 @@ def start_reaper_thread(settings: Settings, app: Celery) -> None:
             try:
                 # Lock TTL = interval: a dead reaper's lock frees itself by the next pass.
                 if store.r.set(LOCK_KEY, "1", nx=True, px=int(interval * 1000)):
-                    reap_once(store, send, settings.lease_s, queued_resend_s=settings.queued_resend_s)
+                    reap_once(store, send, settings.lease_s, queued_resend_s=settings.queued_resend_s,
+                              send_page=pages_out)
                     sweep_hooks(store, hooks)
                     expire_once(store, blobs)
             except Exception as err:

@@ -13,11 +13,11 @@ from celery import Celery
 
 from models.base import Engine
 from shared.blobs import BlobStore, open_blob_store
-from shared.broker import TASK_RUN_PAGE
 from shared.jobs.store import JobStore
 from shared.redis_client import connect
 from shared.settings import Settings, get_settings
-from workers.runner import JobRunner, SendPage
+from workers.celery_app import page_sender
+from workers.runner import JobRunner
 
 
 @dataclass
@@ -27,13 +27,6 @@ class Runtime:
     blobs: BlobStore
     engine: Engine
     runner: JobRunner
-
-
-def page_sender(celery: Celery) -> SendPage:
-    def send(job_id: str, page: int, queue: str) -> None:
-        celery.send_task(TASK_RUN_PAGE, args=[job_id, page], queue=queue)
-
-    return send
 
 
 _lock = threading.Lock()
