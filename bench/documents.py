@@ -33,6 +33,10 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from gateway import cpu_s, descendants  # noqa: E402  (the /proc CPU accounting bench/gateway.py uses)
+
 RECEIPTS = ROOT.parent / "shared" / "data" / "receipts"
 
 
@@ -157,16 +161,22 @@ def service_rows(pages: int, rounds: int, engine: str, dpi: int) -> list[Row]:
             rows.append(Row("ratio document / images", f"{d / i:.2f}", "target >= 0.95"))
 
             speed: dict[int, list[float]] = {1: [], 2: []}
+            busy: dict[int, list[float]] = {1: [], 2: []}  # CPU cores the whole service kept busy
             digests: set[str] = set()
             for _ in range(rounds):
                 for n in (1, 2):
                     svc.set_workers(n)
+                    pids = [p for proc in svc.procs + svc.workers for p in descendants(proc.pid)]
+                    cpu0 = cpu_s(pids)
                     elapsed, results = svc.run(doc)
+                    busy[n].append((cpu_s(pids) - cpu0) / elapsed)
                     speed[n].append(pages / elapsed)
                     digests.add(page_texts_digest(results))
             one, two = statistics.median(speed[1]), statistics.median(speed[2])
-            rows.append(Row(f"{pages}-page PDF, 1 worker, {engine}", f"{one:.2f} pages/s", f"median of {rounds}"))
-            rows.append(Row(f"{pages}-page PDF, 2 workers, {engine}", f"{two:.2f} pages/s", f"median of {rounds}"))
+            for n, value in ((1, one), (2, two)):
+                cores = statistics.median(busy[n])
+                rows.append(Row(f"{pages}-page PDF, {n} worker{'s' if n > 1 else ''}, {engine}", f"{value:.2f} pages/s",
+                                f"median of {rounds}; service busy {cores:.2f} of {os.cpu_count()} cores"))
             same = "identical" if len(digests) == 1 else f"DIFFER: {sorted(digests)}"
             rows.append(Row("speedup 2 workers / 1", f"{two / one:.2f}",
                             f"target >= 1.8; page texts {same} ({os.cpu_count()} CPUs here)"))
