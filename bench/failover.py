@@ -1,9 +1,11 @@
 """Redis with Sentinel: what OCRQ_REDIS_MIN_REPLICAS=1 costs a submit, and what a failover costs a client.
 
 Starts its own Redis primary, two replicas and three Sentinels on loopback (tests/redis_ha.py;
-down-after 1 s, failover-timeout 3 s), and two gateways in this process (create_app + Flask's
-test_client, the real Celery producer on the Sentinel broker, a local-folder store), one with
-OCRQ_REDIS_MIN_REPLICAS=0 and one with 1, both on the same Sentinel URL. Then:
+down-after 1 s, failover-timeout 3 s), and three gateways in this process (create_app + Flask's
+test_client, the real Celery producer on the Sentinel broker, a local-folder store), all on the
+same Sentinel URL: OCRQ_REDIS_MIN_REPLICAS=0 (no WAIT), =1 (WAIT for every live replica, at least
+one: what ocrq does), and "wait_1_of_2", the check ocrq had before (WAIT 1 whatever the replicas).
+Then:
 
 1. submit latency: --submits unique small PNGs to each gateway, alternating one by one (same
    Redis, same moment), each with its own Idempotency-Key; every answer must be 202;
@@ -14,7 +16,10 @@ OCRQ_REDIS_MIN_REPLICAS=0 and one with 1, both on the same Sentinel URL. Then:
    a job lost with the primary;
 3. the same on a fresh group, but the replicas are SIGSTOPped for --stall-s first (a lagging
    replica) and resumed just after the kill: the window asynchronous replication leaves. With 0,
-   jobs answered 202 during the stall are gone; with 1 those submits got 503 instead.
+   jobs answered 202 during the stall are gone; with 1 those submits got 503 instead;
+4. the same with only ONE replica stalled, and that one preferred by the Sentinels
+   (replica-priority): they promote the replica that lacks what the other confirmed. WAIT 1 of 2
+   answered 202 for it; waiting for every live replica answered 503.
 
     python bench/failover.py [--submits 300] [--pause-ms 20] [--after-s 10] [--stall-s 1]
 """
@@ -46,8 +51,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from redis_ha import RedisHA  # type: ignore[import-not-found]  # noqa: E402
 
 from api.app import create_app  # noqa: E402
+from api.context import EXTENSION  # noqa: E402
 from shared.apikeys import KeyStore  # noqa: E402
-from shared.redis_client import connect  # noqa: E402
+from shared.redis_client import connect, wait_for_replicas  # noqa: E402
 from shared.settings import load_settings  # noqa: E402
 
 
@@ -63,12 +69,13 @@ class Gateway:
     client: Any  # flask.testing.FlaskClient
     headers: dict[str, str]
     counter: int = 0
+    seed: int = 0  # distinct images per gateway
     refusals: Counter[str] = field(default_factory=Counter)
 
     def submit(self) -> tuple[int, str | None, float]:
         """(status, job id or None, seconds); refusals are tallied by problem type in `refusals`."""
         self.counter += 1
-        data = png(self.counter + (0 if self.name.endswith("0") else 10_000_000))
+        data = png(self.counter + self.seed)
         t0 = time.perf_counter()
         resp = self.client.post("/v1/jobs", data={"file": (io.BytesIO(data), "a.png")},
                                 content_type="multipart/form-data",
@@ -118,9 +125,22 @@ class Steady:
         return best, best_n
 
 
+W = 20  # column width
+
+
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
+
+
+class WaitSome:
+    """The replica check ocrq had before: WAIT `n`, however many replicas there are."""
+
+    def __init__(self, client: Any, n: int, timeout_ms: int) -> None:
+        self.client, self.floor, self.timeout_ms = client, n, timeout_ms
+
+    def wait(self) -> int:
+        return wait_for_replicas(self.client, self.floor, self.timeout_ms)
 
 
 def gateways(ha: RedisHA, blobs: str) -> tuple[list[Gateway], dict[str, str]]:
@@ -128,11 +148,15 @@ def gateways(ha: RedisHA, blobs: str) -> tuple[list[Gateway], dict[str, str]]:
     key = KeyStore(connect(url)).create("acme", "bench")[0]
     headers = {"Authorization": f"Bearer {key}"}
     gws: list[Gateway] = []
-    for n in (0, 1):
+    for i, (name, n) in enumerate((("min_replicas=0", 0), ("min_replicas=1", 1), ("wait_1_of_2", 1))):
         settings = load_settings(redis_url=url, broker_url=url, storage_url=f"file://{blobs}",
                                  redis_min_replicas=n, interactive_queue_max=1_000_000,
                                  rate_per_s=100_000.0, rate_burst=100_000)
-        gws.append(Gateway(f"min_replicas={n}", create_app(settings).test_client(), headers))
+        app = create_app(settings)
+        if name == "wait_1_of_2":
+            sub = app.extensions[EXTENSION].submitter
+            sub.replicas = WaitSome(sub.r, 1, settings.redis_wait_timeout_ms)
+        gws.append(Gateway(name, app.test_client(), headers, seed=i * 10_000_000))
     for gw in gws:  # warm-up: connections, the producer, the Lua scripts
         for _ in range(20):
             gw.submit()
@@ -159,19 +183,44 @@ class Failover:
     elected_s: float
     steady: list[Steady]
     lost: dict[str, int]
+    stalled: list[int] = field(default_factory=list)
+
+
+def prefer(ha: RedisHA, port: int, timeout_s: float = 30) -> None:
+    """Make the Sentinels promote `port` first (replica-priority 10, the others 100), and wait until
+    every Sentinel has read it from the replica's INFO (they poll replicas every 10 s)."""
+    for p in ha.replica_ports():
+        ha.node_client(p).config_set("replica-priority", 10 if p == port else 100)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        seen = 0
+        for sp in ha.sentinels:
+            rows = ha.sentinel_client(sp).execute_command("SENTINEL", "REPLICAS", ha.master_name)
+            for row in rows:
+                d = row if isinstance(row, dict) else dict(zip(row[::2], row[1::2], strict=True))
+                if int(d["port"]) == port and int(d.get("slave-priority", 100)) == 10:
+                    seen += 1
+        if seen == len(ha.sentinels):
+            return
+        time.sleep(0.5)
+    raise TimeoutError("the Sentinels did not see the replica priority")
 
 
 def failover(ha: RedisHA, gws: list[Gateway], headers: dict[str, str], pause_s: float, after_s: float,
-             stall_s: float = 0.0) -> Failover:
+             stall_s: float = 0.0, stall_one: bool = False) -> Failover:
     """Steady submitters while the primary is SIGKILLed. With `stall_s`, the replicas are SIGSTOPped
     that long first (a replica lagging behind, as on a congested link), then the primary dies and
-    the replicas resume: the Sentinels promote one that lacks what the primary took meanwhile."""
+    the replicas resume: the Sentinels promote one that lacks what the primary took meanwhile.
+    With `stall_one`, only the replica the Sentinels prefer is stalled; the other keeps up."""
+    replicas = ha.replica_ports()
+    if stall_one:
+        prefer(ha, replicas[0])
+        replicas = replicas[:1]
     steady = [Steady(gw, pause_s) for gw in gws]
     threads = [threading.Thread(target=s.run, daemon=True) for s in steady]
     for t in threads:
         t.start()
     time.sleep(2)
-    replicas = ha.replica_ports()
     if stall_s:
         for port in replicas:
             ha.nodes[port].proc.send_signal(signal.SIGSTOP)
@@ -192,11 +241,12 @@ def failover(ha: RedisHA, gws: list[Gateway], headers: dict[str, str], pause_s: 
     for s in steady:
         ids = [j for _, _, j in s.samples if j]
         lost[s.gw.name] = sum(1 for j in ids if s.gw.client.get(f"/v1/jobs/{j}", headers=headers).status_code == 404)
-    return Failover(old, new, elected_s, steady, lost)
+    return Failover(old, new, elected_s, steady, lost, replicas if stall_s else [])
 
 
 def print_failover(title: str, f: Failover) -> None:
-    print(f"\n{title}: primary {f.old} SIGKILLed, Sentinels named {f.new} after {f.elected_s:.2f} s\n")
+    stalled = f" (stalled: {', '.join(map(str, f.stalled))})" if f.stalled else ""
+    print(f"\n{title}: primary {f.old} SIGKILLed, Sentinels named {f.new}{stalled} after {f.elected_s:.2f} s\n")
     rows: list[tuple[str, Callable[[Steady], str]]] = [
         ("requests during the run", lambda s: str(len(s.samples))),
         ("answers", lambda s: " ".join(f"{k}:{v}" for k, v in sorted(Counter(st for _, st, _ in s.samples).items()))),
@@ -205,7 +255,7 @@ def print_failover(title: str, f: Failover) -> None:
         ("202s whose job is missing afterwards", lambda s: str(f.lost[s.gw.name])),
     ]
     for label, fn in rows:
-        print(f"{label:44}" + "".join(f"{fn(s):>18}" for s in f.steady))
+        print(f"{label:44}" + "".join(f"{fn(s):>{W}}" for s in f.steady))
     for s in f.steady:
         print(f"  refusals of {s.gw.name}: " + (", ".join(f"{k} x{v}" for k, v in sorted(s.gw.refusals.items()))
                                                or "none"))
@@ -219,7 +269,7 @@ def main() -> None:
     ap.add_argument("--after-s", type=float, default=10, help="keep submitting this long after the failover")
     ap.add_argument("--stall-s", type=float, default=1.0, help="replicas stalled this long before the kill (3.)")
     args = ap.parse_args()
-    logging.basicConfig(level=logging.ERROR)  # the gateway logs each Redis outage; the table says it
+    logging.basicConfig(level=logging.CRITICAL)  # the gateway logs each Redis outage; the table says it
     pause_s = args.pause_ms / 1000
 
     with tempfile.TemporaryDirectory(prefix="ocrq-failover-") as tmp:
@@ -229,12 +279,12 @@ def main() -> None:
             names = [gw.name for gw in gws]
             print(f"\nocrq failover benchmark — Redis primary + 2 replicas + 3 Sentinels on loopback (down-after 1 s), "
                   f"gateways in-process, steady submitters pause {args.pause_ms:.0f} ms\n")
-            print(f"{'measure':44}" + "".join(f"{n:>18}" for n in names))
-            print("-" * (44 + 18 * len(names)))
+            print(f"{'measure':44}" + "".join(f"{n:>{W}}" for n in names))
+            print("-" * (44 + W * len(names)))
             print(f"1. submit latency, {args.submits} submits per setting, alternating")
             for label, agg in (("submit p50 (ms)", lambda v: pct(v, 50)), ("submit p99 (ms)", lambda v: pct(v, 99)),
                                ("submit mean (ms)", statistics.fmean)):
-                print(f"{label:44}" + "".join(f"{agg(lat[n]):>18.2f}" for n in names))
+                print(f"{label:44}" + "".join(f"{agg(lat[n]):>{W}.2f}" for n in names))
             for gw in gws:
                 gw.refusals.clear()
             print_failover("2. failover", failover(ha, gws, headers, pause_s, args.after_s))
@@ -243,6 +293,11 @@ def main() -> None:
             print_failover(f"3. failover after the replicas stalled {args.stall_s:.1f} s (SIGSTOP, then SIGCONT "
                            "once the primary is dead)",
                            failover(ha, gws, headers, pause_s, args.after_s, stall_s=args.stall_s))
+        with RedisHA(Path(tmp) / "ha3", replicas=2) as ha:
+            gws, headers = gateways(ha, f"{tmp}/blobs")
+            print_failover(f"4. failover after ONE replica stalled {args.stall_s:.1f} s, the one the Sentinels "
+                           "prefer (replica-priority)",
+                           failover(ha, gws, headers, pause_s, args.after_s, stall_s=args.stall_s, stall_one=True))
 
 
 if __name__ == "__main__":
