@@ -1,8 +1,8 @@
 """The rescan verdict: is this photo good enough to read, decided at submit from the gateway's reduced decode.
 
-Measured on a small grey copy (longest side ``WORK_SIDE``) with a few PIL passes and small numpy arrays of
-4 x 4 tiles (no sort, no float copy of the image), so it adds a fraction of a millisecond to the decode the
-gateway already does. Measures are independent of the decode scale and of overall contrast:
+Measured on a small grey copy (longest side ``WORK_SIDE``) with uint8 numpy passes, PIL histograms and small
+arrays of 4 x 4 tiles (no sort, no float copy of the image), so it adds a fraction of a millisecond to the
+decode the gateway already does. Measures are independent of the decode scale and of overall contrast:
 
 - ``sharpness``: the 99th percentile of |dx| + |dy| over the contrast-stretched copy, 0..1: a sharp step
   spans one pixel (1.0), blur spreads it; darkening is undone by the stretch.
@@ -20,8 +20,8 @@ gateway already does. Measures are independent of the decode scale and of overal
     JPEG quality 85 or more): a patch of exactly 255 has lost the grain, so it is clipped, not paper;
   * a white page without grain (a digitally whitened scan, or JPEG compression that smoothed the grain
     away) has nothing that tells glare from blank paper but the print around it: only a patch with print
-    on both sides (above and below, or left and right) counts, so a glare over the edge of the print on
-    such a page goes unseen.
+    on both sides (above and below, or left and right) counts, holding a square two tiles wider, so a glare
+    over the edge of the print on such a page goes unseen.
 
   Only patches within the rows and columns that hold the paper count: the flat white around a small
   receipt (a scanner's lid, a frame) is not a reflection.
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 
 import numpy as np
-from PIL import Image, ImageChops
+from PIL import Image
 
 WORK_SIDE = 256
 REASON_ORDER = ("too_dark", "overexposed", "blurred", "glare", "too_small")  # most severe first
@@ -77,15 +77,15 @@ class Quality:
 
 
 def _work_copy(image: Image.Image) -> Image.Image:
-    """A grey copy whose longest side is WORK_SIDE (blur is measured in its pixels: a quarter more or less
-    moves the verdicts). A box resize, not an exact 2x2 reduce: the paper's grain is often a 2-pixel pattern
-    that an exact halving averages away."""
+    """A grey copy whose longest side is WORK_SIDE, or up to 3% more (blur is measured in its pixels: a
+    quarter more or less moves the verdicts). A box resize, not an exact 2x2 reduce: the paper's grain is often
+    a 2-pixel pattern that an exact halving averages away."""
     gray = image if image.mode == "L" else image.convert("L")
     k = max(gray.size) // WORK_SIDE
     if k >= 2:  # an image that was not decoded reduced (not a JPEG): most of the way by an integer reduce
         gray = gray.reduce(k)
     w, h = gray.size
-    if max(w, h) > WORK_SIDE:
+    if max(w, h) > WORK_SIDE * 1.03:  # a resize of a few pixels would cost as much as a large one
         f = WORK_SIDE / max(w, h)
         gray = gray.resize((max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.BOX)
     return gray
@@ -106,22 +106,27 @@ def _percentiles(hist: list[int], ps: tuple[float, ...]) -> list[float]:
     return out
 
 
-def _sharpness(work: Image.Image, lo: float, hi: float) -> float:
-    """p99 of |dx| + |dy| (capped at 1) over the copy contrast-stretched from ``lo`` to ``hi`` (0..1).
+def _sharpness(g: np.ndarray, lo: float, hi: float) -> float:
+    """p99 of |dx| + |dy| (capped at 1) over the copy contrast-stretched from ``lo`` to ``hi`` (0..1), taken at
+    every other row (each with its step to the row below): the same edges, half the work.
 
-    PIL does the pixel work (a lookup table, two absolute differences, their sum, a histogram): a handful
-    of C passes over bytes, where numpy would allocate a wider array at every step.
+    uint8 arithmetic (|a - b| as max - min) and a PIL histogram: no wider copy of the image.
     """
-    w, h = work.size
-    if w < 2 or h < 2:
+    h = g.shape[0] // 2 * 2
+    if h < 2 or g.shape[1] < 2:
         return 0.0
     # Contrast-stretch first so that a dark or flat photo is not also called blurred.
     lut = np.rint(np.clip((np.arange(256) / 255.0 - lo) / max(hi - lo, 0.05), 0.0, 1.0) * 255).astype(np.uint8)
-    s = work.point(lut.tolist())
-    corner, right, below = s.crop((0, 0, w - 1, h - 1)), s.crop((1, 0, w, h - 1)), s.crop((0, 1, w - 1, h))
-    grad = ImageChops.add(ImageChops.difference(right, corner), ImageChops.difference(below, corner))
+    s = np.take(lut, g[:h])
+    top, right, below = s[0::2, :-1], s[0::2, 1:], s[1::2, :-1]
+    dx = np.maximum(right, top)
+    dx -= np.minimum(right, top)
+    dy = np.maximum(below, top)
+    dy -= np.minimum(below, top)
+    grad = np.add(dx, dy, dtype=np.uint16)
+    np.minimum(grad, 255, out=grad)
     # Strong edges stay steep in a sharp photo (a stretched step spans one pixel); blur spreads every step.
-    return _percentiles(grad.histogram(), (99,))[0] / 255.0
+    return _percentiles(Image.fromarray(grad.astype(np.uint8)).histogram(), (99,))[0] / 255.0
 
 
 def _tiles(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -146,13 +151,13 @@ def _window_sums(m: np.ndarray, k: int) -> np.ndarray:
     return sat[n:, n:] - sat[:-n, n:] - sat[n:, :-n] + sat[:-n, :-n]
 
 
-def _patches(cand: np.ndarray) -> np.ndarray:
-    """The tiles of ``cand`` inside a (2 * GLARE_CORE + 1)-square of ``cand`` tiles (a morphological opening);
+def _patches(cand: np.ndarray, k: int = GLARE_CORE) -> np.ndarray:
+    """The tiles of ``cand`` inside a (2k + 1)-square of ``cand`` tiles (a morphological opening);
     past the image's edge counts as ``cand``, so a patch cut by the edge still counts."""
-    core = _window_sums(~cand, GLARE_CORE) == 0
+    core = _window_sums(~cand, k) == 0
     if not core.any():
         return core
-    return (_window_sums(core, GLARE_CORE) > 0) & cand
+    return (_window_sums(core, k) > 0) & cand
 
 
 def _on_paper(patch: np.ndarray, paper: np.ndarray) -> np.ndarray:
@@ -191,12 +196,12 @@ def _glare_fraction(tmin: np.ndarray, tmax: np.ndarray) -> float:
     grain = blank & unclipped
     if n_blank >= _MIN_BLANK * flat.size and np.count_nonzero(grain) >= _GRAIN * n_blank:
         return float(_on_paper(patch, grain | (tmin < _BLANK)).mean())
-    # No grain to go by: blank paper and a reflection look the same, so only a patch with print on both
-    # sides of it counts.
+    # No grain to go by: blank paper and a reflection look the same, so only a patch with print on both sides
+    # of it counts, and a larger one (a label's blank between two symbols can be the core's size).
     ink = tmin < _INK
     down, up = np.maximum.accumulate(ink, axis=0), np.maximum.accumulate(ink[::-1], axis=0)[::-1]
     right, left = np.maximum.accumulate(ink, axis=1), np.maximum.accumulate(ink[:, ::-1], axis=1)[:, ::-1]
-    return float(_patches(flat & ((down & up) | (right & left))).mean())
+    return float(_patches(flat & ((down & up) | (right & left)), GLARE_CORE + 1).mean())
 
 
 def _darkest_print(tmin: np.ndarray) -> float:
@@ -213,8 +218,9 @@ def assess(
     work = _work_copy(image)
     width, height = original_size or image.size
     p05, lo, p50, p95, hi = (v / 255.0 for v in _percentiles(work.histogram(), (0.5, 1, 50, 95, 99)))
-    sharpness = _sharpness(work, lo, hi)
-    tmin, tmax = _tiles(np.asarray(work))
+    g = np.asarray(work)
+    sharpness = _sharpness(g, lo, hi)
+    tmin, tmax = _tiles(g)
 
     found = set()
     if max(width, height) < t.min_side:
