@@ -166,6 +166,7 @@ def service_rows(pages: int, rounds: int, engine: str, dpi: int) -> list[Row]:
             for _ in range(rounds):
                 for n in (1, 2):
                     svc.set_workers(n)
+                    svc.run(doc)  # warm: a newly started worker's engine, render helper and file cache
                     pids = [p for proc in svc.procs + svc.workers for p in descendants(proc.pid)]
                     cpu0 = cpu_s(pids)
                     elapsed, results = svc.run(doc)
