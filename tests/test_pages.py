@@ -385,3 +385,23 @@ def test_the_reaper_sends_a_document_whose_pages_are_done_to_be_assembled(env):
     reap_once(store, lambda j, q: jobs.append(j), settings.lease_s, now_ms() + 60_000, send_page=page_msgs)
     assert jobs == [job_id] and page_msgs == []
     assert runner(env, Sent(), name="b").run(job_id).status == "succeeded"
+
+
+def test_a_fields_answer_on_a_page_that_contradicts_its_barcode_needs_review(env):
+    from test_labels_service import FieldsEngine
+
+    settings, store, blobs = env
+    settings = settings.model_copy(update={"pdf_dpi": 72})
+    data, expected = label_pdf(["gs1_128_sscc"])
+    wrong = "0" * 17 + "0"  # an SSCC with a valid check digit that is not the label's
+    assert wrong != expected["gs1_128_sscc"]["symbols"][0]["fields"]["sscc"]
+    sha = hashlib.sha256(data).hexdigest()
+    blobs.put(input_key("acme", sha), data)
+    job = Job(id=new_job_id(), tenant="acme", pages_total=2, spec=TaskSpec(task="fields", fields=("sscc",)),
+              input=InputRef(bucket="ocrq", key=input_key("acme", sha), sha256=sha, bytes=len(data),
+                             content_type="application/pdf", width=0, height=0))
+    store.create(job)
+    r = JobRunner(settings, store, blobs, FieldsEngine({"sscc": wrong}), worker="solo:1")
+    assert r.run(job.id).status == "succeeded"
+    done = store.get(job.id)
+    assert done.needs_review and done.review_reasons == ["answer_mismatch"]

@@ -728,7 +728,8 @@ def make_document_result(task: str, pages: list[PageResult], engine: Engine, tim
     reasons = ["pages_failed"] if any(p.error is not None for p in pages) else []
     for p in pages:
         if p.barcodes:
-            reasons += [r for r in review_reasons(p.barcodes, p.lines) if r not in reasons]
+            page_reasons = review_reasons(p.barcodes, p.lines, task=task, fields=p.fields, answer=p.text)
+            reasons += [r for r in page_reasons if r not in reasons]
     return OcrResult(
         task=task,
         text=join_text(docs),
