@@ -759,6 +759,11 @@ def test_console_labels_barcode_boxes_gs1_fields_review_and_quality(make_service
     assert "No barcode was found" in page.locator(".panel-barcodes").inner_text()
     assert "Retake the photo" in quality.inner_text()
     page.screenshot(path=str(output_dir / "console-rescan.png"))
+    # The verdict is the job's own: still there after a reload (no memory of the submit).
+    page.reload()
+    page.locator(".result").wait_for(state="visible", timeout=JOB_TIMEOUT_MS)
+    assert page.locator(".quality-card").get_attribute("data-verdict") == "rescan"
+    assert "too dark" in page.locator(".quality-card").inner_text()
 
     assert bad_responses == [] and _failed_responses(tab) == [], bad_responses
     assert tab.unexpected_errors() == []

@@ -7,7 +7,7 @@
 
 import { api, clearKey, errorText, getKey, setKey, SignedOut } from "./api.js";
 import { $, $$, clone, showError } from "./dom.js";
-import { rememberSubmit, renderJob } from "./job.js";
+import { renderJob } from "./job.js";
 import { renderJobs } from "./jobs.js";
 import { renderBatches } from "./batches.js";
 import { config } from "./config.js";
@@ -242,7 +242,6 @@ function renderNew(signal) {
     submit.textContent = "Uploading…";
     try {
       const job = await api("/v1/jobs", { method: "POST", body: data, signal });
-      rememberSubmit(job);
       go(`#/jobs/${encodeURIComponent(job.id)}`);
     } catch (err) {
       if (err instanceof SignedOut) fail(err);

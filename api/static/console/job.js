@@ -47,14 +47,6 @@ const GS1_FIELD_NAMES = {
   gln: "GLN", ship_to_gln: "Ship to (GLN)", content_gtin: "Content (GTIN)",
 };
 
-// The verdict of quality=check answered with the 202, for a job record that does not carry it (yet).
-const submittedQuality = new Map();
-
-/** Called with the 202 body of a submit from this page. */
-export function rememberSubmit(body) {
-  if (body && body.id && body.quality && typeof body.quality === "object") submittedQuality.set(body.id, body.quality);
-}
-
 export function renderJob(jobId, ctx) {
   const { view, mount, signal, fail } = ctx;
   mount("tpl-job", `Job ${jobId}`);
@@ -195,7 +187,7 @@ function renderReview(view, job) {
 
 function renderQuality(view, job) {
   const card = $(view, ".quality-card");
-  const q = job.quality || submittedQuality.get(job.id);
+  const q = job.quality;  // the quality=check verdict, kept on the job since its submit
   card.hidden = !q || typeof q !== "object" || !q.verdict;
   if (card.hidden) return;
   const rescan = q.verdict === "rescan";
