@@ -199,11 +199,13 @@ class JobRunner:
     pages: PageStore = field(init=False)
     documents: DocumentFiles = field(default_factory=DocumentFiles)
 
-    reader: PageReader = field(init=False)
-
     def __post_init__(self) -> None:
         self.pages = PageStore(self.store.r, self.store.retention_s)
-        self.reader = PageReader(self.settings, self.engine)
+
+    @property
+    def reader(self) -> PageReader:
+        """Pages through this runner's engine (made per use: the engine may be swapped, as tests do)."""
+        return PageReader(self.settings, self.engine)
 
     def _beat_jobs(self, jobs: list[Job]) -> None:
         for job in jobs:
