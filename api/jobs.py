@@ -25,7 +25,7 @@ from shared import jsonlimits, result_formats
 from shared.api_schemas import JobCreate
 from shared.blobs import BlobNotFound, TooLarge, input_key
 from shared.broker import JOB_QUEUES, QUEUE_INTERACTIVE
-from shared.documents import DocumentError, InvalidPages, TooManyPages, inspect_document, parse_pages, sniff
+from shared.documents import InvalidPages, as_document, parse_pages
 from shared.errors import RescanNeeded
 from shared.images import ImageInfo, inspect
 from shared.jobs import lifecycle
@@ -164,22 +164,12 @@ class _Pages:
 def _inspect_input(data: bytes, pages_spec: str | None, reduced: bool = False) -> tuple[ImageInfo, _Pages | None]:
     """An image, or a document (PDF, TIFF of several pages) checked cheaply: header, page count and
     encryption, no rendering (workers render). Too many pages is refused here, before storing."""
-    st = services().settings
-    kind = sniff(data[:1024])
-    if kind is not None:
-        try:
-            doc = inspect_document(data, max_pages=st.max_pages)
-        except TooManyPages:
-            raise
-        except DocumentError:
-            if kind == "pdf":
-                raise
-            doc = None  # a TIFF the page counter cannot read: the image checks name what is wrong
-        if doc is not None and (doc.kind == "pdf" or doc.pages_total > 1):
-            selected = tuple(parse_pages(pages_spec, doc.pages_total))
-            # A document has no one size: its pages are measured when rendered, so the input shows 0 x 0.
-            info = ImageInfo(doc.kind.upper(), doc.content_type, 0, 0, doc.pages_total)
-            return info, _Pages(doc.pages_total, selected)
+    doc = as_document(data, max_pages=services().settings.max_pages)
+    if doc is not None:
+        selected = tuple(parse_pages(pages_spec, doc.pages_total))
+        # A document has no one size: its pages are measured when rendered, so the input shows 0 x 0.
+        info = ImageInfo(doc.kind.upper(), doc.content_type, 0, 0, doc.pages_total)
+        return info, _Pages(doc.pages_total, selected)
     info = _inspect(data, reduced)
     parse_pages(pages_spec, 1)  # an image is one page: only "1" (or nothing) selects from it
     return info, None

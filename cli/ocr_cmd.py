@@ -120,20 +120,11 @@ def cmd_ocr(args: argparse.Namespace) -> int:
 def document_pages(data: bytes, settings: Settings, spec: str | None) -> tuple[int, list[int]] | None:
     """(pages in the document, the selected ones) for a PDF or a TIFF of several pages, as the gateway
     decides it; None for an image (whose `--pages` may only select its one page)."""
-    from shared.documents import DocumentError, TooManyPages, inspect_document, parse_pages, sniff
+    from shared.documents import as_document, parse_pages
 
-    kind = sniff(data[:1024])
-    if kind is not None:
-        try:
-            info = inspect_document(data, max_pages=settings.max_pages)
-        except TooManyPages:
-            raise
-        except DocumentError:
-            if kind == "pdf":
-                raise
-            info = None  # a TIFF the page counter cannot read: the image decode names the problem
-        if info is not None and (info.kind == "pdf" or info.pages_total > 1):
-            return info.pages_total, parse_pages(spec, info.pages_total)
+    info = as_document(data, max_pages=settings.max_pages)
+    if info is not None:
+        return info.pages_total, parse_pages(spec, info.pages_total)
     parse_pages(spec, 1)
     return None
 

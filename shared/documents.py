@@ -123,6 +123,26 @@ def sniff(head: bytes) -> DocumentKind | None:
     return None
 
 
+def as_document(data: bytes, *, max_pages: int) -> DocumentInfo | None:
+    """What an upload is, decided the one way the gateway, the batch planner and `ocrq ocr` share: a
+    document (a PDF, or a TIFF of several pages; checked by inspect_document, nothing rendered), or None
+    for an image: no PDF/TIFF bytes, a single-page TIFF, or a TIFF the page counter cannot read (the
+    image checks then name what is wrong with it). A bad PDF raises its DocumentError, too many pages
+    TooManyPages."""
+    kind = sniff(data[:1024])
+    if kind is None:
+        return None
+    try:
+        doc = inspect_document(data, max_pages=max_pages)
+    except TooManyPages:
+        raise
+    except DocumentError:
+        if kind == "pdf":
+            raise
+        return None
+    return doc if doc.kind == "pdf" or doc.pages_total > 1 else None
+
+
 def inspect_document(data: bytes, *, max_pages: int) -> DocumentInfo:
     """Check a document cheaply for the gateway: kind, page count, encryption, structural damage.
 

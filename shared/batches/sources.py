@@ -151,20 +151,11 @@ def probe_input(data: bytes, settings: Settings) -> Probe:
 
     Raises ImageRejected or a shared.documents.DocumentError (each with the code and message the
     gateway would answer with): the item fails with that reason."""
-    from shared.documents import DocumentError, TooManyPages, inspect_document, sniff
+    from shared.documents import as_document
 
-    kind = sniff(data[:1024])
-    if kind is not None:
-        try:
-            doc = inspect_document(data, max_pages=settings.max_pages)
-        except TooManyPages:
-            raise
-        except DocumentError:
-            if kind == "pdf":
-                raise
-            doc = None  # a TIFF the page counter cannot read: the image checks name what is wrong
-        if doc is not None and (doc.kind == "pdf" or doc.pages_total > 1):
-            return Probe(doc.content_type, 0, 0, doc.pages_total)
+    doc = as_document(data, max_pages=settings.max_pages)
+    if doc is not None:
+        return Probe(doc.content_type, 0, 0, doc.pages_total)
     ctype, w, h = probe_image(data, settings)
     return Probe(ctype, w, h)
 
