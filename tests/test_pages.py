@@ -216,6 +216,15 @@ def test_cancel_stops_the_pages_not_yet_started(env):
     assert {a.run_page_work(j, n).status for j, n, _ in sent[2:]} == {"skipped"}
     assert a.engine.images == 2  # pages 3-5 never read
     assert store.get(job_id).status == Status.canceled and finished == []
+    # What pages 1 and 2 stored goes with the job at its expiry: no page result is left behind.
+    from workers.reaper import expire_once
+
+    assert blobs.get(page_result_key("acme", job_id, 1))
+    expire_once(store, blobs, now=store.get(job_id).expires_at + 1)
+    assert store.get(job_id) is None and PageStore(store.r, 3600).all(job_id) == []
+    for n in (1, 2):
+        with pytest.raises(BlobNotFound):
+            blobs.get(page_result_key("acme", job_id, n))
 
 
 def test_a_lost_page_message_goes_out_again_when_the_job_message_comes_back(env):

@@ -107,6 +107,8 @@ def expire_once(store: JobStore, blobs: BlobStore, now: int | None = None, limit
             store.cancel(job_id)  # never run what has expired
         if job.result_key:
             blobs.delete(job.result_key)
+        if job.pages_total is not None:  # a document: what its pages stored (a canceled one's, say)
+            PageStore(store.r, store.retention_s).forget(job.id, blobs)
         if store.release_input(job):
             blobs.delete(job.input.key)
         store.delete(job)

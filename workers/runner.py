@@ -540,12 +540,10 @@ class JobRunner:
     def _drop_page_results(self, job: Job) -> None:
         """The page results live on in the job's result; their own objects are deleted (best effort:
         the expiry sweep deletes what is left)."""
-        for page in self.pages.all(job.id):
-            if page.result_key:
-                try:
-                    self.blobs.delete(page.result_key)
-                except BlobStoreError:
-                    log.warning("could not delete page result %s", page.result_key, extra=_ids(job))
+        try:
+            self.pages.delete_results(job.id, self.blobs)
+        except BlobStoreError as err:
+            log.warning("could not delete the page results: %s", short_error(err), extra=_ids(job))
 
     # finish ----------------------------------------------------------------
     def _succeed(self, w: _Work, out: EngineOutput, infer_ms: float) -> None:

@@ -6,7 +6,7 @@ from shared import stats
 from shared.blobs import BlobStore
 from shared.errors import Conflict
 from shared.jobs.model import Job, Status
-from shared.jobs.pages import PAGES_OWNER
+from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore
 from shared.webhooks.events import emit_job_canceled
 from shared.webhooks.outbox import Outbox
@@ -47,6 +47,8 @@ def purge(store: JobStore, blobs: BlobStore, job: Job) -> None:
         raise JobRunning("a running job cannot be purged; retry when it has finished")
     if job.result_key:
         blobs.delete(job.result_key)
+    if job.pages_total is not None:  # a document: what its pages stored (a canceled one's, say)
+        PageStore(store.r, store.retention_s).forget(job.id, blobs)
     # Only an input ocrq stored itself is deleted: a by-reference source belongs to the tenant.
     # An uploaded input is content-addressed per tenant, so purging deletes those bytes for the
     # tenant's other jobs with the same image too (purge means "forget this image").

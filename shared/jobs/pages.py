@@ -29,6 +29,7 @@ from typing import Any
 import redis
 
 from shared import keys
+from shared.blobs import BlobStore
 from shared.jobs.model import Status
 
 # The job's `worker` while its pages are out: no single worker holds the job then.
@@ -352,7 +353,15 @@ class PageStore:
         res = self._done(keys=self._keys(job_id), args=[number, worker, 0, "", "null", _OWNER_JSON, "1"])
         return bool(res[0] == 3)
 
-    def delete(self, job_id: str) -> None:
+    def delete_results(self, job_id: str, blobs: BlobStore) -> None:
+        """Delete the page results the job's pages stored (once assembled, or when the job goes)."""
+        for page in self.all(job_id):
+            if page.result_key:
+                blobs.delete(page.result_key)
+
+    def forget(self, job_id: str, blobs: BlobStore) -> None:
+        """The job goes (expired, purged): its page results and its page work with it."""
+        self.delete_results(job_id, blobs)
         self.r.delete(keys.job_pages(job_id))
 
 
