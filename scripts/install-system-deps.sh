@@ -3,7 +3,8 @@
 #   always:  redis-server (the queue and job store of `ocrq dev`)
 #   --test:  chromium (browser tests of the console), DejaVu fonts (labels drawn by the tests),
 #            rabbitmq-server (tests/test_rabbitmq.py starts a private one; never the system's),
-#            poppler-utils (pdftotext reads the searchable PDFs the tests get back)
+#            poppler-utils (pdftotext reads the searchable PDFs the tests get back),
+#            nginx-light (tests/test_slowclients.py runs the shipped compose/nginx.conf in front of the gateway)
 set -euo pipefail
 
 need=()
@@ -13,6 +14,7 @@ if [ "${1:-}" = "--test" ]; then
   [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
   command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server)
   command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
