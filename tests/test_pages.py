@@ -84,6 +84,17 @@ def runner(env, sent, engine=None, name="w1", finished=None):
                      on_finished=[finished.append] if finished is not None else [])
 
 
+def fanned_out(env, pages: int):
+    """A bulk document of ``pages`` pages, claimed and fanned out by worker "a": (job id, its page
+    messages, that worker's runner)."""
+    settings, store, blobs = env
+    job_id = submit_pdf(store, blobs, pages_pdf(pages), pages)
+    sent = Sent()
+    a = runner(env, sent, name="a")
+    a.run(job_id)
+    return job_id, sent, a
+
+
 def expected_texts(data: bytes, n: int, settings) -> list[str]:
     """The engine's answer for each page image, rendered as the worker renders it."""
     texts = []
@@ -142,10 +153,7 @@ def test_a_document_fans_out_and_two_workers_read_its_pages_each_exactly_once(en
 
 def test_a_page_whose_worker_died_is_taken_over_and_counted_once(env):
     settings, store, blobs = env
-    job_id = submit_pdf(store, blobs, pages_pdf(3), 3)
-    sent = Sent()
-    a = runner(env, sent, name="a")
-    a.run(job_id)
+    job_id, sent, a = fanned_out(env, 3)
     # A worker on this host claimed page 2 and died (its pid no longer exists).
     pages = PageStore(store.r, 3600)
     now = now_ms()
@@ -161,10 +169,7 @@ def test_a_page_whose_worker_died_is_taken_over_and_counted_once(env):
 
 def test_a_page_held_by_a_live_worker_is_retried_after_its_lease(env):
     settings, store, blobs = env
-    job_id = submit_pdf(store, blobs, pages_pdf(2), 2)
-    sent = Sent()
-    a = runner(env, sent, name="a")
-    a.run(job_id)
+    job_id, sent, a = fanned_out(env, 2)
     pages = PageStore(store.r, 3600)
     now = now_ms()
     assert pages.claim(job_id, 1, f"{socket.gethostname()}:{os.getpid()}", now=now, lease_until=now + 20_000,
@@ -176,10 +181,7 @@ def test_a_page_held_by_a_live_worker_is_retried_after_its_lease(env):
 
 def test_the_attempt_cap_counts_per_page_and_fails_only_that_page(env):
     settings, store, blobs = env
-    job_id = submit_pdf(store, blobs, pages_pdf(3), 3)
-    sent = Sent()
-    a = runner(env, sent, name="a")
-    a.run(job_id)
+    job_id, sent, a = fanned_out(env, 3)
     pages = PageStore(store.r, 3600)
     for attempt in range(settings.max_attempts):  # page 3 crashed its worker every time
         now = now_ms()
@@ -253,10 +255,7 @@ def test_a_lost_page_message_goes_out_again_when_the_job_message_comes_back(env)
 
 def test_the_last_page_s_worker_dying_before_assembly_is_recovered_by_the_job_message(env):
     settings, store, blobs = env
-    job_id = submit_pdf(store, blobs, pages_pdf(2), 2)
-    sent = Sent()
-    a = runner(env, sent, name="a")
-    a.run(job_id)
+    job_id, sent, a = fanned_out(env, 2)
     a._assemble = lambda job_id: None  # type: ignore[method-assign]  # dies between the page and the job
     for j, n, _ in sent:
         a.run_page_work(j, n)
@@ -359,10 +358,7 @@ def test_the_reaper_resends_only_the_page_messages_that_look_lost(env):
     from workers.reaper import reap_once
 
     settings, store, blobs = env
-    job_id = submit_pdf(store, blobs, pages_pdf(3), 3)
-    sent = Sent()
-    a = runner(env, sent, name="a")
-    a.run(job_id)
+    job_id, sent, a = fanned_out(env, 3)
     assert a.run_page_work(job_id, 1).status == "page_done"
     pages = PageStore(store.r, 3600)
     now = now_ms()
@@ -383,10 +379,7 @@ def test_the_reaper_sends_a_document_whose_pages_are_done_to_be_assembled(env):
     from workers.reaper import reap_once
 
     settings, store, blobs = env
-    job_id = submit_pdf(store, blobs, pages_pdf(2), 2)
-    sent = Sent()
-    a = runner(env, sent, name="a")
-    a.run(job_id)
+    job_id, sent, a = fanned_out(env, 2)
     a._assemble = lambda job_id: None  # type: ignore[method-assign]  # dies between the last page and the job
     for j, n, _ in sent:
         a.run_page_work(j, n)
