@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     quality_min_side: int = Field(default=300, ge=1)  # original px on the long side below which: too_small
     quality_min_sharpness: float = Field(default=0.65, ge=0, le=2)  # p99 stretched gradient; sharp scans ~1
     quality_dark_paper: float = Field(default=0.30, ge=0, le=1)  # p95 luminance under this: too_dark
-    quality_bright_ink: float = Field(default=0.70, ge=0, le=1)  # p0.5 luminance over this: overexposed
+    quality_bright_ink: float = Field(default=0.66, ge=0, le=1)  # p0.5 luminance over this: overexposed
     quality_max_glare: float = Field(default=0.03, ge=0, le=1)  # share in clipped patches on the paper: glare
 
     def quality_thresholds(self) -> Thresholds:

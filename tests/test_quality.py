@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from shared.images import inspect
 from shared.quality import REASON_ORDER, Thresholds, assess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -27,14 +28,12 @@ DEGRADED = ("blurred", "too_dark", "overexposed", "glare", "too_small")
 
 
 def reduced(im: Image.Image, quality: int = 90) -> tuple[Image.Image, tuple[int, int]]:
-    """The upload as a JPEG, decoded the way shared/images.py inspect(reduced=True) does (draft to >= 256 px)."""
+    """The upload as a JPEG, decoded the way the gateway does for quality=check (inspect(reduced=True))."""
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=quality)
-    r = Image.open(io.BytesIO(buf.getvalue()))
-    w, h = r.size
-    r.draft("L", (max(1, w * 256 // max(w, h)), max(1, h * 256 // max(w, h))))
-    r.load()
-    return r, (w, h)
+    info = inspect(buf.getvalue(), formats=("JPEG",), max_pixels=40_000_000, max_frames=1, reduced=True)
+    assert info.reduced is not None
+    return info.reduced, (info.width, info.height)
 
 
 def _verdicts(items: Iterable[tuple[str, Image.Image, str | None]], quality: int = 90) -> dict[str, list[bool]]:
