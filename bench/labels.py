@@ -1,7 +1,7 @@
 """Label benchmarks: barcode decode time per image size, the rescan verdict's cost at the gateway, the
 barcodes task against the OCR task on the same labels, and the gateway's submit CPU with quality=check.
 
-    .venv/bin/python bench/labels.py [--no-service] [--submits 150]
+    .venv/bin/python bench/labels.py [--no-service] [--submits 100]
 
 The service rows start their own redis-server, S3 server (moto_server) and gateway on loopback (bench/gateway.py's
 Stack, no worker: only the gateway's work is measured) and post ~100 KB JPEGs made from the receipt scans. The
@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import make_labels as ml  # noqa: E402
 
 from models.barcodes import decode_barcodes  # noqa: E402
+from shared.images import ImageInfo, inspect  # noqa: E402
 from shared.quality import assess  # noqa: E402
 
 EXTRA_ROWS: list[Callable[[], list[tuple[str, float, str]]]] = []
@@ -59,23 +60,21 @@ def decode_rows() -> list[tuple[str, float, str]]:
     return rows
 
 
+def _reduced(data: bytes) -> ImageInfo:
+    """The gateway's decode for quality=check: inspect(reduced=True)."""
+    return inspect(data, formats=("JPEG",), max_pixels=40_000_000, max_frames=1, reduced=True)
+
+
 def quality_rows() -> list[tuple[str, float, str]]:
     rows = []
     for path in ml.receipt_paths()[:12]:
         data = path.read_bytes()
         kb = len(data) / 1024
-
-        def decode(data: bytes = data) -> Image.Image:
-            r = Image.open(io.BytesIO(data))
-            w, h = r.size
-            r.draft("L", (max(1, w * 256 // max(w, h)), max(1, h * 256 // max(w, h))))
-            r.load()
-            return r
-
-        reduced = decode()
-        d = _best_ms(decode, 20)
-        a = _best_ms(lambda r=reduced, p=path: assess(r, original_size=Image.open(p).size), 20)
-        rows.append((f"{path.name} ({kb:.0f} KB) reduced decode (draft to >=256 px)", d, "ms"))
+        info = _reduced(data)
+        assert info.reduced is not None
+        d = _best_ms(lambda data=data: _reduced(data), 20)
+        a = _best_ms(lambda i=info: assess(i.reduced, original_size=(i.width, i.height)), 20)
+        rows.append((f"{path.name} ({kb:.0f} KB) inspect(reduced=True), {max(info.reduced.size)} px", d, "ms"))
         rows.append((f"{path.name} assess", a, "ms"))
         rows.append((f"{path.name} assess per 100 KB", a * 100 / kb, "ms"))
     return rows
@@ -120,15 +119,19 @@ def _receipt_jpegs(count: int) -> list[bytes]:
     return out
 
 
-def gateway_rows(submits: int) -> list[tuple[str, float, str]]:
-    """The gateway's CPU per accepted submit (gunicorn and its workers, from /proc) without and with quality=check."""
+def gateway_rows(submits: int, pairs: int = 6) -> list[tuple[str, float, str]]:
+    """The gateway's CPU per accepted submit (gunicorn and its workers, from /proc) without and with quality=check.
+
+    ``pairs`` pairs of rounds, the two modes alternating (which goes first alternates too), and the added cost is
+    the median of each pair's difference: drift in the box's other load hits both rounds of a pair alike.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     from gateway import Stack, cpu_s, descendants  # bench/gateway.py
 
     if not ml.receipt_paths():
         return []
-    modes = ("none", "check") * 3
+    modes = [m for i in range(pairs) for m in (("none", "check") if i % 2 == 0 else ("check", "none"))]
     images = _receipt_jpegs(len(modes) * submits + 1)
     kb = statistics.mean(len(b) for b in images) / 1024
     cpu: dict[str, list[float]] = {"none": [], "check": []}
@@ -136,9 +139,11 @@ def gateway_rows(submits: int) -> list[tuple[str, float, str]]:
         stack = Stack(Path(tmp), 1)
         try:
             http = stack.session()
-            http.post(f"{stack.url}/v1/jobs", files={"file": ("w.jpg", images[-1])}, timeout=30).raise_for_status()
+            for data in images[-1:]:  # warm up both paths once
+                for form in ({}, {"quality": "check"}):
+                    http.post(f"{stack.url}/v1/jobs", files={"file": ("w.jpg", data)}, data=form,
+                              timeout=30).raise_for_status()
             pids = descendants(stack.procs[2].pid)
-            # Interleaved rounds so that drift (other load on the box) hits both the same way.
             for i, mode in enumerate(modes):
                 batch = images[i * submits : (i + 1) * submits]
                 form = {"quality": "check"} if mode == "check" else {}
@@ -156,12 +161,15 @@ def gateway_rows(submits: int) -> list[tuple[str, float, str]]:
                 cpu[mode].append((cpu_s(pids) - c0) * 1000 / len(batch))
         finally:
             stack.stop()
-    none, check = statistics.median(cpu["none"]), statistics.median(cpu["check"])
-    n = len(modes) // 2 * submits
+    diffs = [(c - n) * 100 / kb for n, c in zip(cpu["none"], cpu["check"], strict=True)]  # per 100 KB
+    n = pairs * submits
     return [
-        (f"gateway CPU per submit, {kb:.0f} KB JPEG, no quality ({n} submits, median of rounds)", none, "ms"),
-        (f"gateway CPU per submit, {kb:.0f} KB JPEG, quality=check ({n} submits, median of rounds)", check, "ms"),
-        ("quality=check added per 100 KB JPEG (gateway CPU)", (check - none) * 100 / kb, "ms"),
+        (f"gateway CPU per submit, {kb:.0f} KB JPEG, no quality ({n} submits, median of {pairs} rounds)",
+         statistics.median(cpu["none"]), "ms"),
+        (f"gateway CPU per submit, {kb:.0f} KB JPEG, quality=check ({n} submits, median of {pairs} rounds)",
+         statistics.median(cpu["check"]), "ms"),
+        (f"quality=check added per 100 KB JPEG (gateway CPU, median of {pairs} paired rounds)",
+         statistics.median(diffs), f"ms (pairs {min(diffs):+.2f} .. {max(diffs):+.2f})"),
     ]
 
 
@@ -171,7 +179,6 @@ def inspect_rows(repeat: int = 30) -> list[tuple[str, float, str]]:
     Each image's best time of ``repeat`` tries, the two ways alternating, so that a burst of other load on a
     shared machine lands in few tries and hits both ways alike.
     """
-    from shared.images import inspect
     from shared.quality import Thresholds
 
     images = _receipt_jpegs(12)
@@ -209,11 +216,9 @@ def verdict_rows(seeds: tuple[int | None, ...] = (None, 1)) -> list[tuple[str, f
                 continue  # the clean scans do not depend on the seed
             buf = io.BytesIO()
             im.save(buf, "JPEG", quality=90)
-            r = Image.open(io.BytesIO(buf.getvalue()))
-            w, h = r.size
-            r.draft("L", (max(1, w * 256 // max(w, h)), max(1, h * 256 // max(w, h))))
-            r.load()
-            q = assess(r, Thresholds(), original_size=(w, h))
+            info = _reduced(buf.getvalue())
+            assert info.reduced is not None
+            q = assess(info.reduced, Thresholds(), original_size=(info.width, info.height))
             got.setdefault(reason or "clean", []).append(
                 q.verdict == "ok" if reason is None else q.reasons[:1] == [reason])
         for name, ok in got.items():
@@ -225,7 +230,7 @@ def verdict_rows(seeds: tuple[int | None, ...] = (None, 1)) -> list[tuple[str, f
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-service", action="store_true", help="skip the rows that start a gateway")
-    ap.add_argument("--submits", type=int, default=150, help="submissions per round (three rounds per mode, interleaved)")
+    ap.add_argument("--submits", type=int, default=100, help="submissions per round (six rounds per mode, paired)")
     args = ap.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     rows = decode_rows() + quality_rows() + inspect_rows() + verdict_rows() + task_rows()
