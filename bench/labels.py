@@ -119,7 +119,7 @@ def _receipt_jpegs(count: int) -> list[bytes]:
     return out
 
 
-def gateway_rows(submits: int, pairs: int = 6) -> list[tuple[str, float, str]]:
+def gateway_rows(submits: int, pairs: int = 12) -> list[tuple[str, float, str]]:
     """The gateway's CPU per accepted submit (gunicorn and its workers, from /proc) without and with quality=check.
 
     ``pairs`` pairs of rounds, the two modes alternating (which goes first alternates too), and the added cost is
@@ -230,7 +230,7 @@ def verdict_rows(seeds: tuple[int | None, ...] = (None, 1)) -> list[tuple[str, f
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-service", action="store_true", help="skip the rows that start a gateway")
-    ap.add_argument("--submits", type=int, default=100, help="submissions per round (six rounds per mode, paired)")
+    ap.add_argument("--submits", type=int, default=100, help="submissions per round (twelve rounds per mode, paired)")
     args = ap.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     rows = decode_rows() + quality_rows() + inspect_rows() + verdict_rows() + task_rows()
