@@ -17,7 +17,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 from conftest import ROOT
-from test_documents import encrypted, receipts_pdf, tiff_pages
+from documents_data import encrypted, receipts_pdf, tiff_pages
 from test_documents_service import _engine_texts
 
 XHTML = "{http://www.w3.org/1999/xhtml}"

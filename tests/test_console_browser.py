@@ -484,7 +484,7 @@ def test_console_document_pages_boxes_progress_and_downloads(make_service, brows
     import xml.etree.ElementTree as ET
 
     import pypdfium2 as pdfium
-    from test_documents import SCANS, receipts_pdf, tiff_pages
+    from documents_data import SCANS, receipts_pdf, tiff_pages
 
     svc = make_service()
     api = requests.Session()

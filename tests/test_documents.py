@@ -11,54 +11,11 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from conftest import RECEIPTS
+from documents_data import SCANS, encrypted, receipts_pdf, tiff_pages
 from PIL import Image, ImageChops, ImageStat
 from reportlab.pdfgen import canvas
 
 from shared import documents as docs
-
-SCANS = (sorted(RECEIPTS.glob("*.jpg")) * 3)[:3]  # 3 pages: kit scans, or the repo example
-
-
-def receipts_pdf(*, blank_after: int | None = None, extra_pages: int = 0) -> bytes:
-    """Each scan as one page of its own size (1 px = 1 pt); optionally a blank page and more copies."""
-    buf = io.BytesIO()
-    pdf = canvas.Canvas(buf, invariant=1)
-    scans = SCANS + SCANS[:1] * extra_pages
-    for index, scan in enumerate(scans):
-        with Image.open(scan) as im:
-            size = im.size
-        pdf.setPageSize(size)
-        pdf.drawImage(str(scan), 0, 0, *size)
-        pdf.showPage()
-        if blank_after == index:
-            pdf.setPageSize((595, 842))
-            pdf.showPage()
-    pdf.save()
-    return buf.getvalue()
-
-
-def encrypted(data: bytes, *, user: str) -> bytes:
-    out = io.BytesIO()
-    with pikepdf.open(io.BytesIO(data)) as pdf:
-        pdf.save(out, encryption=pikepdf.Encryption(user=user, owner="owner-secret"))
-    return out.getvalue()
-
-
-def tiff_pages(corrupt_page: int | None = None) -> bytes:
-    frames = []
-    for scan in SCANS:
-        with Image.open(scan) as im:
-            frames.append(im.convert("L").reduce(2))
-    buf = io.BytesIO()
-    frames[0].save(buf, "TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate", dpi=(150, 150))
-    data = bytearray(buf.getvalue())
-    if corrupt_page is not None:
-        with Image.open(io.BytesIO(bytes(data))) as im:
-            im.seek(corrupt_page - 1)
-            offset = im.tag_v2[273][0]  # StripOffsets: where the frame's first strip begins
-        data[offset : offset + 64] = b"\xff" * 64  # the frame's deflate stream, not its IFD
-    return bytes(data)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pypdfium2 as pdfium
 import pytest
 import redis
 import requests
-from test_documents import SCANS, encrypted, receipts_pdf, tiff_pages
+from documents_data import SCANS, encrypted, receipts_pdf, tiff_pages
 
 from models.base import EngineRequest
 from models.registry import load_engine

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from batch_harness import Harness, digit_png
 from redis_ha import RedisHA, redis_ha  # noqa: F401  (fixture)
-from test_backfill import Harness, digit_png
 
 from models.checksum import ChecksumEngine
 from shared import keys

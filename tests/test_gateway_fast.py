@@ -14,6 +14,7 @@ import imaging
 import pytest
 import redis
 from PIL import Image
+from problems import problem
 
 from api.app import create_app
 from cli.procs import free_port, start_redis, stop_all
@@ -41,14 +42,6 @@ def _png(width: int, height: int) -> bytes:
     return buf.getvalue()
 
 
-def _problem(resp, status: int, code: str) -> dict:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == "application/problem+json"
-    body = resp.get_json()
-    assert body["type"] == f"urn:ocrq:problem:{code}", body
-    return body
-
-
 @pytest.fixture
 def gw(redis_db: str, tmp_path: Path) -> Iterator[Gateway]:
     settings = load_settings(redis_url=redis_db, storage_url=f"file://{tmp_path / 'blobs'}", interactive_queue_max=3)
@@ -70,7 +63,7 @@ def test_submit_is_accepted_and_its_message_sent(gw: Gateway) -> None:
 
 def test_queue_full_is_503_with_retry_after_and_keeps_no_reservation(gw: Gateway) -> None:
     gw.r.rpush("interactive", "a", "b", "c")
-    body = _problem(gw.submit(imaging.jpeg(), headers={"Idempotency-Key": "k"}), 503, "queue_full")
+    body = problem(gw.submit(imaging.jpeg(), headers={"Idempotency-Key": "k"}), 503, "queue_full")
     assert "3 interactive jobs" in body["detail"]
     assert not gw.r.keys("ocrq:idem:*")
     assert gw.submit(imaging.jpeg(), priority="bulk").status_code == 202  # the bulk lane is not bounded here
@@ -81,7 +74,7 @@ def test_idempotency_conflict_and_replay(gw: Gateway) -> None:
     again = gw.submit(imaging.jpeg(), headers={"Idempotency-Key": "k1"})
     assert first.status_code == 202 and again.status_code == 200
     assert again.headers["Idempotent-Replayed"] == "true" and again.get_json()["id"] == first.get_json()["id"]
-    _problem(gw.submit(imaging.jpeg(301, 200), headers={"Idempotency-Key": "k1"}), 409, "idempotency_key_reused")
+    problem(gw.submit(imaging.jpeg(301, 200), headers={"Idempotency-Key": "k1"}), 409, "idempotency_key_reused")
 
 
 def test_a_reservation_whose_job_never_got_stored_is_released_not_kept_for_a_day(gw: Gateway) -> None:
@@ -101,13 +94,13 @@ def test_a_reservation_whose_job_never_got_stored_is_released_not_kept_for_a_day
 @pytest.mark.parametrize("body", ["[" * 100_000, '{"a":' * 5_000 + "1" + "}" * 5_000])
 def test_deeply_nested_json_bodies_are_400_naming_the_limit(gw: Gateway, path: str, body: str) -> None:
     resp = gw.client.post(path, data=body, headers=gw.headers, content_type="application/json")  # type: ignore[attr-defined]
-    detail = _problem(resp, 400, "json_too_deep")["detail"]
+    detail = problem(resp, 400, "json_too_deep")["detail"]
     assert "64 levels" in detail
 
 
 @pytest.mark.parametrize("name", ["metadata", "fields"])
 def test_deeply_nested_form_json_is_400(gw: Gateway, name: str) -> None:
-    _problem(gw.submit(imaging.jpeg(), **{name: "[" * 100_000}), 400, "json_too_deep")
+    problem(gw.submit(imaging.jpeg(), **{name: "[" * 100_000}), 400, "json_too_deep")
     assert gw.sent == []
 
 
@@ -116,7 +109,7 @@ def test_a_manifest_line_nested_too_deep_is_400(gw: Gateway) -> None:
     body = {"source": {"bucket": "scans", "manifest_text": '{"key": ' + "[" * 50_000 + "\n", "manifest_format": "jsonl"},
             "output": {"bucket": "scans", "prefix": "out/"}, "task": "text"}
     resp = gw.client.post("/v1/batches", json=body, headers=gw.headers)  # type: ignore[attr-defined]
-    assert "manifest line 1" in _problem(resp, 400, "json_too_deep")["detail"]
+    assert "manifest line 1" in problem(resp, 400, "json_too_deep")["detail"]
 
 
 def test_a_huge_failures_cursor_is_400(gw: Gateway) -> None:
@@ -125,12 +118,12 @@ def test_a_huge_failures_cursor_is_400(gw: Gateway) -> None:
     batch = gw.client.post("/v1/batches", json=body, headers=gw.headers).get_json()  # type: ignore[attr-defined]
     resp = gw.client.get(f"/v1/batches/{batch['id']}/failures?cursor=99999999999999999999999",  # type: ignore[attr-defined]
                          headers=gw.headers)
-    _problem(resp, 400, "invalid_query")
+    problem(resp, 400, "invalid_query")
 
 
 @pytest.mark.parametrize("size", [(1, 4000), (4000, 1), (2, 3000), (3000, 2)])
 def test_images_no_engine_can_read_are_refused_at_submit(gw: Gateway, size: tuple[int, int]) -> None:
-    body = _problem(gw.submit(_png(*size), name="strip.png"), 422, "unreadable_shape")
+    body = problem(gw.submit(_png(*size), name="strip.png"), 422, "unreadable_shape")
     assert f"{size[0]}x{size[1]}" in body["detail"]
     assert gw.sent == [] and not gw.r.keys("ocrq:job:*")
 
@@ -206,5 +199,5 @@ def test_the_job_list_filters_by_task_priority_and_creation_time(gw: Gateway) ->
     assert ids("priority=interactive") == [text["id"]]
     assert ids(f"created_before={bulk['created_at']}") == [text["id"]]
     assert ids("batch_id=bat_none") == []
-    _problem(gw.client.get("/v1/jobs?task=nope", headers=gw.headers), 400, "invalid_query")  # type: ignore[attr-defined]
-    _problem(gw.client.get("/v1/jobs?created_before=yesterday", headers=gw.headers), 400, "invalid_query")  # type: ignore[attr-defined]
+    problem(gw.client.get("/v1/jobs?task=nope", headers=gw.headers), 400, "invalid_query")  # type: ignore[attr-defined]
+    problem(gw.client.get("/v1/jobs?created_before=yesterday", headers=gw.headers), 400, "invalid_query")  # type: ignore[attr-defined]

@@ -12,9 +12,10 @@ from pathlib import Path
 import imaging
 import pytest
 import redis
+from documents_data import SCANS, receipts_pdf
 from PIL import Image, ImageChops, ImageOps, ImageStat
+from problems import problem
 from reportlab.pdfgen import canvas
-from test_documents import SCANS, receipts_pdf
 
 from api import previews
 from api.app import create_app
@@ -42,14 +43,6 @@ def gw(redis_db: str, tmp_path: Path) -> Iterator[Gateway]:
     app = create_app(settings, send_job=lambda job_id, queue: None)  # no worker: previews need none
     key = KeyStore(redis.Redis.from_url(redis_db)).create("acme", "test")[0]
     yield Gateway(app.test_client(), {"Authorization": f"Bearer {key}"})
-
-
-def _problem(resp, status: int, code: str) -> dict:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == "application/problem+json"
-    body = resp.get_json()
-    assert body["type"] == f"urn:ocrq:problem:{code}", body
-    return body
 
 
 def _difference(a: Image.Image, b: Image.Image) -> float:
@@ -92,19 +85,19 @@ def test_a_page_of_a_pdf_comes_back_as_a_small_jpeg_of_that_page(gw: Gateway) ->
 def test_page_is_validated_before_anything_is_rendered(gw: Gateway) -> None:
     job = gw.submit(receipts_pdf(), "receipts.pdf")
     for bad in ("0", "-1", "abc", "1.5", "", " 2", "²", "9" * 5000):
-        body = _problem(gw.image(job["id"], f"?page={bad}"), 400, "invalid_query")
+        body = problem(gw.image(job["id"], f"?page={bad}"), 400, "invalid_query")
         assert "page" in body["detail"]
-    body = _problem(gw.image(job["id"], "?page=4"), 422, "invalid_pages")
+    body = problem(gw.image(job["id"], "?page=4"), 422, "invalid_pages")
     assert "3 page" in body["detail"]
-    _problem(gw.image(job["id"], "?page=1&page=2"), 400, "invalid_query")  # given twice: ambiguous
-    _problem(gw.image("job_doesnotexist000000000000", "?page=1"), 404, "job_not_found")
+    problem(gw.image(job["id"], "?page=1&page=2"), 400, "invalid_query")  # given twice: ambiguous
+    problem(gw.image("job_doesnotexist000000000000", "?page=1"), 404, "job_not_found")
 
     # an image job is one page: page 1 is the image itself, page 2 does not exist
     png = imaging.label("ONE PAGE")
     one = gw.submit(png, "label.png")
     r = gw.image(one["id"], "?page=1")
     assert r.status_code == 200 and r.data == png and r.mimetype == "image/png"
-    _problem(gw.image(one["id"], "?page=2"), 422, "invalid_pages")
+    problem(gw.image(one["id"], "?page=2"), 422, "invalid_pages")
 
 
 def test_a_huge_page_and_a_multipage_tiff_stay_within_the_preview_bound(gw: Gateway) -> None:
@@ -140,6 +133,6 @@ def test_a_busy_renderer_answers_503_with_retry_after_instead_of_holding_the_thr
         assert time.monotonic() - started < 2
     finally:
         previews._slot.release()
-    _problem(r, 503, "preview_busy")
+    problem(r, 503, "preview_busy")
     assert r.headers["Retry-After"] == "1"
     assert gw.image(job["id"], "?page=1").status_code == 200  # free again: rendered
