@@ -35,7 +35,7 @@ from shared.jobs.store import JobFilter
 from shared.jobs.submit import Draft, Submitted
 from shared.jobs.views import render_job
 from shared.quality import Quality, assess
-from shared.tasks import DECODER_TASKS, TASK_NAMES, TaskSpec
+from shared.tasks import TASK_NAMES, TaskSpec
 
 bp = Blueprint("jobs", __name__)
 
@@ -214,10 +214,6 @@ def _submit(
     """The part an upload and a reference share: inspect the image, then the domain's submit."""
     priority, metadata, webhook_url = common
     info, pages = _inspect_input(data, pages_spec, reduced=quality is not None)
-    if pages is not None and spec.task in DECODER_TASKS:
-        # Documents are read page by page through the OCR engine; the decoder-only task is for images.
-        raise ApiProblem(422, "validation_error", "task: the barcodes task takes images, not documents",
-                         errors=[{"field": "task", "message": "the barcodes task takes images, not documents"}])
     verdict = _verdict(info, quality)  # before anything is stored: a refused photo leaves no trace
     sha = hashlib.sha256(data).hexdigest()
     draft = Draft(

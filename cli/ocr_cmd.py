@@ -79,11 +79,6 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     except DocumentError as err:  # what the gateway would answer (encrypted_pdf, damaged_document, ...)
         print(f"ocrq ocr: {err.code}: {err.message}", file=sys.stderr)
         return 1
-    from shared.tasks import DECODER_TASKS
-
-    if doc is not None and spec.task in DECODER_TASKS:
-        print(f"ocrq ocr: the {spec.task} task takes images, not documents", file=sys.stderr)
-        return 2
     missing = missing_engine_packages(settings.engine)
     if missing:
         print(f"ocrq ocr: {missing}", file=sys.stderr)

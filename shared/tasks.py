@@ -77,9 +77,10 @@ class TaskSpec(BaseModel):
         return self.task in DECODER_TASKS or self.barcodes == "on"
 
     def wants_page_barcodes(self, pages_selected: int) -> bool:
-        """Decode symbols on each page of a document: barcodes=on always, auto only for short
-        documents (a delivery note with a label), never for an archive scan of hundreds of pages."""
-        return self.barcodes == "on" or (self.barcodes is None and pages_selected <= BARCODES_AUTO_MAX_PAGES)
+        """Decode symbols on each page of a document: the barcodes task and barcodes=on always, auto only
+        for short documents (a delivery note with a label), never for an archive scan of hundreds of pages."""
+        return (self.task in DECODER_TASKS or self.barcodes == "on"
+                or (self.barcodes is None and pages_selected <= BARCODES_AUTO_MAX_PAGES))
 
 
 class UnsupportedTask(ValueError):

@@ -70,6 +70,32 @@ def test_barcodes_task_reads_gs1_fields_and_flags_bad_labels_for_review(make_ser
     assert r.status_code == 400
 
 
+def _labels_pdf(*names: str) -> bytes:
+    """The labels as pages of one PDF at the workers' render resolution (OCRQ_PDF_DPI, 200): a page renders
+    back to the label's own pixels. A name that is not a label is a blank page."""
+    pages = [LABELS[n][0].convert("RGB") if n in LABELS else Image.new("RGB", (800, 400), "white") for n in names]
+    buf = io.BytesIO()
+    pages[0].save(buf, "PDF", save_all=True, append_images=pages[1:], resolution=200.0)
+    return buf.getvalue()
+
+
+def test_barcodes_task_on_a_pdf_reads_each_page_with_the_decoder_alone(make_service):
+    svc = make_service()
+    r = svc.submit(_labels_pdf("gs1_128_sscc", "fault_check_digit", "blank"), name="labels.pdf", task="barcodes")
+    assert r.status_code == 202, r.text
+    job = svc.wait(r.json()["id"], timeout=120)
+    assert job["status"] == "succeeded", job
+    result = job["result"]
+    assert result["engine"]["name"] == "zxing-cpp"  # the decoder read the pages, not the worker's engine
+    sscc, bad, blank = result["pages"]
+    assert [b["gs1"]["fields"] for b in sscc["barcodes"]] == [{"sscc": ml.SSCC}]
+    assert sscc["text"] == f"(00){ml.SSCC}" and sscc["lines"] == []
+    assert [e["code"] for e in bad["barcodes"][0]["gs1"]["errors"]] == ["check_digit"]
+    assert blank["barcodes"] == [] and blank["text"] == "" and blank["error"] is None  # no symbol: not an error
+    assert result["text"].split("\f")[0] == f"(00){ml.SSCC}"  # pages joined with form feeds, as for OCR
+    assert job["needs_review"] is True and job["review_reasons"] == ["check_digit"]
+
+
 def test_text_task_cross_checks_the_printed_number_against_the_symbol(make_service):
     svc = make_service()
     mismatch = svc.submit(_png("fault_text_mismatch"), name="a.png")

@@ -155,8 +155,10 @@ class PageReader:
 
     def read(self, items: list[_PageInput]) -> list[PageResult]:
         """One engine call for every rendered page; a page that failed to render keeps its error,
-        an engine that breaks on the batch fails those pages (not the worker), a time limit raises."""
-        todo = [EngineRequest(it.rendered.image, it.spec) for it in items if isinstance(it.rendered, RenderedPage)]
+        an engine that breaks on the batch fails those pages (not the worker), a time limit raises.
+        A page of the barcodes task is the decoder alone, as an image is: no engine call."""
+        todo = [EngineRequest(it.rendered.image, it.spec) for it in items
+                if isinstance(it.rendered, RenderedPage) and it.spec.task not in DECODER_TASKS]
         outputs: list[EngineOutput | EngineError] = []
         if todo:
             t0 = time.perf_counter()
@@ -174,13 +176,18 @@ class PageReader:
             if not isinstance(it.rendered, RenderedPage):
                 results.append(it.rendered)
                 continue
-            out = next(read)
+            decoder_only = it.spec.task in DECODER_TASKS
+            out: EngineOutput | EngineError = EngineOutput(text="") if decoder_only else next(read)
             found = None
             if it.barcodes and not isinstance(out, EngineError):
                 try:
                     found = find_barcodes(it.rendered, thorough=it.spec.thorough_barcodes)
                 except Exception as err:  # a decoder bug costs this page its barcodes, never its text
                     log.warning("barcode decoder failed on page %d: %s", it.number, short_error(err))
+                    if decoder_only:  # ... unless the barcodes are all the page was read for
+                        out = EngineError("barcode_error", f"the barcode decoder failed: {short_error(err)}")
+            if decoder_only and found is not None:
+                out = EngineOutput(text="\n".join(bc["text"] for bc in found))
             results.append(page_result(it.number, out, it.rendered, barcodes=found))
         return results
 
@@ -654,6 +661,13 @@ class JobRunner:
             log.warning("could not clear the pending hooks of %s", job_id, extra=_ids(job))
 
 
+def engine_info(task: str, engine: Engine) -> EngineInfo:
+    """What read the result: the barcode decoder for the barcodes task, whatever the worker's engine."""
+    if task in DECODER_TASKS:
+        return EngineInfo(name=DECODER_NAME, version=DECODER_VERSION)
+    return EngineInfo(name=engine.name, version=engine.version)
+
+
 def make_result(
     task: str,
     out: EngineOutput,
@@ -667,11 +681,6 @@ def make_result(
     lines = [_scale_line(line, decoded) for line in out.lines]
     reasons = review_reasons(barcodes, lines, task=task, fields=out.fields, answer=out.text) if barcodes else []
     decoder_only = task in DECODER_TASKS
-    info = (
-        EngineInfo(name=DECODER_NAME, version=DECODER_VERSION)
-        if decoder_only
-        else EngineInfo(name=engine.name, version=engine.version)
-    )
     return OcrResult(
         task=task,
         text="\n".join(bc["text"] for bc in barcodes or []) if decoder_only else out.text,
@@ -683,7 +692,7 @@ def make_result(
         fields=out.fields,
         raw=out.raw,
         truncated=out.truncated,
-        engine=info,
+        engine=engine_info(task, engine),
         image=ImageSize(width=decoded.width, height=decoded.height),
         timings=timings,
         pages=[page_result(1, out, decoded)],
@@ -734,7 +743,7 @@ def make_document_result(task: str, pages: list[PageResult], engine: Engine, tim
         task=task,
         text=join_text(docs),
         markdown=join_markdown(docs) if any(p.markdown for p in pages) else None,
-        engine=EngineInfo(name=engine.name, version=engine.version),
+        engine=engine_info(task, engine),
         image=ImageSize(width=first_ok.width, height=first_ok.height),
         timings=timings,
         pages=pages,

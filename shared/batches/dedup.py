@@ -61,7 +61,6 @@ def classify(blobs: BlobStore, settings: Settings, batch: Batch, item: Item, eng
     damaged_document, too_many_pages, ...)."""
     from shared.documents import DocumentError
     from shared.images import ImageRejected
-    from shared.tasks import DECODER_TASKS
 
     if item.error:
         return Verdict("fail", item, code=item.error[0], message=item.error[1])
@@ -85,9 +84,6 @@ def classify(blobs: BlobStore, settings: Settings, batch: Batch, item: Item, eng
     except DocumentError as err:
         return Verdict("fail", item, sha256=sha, code=err.code, message=err.message)
     del data
-    if probe.pages_total is not None and batch.spec.task in DECODER_TASKS:
-        return Verdict("fail", item, sha256=sha, code="unsupported_task",
-                       message=f"the {batch.spec.task} task takes images, not documents")
     ref = InputRef(
         bucket=batch.src_bucket, key=item.key, sha256=sha, bytes=size, content_type=probe.content_type,
         width=probe.width, height=probe.height,
