@@ -4,6 +4,7 @@ and a multi-page TIFF, optionally with one corrupt frame. Every case is a real f
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pikepdf
 from conftest import RECEIPTS
@@ -38,17 +39,24 @@ def encrypted(data: bytes, *, user: str) -> bytes:
     return out.getvalue()
 
 
-def tiff_pages(corrupt_page: int | None = None) -> bytes:
+def tiff_of(scans: list[Path], corrupt: tuple[int, ...] = ()) -> bytes:
+    """A multi-page TIFF of these scans (one page each); the pixel data of the `corrupt` pages
+    (1-based) is overwritten, so those pages fail to decode while the file still counts them."""
     frames = []
-    for scan in SCANS:
+    for scan in scans:
         with Image.open(scan) as im:
             frames.append(im.convert("L").reduce(2))
     buf = io.BytesIO()
     frames[0].save(buf, "TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate", dpi=(150, 150))
     data = bytearray(buf.getvalue())
-    if corrupt_page is not None:
+    for page in corrupt:
         with Image.open(io.BytesIO(bytes(data))) as im:
-            im.seek(corrupt_page - 1)
-            offset = im.tag_v2[273][0]  # StripOffsets: where the frame's first strip begins
-        data[offset : offset + 64] = b"\xff" * 64  # the frame's deflate stream, not its IFD
+            im.seek(page - 1)
+            offset = im.tag_v2[273][0]  # StripOffsets: the frame's deflate stream, not its IFD
+        data[offset : offset + 64] = b"\xff" * 64
     return bytes(data)
+
+
+def tiff_pages(corrupt_page: int | None = None) -> bytes:
+    """The three SCANS as one TIFF, optionally with one corrupt page."""
+    return tiff_of(SCANS, corrupt=(corrupt_page,) if corrupt_page is not None else ())

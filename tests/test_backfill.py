@@ -27,7 +27,7 @@ import redis as redis_lib
 import requests
 from batch_harness import Harness, StubEngine, digit_png
 from conftest import RECEIPTS, ROOT, _kill_group
-from documents_data import encrypted, receipts_pdf
+from documents_data import encrypted, receipts_pdf, tiff_of
 from PIL import Image
 from wms_receiver import Receiver
 
@@ -182,24 +182,6 @@ def test_tenants_share_the_bulk_lane_however_many_batches_each_starts(h: Harness
 
 # --------------------------------------------------------------------------- documents in a batch
 SCANS = (sorted(RECEIPTS.glob("*.jpg")) * 5)[:5]  # the kit's receipts (or the repo's example, repeated)
-
-
-def tiff_of(scans: list[Path], corrupt: tuple[int, ...] = ()) -> bytes:
-    """A multi-page TIFF of these scans (one page each); the pixel data of the `corrupt` pages
-    (1-based) is overwritten, so those pages fail to decode while the file still counts them."""
-    frames = []
-    for scan in scans:
-        with Image.open(scan) as im:
-            frames.append(im.convert("L").reduce(2))
-    buf = io.BytesIO()
-    frames[0].save(buf, "TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate", dpi=(150, 150))
-    data = bytearray(buf.getvalue())
-    for page in corrupt:
-        with Image.open(io.BytesIO(bytes(data))) as im:
-            im.seek(page - 1)
-            offset = im.tag_v2[273][0]  # StripOffsets: the frame's deflate stream, not its IFD
-        data[offset : offset + 64] = b"\xff" * 64
-    return bytes(data)
 
 
 class LinedEngine(StubEngine):
