@@ -80,8 +80,8 @@ def _work_copy(image: Image.Image) -> Image.Image:
     """A grey copy whose longest side is WORK_SIDE, or up to 3% more (blur is measured in its pixels: a
     quarter more or less moves the verdicts). The last step (from under twice the size: a JPEG's reduced
     decode, or an integer reduce) picks pixels rather than averaging them: the paper's grain is often a
-    2-pixel pattern that averaging wipes out, and picking costs a twentieth of a box resize (0.01 vs 0.2 ms
-    for a receipt decoded at 507 px: most of the verdict's cost at the gateway)."""
+    2-pixel pattern that averaging wipes out, and picking costs a tenth of a box resize (0.02 vs 0.2 ms
+    for a receipt decoded at 507 px, which was the largest part of the verdict's cost)."""
     gray = image if image.mode == "L" else image.convert("L")
     k = max(gray.size) // WORK_SIDE
     if k >= 2:  # an image that was not decoded reduced (not a JPEG): most of the way by an integer reduce
