@@ -11,6 +11,12 @@ from conftest import RECEIPTS
 from PIL import Image
 from reportlab.pdfgen import canvas
 
+from models.base import EngineRequest
+from models.registry import load_engine
+from shared.documents import render_page
+from shared.settings import load_settings
+from shared.tasks import TaskSpec
+
 SCANS = (sorted(RECEIPTS.glob("*.jpg")) * 3)[:3]  # 3 pages: kit scans, or the repo example
 
 
@@ -60,3 +66,16 @@ def tiff_of(scans: list[Path], corrupt: tuple[int, ...] = ()) -> bytes:
 def tiff_pages(corrupt_page: int | None = None) -> bytes:
     """The three SCANS as one TIFF, optionally with one corrupt page."""
     return tiff_of(SCANS, corrupt=(corrupt_page,) if corrupt_page is not None else ())
+
+
+def engine_texts(source: Path | bytes, pages: list[int]) -> list[str]:
+    """What `ocrq ocr` reads on each page image: the page rendered as the worker renders it
+    (default settings), through the same engine, in this process."""
+    st = load_settings(engine="checksum")
+    engine = load_engine(st)
+    texts = []
+    for number in pages:
+        page = render_page(source, number, dpi=st.pdf_dpi, max_side=st.max_side, max_pixels=st.max_pixels,
+                           time_limit_s=None)
+        texts.append(engine.run([EngineRequest(page.image, TaskSpec())])[0].text)
+    return texts

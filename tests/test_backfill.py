@@ -621,7 +621,7 @@ def test_prefix_of_jpegs_a_pdf_and_a_tiff_on_s3_completes_with_page_counts_and_s
     """Acceptance 5 of the documents issue: a backfill over a prefix in a real S3 server mixing 2
     JPEGs, a 3-page PDF and a 2-page TIFF (and an encrypted PDF) completes with per-page counts and,
     asked for pdf, writes searchable PDFs whose text is each page's text."""
-    from test_documents_service import _engine_texts
+    from documents_data import engine_texts
 
     svc = s3_service(engine="checksum")
     src, s3 = svc.src, svc.s3
@@ -629,8 +629,8 @@ def test_prefix_of_jpegs_a_pdf_and_a_tiff_on_s3_completes_with_page_counts_and_s
     items = {
         "mixed/r0.jpg": (SCANS[0].read_bytes(), [expected_checksum(SCANS[0].read_bytes())]),
         "mixed/r1.jpg": (SCANS[1].read_bytes(), [expected_checksum(SCANS[1].read_bytes())]),
-        "mixed/three.pdf": (pdf, _engine_texts(pdf, [1, 2, 3])),
-        "mixed/two.tif": (tif, _engine_texts(tif, [1, 2])),
+        "mixed/three.pdf": (pdf, engine_texts(pdf, [1, 2, 3])),
+        "mixed/two.tif": (tif, engine_texts(tif, [1, 2])),
     }
     _upload_many(s3, src, [(k, v[0]) for k, v in items.items()] + [("mixed/locked.pdf", BAD_DOCUMENTS["mix/locked.pdf"][0])])
     env = {**svc.env, "OCRQ_URL": svc.url, "OCRQ_API_KEY": svc.api_key, "OCRQ_CLIENT_CONFIG": str(tmp_path / "c.json")}

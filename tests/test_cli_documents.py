@@ -17,8 +17,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 from conftest import ROOT
-from documents_data import encrypted, receipts_pdf, tiff_pages
-from test_documents_service import _engine_texts
+from documents_data import encrypted, engine_texts, receipts_pdf, tiff_pages
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
 CLI = [sys.executable, "-m", "cli.main"]
@@ -64,7 +63,7 @@ def pdf_file(tmp_path: Path) -> Path:
 
 
 def test_ocr_reads_every_page_of_a_pdf_and_a_tiff_as_a_worker_does(pdf_file: Path, tmp_path: Path) -> None:
-    expected = _engine_texts(pdf_file, [1, 2, 3])
+    expected = engine_texts(pdf_file, [1, 2, 3])
     r = _run(["ocr", str(pdf_file), "--json"])
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
@@ -107,7 +106,7 @@ def test_ocr_refuses_bad_documents_and_a_pdf_to_a_terminal(pdf_file: Path, tmp_p
 def test_submit_wait_format_writes_the_result_in_that_format(make_service, pdf_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     svc = make_service(env={"OCRQ_ENGINE": "checksum"})
     env = {**svc.env, "OCRQ_URL": svc.url, "OCRQ_API_KEY": svc.api_key, "OCRQ_CLIENT_CONFIG": str(tmp_path / "c.json")}
-    expected = _engine_texts(pdf_file, [1, 2, 3])
+    expected = engine_texts(pdf_file, [1, 2, 3])
 
     out = tmp_path / "scan.ocr.pdf"
     r = _run(["submit", str(pdf_file), "--wait", "--format", "pdf", "-o", str(out)], env=env)

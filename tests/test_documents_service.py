@@ -18,29 +18,10 @@ import pypdfium2 as pdfium
 import pytest
 import redis
 import requests
-from documents_data import SCANS, encrypted, receipts_pdf, tiff_pages
-
-from models.base import EngineRequest
-from models.registry import load_engine
-from shared.documents import render_page
-from shared.settings import load_settings
-from shared.tasks import TaskSpec
+from documents_data import SCANS, encrypted, engine_texts, receipts_pdf, tiff_pages
 
 ENV = {"OCRQ_ENGINE": "checksum"}
 XHTML = "{http://www.w3.org/1999/xhtml}"
-
-
-def _engine_texts(source: Path | bytes, pages: list[int]) -> list[str]:
-    """What `ocrq ocr` reads on each page image: the page rendered as the worker renders it
-    (default settings), through the same engine, in this process."""
-    st = load_settings(engine="checksum")
-    engine = load_engine(st)
-    texts = []
-    for number in pages:
-        page = render_page(source, number, dpi=st.pdf_dpi, max_side=st.max_side, max_pixels=st.max_pixels,
-                           time_limit_s=None)
-        texts.append(engine.run([EngineRequest(page.image, TaskSpec())])[0].text)
-    return texts
 
 
 def _get(svc, path: str, **params: str) -> requests.Response:
@@ -56,7 +37,7 @@ def pdf_file(tmp_path: Path) -> Path:
 
 def test_pdf_pages_read_one_by_one_and_exported_as_text_hocr_and_searchable_pdf(make_service, pdf_file, tmp_path):
     svc = make_service(env=ENV)
-    expected = _engine_texts(pdf_file, [1, 2, 3])
+    expected = engine_texts(pdf_file, [1, 2, 3])
     if len(set(SCANS)) == 3:  # three different scans (the kit): a page mix-up cannot pass
         assert len(set(expected)) == 3
 
@@ -127,7 +108,7 @@ def test_tiff_with_a_corrupt_page_succeeds_with_that_page_failed_and_needs_revie
     assert job["pages_total"] == 3 and job["pages_failed"] == 1 and job["needs_review"] is True
     result = _get(svc, f"/v1/jobs/{job['id']}/result").json()
     assert [p["error"]["code"] if p["error"] else None for p in result["pages"]] == [None, "page_unreadable", None]
-    expected = _engine_texts(data, [1, 3])
+    expected = engine_texts(data, [1, 3])
     assert [result["pages"][0]["text"], result["pages"][2]["text"]] == expected
     # an image job keeps its fields and gains `pages` with its one entry
     image = svc.submit(Path(__file__).parent / "data" / "receipts" / "000.jpg")
@@ -147,7 +128,6 @@ def test_bad_documents_are_refused_at_submit_with_their_problem(make_service, tm
         (pdf, {"pages": "2-9"}, 422, "invalid_pages"),
         (pdf, {"pages": "one"}, 422, "invalid_pages"),
         (b"plain text, not a PDF", {}, 415, "unsupported_media_type"),
-        (pdf, {"task": "barcodes"}, 422, "validation_error"),  # the decoder-only task takes images
     ]
     for data, form, status, code in cases:
         r = svc.submit(data, name="scan.pdf", **form)
@@ -177,7 +157,7 @@ def test_pdf_by_reference_on_s3_with_a_page_selection(make_s3_service, s3_server
     assert r.status_code == 202, r.text
     job = svc.wait(r.json()["id"])
     assert job["status"] == "succeeded" and job["pages"] == [2], job
-    assert [p["text"] for p in job["result"]["pages"]] == _engine_texts(pdf, [2])
+    assert [p["text"] for p in job["result"]["pages"]] == engine_texts(pdf, [2])
     r = _get(svc, f"/v1/jobs/{job['id']}/result", format="pdf")  # page images from the referenced object
     assert r.status_code == 200 and len(pdfium.PdfDocument(r.content)) == 1
     bad = {"source": {"bucket": archive, "key": "2019/delivery-note.pdf"}, "pages": "0-1"}
@@ -215,7 +195,7 @@ def test_kill_9_of_a_worker_mid_document_loses_no_page_and_reads_none_twice(make
     assert job["pages_failed"] == 0 and job["progress"] == {"pages_done": 30, "pages_total": 30}
     result = _get(svc, f"/v1/jobs/{job_id}/result").json()
     assert [p["page"] for p in result["pages"]] == list(range(1, 31))
-    expected = _engine_texts(pdf, [1, 2, 3, 4])
+    expected = engine_texts(pdf, [1, 2, 3, 4])
     assert [p["text"] for p in result["pages"]] == expected + [expected[3]] * 26
     pages = {int(k): json.loads(v) for k, v in r.hgetall(f"ocrq:job:{job_id}:pages").items()}
     assert sorted(pages) == list(range(1, 31)) and {p["state"] for p in pages.values()} == {"done"}

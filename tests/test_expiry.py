@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import imaging
-from test_runner import BoxEngine, env, submit  # noqa: F401  (env is a fixture)
+import pytest
+from runner_harness import BoxEngine, runner_env, submit
 
 from shared import keys
 from shared.blobs import BlobNotFound, input_key
@@ -12,7 +13,11 @@ from workers.reaper import expire_once, reap_once
 from workers.runner import JobRunner
 
 
-def test_expired_jobs_lose_their_result_input_and_record_and_leave_the_list(env) -> None:  # noqa: F811
+@pytest.fixture
+def env(redis_db, tmp_path):  # type: ignore[no-untyped-def]
+    return runner_env(redis_db, tmp_path)
+
+def test_expired_jobs_lose_their_result_input_and_record_and_leave_the_list(env) -> None:
     settings, store, blobs = env
     data = imaging.jpeg(320, 200)
     done = submit(store, blobs, data)
@@ -40,7 +45,7 @@ def test_expired_jobs_lose_their_result_input_and_record_and_leave_the_list(env)
     assert not store.r.keys(keys.input_refs("acme", "*"))
 
 
-def test_the_sweep_costs_what_expires_not_what_lives(env) -> None:  # noqa: F811
+def test_the_sweep_costs_what_expires_not_what_lives(env) -> None:
     settings, store, blobs = env
     for i in range(50):
         submit(store, blobs, imaging.jpeg(200 + i, 100))
@@ -48,7 +53,7 @@ def test_the_sweep_costs_what_expires_not_what_lives(env) -> None:  # noqa: F811
     assert store.r.zcard(store.EXPIRING) == 50
 
 
-def test_a_queued_job_whose_message_was_lost_is_sent_again(env) -> None:  # noqa: F811
+def test_a_queued_job_whose_message_was_lost_is_sent_again(env) -> None:
     settings, store, blobs = env
     job_id = submit(store, blobs, imaging.jpeg())
     store.mark_sent(job_id)  # sent ... and then the message vanished with a Redis restart

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
+from runner_harness import FieldsEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import make_labels as ml  # noqa: E402
@@ -173,20 +174,6 @@ def test_cli_prints_the_decoded_fields_as_a_table(make_service, tmp_path):
     print(done.stdout, done.stderr)
     assert done.returncode == 0 and "! invalid_date" in done.stdout
     assert "needs review: invalid_date" in done.stderr
-
-
-class FieldsEngine:
-    """Answers the fields task with fixed values (what a VLM would read off the label), whatever the image."""
-
-    name, version, tasks = "fields-stub", "1", frozenset({"text", "fields", "ask"})
-
-    def __init__(self, answer: dict) -> None:
-        self.answer = answer
-
-    def run(self, requests):
-        from models.base import EngineOutput
-
-        return [EngineOutput(text=json.dumps(self.answer), fields=dict(self.answer)) for _ in requests]
 
 
 def test_a_fields_answer_that_contradicts_the_barcode_is_flagged_on_the_job(redis_db, tmp_path):

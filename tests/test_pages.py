@@ -390,7 +390,7 @@ def test_the_reaper_sends_a_document_whose_pages_are_done_to_be_assembled(env):
 
 
 def test_a_fields_answer_on_a_page_that_contradicts_its_barcode_needs_review(env):
-    from test_labels_service import FieldsEngine
+    from runner_harness import FieldsEngine
 
     settings, store, blobs = env
     settings = settings.model_copy(update={"pdf_dpi": 72})

@@ -4,55 +4,16 @@ import socket
 
 import imaging
 import pytest
+from runner_harness import BoxEngine, runner_env, submit
 
-from models.base import EngineError, EngineOutput
-from shared.blobs import LocalBlobStore, input_key
-from shared.jobs import InputRef, Job, Status, new_job_id
-from shared.jobs.store import JobStore
-from shared.redis_client import connect
-from shared.results import Line, OcrResult
-from shared.settings import load_settings
+from shared.jobs import Status
+from shared.results import OcrResult
 from workers.runner import JobRunner
-
-
-class BoxEngine:
-    """Returns one fixed line per image; raises or errors on images marked as poison."""
-
-    name, version, tasks = "box", "1", frozenset({"text"})
-
-    def __init__(self, crash_on_width: int | None = None):
-        self.crash_on_width = crash_on_width
-        self.calls = 0
-
-    def run(self, requests):
-        self.calls += 1
-        out = []
-        for req in requests:
-            if req.image.size[0] == self.crash_on_width:
-                raise RuntimeError("engine crashed")
-            if req.image.size[0] == 123:
-                out.append(EngineError("bad_image", "cannot read this one"))
-                continue
-            out.append(EngineOutput(text="hello", lines=[Line(text="hello", box=(10, 10, 50, 20))]))
-        return out
 
 
 @pytest.fixture
 def env(redis_db, tmp_path):
-    settings = load_settings(redis_url=redis_db, storage_url=f"file://{tmp_path}", max_attempts=3, max_side=256)
-    return settings, JobStore(connect(redis_db), 3600), LocalBlobStore(tmp_path, "ocrq")
-
-
-def submit(store, blobs, data, tenant="acme"):
-    import hashlib
-
-    sha = hashlib.sha256(data).hexdigest()
-    blobs.put(input_key(tenant, sha), data)
-    job = Job(id=new_job_id(), tenant=tenant,
-              input=InputRef(bucket="ocrq", key=input_key(tenant, sha), sha256=sha, bytes=len(data),
-                             content_type="image/jpeg", width=0, height=0))
-    store.create(job)
-    return job.id
+    return runner_env(redis_db, tmp_path)
 
 
 def test_success_scales_boxes_to_the_original_image(env):
