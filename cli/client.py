@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from cli.ocr_cmd import add_task_args
-from cli.output import add_output_args, output_format, refuses_binary_to_terminal, write_output
+from cli.output import add_output_args, output_format, refuses_binary_to_terminal, result_text, write_output
 
 FINAL = {"succeeded", "failed", "canceled"}
 
@@ -125,31 +125,12 @@ def wait_for(url: str, key: str, job_id: str, timeout: float) -> dict[str, Any]:
             return job
 
 
-def barcode_table(barcodes: list[dict[str, Any]]) -> str:
-    """One row per decoded field (GS1 symbols) or per symbol (free text), GS1 errors as their own rows."""
-    rows = [("#", "FORMAT", "FIELD", "VALUE")]
-    for i, bc in enumerate(barcodes, 1):
-        gs1 = bc.get("gs1") or {}
-        fields = gs1.get("fields") or {}
-        for name, value in fields.items():
-            rows.append((str(i), bc["format"], name, str(value)))
-        if not fields:
-            rows.append((str(i), bc["format"], "base64" if bc.get("encoding") == "base64" else "text", bc["text"]))
-        for err in gs1.get("errors") or []:
-            rows.append((str(i), bc["format"], f"! {err.get('code')}", f"AI {err.get('ai')}: {err.get('message')}"))
-    widths = [max(len(r[c]) for r in rows) for c in range(3)]
-    return "\n".join("  ".join(r[c].ljust(widths[c]) for c in range(3)) + "  " + r[3] for r in rows)
-
-
 def print_job(job: dict[str, Any], as_json: bool) -> int:
     if as_json:
         print(json.dumps(job, indent=2, ensure_ascii=False))
     elif job["status"] == "succeeded":
         result = job["result"]
-        if result.get("task") == "barcodes":
-            print(barcode_table(result.get("barcodes") or []) if result.get("barcodes") else "no barcode found")
-        else:
-            print(result["text"])
+        print(result_text(result))
         if job.get("needs_review"):
             print(f"needs review: {', '.join(job.get('review_reasons') or [])}", file=sys.stderr)
     elif job["status"] == "failed":

@@ -53,7 +53,7 @@ def spec_from_args(args: argparse.Namespace) -> TaskSpec:
 def cmd_ocr(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from cli.output import output_format, refuses_binary_to_terminal, write_output
+    from cli.output import output_format, refuses_binary_to_terminal, result_text, write_output
     from models.base import EngineError
     from models.registry import EngineLoadError, load_engine
     from shared.documents import DocumentError
@@ -105,7 +105,7 @@ def cmd_ocr(args: argparse.Namespace) -> int:
             assert page.error is not None
             print(f"ocrq ocr: page {page.page}: {page.error.code}: {page.error.message}", file=sys.stderr)
     if fmt is None:
-        print(result.text)
+        print(result_text(result.model_dump(mode="json")))
         return 0
     job = local_job(path, data, settings, doc[0] if doc else None)
     write_output(export_local(job, data, result.model_dump(mode="json"), fmt, settings), fmt, args.output)

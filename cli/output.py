@@ -1,11 +1,13 @@
 """How the CLI hands over a result: the format asked (`--format`, or the `-o` file's suffix), a file
-written whole, stdout for text, and never a binary PDF to a terminal. Shared by `ocrq submit` and `ocrq ocr`."""
+written whole, stdout for text, and never a binary PDF to a terminal; without a format, the text (the
+barcodes task: its decoded fields as a table). Shared by `ocrq submit` and `ocrq ocr`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 RESULT_FORMATS = ("json", "text", "markdown", "hocr", "pdf")  # GET /v1/jobs/{id}/result?format=
 BINARY_FORMATS = {"pdf"}
@@ -51,3 +53,37 @@ def write_output(body: bytes, fmt: str, output: str | None) -> None:
     if fmt not in BINARY_FORMATS and sys.stdout.isatty() and not body.endswith(b"\n"):
         sys.stdout.buffer.write(b"\n")
     sys.stdout.buffer.flush()
+
+
+def result_text(result: dict[str, Any]) -> str:
+    """What the CLI prints of a result without --format: its text, or for the barcodes task the table."""
+    if result.get("task") != "barcodes":
+        return str(result["text"])
+    symbols = decoded_symbols(result)
+    return barcode_table(symbols) if symbols else "no barcode found"
+
+
+def decoded_symbols(result: dict[str, Any]) -> list[tuple[int | None, dict[str, Any]]]:
+    """The symbols of a result with their page: an image's (page None), or each page's of a document."""
+    if result.get("barcodes") is not None:
+        return [(None, bc) for bc in result["barcodes"]]
+    return [(p["page"], bc) for p in result.get("pages") or [] for bc in p.get("barcodes") or []]
+
+
+def barcode_table(symbols: list[tuple[int | None, dict[str, Any]]]) -> str:
+    """One row per decoded field (GS1 symbols) or per symbol (free text), GS1 errors as their own rows;
+    a PAGE column when the symbols come from a document's pages."""
+    paged = any(page is not None for page, _ in symbols)
+    rows = [["#", *(["PAGE"] if paged else []), "FORMAT", "FIELD", "VALUE"]]
+    for i, (page, bc) in enumerate(symbols, 1):
+        lead = [str(i), *([str(page)] if paged else []), bc["format"]]
+        gs1 = bc.get("gs1") or {}
+        fields = gs1.get("fields") or {}
+        for name, value in fields.items():
+            rows.append([*lead, name, str(value)])
+        if not fields:
+            rows.append([*lead, "base64" if bc.get("encoding") == "base64" else "text", bc["text"]])
+        for err in gs1.get("errors") or []:
+            rows.append([*lead, f"! {err.get('code')}", f"AI {err.get('ai')}: {err.get('message')}"])
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join(r[c].ljust(w) for c, w in enumerate(widths)) + "  " + r[-1] for r in rows)

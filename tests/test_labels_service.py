@@ -175,6 +175,19 @@ def test_cli_prints_the_decoded_fields_as_a_table(make_service, tmp_path):
     assert done.returncode == 0 and "! invalid_date" in done.stdout
     assert "needs review: invalid_date" in done.stderr
 
+    # a document: each page's symbols, with the page they are on (the service, and ocrq ocr on this machine)
+    pdf = tmp_path / "labels.pdf"
+    pdf.write_bytes(_labels_pdf("gs1_128_sscc", "blank", "gs1_datamatrix"))
+    local = subprocess.run([sys.executable, "-m", "cli.main", "ocr", str(pdf), "--task", "barcodes"],
+                           cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    for done in (ocrq(pdf), local):
+        print(done.stdout, done.stderr)
+        assert done.returncode == 0, done.stderr
+        rows = [line.split() for line in done.stdout.splitlines()]
+        assert rows[0] == ["#", "PAGE", "FORMAT", "FIELD", "VALUE"]
+        assert ["1", "1", "Code128", "sscc", ml.SSCC] in rows
+        assert ["2", "3", "DataMatrix", "gtin", ml.GTIN] in rows
+
 
 def test_a_fields_answer_that_contradicts_the_barcode_is_flagged_on_the_job(redis_db, tmp_path):
     """The worker's runner (real Redis job store, local blob store, the real decoder) with an engine whose
