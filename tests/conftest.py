@@ -159,26 +159,21 @@ class Service:
         raise AssertionError(f"job {job_id} not finished after {timeout} s")
 
     def start_worker(self, name: str = "worker", extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{name}.log", "ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "worker", "--gpus", "none"],
-            env={**self.env, **(extra_env or {})},
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs[name] = proc
-        return proc
+        return self._start(name, ["worker", "--gpus", "none"], extra_env)
 
     def start_webhooks(
         self, name: str = "webhooks", extra_env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
         """The webhook worker exactly as deployed: `ocrq webhooks` (delivery, and the batch planner)."""
-        log_path = self.logs / f"{name}.log"
-        log = open(log_path, "ab")
+        proc = self._start(name, ["webhooks", "--concurrency", "4"], extra_env)
+        _wait_worker_ready(self.logs / f"{name}.log", proc)
+        return proc
+
+    def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None) -> subprocess.Popen[bytes]:
+        """`ocrq <args>` in its own process group (a test may kill it whole), its output in logs/<name>.log."""
+        log = open(self.logs / f"{name}.log", "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "webhooks", "--concurrency", "4"],
+            [sys.executable, "-m", "cli.main", *args],
             env={**self.env, **(extra_env or {})},
             cwd=ROOT,
             stdout=log,
@@ -186,18 +181,7 @@ class Service:
             start_new_session=True,
         )
         self.procs[name] = proc
-        _wait_worker_ready(log_path, proc)
         return proc
-
-    def stop_worker(self, name: str = "worker") -> None:
-        proc = self.procs.pop(name)
-        _kill_group(proc)
-
-    def new_key(self, tenant: str) -> str:
-        from shared.apikeys import KeyStore
-
-        clear, _ = KeyStore(redis_lib.Redis.from_url(self.redis_url)).create(tenant, "test")
-        return clear
 
 
 def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
