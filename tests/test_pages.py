@@ -407,3 +407,30 @@ def test_a_fields_answer_on_a_page_that_contradicts_its_barcode_needs_review(env
     assert r.run(job.id).status == "succeeded"
     done = store.get(job.id)
     assert done.needs_review and done.review_reasons == ["answer_mismatch"]
+
+
+class _NoEngine:
+    """An engine the barcodes task must never call."""
+
+    name, version, tasks = "none", "1", frozenset({"text"})
+
+    def run(self, requests):  # type: ignore[no-untyped-def]
+        raise AssertionError("the barcodes task called the OCR engine")
+
+
+def test_a_barcodes_page_whose_decoder_breaks_fails_alone_and_the_engine_is_never_called(monkeypatch) -> None:
+    from workers import runner as runner_mod
+    from workers.runner import PageReader
+
+    reader = PageReader(load_settings(), _NoEngine())  # type: ignore[arg-type]
+    spec = TaskSpec(task="barcodes")
+    data = pages_pdf(2)
+    ok = reader.run_page(data, 1, spec)
+    assert ok.error is None and ok.barcodes == [] and ok.text == ""  # no symbol on the page: not an error
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr(runner_mod, "find_barcodes", broken)
+    bad = reader.run_page(data, 2, spec)
+    assert bad.error is not None and bad.error.code == "barcode_error" and "decoder bug" in bad.error.message

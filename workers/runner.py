@@ -179,7 +179,7 @@ class PageReader:
             decoder_only = it.spec.task in DECODER_TASKS
             out: EngineOutput | EngineError = EngineOutput(text="") if decoder_only else next(read)
             found = None
-            if it.barcodes and not isinstance(out, EngineError):
+            if (it.barcodes or decoder_only) and not isinstance(out, EngineError):
                 try:
                     found = find_barcodes(it.rendered, thorough=it.spec.thorough_barcodes)
                 except Exception as err:  # a decoder bug costs this page its barcodes, never its text
