@@ -183,6 +183,16 @@ class Service:
         self.procs[name] = proc
         return proc
 
+    def stop_worker(self, name: str = "worker") -> None:
+        proc = self.procs.pop(name)
+        _kill_group(proc)
+
+    def new_key(self, tenant: str) -> str:
+        from shared.apikeys import KeyStore
+
+        clear, _ = KeyStore(redis_lib.Redis.from_url(self.redis_url)).create(tenant, "test")
+        return clear
+
 
 def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
     if proc.poll() is not None:
