@@ -187,7 +187,7 @@ class PageReader:
                     if decoder_only:  # ... unless the barcodes are all the page was read for
                         out = EngineError("barcode_error", f"the barcode decoder failed: {short_error(err)}")
             if decoder_only and found is not None:
-                out = EngineOutput(text="\n".join(bc["text"] for bc in found))
+                out = EngineOutput(text=decoder_text(found))
             results.append(page_result(it.number, out, it.rendered, barcodes=found))
         return results
 
@@ -668,6 +668,11 @@ def engine_info(task: str, engine: Engine) -> EngineInfo:
     return EngineInfo(name=engine.name, version=engine.version)
 
 
+def decoder_text(barcodes: list[dict[str, Any]]) -> str:
+    """The text of a barcodes-task result (an image's, or a page's): each symbol's text, one a line."""
+    return "\n".join(bc["text"] for bc in barcodes)
+
+
 def make_result(
     task: str,
     out: EngineOutput,
@@ -683,7 +688,7 @@ def make_result(
     decoder_only = task in DECODER_TASKS
     return OcrResult(
         task=task,
-        text="\n".join(bc["text"] for bc in barcodes or []) if decoder_only else out.text,
+        text=decoder_text(barcodes or []) if decoder_only else out.text,
         lines=lines,
         barcodes=barcodes,
         needs_review=bool(reasons),
