@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -60,9 +61,12 @@ def decode_rows() -> list[tuple[str, float, str]]:
     return rows
 
 
+INSPECT_LIMITS: dict[str, Any] = {"formats": ("JPEG",), "max_pixels": 40_000_000, "max_frames": 1}  # what inspect() is given
+
+
 def _reduced(data: bytes) -> ImageInfo:
     """The gateway's decode for quality=check: inspect(reduced=True)."""
-    return inspect(data, formats=("JPEG",), max_pixels=40_000_000, max_frames=1, reduced=True)
+    return inspect(data, reduced=True, **INSPECT_LIMITS)
 
 
 def quality_rows() -> list[tuple[str, float, str]]:
@@ -182,17 +186,16 @@ def inspect_rows(repeat: int = 30) -> list[tuple[str, float, str]]:
     from shared.quality import Thresholds
 
     images = _receipt_jpegs(12)
-    opts = {"formats": ("JPEG",), "max_pixels": 40_000_000, "max_frames": 1}
 
     def checked(d: bytes) -> None:
-        info = inspect(d, reduced=True, **opts)
+        info = _reduced(d)
         assert info.reduced is not None
         assess(info.reduced, Thresholds(), original_size=(info.width, info.height))
 
     plain, check = [float("inf")] * len(images), [float("inf")] * len(images)
     for _ in range(repeat):
         for i, d in enumerate(images):
-            plain[i] = min(plain[i], _best_ms(lambda d=d: inspect(d, **opts), 1))
+            plain[i] = min(plain[i], _best_ms(lambda d=d: inspect(d, **INSPECT_LIMITS), 1))
             check[i] = min(check[i], _best_ms(lambda d=d: checked(d), 1))
     kbs = [len(d) / 1024 for d in images]
     per_100kb = [(c - p) * 100 / kb for p, c, kb in zip(plain, check, kbs, strict=True)]
