@@ -10,10 +10,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-TaskName = Literal["text", "spotting", "parse", "table", "formula", "chart", "fields", "translate", "ask", "barcodes"]
+TaskName = Literal[
+    "text", "spotting", "parse", "table", "formula", "chart", "fields", "translate", "ask",
+    "spotting_json", "layout", "layout_parse", "barcodes",
+]
 TASK_NAMES: tuple[str, ...] = TaskName.__args__  # type: ignore[attr-defined]  # a Literal's members; typing has no public accessor
 # Tasks the worker does itself (models/barcodes.py) without calling the OCR engine: every engine "supports" them.
 DECODER_TASKS = frozenset({"barcodes"})
+
+# HunyuanOCR 1.5's own tasks (its official prompts, models/prompts.py): a 1.0 checkpoint has no prompt for
+# them, so a hunyuan engine serving 1.0 weights refuses them per job (unsupported_task).
+HUNYUAN_1_5_TASKS = frozenset({"spotting_json", "layout", "layout_parse"})
 
 # RapidOCR reads text and where it is; everything that needs language understanding is the VLM's.
 ENGINE_TASKS: dict[str, frozenset[str]] = {

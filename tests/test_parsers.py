@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from models.parsers import parse_fields, parse_spotting, strip_code_fence, to_output
+from models.parsers import (
+    parse_fields,
+    parse_layout,
+    parse_spotting,
+    parse_spotting_json,
+    strip_code_fence,
+    to_output,
+)
 
 W, H = 500, 1000  # a receipt-shaped image
 
@@ -150,3 +157,82 @@ def test_strip_code_fence_variants() -> None:
     assert strip_code_fence("```latex\nx^2\n```") == "x^2"
     assert strip_code_fence("```\nabc") == "abc"  # closing fence cut off by the token cap
     assert strip_code_fence("plain ``` inside") == "plain ``` inside"
+
+
+# --------------------------------------------------------------------------------------------
+# HunyuanOCR 1.5's own answers: spotting_json, layout, layout_parse
+# --------------------------------------------------------------------------------------------
+
+SPOTTING_JSON = (
+    '```json\n[{"box": [312, 40, 688, 72], "text": "WALMART"},\n'
+    ' {"box": [120, 640, 860, 668], "text": "TOTAL 23.45"},\n'
+    ' {"box": [100, 700, 500, 730], "text": ""}]\n```'
+)
+
+
+def test_spotting_json_lines_are_scaled_to_pixels() -> None:
+    out = to_output("spotting_json", SPOTTING_JSON, W, H)
+    assert [line.text for line in out.lines] == ["WALMART", "TOTAL 23.45"]  # the empty entry is dropped
+    assert out.lines[0].box == (156, 40, 344, 72)
+    assert out.lines[0].polygon == [(156, 40), (344, 40), (344, 72), (156, 72)]
+    assert out.text == "WALMART\nTOTAL 23.45" and out.raw is None
+
+
+def test_spotting_json_salvages_a_truncated_array() -> None:
+    text = '[{"box": [0, 0, 100, 100], "text": "A"}, {"box": [100, 100, 200, 200], "text": "B"}, {"box": [200, 2'
+    assert [line.text for line in parse_spotting_json(text, W, H)] == ["A", "B"]
+
+
+def test_spotting_json_skips_an_unreadable_entry_and_reads_on() -> None:
+    text = '[{"box": [0, 0, 10, 10], "text": "A"}, {"box": [1, 2, 3], "text": "bad box"}, {"text": "say "hi""}, ' \
+           '{"box": [20, 20, 30, 30], "text": "C"}]'
+    assert [line.text for line in parse_spotting_json(text, W, H)] == ["A", "C"]
+
+
+def test_spotting_json_that_is_not_json_keeps_raw() -> None:
+    out = to_output("spotting_json", "WALMART(312,40),(688,72)", W, H)
+    assert out.lines == [] and out.raw == "WALMART(312,40),(688,72)"
+
+
+LAYOUT_JSON = (
+    '[{"layout_type": "title", "bbox": "(100,50),(900,50),(900,90),(100,90)", "text": "# Invoice 42"},'
+    ' {"layout_type": "table", "bbox": "(100,100),(900,100),(900,500),(100,500)",'
+    ' "text": "<table><tr><td>1</td></tr></table>"},'
+    ' {"layout_type": "figure", "bbox": "(100,600),(500,600),(500,900),(100,900)", "text": ""}]'
+)
+
+
+def test_layout_parse_gives_markdown_and_a_line_per_block_with_content() -> None:
+    out = to_output("layout_parse", LAYOUT_JSON, W, H)
+    assert out.markdown == "# Invoice 42\n\n<table><tr><td>1</td></tr></table>" and out.text == out.markdown
+    assert [line.text for line in out.lines] == ["# Invoice 42", "<table><tr><td>1</td></tr></table>"]
+    assert out.lines[1].box == (50, 100, 450, 500)
+    assert out.lines[1].polygon == [(50, 100), (450, 100), (450, 500), (50, 500)]
+
+
+def test_layout_gives_a_line_per_region_named_by_its_type() -> None:
+    text = '[{"layout_type": "title", "bbox": "[[100,50],[900,50],[900,90],[100,90]]"},' \
+           ' {"layout_type": "figure", "bbox": "(100,600),(500,600),(500,900),(100,900)"}]'
+    out = to_output("layout", text, W, H)
+    assert [(line.text, line.box) for line in out.lines] == [("title", (50, 50, 450, 90)), ("figure", (50, 600, 250, 900))]
+    assert out.text == "title\nfigure" and out.markdown is None
+
+
+def test_layout_parse_reads_the_hy_meta_form() -> None:
+    text = (
+        "# Invoice<hy-meta><layout>title</layout><poly>(100,50),(900,50),(900,90),(100,90)</poly></hy-meta>\n"
+        "Total 12.00<hy-meta><layout>text</layout><quad>(100,100),(900,100),(900,140),(100,140)</quad></hy-meta>"
+    )
+    blocks = parse_layout(text, W, H)
+    assert [(b.type, b.text) for b in blocks] == [("title", "# Invoice"), ("text", "Total 12.00")]
+    assert to_output("layout_parse", text, W, H).markdown == "# Invoice\n\nTotal 12.00"
+
+
+def test_layout_parse_of_plain_markdown_is_still_the_page() -> None:
+    out = to_output("layout_parse", "# Title\n\nBody text", W, H)
+    assert out.markdown == "# Title\n\nBody text" and out.lines == []
+
+
+def test_layout_that_cannot_be_read_keeps_raw() -> None:
+    out = to_output("layout", "no layout here", W, H)
+    assert out.lines == [] and out.raw == "no layout here"

@@ -104,6 +104,9 @@ const TASK_HINTS = {
   fields: "Named values, such as a receipt's date and total.",
   translate: "The text, translated.",
   ask: "An answer to your question about the image.",
+  spotting_json: "Each text line and where it is, from HunyuanOCR 1.5's JSON spotting. HunyuanOCR 1.5 only.",
+  layout: "The page's regions (title, text, table, figure…) in reading order, with their boxes. HunyuanOCR 1.5 only.",
+  layout_parse: "The whole document as Markdown, with a box for each block. HunyuanOCR 1.5 only.",
   barcodes: "Every barcode on the image, with its GS1 fields checked (SSCC, GTIN, lot, expiry…); no text reading, so it is fast.",
 };
 
