@@ -6,7 +6,7 @@ coordinates of the image it was given; the job runner maps them back to the orig
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,6 +20,8 @@ from shared.tasks import TaskSpec
 class EngineRequest:
     image: Image.Image
     spec: TaskSpec
+    # Polled while the request decodes; True frees its slot at the next check (engines that can).
+    cancelled: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -30,6 +32,8 @@ class EngineOutput:
     fields: dict[str, Any] | None = None
     raw: str | None = None
     truncated: bool = False
+    vision_tokens: int | None = None  # what the image cost the model (VLM engines)
+    resized_from: tuple[int, int] | None = None  # the engine shrank the image from this size to fit
 
 
 class EngineLoadError(Exception):

@@ -6,9 +6,11 @@ truncated before a worker tries to load it.
 
 ``make_tiny`` writes a miniature, randomly initialised checkpoint that goes through exactly the
 production loading path (config, tokenizer, image processor, chat template, safetensors) and
-generates on a CPU in well under a second; the tests use it. ``make_random`` writes a full-size
-random checkpoint with the released architecture, to measure GPU speed and memory where the real
-weights cannot be fetched. Neither produces meaningful text.
+generates on a CPU in well under a second; the tests use it. Its weights are drawn so that greedy
+decoding "talks": tens of distinct tokens that depend on the whole context, ending with EOS for
+some prompts, so a shifted position, a stale cache row or a wrong pad changes the answer.
+``make_random`` writes a full-size random checkpoint with the released architecture, to measure
+GPU speed and memory where the real weights cannot be fetched. Neither produces meaningful text.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import tarfile
 import time
 from pathlib import Path
 from typing import Any
+
+from models.recipe import RELEASED_CHAT_TEMPLATE_V1_5
 
 MANIFEST = "SHA256SUMS"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "hy.tiktoken")
@@ -39,25 +43,9 @@ IMAGE_START = "<｜hy_place▁holder▁no▁100｜>"
 IMAGE_END = "<｜hy_place▁holder▁no▁101｜>"
 IMAGE = "<｜hy_place▁holder▁no▁102｜>"
 
-# The layout of HunyuanOCR's prompt as the official vLLM example writes it by hand:
-#   BOS [system SYSTEM_END] IMAGE_START IMAGE IMAGE_END instruction USER
-# Real checkpoints ship their own template; this one only has to be equivalent for test weights.
-TINY_CHAT_TEMPLATE = (
-    "{{- bos_token }}"
-    "{%- set ns = namespace(system='') %}"
-    "{%- for message in messages if message['role'] == 'system' %}"
-    "{%- set ns.system = ns.system + (message['content'] if message['content'] is string else '') %}"
-    "{%- endfor %}"
-    "{%- if ns.system %}{{- ns.system }}" + SYSTEM_END + "{%- endif %}"
-    "{%- for message in messages if message['role'] != 'system' %}"
-    "{%- if message['content'] is string %}{{- message['content'] }}"
-    "{%- else %}{%- for item in message['content'] %}"
-    "{%- if item['type'] == 'image' %}{{- '" + IMAGE_START + IMAGE + IMAGE_END + "' }}"
-    "{%- elif item['type'] == 'text' %}{{- item['text'] }}{%- endif %}"
-    "{%- endfor %}{%- endif %}"
-    "{%- if message['role'] == 'user' %}{{- '" + USER + "' }}{%- else %}{{- eos_token }}{%- endif %}"
-    "{%- endfor %}"
-)
+# Test weights carry the released template (models/recipe.py), so prompts render as the real
+# checkpoints' do, the system-turn placeholder included.
+TINY_CHAT_TEMPLATE = RELEASED_CHAT_TEMPLATE_V1_5
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,12 +320,53 @@ def _token_ids() -> dict[str, int]:
     return {tok: i for i, tok in enumerate(order)}
 
 
-def _save_model(out: Path, config: Any, *, dtype: Any, seed: int, max_shard_size: str | None) -> None:
+# Talking weights (make_tiny): every token embedding shares one large coordinate, so all logits sit
+# on a common offset of ~115 with a context-dependent spread of a few units. The repetition
+# penalty (x1/1.08) then knocks a seen token ~9 below the rest, so greedy decoding walks through
+# tens of distinct tokens in an order set by the whole context (prompt, image, positions, cache)
+# instead of repeating one token forever, as default-initialised random weights do. EOS sits a
+# little above the offset: it wins once the best unseen tokens run low, after ~40-48 tokens, sooner
+# or later depending on the prompt. Random norm gains decorrelate a position's output from its own
+# input token.
+TALK_OFFSET = 20.0
+TALK_SPREAD = 0.3
+TALK_EOS_LIFT = 0.5
+
+
+def _talking_weights(model: Any, seed: int) -> None:
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.ndim == 1 and "norm" in name:
+                p.copy_(torch.randn(p.shape, generator=gen))
+            elif p.ndim == 1:
+                p.zero_()
+            elif "embed_tokens" in name:
+                p.copy_(torch.randn(p.shape, generator=gen))
+            else:
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=gen) / fan_in**0.5)
+        emb = model.get_input_embeddings().weight
+        emb[:, 1:] *= TALK_SPREAD
+        emb[:, 0] = TALK_OFFSET
+        ids = _token_ids()
+        emb[ids[EOS], 0] += TALK_EOS_LIFT
+        emb[ids[PAD]].zero_()  # a pad row of zeros: pad's logit stays 0, far below every other token
+        model.model.language_model.norm.weight[0] = 1.0  # keep the shared coordinate's sign
+
+
+def _save_model(
+    out: Path, config: Any, *, dtype: Any, seed: int, max_shard_size: str | None, talking: bool = False
+) -> None:
     import torch
     from transformers import HunYuanVLForConditionalGeneration
 
     torch.manual_seed(seed)
     model = HunYuanVLForConditionalGeneration(config).to(dtype)
+    if talking:
+        _talking_weights(model, seed)
     ids = _token_ids()
     gen = model.generation_config
     gen.bos_token_id, gen.eos_token_id, gen.pad_token_id = ids[BOS], ids[EOS], ids[PAD]
@@ -353,7 +382,8 @@ def make_tiny(directory: str | os.PathLike[str], *, seed: int = 0, max_shard_siz
     _save_processor(out, tokenizer, min_pixels=32 * 32, max_pixels=256 * 256)
     import torch
 
-    _save_model(out, tiny_config(len(tokenizer)), dtype=torch.float32, seed=seed, max_shard_size=max_shard_size)
+    _save_model(out, tiny_config(len(tokenizer)), dtype=torch.float32, seed=seed, max_shard_size=max_shard_size,
+                talking=True)
     return out
 
 

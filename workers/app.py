@@ -4,7 +4,9 @@ Two pool modes, chosen by `ocrq worker`:
 - prefork, concurrency 1 (CPU engine): the engine loads in the pool child after the fork; a crash
   of the child requeues its message (reject_on_worker_lost) and the worker lives on;
 - threads, concurrency OCRQ_BATCH_MAX (HunyuanOCR): the model loads once in the worker process,
-  before it consumes, and a batcher runs the in-flight jobs as one batched generate.
+  before it consumes. With the decode loop (OCRQ_DECODER=slots) each task thread prepares its own
+  image or page and waits on a decode slot; otherwise a batcher runs the in-flight jobs as one
+  batched call.
 """
 
 from __future__ import annotations
@@ -78,7 +80,9 @@ def _load_or_check_engine(**_: object) -> None:
             warmup = getattr(rt.engine, "warmup", None)
             if warmup:
                 warmup()
-            if settings.batch_max > 1:
+            # A continuous engine (HunyuanOCR's decode slots) merges the task threads' requests itself:
+            # each thread runs its own job and blocks on its slot, so no micro-batcher in between.
+            if settings.batch_max > 1 and not getattr(rt.engine, "continuous", False):
                 from workers.batcher import Batcher
 
                 _batcher = Batcher(rt.runner, settings.batch_max, settings.batch_wait_ms)
