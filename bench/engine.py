@@ -1,33 +1,33 @@
-"""Engine throughput: images/s, seconds per image and peak GPU memory per batch size.
+"""HunyuanOCR decoding: eager ``generate`` against our decode loop (static KV cache, slots, CUDA graphs).
 
-    python bench/engine.py --model-path /models/HunyuanOCR [--engines hunyuan,hunyuan-vllm]
-        [--receipts DIR] [--batch-sizes 1,2,4,8,16] [--task spotting] [--max-new-tokens 1024]
+    python bench/engine.py                      # GPU: full-size random model built in memory
+    python bench/engine.py --model-path DIR     # a real (or make-random) checkpoint instead
+    python bench/engine.py --batch-sizes 1,16,64 --new-tokens 256
 
-Each batch size runs ``--rounds`` batches of receipts (cycled to fill the batch) after one
-untimed warm-up batch (capped at ``--warmup-tokens`` new tokens: it is there for kernels, the
-allocator and shapes, and a full-length warm-up would double the run). On a CPU it still runs (GPU
-memory "n/a"), so it can be smoke-tested with ``ocrq models make-tiny`` weights and a small
-``--max-new-tokens``. Rows print as they are measured, so a run cut short keeps what it measured.
+On a GPU (bf16) the model is the released architecture with random weights, built on the device (no
+2 GB write). On a CPU it is the talking tiny checkpoint (``ocrq models make-tiny``, fp32), and the
+table is about host time: ms per decode step of eager ``generate``, of our loop run eagerly and of
+our loop compiled (``torch.compile`` of the step).
 
-``tok/img`` is the mean number of new tokens per image (up to and including EOS) and ``tok/s``
-all new tokens over the timed seconds: with ``make-random`` weights EOS almost never comes, so
-compare ``tok/img`` with ``max_new_tokens`` to see how many answers ran to the cap (``cut``
-counts answers not ended by EOS: the cap or the tail-repetition stop). An engine that cannot be
-loaded (vLLM not installed, say) gets one row per batch size saying why, instead of numbers.
+Every answer is held to exactly ``--new-tokens`` tokens (EOS is set to the pad token, which the
+model never emits), so both paths decode the same number of steps:
 
-Peak GPU memory means different things per engine, and the table says which: for transformers it
-is PyTorch's peak allocation during the timed batches; vLLM preallocates a pool for weights and KV
-cache (``gpu_memory_utilization``) at start, so its figure is the device memory in use after the
-run, i.e. the pool size, not what the batch needed.
+- ``ms/step`` = (time for N tokens - time for 1 token) / (N - 1): the decode step alone, prefill out;
+- ``tok/s`` = batch x N / time for N tokens: end to end, prefill in;
+- ``peak MiB``: PyTorch's peak allocation during the N-token run (GPU only).
+
+Then an fp32 equivalence phase: the loop's tokens against eager ``generate``'s with the real EOS and
+repetition penalty, for four prompts one by one and as one left-padded batch.
+One shot: the whole run is sized to finish within 8 minutes on an H100.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,242 +35,153 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
+import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from models.base import EngineError, EngineRequest  # noqa: E402
-from models.registry import EngineLoadError  # noqa: E402
+from models.checkpoints import make_tiny, random_in_memory  # noqa: E402
+from models.hunyuan import HunyuanEngine  # noqa: E402
 from shared.tasks import TaskSpec  # noqa: E402
 
-MAX_SIDE = 2048  # what the job runner bounds images to before an engine sees them
+
+def images(count: int, side: int) -> list[EngineRequest]:
+    out = []
+    for i in range(count):
+        image = Image.effect_noise((side + 16 * (i % 4), side - 16 * (i % 3)), 40 + i % 7).convert("RGB")
+        out.append(EngineRequest(image, TaskSpec(task="spotting" if i % 2 else "text")))
+    return out
 
 
-@dataclass
-class Row:
-    engine: str
-    batch: int
-    images: int
-    seconds: float
-    peak_mib: str
-    errors: int
-    truncated: int
-    tokens: int | None = None  # new tokens generated in the timed batches; None if not counted
-    note: str = ""
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
-def load_receipts(folder: Path) -> list[Image.Image]:
-    images = []
-    for path in sorted(folder.glob("*.jpg")) + sorted(folder.glob("*.png")):
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            im.thumbnail((MAX_SIDE, MAX_SIDE))
-            images.append(im)
-    if not images:
-        raise SystemExit(f"no .jpg/.png receipts in {folder}")
-    return images
+def timed(fn: Callable[[], Any]) -> float:
+    sync()
+    t0 = time.perf_counter()
+    fn()
+    sync()
+    return time.perf_counter() - t0
 
 
-def load_engine(name: str, args: argparse.Namespace, batch: int) -> Any:
-    if name == "hunyuan":
-        from models.hunyuan import HunyuanEngine
+def load(args: argparse.Namespace, dtype: Any) -> tuple[Any, Any, str]:
+    """(model, processor, device) for the run."""
+    if args.model_path:
+        engine = HunyuanEngine.load(args.model_path, decoder="generate", dtype=dtype)
+        return engine.model, engine.processor, engine.device
+    if torch.cuda.is_available():
+        model, processor = random_in_memory(device="cuda", dtype=dtype)
+        return model, processor, "cuda"
+    tiny = make_tiny(Path(tempfile.mkdtemp(prefix="ocrq-bench-")) / "tiny")
+    engine = HunyuanEngine.load(str(tiny), decoder="generate")
+    return engine.model, engine.processor, "cpu"
 
-        return HunyuanEngine.load(args.model_path, attn_implementation=args.attn, max_new_tokens=args.max_new_tokens)
-    if name == "hunyuan-vllm":
-        from models.hunyuan_vllm import HunyuanVllmEngine
 
-        return HunyuanVllmEngine.load(args.model_path, max_new_tokens=args.max_new_tokens, max_num_seqs=batch)
-    raise SystemExit(f"unknown engine {name!r}: use hunyuan or hunyuan-vllm")
+def engine_for(model: Any, processor: Any, device: str, *, decoder: str, slots: int, cap: int,
+               slot_tokens: int, compile_step: bool = False, fixed_length: bool = True) -> HunyuanEngine:
+    pad = processor.tokenizer.pad_token_id
+    return HunyuanEngine(
+        model, processor, device=device, max_new_tokens=cap, version="bench", decoder=decoder,  # type: ignore[arg-type]
+        slots=slots, slot_tokens=slot_tokens, compile_step=compile_step,
+        eos_ids=[pad] if fixed_length else None,
+    )
 
 
-def _cuda() -> Any | None:
+def speed_rows(args: argparse.Namespace, model: Any, processor: Any, device: str) -> None:
+    n = args.new_tokens
+    paths = [("generate", False), ("loop", False)]
+    if device == "cpu":
+        paths.append(("loop+compile", True))
+    print(f"\n{'path':<14}{'batch':>6}{'ms/step':>10}{'tok/s':>10}{'peak MiB':>10}{'warm-up s':>11}  vs generate")
+    print("-" * 75)
+    for batch in args.batch_sizes:
+        reqs = images(batch, args.side)
+        base_ms = None
+        for label, compiled in paths:
+            decoder = "generate" if label == "generate" else "slots"
+            engine = engine_for(model, processor, device, decoder=decoder, slots=batch, cap=n,
+                                slot_tokens=args.slot_tokens, compile_step=compiled)
+            try:
+                # Warm-up: kernels and, for the loop, every (slots, length) bucket's graph or compile.
+                warm = timed(lambda e=engine: e.generate_ids(reqs, n if decoder == "slots" else 8))
+                t1 = timed(lambda e=engine: e.generate_ids(reqs, 1))
+                if device == "cuda":
+                    torch.cuda.reset_peak_memory_stats()
+                answers: list[Any] = []
+                tn = timed(lambda e=engine: answers.extend(e.generate_ids(reqs, n)))
+                peak = f"{torch.cuda.max_memory_allocated() / 2**20:.0f}" if device == "cuda" else "n/a"
+            finally:
+                if engine.scheduler is not None:
+                    engine.scheduler.close()
+            errors = [a for a in answers if isinstance(a, EngineError)]
+            short = [a for a in answers if not isinstance(a, EngineError) and len(a[0]) != n]
+            ms = (tn - t1) / (n - 1) * 1000
+            base_ms = ms if label == "generate" else base_ms
+            ratio = f"{base_ms / ms:5.1f}x fewer ms/step" if base_ms and label != "generate" else ""
+            note = f" ({len(errors)} errors, {len(short)} short)" if errors or short else ""
+            print(f"{label:<14}{batch:>6}{ms:>10.3f}{batch * n / tn:>10.0f}{peak:>10}{warm:>11.1f}  {ratio}{note}",
+                  flush=True)
+
+
+def equivalence(args: argparse.Namespace, device: str) -> None:
+    """fp32: the loop's answers against eager generate's, real EOS and repetition penalty."""
+    model, processor, device = load(args, torch.float32)
+    cap = args.equivalence_tokens
+    reqs = images(4, args.side)
+    ref = engine_for(model, processor, device, decoder="generate", slots=4, cap=cap,
+                     slot_tokens=args.slot_tokens, fixed_length=False)
+    loop = engine_for(model, processor, device, decoder="slots", slots=4, cap=cap,
+                      slot_tokens=args.slot_tokens, fixed_length=False)
     try:
-        import torch
-    except ImportError:
-        return None
-    return torch.cuda if torch.cuda.is_available() else None
+        alone = [ref.generate_ids([r])[0] for r in reqs]
+        padded = ref.generate_ids(reqs)
+        ours_alone = [loop.generate_ids([r])[0] for r in reqs]
+        ours_batch = loop.generate_ids(reqs)
+    finally:
+        loop.scheduler.close()
 
+    def same(a: list[Any], b: list[Any]) -> str:
+        return f"{sum(x == y for x, y in zip(a, b, strict=True))}/{len(a)}"
 
-class TokenCounter:
-    """Counts the new tokens an engine generates, by wrapping its generate call (bench only)."""
-
-    def __init__(self, name: str, engine: Any) -> None:
-        self.tokens = 0
-        if name == "hunyuan":
-            self._wrap_transformers(engine)
-        elif name == "hunyuan-vllm":
-            self._wrap_vllm(engine)
-
-    def _wrap_transformers(self, engine: Any) -> None:
-        model = engine.model
-        generate = model.generate
-        stop_ids = set(engine._eos_ids) | ({engine._pad_id} if engine._pad_id is not None else set())
-        eos_ids = set(engine._eos_ids)
-
-        def counted(*a: Any, **kw: Any) -> Any:
-            out = generate(*a, **kw)
-            prompt_len = int(kw["input_ids"].shape[1])
-            for row in out[:, prompt_len:].tolist():
-                # A finished row is padded to the batch's length: count up to its EOS/pad.
-                end = next((i for i, t in enumerate(row) if t in stop_ids), None)
-                self.tokens += len(row) if end is None else end + (row[end] in eos_ids)
-            return out
-
-        model.generate = counted
-
-    def _wrap_vllm(self, engine: Any) -> None:
-        generate = engine.llm.generate
-
-        def counted(*a: Any, **kw: Any) -> Any:
-            outs = generate(*a, **kw)
-            self.tokens += sum(len(o.outputs[0].token_ids) for o in outs)
-            return outs
-
-        engine.llm.generate = counted
-
-
-def _warmup(name: str, engine: Any, batch: list[EngineRequest], tokens: int) -> None:
-    """One short batch of the real shape: kernels, allocator pools, lazy inits."""
-    if name == "hunyuan":
-        saved, engine.max_new_tokens = engine.max_new_tokens, tokens
-        try:
-            engine.run(batch)
-        finally:
-            engine.max_new_tokens = saved
-    elif name == "hunyuan-vllm":
-        params = engine.sampling_params
-        saved, params.max_tokens = params.max_tokens, tokens
-        try:
-            engine.run(batch)
-        finally:
-            params.max_tokens = saved
-    else:
-        engine.run(batch)
-
-
-def measure(
-    name: str, engine: Any, counter: TokenCounter, images: list[Image.Image], batch: int, args: argparse.Namespace
-) -> Row:
-    spec = TaskSpec(task=args.task)
-    batches = [
-        [EngineRequest(images[(r * batch + i) % len(images)], spec) for i in range(batch)]
-        for r in range(args.rounds + 1)
-    ]
-    cuda = _cuda()
-    _warmup(name, engine, batches[0], args.warmup_tokens)
-    if cuda:
-        cuda.synchronize()
-        cuda.reset_peak_memory_stats()
-    counter.tokens = 0
-    start = time.perf_counter()
-    outs = [o for b in batches[1:] for o in engine.run(b)]
-    if cuda:
-        cuda.synchronize()
-    seconds = time.perf_counter() - start
-    peak = "n/a"
-    if cuda and name == "hunyuan":
-        peak = f"{cuda.max_memory_allocated() / 2**20:.0f}"
-    elif cuda:
-        free, total = cuda.mem_get_info()
-        peak = f"{(total - free) / 2**20:.0f} (pool)"
-    return Row(
-        engine=name,
-        batch=batch,
-        images=len(outs),
-        seconds=seconds,
-        peak_mib=peak,
-        errors=sum(isinstance(o, EngineError) for o in outs),
-        truncated=sum(bool(getattr(o, "truncated", False)) for o in outs),
-        tokens=counter.tokens,
-    )
-
-
-HEADER = (
-    f"{'engine':<14}{'batch':>6}{'images':>8}{'images/s':>10}{'s/image':>10}{'tok/img':>9}{'tok/s':>9}"
-    f"{'peak GPU MiB':>16}{'errors':>8}{'cut':>6}"
-)
-
-
-def format_row(r: Row) -> str:
-    if r.note:
-        return f"{r.engine:<14}{r.batch:>6}  {r.note}"
-    ips = r.images / r.seconds if r.seconds else 0.0
-    spi = r.seconds / r.images if r.images else 0.0
-    tpi = f"{r.tokens / r.images:.0f}" if r.tokens is not None and r.images else "n/a"
-    tps = f"{r.tokens / r.seconds:.0f}" if r.tokens is not None and r.seconds else "n/a"
-    return (
-        f"{r.engine:<14}{r.batch:>6}{r.images:>8}{ips:>10.2f}{spi:>10.3f}{tpi:>9}{tps:>9}"
-        f"{r.peak_mib:>16}{r.errors:>8}{r.truncated:>6}"
-    )
-
-
-def load_failure_note(err: BaseException) -> str:
-    """One line for an engine that could not be loaded; 'not installed' when its package is missing."""
-    if isinstance(err, EngineLoadError) and isinstance(err.__cause__, ImportError):
-        return f"not installed ({err.__cause__.name or 'package'} not importable): not measured"
-    first = (str(err).strip().splitlines() or [err.__class__.__name__])[0]
-    return f"not measured: {first}"[:200]
-
-
-def _release_gpu() -> None:
-    gc.collect()
-    cuda = _cuda()
-    if cuda:
-        cuda.empty_cache()
+    lengths = [len(a[0]) if not isinstance(a, EngineError) else a.code for a in alone]
+    print(f"\nfp32 equivalence on {device}, {cap} new tokens at most, answer lengths {lengths}:")
+    print(f"  loop batch 1 == generate batch 1 .......... {same(ours_alone, alone)}")
+    print(f"  loop batch 4 == generate left-padded 4 .... {same(ours_batch, padded)}")
+    print(f"  generate left-padded 4 == generate 1 ...... {same(padded, alone)}")
+    del model
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model-path", required=True)
-    ap.add_argument("--engines", default="hunyuan,hunyuan-vllm")
-    ap.add_argument("--receipts", type=Path, default=REPO.parent / "shared" / "data" / "receipts")
-    ap.add_argument("--batch-sizes", default="1,2,4,8,16")
-    ap.add_argument("--task", default="spotting")
-    ap.add_argument("--max-new-tokens", type=int, default=1024)
-    ap.add_argument("--rounds", type=int, default=2, help="timed batches per batch size")
-    ap.add_argument("--warmup-tokens", type=int, default=32, help="new-token cap of the untimed warm-up batch")
-    ap.add_argument("--attn", default="sdpa", help="attn_implementation for the transformers engine")
-    args = ap.parse_args(argv)
+    on_gpu = torch.cuda.is_available()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-path", default="", help="a checkpoint folder (default: random in memory / tiny)")
+    parser.add_argument("--batch-sizes", default="1,16,64" if on_gpu else "1,4")
+    parser.add_argument("--new-tokens", type=int, default=256 if on_gpu else 128)
+    parser.add_argument("--side", type=int, default=512 if on_gpu else 96, help="image side in pixels")
+    parser.add_argument("--slot-tokens", type=int, default=1024 if on_gpu else 512)
+    parser.add_argument("--equivalence-tokens", type=int, default=64 if on_gpu else 48)
+    parser.add_argument("--skip-equivalence", action="store_true")
+    args = parser.parse_args(argv)
+    args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    if not on_gpu:
+        torch.set_num_threads(1)  # host time per step, one core for both paths: a 2-core box stays comparable
 
-    images = load_receipts(args.receipts)
-    sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
-    cuda = _cuda()
-    device = cuda.get_device_name() if cuda else "cpu"
-    print(
-        f"task={args.task} max_new_tokens={args.max_new_tokens} rounds={args.rounds} "
-        f"receipts={len(images)} device={device}",
-        flush=True,
-    )
-    print(HEADER)
-    print("-" * len(HEADER), flush=True)
-    rows: list[Row] = []
-    measured = 0
-    for name in [e.strip() for e in args.engines.split(",") if e.strip()]:
-        engine = None
-        try:
-            # One engine per kind, sized for the largest batch: each timed call submits exactly
-            # `batch` requests, so that is the concurrency either engine sees.
-            engine = load_engine(name, args, max(sizes))
-        except Exception as err:  # noqa: BLE001 - report and go on with the next engine
-            print(f"{name}: not loaded: {err}", file=sys.stderr)
-            note = load_failure_note(err)
-            for b in sizes:
-                rows.append(Row(name, b, 0, 0.0, "n/a", 0, 0, note=note))
-                print(format_row(rows[-1]), flush=True)
-            _release_gpu()
-            continue
-        counter = TokenCounter(name, engine)
-        for b in sizes:
-            try:
-                row = measure(name, engine, counter, images, b, args)
-                measured += 1
-            except Exception as err:  # noqa: BLE001 - one batch size failing must not lose the others
-                print(f"{name} batch {b}: failed: {err!r}", file=sys.stderr)
-                row = Row(name, b, 0, 0.0, "n/a", 0, 0, note=f"failed: {err.__class__.__name__}")
-            rows.append(row)
-            print(format_row(row), flush=True)
-        engine = counter = None
-        _release_gpu()
-    return 0 if measured else 1
+    t0 = time.perf_counter()
+    model, processor, device = load(args, torch.bfloat16 if on_gpu else torch.float32)
+    name = torch.cuda.get_device_name() if on_gpu else "CPU (1 thread)"
+    params = sum(p.numel() for p in model.parameters())
+    print(f"device={name} torch={torch.__version__} params={params / 1e6:.1f}M "
+          f"dtype={next(model.parameters()).dtype} new_tokens={args.new_tokens} side={args.side}px")
+    speed_rows(args, model, processor, device)
+    del model
+    if on_gpu:
+        torch.cuda.empty_cache()
+    if not args.skip_equivalence:
+        equivalence(args, device)
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

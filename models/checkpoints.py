@@ -179,19 +179,21 @@ def _build_tokenizer(vocab_size: int | None = None) -> Any:
     return tokenizer
 
 
-def _save_processor(out: Path, tokenizer: Any, min_pixels: int, max_pixels: int) -> None:
+def _processor(tokenizer: Any, min_pixels: int, max_pixels: int) -> Any:
     from transformers.models.hunyuan_vl.image_processing_pil_hunyuan_vl import (
         HunYuanVLImageProcessorPil,
     )
     from transformers.models.hunyuan_vl.processing_hunyuan_vl import HunYuanVLProcessor
 
     image_processor = HunYuanVLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels)
-    processor = HunYuanVLProcessor(
-        image_processor=image_processor, tokenizer=tokenizer, chat_template=TINY_CHAT_TEMPLATE
-    )
+    return HunYuanVLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=TINY_CHAT_TEMPLATE)
+
+
+def _save_processor(out: Path, tokenizer: Any, min_pixels: int, max_pixels: int) -> None:
+    processor = _processor(tokenizer, min_pixels, max_pixels)
     processor.save_pretrained(out)
     # Released checkpoints carry a standalone preprocessor_config.json; keep the same layout.
-    image_processor.save_pretrained(out)
+    processor.image_processor.save_pretrained(out)
 
 
 def _rope(head_dim: int) -> dict[str, Any]:
@@ -385,6 +387,22 @@ def make_tiny(directory: str | os.PathLike[str], *, seed: int = 0, max_shard_siz
     _save_model(out, tiny_config(len(tokenizer)), dtype=torch.float32, seed=seed, max_shard_size=max_shard_size,
                 talking=True)
     return out
+
+
+def random_in_memory(*, device: str, dtype: Any, seed: int = 0) -> tuple[Any, Any]:
+    """(model, processor) of the released architecture with random weights, built on ``device``
+    without touching the disk (bench/engine.py: no 2 GB write before a GPU measurement)."""
+    import torch
+    from transformers import HunYuanVLForConditionalGeneration
+
+    torch.manual_seed(seed)
+    with torch.device(device):
+        model = HunYuanVLForConditionalGeneration(random_config()).to(dtype).eval()
+    ids = _token_ids()
+    gen = model.generation_config
+    gen.bos_token_id, gen.eos_token_id, gen.pad_token_id = ids[BOS], ids[EOS], ids[PAD]
+    tokenizer = _build_tokenizer(vocab_size=int(str(RELEASED_TEXT["vocab_size"])))
+    return model, _processor(tokenizer, min_pixels=512 * 512, max_pixels=2048 * 2048)
 
 
 def make_random(directory: str | os.PathLike[str], *, seed: int = 0) -> Path:

@@ -237,7 +237,7 @@ class HunyuanEngine:
         model.to(device).eval()  # type: ignore[arg-type]  # transformers wraps .to(); mypy misreads its signature
         # The version is read from config.json as written (transformers' loaded config is always 1.5-shaped).
         recipe = detect_version(json.loads((Path(model_path) / "config.json").read_text(encoding="utf-8")))
-        version = f"hunyuanocr-{recipe}:{Path(model_path).resolve().name}+transformers-{transformers.__version__}"
+        version = f"hunyuanocr:{Path(model_path).resolve().name}+{recipe}+transformers-{transformers.__version__}"
         log.info("hunyuan: loaded %s (HunyuanOCR %s) on %s (%s, decoder %s)", model_path, recipe, device,
                  attn_implementation, decoder)
         return cls(model, processor, device=device, max_new_tokens=max_new_tokens, version=version,

@@ -37,6 +37,16 @@ def engine(tiny_checkpoint: Path) -> HunyuanEngine:
     return HunyuanEngine.from_settings(settings)
 
 
+@pytest.fixture(scope="module")
+def generate_engine(tiny_checkpoint: Path) -> HunyuanEngine:
+    """The eager-generate decoder: one left-padded batch per run, split in halves on failure."""
+    settings = load_settings(engine="hunyuan", model_path=str(tiny_checkpoint), max_new_tokens=16, decoder="generate")
+    return HunyuanEngine.from_settings(settings)
+
+
+Answer = tuple[list[int], bool]
+
+
 def receipt(n: int) -> Image.Image:
     path = RECEIPTS / f"{n:03d}.jpg"
     if not path.exists():
@@ -76,13 +86,14 @@ def test_spotting_on_a_receipt(engine: HunyuanEngine) -> None:
         assert 0 <= x0 <= x1 < image.width and 0 <= y0 <= y1 < image.height
 
 
-def test_batch_of_three_returns_three_in_order(engine: HunyuanEngine) -> None:
+def test_batch_of_three_returns_three_in_order(generate_engine: HunyuanEngine) -> None:
+    engine = generate_engine
     calls: list[int] = []
     real = engine._generate
 
-    def counting(items: Sequence[Prepared], max_new_tokens: int | None = None) -> list[EngineOutput | EngineError]:
+    def counting(items: Sequence[Prepared], cap: int) -> list[Answer]:
         calls.append(len(items))
-        return real(items, max_new_tokens)
+        return real(items, cap)
 
     engine._generate = counting  # type: ignore[method-assign]
     try:
@@ -118,27 +129,35 @@ def test_every_task_runs(engine: HunyuanEngine) -> None:
     assert outs[2].markdown is not None and outs[3].markdown is not None
 
 
-def test_oom_splits_the_batch_before_anything_fails(engine: HunyuanEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_oom_splits_the_batch_before_anything_fails(
+    generate_engine: HunyuanEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = generate_engine
     sizes: list[int] = []
 
-    def fake_generate(items: Sequence[Prepared], max_new_tokens: int | None = None) -> list[EngineOutput | EngineError]:
+    def fake_generate(items: Sequence[Prepared], cap: int) -> list[Answer]:
         sizes.append(len(items))
         if len(items) > 2:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return [EngineOutput(text=f"item{it.index}") for it in items]
+        return [(list(b"item%d" % (it.index + 10)), True) for it in items]  # byte-level ids 10.. : see below
 
     monkeypatch.setattr(engine, "_generate", fake_generate)
+    monkeypatch.setattr(engine, "_decode_text", lambda ids: bytes(ids).decode())
     image = Image.new("RGB", (64, 64))
     outs = engine.run([req(image, "text") for _ in range(5)])
-    assert [o.text for o in outs if isinstance(o, EngineOutput)] == [f"item{i}" for i in range(5)]
+    assert [o.text for o in outs if isinstance(o, EngineOutput)] == [f"item{i + 10}" for i in range(5)]
     assert sizes == [5, 2, 3, 1, 2]
 
 
-def test_oom_on_a_single_image_fails_only_that_one(engine: HunyuanEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    def fake_generate(items: Sequence[Prepared], max_new_tokens: int | None = None) -> list[EngineOutput | EngineError]:
+def test_oom_on_a_single_image_fails_only_that_one(
+    generate_engine: HunyuanEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = generate_engine
+
+    def fake_generate(items: Sequence[Prepared], cap: int) -> list[Answer]:
         if any(it.index == 2 for it in items):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory")
-        return [EngineOutput(text="ok") for _ in items]
+        return [([20, 21], True) for _ in items]
 
     monkeypatch.setattr(engine, "_generate", fake_generate)
     image = Image.new("RGB", (64, 64))
