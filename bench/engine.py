@@ -27,7 +27,6 @@ import argparse
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +56,13 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
-def timed(fn: Callable[[], Any]) -> float:
+def timed(engine: HunyuanEngine, reqs: list[EngineRequest], cap: int) -> tuple[float, list[Any]]:
+    """Seconds for one ``generate_ids`` call (device work included), and its answers."""
     sync()
     t0 = time.perf_counter()
-    fn()
+    answers = engine.generate_ids(reqs, cap)
     sync()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, answers
 
 
 def load(args: argparse.Namespace, dtype: Any) -> tuple[Any, Any, str]:
@@ -104,12 +104,11 @@ def speed_rows(args: argparse.Namespace, model: Any, processor: Any, device: str
                                 slot_tokens=args.slot_tokens, compile_step=compiled)
             try:
                 # Warm-up: kernels and, for the loop, every (slots, length) bucket's graph or compile.
-                warm = timed(lambda e=engine: e.generate_ids(reqs, n if decoder == "slots" else 8))
-                t1 = timed(lambda e=engine: e.generate_ids(reqs, 1))
+                warm, _ = timed(engine, reqs, n if decoder == "slots" else 8)
+                t1, _ = timed(engine, reqs, 1)
                 if device == "cuda":
                     torch.cuda.reset_peak_memory_stats()
-                answers: list[Any] = []
-                tn = timed(lambda e=engine: answers.extend(e.generate_ids(reqs, n)))
+                tn, answers = timed(engine, reqs, n)
                 peak = f"{torch.cuda.max_memory_allocated() / 2**20:.0f}" if device == "cuda" else "n/a"
             finally:
                 if engine.scheduler is not None:
