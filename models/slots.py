@@ -167,7 +167,10 @@ class SlotScheduler:
             step.load_row(slot, pre.keys, pre.values, first_token=first, position=length + pre.rope_delta, seen=seen)
         tail = self.tail_check() if self.tail_check is not None else None
         self._rows[slot] = _Row(req, req.max_new_tokens, wlen=length, ngen=1, tail=tail)
-        self.peak_rows = max(self.peak_rows, len(self._rows))
+        if len(self._rows) > self.peak_rows:
+            self.peak_rows = len(self._rows)
+            log.info("decode slots: %d of %d decoding together (a new peak)", self.peak_rows, self.slots,
+                     extra={"decode_rows": self.peak_rows})
         if first in step.eos.tolist() or req.max_new_tokens <= 1:
             self._finish(slot, [first], step.eos.tolist())
 

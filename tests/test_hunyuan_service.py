@@ -61,6 +61,37 @@ def test_a_job_through_the_service_runs_on_the_hunyuan_engine(make_service, tiny
     assert [(s["pool"], s["concurrency"]) for s in starting] == [("thread", 2)]
 
 
+def test_an_image_and_a_three_page_pdf_decode_in_slots_together(make_service, tiny_checkpoint, tmp_path):
+    from documents_data import receipts_pdf
+
+    service = make_service(
+        env={
+            "OCRQ_ENGINE": "hunyuan",
+            "OCRQ_MODEL_PATH": str(tiny_checkpoint),
+            "OCRQ_MAX_NEW_TOKENS": "48",
+            "OCRQ_BATCH_MAX": "4",  # four decode slots, four task threads
+            "OCRQ_SLOT_TOKENS": "1024",
+            "HF_HUB_OFFLINE": "1",
+        }
+    )
+    pdf = tmp_path / "three.pdf"
+    pdf.write_bytes(receipts_pdf())
+    doc = service.submit(pdf, name="three.pdf", task="text").json()
+    image = service.submit(SCANS[0], task="text").json()
+    assert doc["pages_total"] == 3
+    jobs = [service.wait(j["id"], timeout=300) for j in (doc, image)]
+    assert [j["status"] for j in jobs] == ["succeeded", "succeeded"], jobs
+    pages = jobs[0]["result"]["pages"]
+    assert [p["page"] for p in pages] == [1, 2, 3] and all(p["error"] is None for p in pages)
+    assert all(p["text"] for p in pages)  # the talking checkpoint answers something on every page
+    assert jobs[1]["result"]["engine"]["name"] == "hunyuan" and jobs[1]["result"]["text"]
+    log = [json.loads(line) for line in (service.logs / "worker.log").read_text().splitlines() if line.startswith("{")]
+    # No micro-batcher in front of the slots: pages and the image each joined a slot as they came,
+    # and at least two were decoding together.
+    peaks = [rec.get("decode_rows", 0) for rec in log if "decoding together" in rec.get("message", rec.get("msg", ""))]
+    assert peaks and max(peaks) >= 2, peaks
+
+
 def test_worker_with_a_broken_model_folder_exits_non_zero(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     env = {
