@@ -192,7 +192,7 @@ class HunyuanEngine:
             max_new_tokens=settings.max_new_tokens,
             decoder=settings.decoder,
             slots=settings.batch_max,
-            slot_tokens=settings.slot_tokens,
+            slot_tokens=settings.slot_length,
         )
 
     @classmethod
@@ -350,7 +350,7 @@ class HunyuanEngine:
             image = item.image.resize((width, height), Image.Resampling.BICUBIC)
             inputs = self._processor_inputs(image, item.prompt_text)
         return EngineError("prompt_too_long", f"the prompt needs {int(inputs['input_ids'].shape[1])} tokens; "
-                                              f"a slot holds {self.slot_tokens} (OCRQ_SLOT_TOKENS)")
+                                              f"a slot holds {self.slot_tokens} (OCRQ_SLOT_LENGTH)")
 
     def _prompt_text(self, image: Image.Image, prompt: str) -> str:
         return self.processor.apply_chat_template(

@@ -54,10 +54,10 @@ class Settings(BaseSettings):
     attn_implementation: str = "sdpa"
     max_new_tokens: int = Field(default=4096, ge=16, le=32768)
     # HunyuanOCR decode slots (continuous batching; see docs/hunyuan.md "Slots and memory"). Each slot
-    # holds slot_tokens of KV cache: 96 KiB a token in bf16, so 8 x 8192 = 6 GiB beside ~2 GiB of
+    # holds slot_length tokens of KV cache: 96 KiB a token in bf16, so 8 x 8192 = 6 GiB beside ~2 GiB of
     # weights fits a 24 GB card. Other threaded engines read it as their micro-batch size.
     batch_max: int = Field(default=8, ge=1, le=256)
-    slot_tokens: int = Field(default=8192, ge=512, le=131072)
+    slot_length: int = Field(default=8192, ge=512, le=131072)  # KV cache tokens per slot (OCRQ_SLOT_LENGTH)
     decoder: Literal["slots", "generate"] = "slots"  # hunyuan: our decode loop, or eager generate
     batch_wait_ms: int = Field(default=20, ge=0, le=10_000)
 

@@ -124,7 +124,7 @@ def test_a_prompt_longer_than_a_slot_fails_alone(tiny: Path) -> None:
     finally:
         engine.scheduler.close()
     assert isinstance(bad, EngineError) and bad.code == "prompt_too_long"
-    assert "OCRQ_SLOT_TOKENS" in str(bad)
+    assert "OCRQ_SLOT_LENGTH" in str(bad)
     assert isinstance(good, EngineOutput)
 
 

@@ -70,7 +70,7 @@ def test_an_image_and_a_three_page_pdf_decode_in_slots_together(make_service, ti
             "OCRQ_MODEL_PATH": str(tiny_checkpoint),
             "OCRQ_MAX_NEW_TOKENS": "48",
             "OCRQ_BATCH_MAX": "4",  # four decode slots, four task threads
-            "OCRQ_SLOT_TOKENS": "1024",
+            "OCRQ_SLOT_LENGTH": "1024",
             "HF_HUB_OFFLINE": "1",
         }
     )
