@@ -276,7 +276,7 @@ class StepLoop:
                 return False
             block = False
             kind, ticket = cmd
-            if kind == "add" and not self._live:
+            if kind == "add":
                 self._add(ticket)
             else:
                 self._cancel(ticket)
