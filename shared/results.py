@@ -48,6 +48,10 @@ class PageResult(BaseModel):
     fields: dict[str, Any] | None = None
     barcodes: list[dict[str, Any]] | None = None  # documents: the symbols on this page (its pixels)
     error: PageError | None = None
+    # VLM engines (HunyuanOCR): what this page cost the model, and whether the engine had to shrink it
+    # further than the service's own bounds so it fit a decode slot (OCRQ_SLOT_LENGTH).
+    vision_tokens: int | None = None
+    reduced_for_model: bool | None = None
     # PDF inputs: the page size in points, so that a searchable PDF keeps the input's page size.
     width_pt: float | None = None
     height_pt: float | None = None

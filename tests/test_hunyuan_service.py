@@ -84,6 +84,7 @@ def test_an_image_and_a_three_page_pdf_decode_in_slots_together(make_service, ti
     pages = jobs[0]["result"]["pages"]
     assert [p["page"] for p in pages] == [1, 2, 3] and all(p["error"] is None for p in pages)
     assert all(p["text"] for p in pages)  # the talking checkpoint answers something on every page
+    assert all(p["vision_tokens"] > 0 and p["reduced_for_model"] is False for p in pages)
     assert jobs[1]["result"]["engine"]["name"] == "hunyuan" and jobs[1]["result"]["text"]
     log = [json.loads(line) for line in (service.logs / "worker.log").read_text().splitlines() if line.startswith("{")]
     # No micro-batcher in front of the slots: pages and the image each joined a slot as they came,

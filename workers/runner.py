@@ -731,6 +731,8 @@ def page_result(
         barcodes=barcodes,
         width_pt=width_pt,
         height_pt=height_pt,
+        vision_tokens=out.vision_tokens,
+        reduced_for_model=(out.resized_from is not None) if out.vision_tokens is not None else None,
     )
 
 
