@@ -1,7 +1,9 @@
 """HunyuanOCR through vLLM: the high-throughput GPU engine, with continuous batching.
 
-Same prompts (models.prompts), same chat template (the checkpoint's, via its processor) and same
-parsers (models.parsers) as the transformers engine, so the two answer identically in format.
+Same prompts for the checkpoint's HunyuanOCR version (models.prompts, version from
+models.recipe.detect_version), same chat template (the checkpoint's, via its processor), same
+repetition defences and same parsers (models.parsers) as the transformers engine, so the two answer
+identically in format.
 
 How requests reach the GPU: one background thread owns a vLLM ``LLMEngine`` (the step API:
 ``add_request`` / ``step`` / ``abort_request``) and is the only thread that ever touches it. Any
@@ -16,19 +18,19 @@ The step API shows each request's text as it grows (``RequestOutputKind.DELTA``)
 tail-repetition early stop applies per request, as in the official streaming client: ``TailStop``
 (models/generation.py) looks at the decoded text on the official schedule, and when it fires the
 request is aborted (its slot freed) and its answer marked truncated. The official final trim of a
-repeated suffix then runs on every answer.
+repeated suffix (its length floor per version) then runs on every answer.
 
 Settings follow vLLM's HunyuanOCR recipe and the official client (Tencent-Hunyuan/HunyuanOCR):
 prefix caching and the multimodal processor cache off (every job is a new image, so both only cost
 memory), one image per prompt, temperature 0, ``repetition_penalty`` 1.08.
 
-Errors, per request: a task the engine lacks ``unsupported_task``; an image that cannot be decoded
-``bad_image``; a prompt that cannot be built ``bad_request``; a prompt (text plus image tokens)
-longer than ``max_model_len`` ``prompt_too_long``; anything vLLM refuses or breaks on
-``inference_failed``. A request whose ``cancelled()`` turns true (polled every CANCEL_POLL_S while it
-is queued or decoding) is aborted and ends ``canceled``, and so are the requests of a caller
-interrupted while waiting (a time limit): either way their slots are freed at once. A vLLM engine
-that died makes ``run()`` raise, so the worker's retry rules apply.
+Errors, per request: a task the engine or the checkpoint's version lacks ``unsupported_task``; an
+image that cannot be decoded ``bad_image``; a prompt that cannot be built ``bad_request``; a prompt
+(text plus image tokens) longer than ``max_model_len`` ``prompt_too_long``; anything vLLM refuses
+or breaks on ``inference_failed``. A request whose ``cancelled()`` turns true (polled every
+CANCEL_POLL_S while it is queued or decoding) is aborted and ends ``canceled``, and so are the
+requests of a caller interrupted while waiting (a time limit): either way their slots are freed at
+once. A vLLM engine that died makes ``run()`` raise, so the worker's retry rules apply.
 
 Everything but ``HunyuanVllmEngine.load`` runs without vLLM: ``StepLoop`` drives any object with
 vLLM's step API, which is how tests/test_hunyuan_vllm.py checks the bookkeeping on a CPU.
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import logging
 import queue
 import threading
@@ -52,10 +55,11 @@ from PIL import Image
 from models import parsers, prompts
 from models.base import EngineError, EngineLoadError, EngineOutput, EngineRequest
 from models.checkpoints import verify
-from models.generation import REPETITION_PENALTY, clean_repeated_substrings
+from models.generation import CLEANUP_MIN_LENGTH, REPETITION_PENALTY, clean_repeated_substrings
 from models.hunyuan import check_image
+from models.recipe import DEFAULT_VERSION, detect_version
 from shared.settings import Settings
-from shared.tasks import ENGINE_TASKS
+from shared.tasks import ENGINE_TASKS, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -415,11 +419,13 @@ class HunyuanVllmEngine:
         sampling_params: Any,
         *,
         version: str,
+        recipe: str = DEFAULT_VERSION,
         new_stop: Callable[[], StopCheck] = tail_stop,
     ) -> None:
         self.processor = processor
         self.sampling_params = sampling_params  # handed to every request (vLLM copies it per request)
         self.version = version
+        self.recipe = recipe  # "1.0" | "1.5": which official prompts this checkpoint was trained on
         self.loop = StepLoop(engine, new_stop=new_stop, name=self.name)
 
     @classmethod
@@ -468,9 +474,16 @@ class HunyuanVllmEngine:
             skip_special_tokens=True,
             output_kind=api.output_kind.DELTA,  # each step's new text: what the early stop reads
         )
-        version = f"hunyuanocr:{Path(model_path).resolve().name}+vllm-{api.version}"
-        log.info("hunyuan-vllm: loaded %s (vllm %s, max_num_seqs %d)", model_path, api.version, max(1, max_num_seqs))
-        return cls(engine, processor, sampling, version=version)
+        recipe = detect_version(json.loads((Path(model_path) / "config.json").read_text(encoding="utf-8")))
+        version = f"hunyuanocr:{Path(model_path).resolve().name}+{recipe}+vllm-{api.version}"
+        log.info(
+            "hunyuan-vllm: loaded %s (HunyuanOCR %s, vllm %s, max_num_seqs %d)",
+            model_path,
+            recipe,
+            api.version,
+            max(1, max_num_seqs),
+        )
+        return cls(engine, processor, sampling, version=version, recipe=recipe)
 
     @property
     def generated_tokens(self) -> int:
@@ -483,7 +496,7 @@ class HunyuanVllmEngine:
     def warmup(self) -> None:
         """One tiny request: CUDA graphs, allocator pools and lazy inits happen here, not on job one."""
         image = Image.new("RGB", (64, 64), "white")
-        prompt_text = self._prompt_text(image, prompts.PROMPTS["text"])
+        prompt_text = self._prompt_text(image, prompts.build_prompt(TaskSpec(task="text"), self.recipe))
         ticket = self.loop.submit(self._inputs(image, prompt_text), with_max_tokens(self.sampling_params, 2))
         result = ticket.wait()
         if isinstance(result, EngineError):
@@ -521,7 +534,9 @@ class HunyuanVllmEngine:
         except Exception as err:  # noqa: BLE001 - PIL raises many types for bad data
             return EngineError("bad_image", f"cannot read image: {err}"[:300])
         try:
-            prompt_text = self._prompt_text(image, prompts.build_prompt(req.spec))
+            prompt_text = self._prompt_text(image, prompts.build_prompt(req.spec, self.recipe))
+        except EngineError as err:  # a 1.5-only task on a 1.0 checkpoint: unsupported_task
+            return err
         except Exception as err:  # noqa: BLE001
             return EngineError("bad_request", f"cannot build prompt: {err}"[:300])
         return _Item(req.spec.task, image, prompt_text)
@@ -536,11 +551,9 @@ class HunyuanVllmEngine:
     def _inputs(image: Image.Image, prompt_text: str) -> dict[str, Any]:
         return {"prompt": prompt_text, "multi_modal_data": {"image": image}}
 
-    @staticmethod
-    def _finish(item: _Item, result: Completion | EngineError) -> Result:
+    def _finish(self, item: _Item, result: Completion | EngineError) -> Result:
         if isinstance(result, EngineError):
             return result
         width, height = item.image.size
-        return parsers.to_output(
-            item.task, clean_repeated_substrings(result.text), width, height, truncated=result.truncated
-        )
+        text = clean_repeated_substrings(result.text, min_length=CLEANUP_MIN_LENGTH[self.recipe])
+        return parsers.to_output(item.task, text, width, height, truncated=result.truncated)

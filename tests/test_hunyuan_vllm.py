@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from models import hunyuan_vllm
+from models import hunyuan_vllm, prompts
 from models.base import EngineError, EngineLoadError, EngineOutput, EngineRequest
 from models.hunyuan_vllm import Completion, HunyuanVllmEngine, StepLoop, VllmApi
 from shared.settings import load_settings
@@ -467,9 +467,13 @@ def req(im: Image.Image, task: str = "text", **kw: Any) -> EngineRequest:
 def make_engine() -> Iterator[Callable[..., tuple[HunyuanVllmEngine, FakeStepEngine]]]:
     engines: list[HunyuanVllmEngine] = []
 
-    def make(new_stop: Callable[[], Any] = NeverStop, **kw: Any) -> tuple[HunyuanVllmEngine, FakeStepEngine]:
+    def make(
+        new_stop: Callable[[], Any] = NeverStop, recipe: str = "1.5", **kw: Any
+    ) -> tuple[HunyuanVllmEngine, FakeStepEngine]:
         fake = FakeStepEngine(kw.pop("answer_for", answer_by_image), **kw)
-        engine = HunyuanVllmEngine(fake, FakeProcessor(), FakeParams(), version="test", new_stop=new_stop)
+        engine = HunyuanVllmEngine(
+            fake, FakeProcessor(), FakeParams(), version="test", recipe=recipe, new_stop=new_stop
+        )
         engine.loop._cancel_poll_s = 0.0
         engines.append(engine)
         return engine, fake
@@ -525,13 +529,33 @@ def test_concurrent_runs_share_the_running_batch(make_engine: Any) -> None:
     assert fake.callers == {engine.loop._thread.ident}
 
 
-def test_the_final_trim_and_truncation_flags(make_engine: Any) -> None:
-    engine, _ = make_engine(answer_for=lambda p: "|-" * 1500 if p["multi_modal_data"]["image"].width == 10 else "short")
-    looping, capped = engine.run([req(image(10)), req(image(11))])
+def test_the_final_trim_per_version_and_truncation_flags(make_engine: Any) -> None:
+    def answer_for(p: dict[str, Any]) -> str:
+        return "|-" * 1500 if p["multi_modal_data"]["image"].width == 10 else "short"
+
+    engine, _ = make_engine(answer_for=answer_for)
+    (looping,) = engine.run([req(image(10))])
     assert isinstance(looping, EngineOutput) and looping.text == "|-" and not looping.truncated  # ended by EOS
+    old, _ = make_engine(answer_for=answer_for, recipe="1.0")
+    (kept,) = old.run([req(image(10))])  # 1.0's official trim leaves texts under 8,000 characters alone
+    assert isinstance(kept, EngineOutput) and kept.text == "|-" * 1500
     engine.sampling_params.max_tokens = 3
     (capped,) = engine.run([req(image(11))])
     assert isinstance(capped, EngineOutput) and capped.text == "sho" and capped.truncated
+
+
+def test_prompts_follow_the_checkpoints_version(make_engine: Any) -> None:
+    new, new_fake = make_engine()
+    old, old_fake = make_engine(recipe="1.0")
+    (layout,) = new.run([req(image(10), "layout")])
+    (refused, parse) = old.run([req(image(10), "layout"), req(image(10), "parse")])
+    assert isinstance(layout, EngineOutput)
+    assert isinstance(refused, EngineError) and refused.code == "unsupported_task" and "1.5" in str(refused)
+    assert isinstance(parse, EngineOutput)
+    (sent_new,) = new_fake.prompts.values()
+    (sent_old,) = old_fake.prompts.values()
+    assert prompts.build_prompt(TaskSpec(task="layout"), "1.5") in sent_new["prompt"]
+    assert prompts.build_prompt(TaskSpec(task="parse"), "1.0") in sent_old["prompt"]
 
 
 def test_a_time_limit_while_waiting_aborts_the_requests_and_frees_their_slots(make_engine: Any) -> None:
@@ -631,7 +655,7 @@ def test_load_uses_the_slots_the_recipe_and_the_step_api(
             "skip_special_tokens": True,
             "output_kind": FakeOutputKind.DELTA,
         }
-        assert engine.version.endswith("+vllm-0.0-fake") and engine.continuous
+        assert engine.version.endswith("+1.5+vllm-0.0-fake") and engine.recipe == "1.5" and engine.continuous
         engine.warmup()
         im = image(500, 600)
         (out,) = engine.run([req(im, "spotting")])
