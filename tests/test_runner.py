@@ -106,3 +106,31 @@ def test_reaper_resends_expired_leases_and_unsent_jobs(env):
     assert sorted(sent) == sorted([(running, "interactive"), (unsent, "interactive")])
     # the lease deadline was pushed on: the next pass does not resend at once
     assert reap_once(store, lambda j, q: sent.append((j, q)), lease_s=30, now=far_future + 1000) == 0
+
+
+def test_a_job_that_ends_elsewhere_while_decoding_frees_the_engine_and_keeps_its_state(env):
+    # The engine polls EngineRequest.cancelled while it decodes (HunyuanOCR frees the slot). Here the
+    # job is finished by another worker mid-decode (a lost lease): the probe turns True and the
+    # engine's "canceled" answer does not overwrite what the other worker stored.
+    import json
+
+    from models.base import EngineError
+
+    settings, store, blobs = env
+    job_id = submit(store, blobs, imaging.jpeg())
+    seen = []
+
+    class Polling:
+        name, version, tasks = "polling", "1", frozenset({"text"})
+
+        def run(self, requests):
+            (req,) = requests
+            req.cancelled.every_s = 0.0  # poll Redis on every call in this test
+            seen.append(req.cancelled())
+            store.r.hset(store.key(job_id), "status", json.dumps("succeeded"))  # the other worker's finish
+            seen.append(req.cancelled())
+            return [EngineError("canceled", "the job was canceled while decoding")]
+
+    JobRunner(settings, store, blobs, Polling()).run(job_id)
+    assert seen == [False, True]
+    assert store.get(job_id).status == Status.succeeded

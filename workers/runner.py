@@ -27,7 +27,7 @@ from shared.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge, page
 from shared.documents import DocumentError, RenderedPage, Source, render_page
 from shared.exports import join_markdown, join_text
 from shared.images import Decoded, ImageRejected, decode_for_ocr
-from shared.jobs import Job, JobError, Status, now_ms
+from shared.jobs import TERMINAL, Job, JobError, Status, now_ms
 from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore
 from shared.labels import review_reasons
@@ -193,6 +193,29 @@ class PageReader:
 
 
 
+class GoneProbe:
+    """Polled by an engine while it decodes a job: True once the job is no longer this attempt's to
+    finish (canceled, or finished by another worker after a lost lease), so its decode slot is freed
+    instead of spending GPU on an answer nobody will store. Reads Redis at most once per
+    ``every_s``; a Redis error reads as "still running" (the finish's compare-and-set decides)."""
+
+    def __init__(self, store: JobStore, job_id: str, every_s: float = 1.0) -> None:
+        self.store, self.job_id, self.every_s = store, job_id, every_s
+        self._checked_at = time.monotonic()  # just claimed: the first read can wait a period
+        self._gone = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self._gone and now - self._checked_at >= self.every_s:
+            self._checked_at = now
+            try:
+                status = self.store.status(self.job_id)
+            except redis.RedisError:
+                return False
+            self._gone = status is None or status in TERMINAL
+        return self._gone
+
+
 @dataclass
 class JobRunner:
     settings: Settings
@@ -310,7 +333,8 @@ class JobRunner:
         works = [w for w in works if w.job.spec.task not in DECODER_TASKS]
         if not works:
             return
-        reqs = [EngineRequest(w.decoded.image, w.job.spec) for w in works if w.decoded]
+        reqs = [EngineRequest(w.decoded.image, w.job.spec, cancelled=GoneProbe(self.store, w.job.id))
+                for w in works if w.decoded]
         t0 = time.perf_counter()
         try:
             outputs = self.engine.run(reqs)
