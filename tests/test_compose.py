@@ -649,7 +649,7 @@ def test_gpu_dockerfile_options():
     stages = {s.name: s for s in parse_dockerfile(ROOT / "compose" / "Dockerfile.gpu")}
     assert stages.keys() >= {"build", "baked", "runtime"}
     assert stages["runtime"].base == "base" and stages["baked"].base == "base"
-    assert "ARG INSTALL_VLLM=0" in text and "[gpu,vllm]" in text
+    assert "ARG INSTALL_VLLM=0" in text and '"/src[vllm]"' in text and "[gpu,vllm]" not in text
     assert "COPY --from=weights" in text and "ocrq models verify" in text
     assert "HF_HUB_OFFLINE=1" in text
 
