@@ -33,6 +33,8 @@ _renderer_lock = threading.Lock()
 
 
 class PreviewBusy(Unavailable):
+    """Another page preview is being rendered (Retry-After)."""
+
     code = "preview_busy"
     retry_after_s = 1
 

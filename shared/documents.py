@@ -53,22 +53,32 @@ class DocumentError(Unprocessable):
 
 
 class NotADocument(DocumentError, UnsupportedMedia):
+    """Neither PDF nor TIFF by its bytes."""
+
     code = "not_a_document"  # neither PDF nor TIFF by its bytes, whatever its name or declared type
 
 
 class EncryptedPdf(DocumentError):
+    """The PDF is password-protected: submit it decrypted."""
+
     code = "encrypted_pdf"
 
 
 class DamagedDocument(DocumentError):
+    """The PDF or TIFF is truncated or damaged."""
+
     code = "damaged_document"
 
 
 class EmptyDocument(DocumentError):
+    """The document has no pages."""
+
     code = "empty_document"
 
 
 class TooManyPages(DocumentError, TooLarge):
+    """The document has more pages than OCRQ_MAX_PAGES (nothing is stored)."""
+
     code = "too_many_pages"
 
     def __init__(self, pages: int, limit: int) -> None:
@@ -78,19 +88,27 @@ class TooManyPages(DocumentError, TooLarge):
 
 
 class InvalidPages(DocumentError):
+    """`pages` (or `page`) is malformed or out of range."""
+
     code = "invalid_pages"
 
 
 # Per-page errors: raised by render_page, recorded on that page (pages[i].error), never fail the whole job.
 class PageUnreadable(DocumentError):
+    """A page cannot be rendered or read."""
+
     code = "page_unreadable"
 
 
 class PageTooLarge(DocumentError):
+    """A TIFF frame has more pixels than OCRQ_MAX_PIXELS."""
+
     code = "too_many_pixels"  # a TIFF frame over the pixel cap (PDF pages are scaled down instead)
 
 
 class RenderTimeout(DocumentError):
+    """A page did not render within its time limit."""
+
     code = "render_timeout"
 
 

@@ -2,8 +2,8 @@
 
 Every error carries a stable ``code`` (the suffix of the problem ``type`` the API answers) and a
 one-line message fit for a client. ``retry_after_s`` is set on errors that go away by themselves.
-Nothing below ``api/`` knows about HTTP; ``api/errors.py`` holds the one table from these
-classes to status codes.
+Nothing below ``api/`` knows about HTTP; ``api/problems.py`` holds the one table from these
+classes to status codes, and lists every code per status (with its docstring) in /openapi.json.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from typing import Any
 
 
 class OcrqError(Exception):
+    """Any error of the domain: a stable ``code``, a message fit for a client."""
+
     code = "error"
     retry_after_s: int | None = None
 
@@ -65,10 +67,14 @@ RESCAN_MESSAGES = {
 
 
 class NotFound(OcrqError):
+    """No such resource (or not this tenant's)."""
+
     code = "not_found"
 
 
 class Forbidden(OcrqError):
+    """This tenant may not do that."""
+
     code = "forbidden"
 
 
@@ -79,10 +85,14 @@ class Conflict(OcrqError):
 
 
 class Gone(OcrqError):
+    """The job is past expires_at, or its data was deleted."""
+
     code = "expired"
 
 
 class TooLarge(OcrqError):
+    """The request body or the input is larger than the limit."""
+
     code = "payload_too_large"
 
 
@@ -106,11 +116,15 @@ class Unavailable(OcrqError):
 
 
 class QueueFull(Unavailable):
+    """The interactive queue is deeper than OCRQ_INTERACTIVE_QUEUE_MAX (Retry-After)."""
+
     code = "queue_full"
     retry_after_s = 5
 
 
 class StorageUnavailable(Unavailable):
+    """The blob store (MinIO/S3) is unreachable (Retry-After)."""
+
     code = "storage_unavailable"
 
     def __init__(self, message: str = "storage is unavailable; retry shortly") -> None:
@@ -118,13 +132,19 @@ class StorageUnavailable(Unavailable):
 
 
 class IdempotencyKeyReused(Conflict):
+    """The Idempotency-Key was used with another image or other options."""
+
     code = "idempotency_key_reused"
 
 
 class IdempotencyInProgress(Conflict):
+    """The first request with this Idempotency-Key is still storing its job (Retry-After)."""
+
     code = "idempotent_request_in_progress"
     retry_after_s = 1
 
 
 class UnsafeWebhookUrl(InvalidRequest):
+    """The webhook URL is refused by the SSRF guard (scheme, host, address)."""
+
     code = "unsafe_webhook_url"

@@ -15,6 +15,8 @@ _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 class JsonTooDeep(InvalidRequest):
+    """The JSON is nested more than 64 levels deep."""
+
     code = "json_too_deep"
 
 

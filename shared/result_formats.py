@@ -35,6 +35,12 @@ MEDIA_TYPES = {
 EXTENSIONS = {"text": "txt", "markdown": "md", "hocr": "hocr", "pdf": "pdf"}
 
 
+class InvalidFormat(InvalidRequest):
+    """`format` is not one of the result formats."""
+
+    code = "invalid_format"
+
+
 @dataclass(frozen=True)
 class Exported:
     body: bytes
@@ -46,7 +52,7 @@ def check_format(fmt: str | None) -> str:
     """The requested format (json when none is given), or InvalidRequest (400) naming the choices."""
     fmt = fmt or "json"
     if fmt not in FORMATS:
-        raise InvalidRequest(f"format must be one of {', '.join(FORMATS)}", code="invalid_format")
+        raise InvalidFormat(f"format must be one of {', '.join(FORMATS)}")
     return fmt
 
 
@@ -61,7 +67,7 @@ def export_result(job: Job, result: Mapping[str, Any], fmt: str, *, blobs: BlobS
     elif fmt == "pdf":
         body = searchable_pdf(job, result, blobs=blobs, settings=settings)
     else:
-        raise InvalidRequest(f"format must be one of {', '.join(FORMATS)}", code="invalid_format")
+        raise InvalidFormat(f"format must be one of {', '.join(FORMATS)}")
     return Exported(body, MEDIA_TYPES[fmt], f"{job.id}.{EXTENSIONS[fmt]}")
 
 

@@ -13,11 +13,15 @@ from shared.webhooks.outbox import Outbox
 
 
 class JobRunning(Conflict):
+    """The job is running: it can be purged once it is final (Retry-After)."""
+
     code = "job_running"
     retry_after_s = 2
 
 
 class NotCancelable(Conflict):
+    """Only a queued job (or a running document, or a batch not final) can be canceled."""
+
     code = "not_cancelable"
 
 

@@ -54,11 +54,21 @@ return 0
 SendJob = Callable[[str, str], None]  # (job_id, queue)
 
 
+class InvalidIdempotencyKey(InvalidRequest):
+    """The Idempotency-Key header is not 1-255 printable characters."""
+
+    code = "invalid_idempotency_key"
+
+
 class IdempotencyIncomplete(Unavailable):
+    """A request with this Idempotency-Key died before storing its job; retry (Retry-After)."""
+
     code = "idempotent_request_incomplete"
 
 
 class ReplicasUnavailable(Unavailable):
+    """Redis could not confirm the write on its replicas (Retry-After)."""
+
     code = "replicas_unavailable"
     retry_after_s = 1
 
@@ -96,7 +106,7 @@ def idempotency_name(tenant: str, header: str | None) -> str | None:
     if header is None:
         return None
     if not (1 <= len(header) <= 255) or not header.isprintable():
-        raise InvalidRequest("Idempotency-Key must be 1-255 printable characters", code="invalid_idempotency_key")
+        raise InvalidIdempotencyKey("Idempotency-Key must be 1-255 printable characters")
     return keys.idempotency(tenant, hashlib.sha256(header.encode()).hexdigest())
 
 
