@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 from flask import g, request
 
 from api.context import services
-from api.problems import ApiProblem
+from api.contract import REQUIRES_KEY
+from api.problems import RateLimited, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,17 +21,18 @@ def require_key(view: F) -> F:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise ApiProblem(401, "unauthorized", "send an API key as 'Authorization: Bearer <key>'",
-                             headers={"WWW-Authenticate": 'Bearer realm="ocrq"'})
+            raise Unauthorized("send an API key as 'Authorization: Bearer <key>'",
+                               headers={"WWW-Authenticate": 'Bearer realm="ocrq"'})
         key = services().keys.authenticate(token.strip())
         if key is None:
-            raise ApiProblem(401, "unauthorized", "the API key is unknown or revoked",
-                             headers={"WWW-Authenticate": 'Bearer realm="ocrq", error="invalid_token"'})
+            raise Unauthorized("the API key is unknown or revoked",
+                               headers={"WWW-Authenticate": 'Bearer realm="ocrq", error="invalid_token"'})
         wait = services().limiter.take(key.id)
         if wait:
-            raise ApiProblem(429, "rate_limited", f"too many requests for this API key; retry in {int(wait)} s",
-                             headers={"Retry-After": str(int(wait))})
+            raise RateLimited(f"too many requests for this API key; retry in {int(wait)} s",
+                              headers={"Retry-After": str(int(wait))})
         g.api_key = key
         return view(*args, **kwargs)
 
+    setattr(wrapper, REQUIRES_KEY, True)  # the document marks the other routes public (security: [])
     return wrapper  # type: ignore[return-value]

@@ -15,7 +15,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.security import safe_join
 
 from api.context import services
-from api.problems import ApiProblem
+from api.contract import for_browsers
+from shared.errors import NotFound
 from shared.tasks import ENGINE_TASKS, TASK_NAMES
 
 STATIC = Path(__file__).resolve().parent / "static" / "console"
@@ -44,35 +45,37 @@ def _harden(resp: Response, *, cache: str) -> Response:
 
 
 @bp.get("/")
+@for_browsers
 def index() -> ResponseReturnValue:
     resp = send_from_directory(STATIC, "index.html", mimetype="text/html")
     return _harden(resp, cache="no-cache")
 
 
 @bp.get("/console/config.json")
+@for_browsers
 def config() -> ResponseReturnValue:
     """What the page adapts to: the engine's tasks, the long-poll limit, which optional APIs exist.
 
     Public like /healthz: it holds nothing about any tenant or job.
     """
     s = services().settings
-    routes = {(rule.rule, method) for rule in current_app.url_map.iter_rules() for method in (rule.methods or ())}
-    batch_get = any(r.startswith("/v1/batches/<") and r.count("/") == 3 and m == "GET" for r, m in routes)
+    views = current_app.view_functions  # by endpoint: which optional blueprints this gateway serves
     resp = jsonify(
         engine=s.engine,
         tasks=[t for t in TASK_NAMES if t in ENGINE_TASKS.get(s.engine, frozenset())],
         wait_max_s=s.wait_max_s,
         max_upload_bytes=s.max_upload_bytes,
-        batches={"list": ("/v1/batches", "GET") in routes, "get": batch_get},
+        batches={"list": "batches.list_batches" in views, "get": "batches.get_batch" in views},
     )
     return _harden(resp, cache="no-store")
 
 
 @bp.get("/console/<path:filename>")
+@for_browsers
 def asset(filename: str) -> ResponseReturnValue:
     path = safe_join(str(STATIC), filename)  # None for anything that would leave STATIC
     if path is None or filename == "index.html" or not Path(path).is_file():
-        raise ApiProblem(404, "not_found", f"no console file {filename!r}")
+        raise NotFound(f"no console file {filename!r}")
     resp = send_from_directory(STATIC, filename)
     if filename.endswith(".js"):
         resp.mimetype = "text/javascript"

@@ -12,7 +12,8 @@ from pathlib import Path
 from flask import Blueprint, Response, send_from_directory
 from flask.typing import ResponseReturnValue
 
-from api.problems import ApiProblem
+from api.contract import for_browsers
+from shared.errors import NotFound
 
 bp = Blueprint("docs", __name__)
 
@@ -43,17 +44,20 @@ def _harden(resp: Response) -> Response:
 
 
 @bp.get("/docs")
+@for_browsers
 def page() -> ResponseReturnValue:
     return _harden(send_from_directory(OURS, "index.html", mimetype="text/html"))
 
 
 @bp.get("/docs/init.js")
+@for_browsers
 def init_script() -> ResponseReturnValue:
     return _harden(send_from_directory(OURS, "init.js", mimetype="text/javascript"))
 
 
 @bp.get("/docs/assets/<name>")
+@for_browsers
 def asset(name: str) -> ResponseReturnValue:
     if name not in VENDOR_FILES:
-        raise ApiProblem(404, "not_found", f"no asset {name}")
+        raise NotFound(f"no asset {name}")
     return _harden(send_from_directory(_vendor_dir(), name))

@@ -8,16 +8,21 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from api.context import services
+from api.contract import Reply, contract
+from shared.api_schemas.common import Health
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@contract("healthz", "ops", "Liveness", replies={200: Reply("Alive", Health)})
 def healthz() -> ResponseReturnValue:
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@contract("readyz", "ops", "Readiness (Redis and storage reachable)",
+          replies={200: Reply("Ready", Health), 503: Reply("Not ready", Health)})
 def readyz() -> ResponseReturnValue:
     s = services()
     checks: dict[str, str] = {}

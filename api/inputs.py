@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from api.context import services, tenant
-from api.problems import ApiProblem
+from api.problems import InvalidTaskParams, TaskNotSupported, UnknownTask
+from shared import errors
 from shared.blobs import BlobNotFound
 from shared.jobs.model import Job, Status, now_ms
 from shared.results import OcrResult
@@ -26,22 +27,15 @@ def parse_spec(values: dict[str, Any]) -> TaskSpec:
     except ValidationError as err:
         first = err.errors()[0]
         if first.get("loc") == ("task",):
-            raise ApiProblem(
-                400,
-                "unknown_task",
-                f"unknown task {values.get('task')!r}; use one of: {', '.join(TASK_NAMES)}",
-            ) from None
+            raise UnknownTask(f"unknown task {values.get('task')!r}; use one of: {', '.join(TASK_NAMES)}") from None
         if first.get("loc") == ("barcodes",):
             message = f"must be one of: {', '.join(BARCODES_OPTIONS)}"
-            raise ApiProblem(422, "validation_error", f"barcodes: {message}",
-                             errors=[{"field": "barcodes", "message": message}]) from None
-        raise ApiProblem(
-            400, "invalid_task_params", first.get("msg", "invalid").removeprefix("Value error, ")
-        ) from None
+            raise errors.ValidationFailed("barcodes", message) from None
+        raise InvalidTaskParams(first.get("msg", "invalid").removeprefix("Value error, ")) from None
     try:
         check_engine_supports(services().settings.engine, spec)
     except UnsupportedTask as err:
-        raise ApiProblem(400, "unsupported_task", str(err)) from None
+        raise TaskNotSupported(str(err)) from None
     return spec
 
 
@@ -51,13 +45,19 @@ def load_result(job: Job) -> OcrResult | None:
     try:
         return OcrResult.model_validate_json(services().blobs.get(job.result_key))
     except BlobNotFound:
-        raise ApiProblem(410, "expired", "the result of this job has expired or was deleted") from None
+        raise errors.Gone("the result of this job has expired or was deleted") from None
+
+
+class JobNotFound(errors.NotFound):
+    """No job with this id for this tenant (another tenant's job looks exactly the same)."""
+
+    code = "job_not_found"
 
 
 def find_job(job_id: str) -> Job:
     job = services().store.get_for_tenant(job_id, tenant())
     if job is None:
-        raise ApiProblem(404, "job_not_found", f"no job {job_id}")
+        raise JobNotFound(f"no job {job_id}")
     if job.expires_at is not None and now_ms() > job.expires_at:
-        raise ApiProblem(410, "expired", f"job {job_id} and its data have expired")
+        raise errors.Gone(f"job {job_id} and its data have expired")
     return job

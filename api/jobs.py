@@ -4,28 +4,38 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import ValidationError
 
 from api import previews
 from api.auth import require_key
 from api.context import services, tenant
+from api.contract import Reply, contract
 from api.inputs import find_job, load_result, parse_spec
-from api.problems import ApiProblem, from_validation
+from api.problems import BucketNotAllowed, InvalidQuery
 from api.webhook_guard import check_webhook_url
-from shared import jsonlimits, result_formats
-from shared.api_schemas import JobCreate
+from shared import errors, result_formats
+from shared.api_schemas.jobs import (
+    CancelQuery,
+    ImageQuery,
+    JobCreate,
+    JobId,
+    JobList,
+    JobListQuery,
+    JobOptions,
+    JobOut,
+    JobUpload,
+    ResultQuery,
+    SubmitHeaders,
+    WaitQuery,
+)
 from shared.blobs import BlobNotFound, TooLarge, input_key
-from shared.broker import JOB_QUEUES, QUEUE_INTERACTIVE
 from shared.documents import InvalidPages, as_document, parse_pages
 from shared.errors import RescanNeeded
 from shared.images import ImageInfo, inspect
@@ -35,7 +45,8 @@ from shared.jobs.store import JobFilter
 from shared.jobs.submit import Draft, Submitted
 from shared.jobs.views import render_job
 from shared.quality import Quality, assess
-from shared.tasks import TASK_NAMES, TaskSpec
+from shared.results import OcrResult
+from shared.tasks import TaskSpec
 
 bp = Blueprint("jobs", __name__)
 
@@ -45,78 +56,39 @@ def _single_valued_query() -> None:
     """A query parameter given twice is ambiguous (which `wait`?): refuse it rather than pick one."""
     for name, values in request.args.lists():
         if len(values) > 1:
-            raise ApiProblem(400, "invalid_query", f"query parameter {name!r} given {len(values)} times")
-
-METADATA_MAX_BYTES = 4096
+            raise InvalidQuery(f"query parameter {name!r} given {len(values)} times")
 
 
-# ---------------------------------------------------------------- reading
+class SourceNotFound(errors.NotFound):
+    """No such object in the bucket a JSON submit names."""
+
+    code = "source_not_found"
+
+
+class ResultNotReady(errors.NotFound):
+    """The job has not finished yet: no result so far (Retry-After)."""
+
+    code = "result_not_available"
+    retry_after_s = 1
+
+
+class ResultNotAvailable(errors.Conflict):
+    """The job finished without succeeding: it has no result."""
+
+    code = "result_not_available"
+
+
 # ---------------------------------------------------------------- submit
-def _form_options() -> dict[str, Any]:
-    """Multipart form fields, in the same shape as the JSON body."""
-    form = request.form
-    unknown = set(form.keys()) - {"task", "fields", "target_lang", "instruction", "priority", "webhook_url", "metadata",
-                                  "pages", "barcodes", "quality"}
-    if unknown:
-        raise ApiProblem(422, "validation_error", f"{sorted(unknown)[0]}: unknown form field",
-                         errors=[{"field": f, "message": "unknown form field"} for f in sorted(unknown)])
-    opts: dict[str, Any] = {k: form.get(k) for k in form.keys()}
-    if "fields" in opts:
-        raw = opts["fields"] or ""
-        try:
-            opts["fields"] = (
-                jsonlimits.loads(raw, what="fields")
-                if raw.strip().startswith("[")
-                else [f.strip() for f in raw.split(",") if f.strip()]
-            )
-        except json.JSONDecodeError:
-            raise ApiProblem(
-                400, "invalid_task_params", "fields must be a JSON list or comma-separated names"
-            ) from None
-    if "metadata" in opts:
-        try:
-            opts["metadata"] = jsonlimits.loads(opts["metadata"] or "{}", what="metadata")
-        except json.JSONDecodeError:
-            raise ApiProblem(400, "malformed_json", "metadata must be a JSON object") from None
-    return opts
+def _common(opts: JobOptions) -> tuple[str, dict[str, Any], str | None]:
+    if opts.webhook_url:
+        check_webhook_url(opts.webhook_url)
+    return opts.priority, opts.metadata, opts.webhook_url or None
 
 
-def _check_common(opts: dict[str, Any]) -> tuple[str, dict[str, Any], str | None]:
-    priority = opts.get("priority") or QUEUE_INTERACTIVE
-    if priority not in ("interactive", "bulk"):
-        raise ApiProblem(
-            422,
-            "validation_error",
-            "priority: must be 'interactive' or 'bulk'",
-            errors=[{"field": "priority", "message": "must be 'interactive' or 'bulk'"}],
-        )
-    metadata = opts.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise ApiProblem(
-            422,
-            "validation_error",
-            "metadata: must be a JSON object",
-            errors=[{"field": "metadata", "message": "must be a JSON object"}],
-        )
-    if len(json.dumps(metadata)) > METADATA_MAX_BYTES:
-        raise ApiProblem(
-            422,
-            "validation_error",
-            f"metadata: at most {METADATA_MAX_BYTES} bytes of JSON",
-            errors=[{"field": "metadata", "message": "too large"}],
-        )
-    webhook_url = opts.get("webhook_url") or None
-    if webhook_url:
-        check_webhook_url(webhook_url)
-    return priority, metadata, webhook_url
-
-
-def _read_upload() -> bytes:
-    if "file" not in request.files:
-        raise ApiProblem(400, "missing_file", "send the image as multipart/form-data field 'file'")
-    data = request.files["file"].read(services().settings.max_upload_bytes + 1)
+def _read_upload(upload: Any) -> bytes:
+    data: bytes = upload.read(services().settings.max_upload_bytes + 1)
     if len(data) > services().settings.max_upload_bytes:
-        raise ApiProblem(413, "payload_too_large", "the image is larger than the upload limit")
+        raise errors.TooLarge("the image is larger than the upload limit")
     return data
 
 
@@ -131,19 +103,6 @@ def _inspect(data: bytes, reduced: bool = False) -> ImageInfo:
         max_aspect=st.max_aspect,
         reduced=reduced,
     )
-
-
-QUALITY_OPTIONS = ("check", "require")
-
-
-def _quality_option(opts: dict[str, Any]) -> str | None:
-    value = opts.get("quality") or None
-    if value is not None and value not in QUALITY_OPTIONS:
-        message = f"must be one of: {', '.join(QUALITY_OPTIONS)}"
-        raise ApiProblem(
-            422, "validation_error", f"quality: {message}", errors=[{"field": "quality", "message": message}]
-        )
-    return value
 
 
 # One verdict at a time per gateway process. assess is some forty short numpy passes, each of which lets go of
@@ -203,18 +162,11 @@ def _answer(sub: Submitted, verdict: Quality | None = None) -> Response:
 StoreInput = Callable[[str, ImageInfo], InputRef]  # (sha256, image info) -> where the worker reads it
 
 
-def _submit(
-    spec: TaskSpec,
-    common: tuple[str, dict[str, Any], str | None],
-    data: bytes,
-    store_input: StoreInput,
-    pages_spec: str | None = None,
-    quality: str | None = None,
-) -> Response:
+def _submit(opts: JobOptions, spec: TaskSpec, data: bytes, store_input: StoreInput) -> Response:
     """The part an upload and a reference share: inspect the image, then the domain's submit."""
-    priority, metadata, webhook_url = common
-    info, pages = _inspect_input(data, pages_spec, reduced=quality is not None)
-    verdict = _verdict(info, quality)  # before anything is stored: a refused photo leaves no trace
+    priority, metadata, webhook_url = _common(opts)
+    info, pages = _inspect_input(data, opts.pages, reduced=opts.quality is not None)
+    verdict = _verdict(info, opts.quality)  # before anything is stored: a refused photo leaves no trace
     sha = hashlib.sha256(data).hexdigest()
     draft = Draft(
         tenant=tenant(),
@@ -233,18 +185,24 @@ def _submit(
     return _answer(sub, verdict)
 
 
+_SUBMITTED = ("Location", "Idempotent-Replayed")
+
+
 @bp.post("/v1/jobs")
 @require_key
-def submit() -> Response:
-    if request.mimetype == "application/json":
-        return _submit_reference()
-    if request.mimetype != "multipart/form-data":
-        raise ApiProblem(
-            415, "unsupported_media_type", "send multipart/form-data with a 'file' field, or a JSON source reference"
-        )
-    data = _read_upload()
-    opts = _form_options()
-    spec, common, quality = parse_spec(opts), _check_common(opts), _quality_option(opts)
+@contract(
+    "submitJob", "jobs", "Submit one image (multipart upload) or an object in an allowed bucket (JSON)",
+    form=JobUpload, json=JobCreate, headers=SubmitHeaders,
+    replies={202: Reply("Accepted: the job is queued", JobOut, headers=("Location",)),
+             200: Reply("Idempotent replay: the job an earlier request with this key created", JobOut,
+                        headers=_SUBMITTED)},
+    errors=(400, 403, 404, 409, 413, 415, 422, 503),
+)
+def submit(body: JobUpload | JobCreate) -> Response:
+    if isinstance(body, JobCreate):
+        return _submit_reference(body)
+    data = _read_upload(body.file)
+    spec = parse_spec(body.model_dump())
     blobs = services().blobs
 
     def store_upload(sha: str, info: ImageInfo) -> InputRef:
@@ -261,37 +219,24 @@ def submit() -> Response:
             height=info.height,
         )
 
-    return _submit(spec, common, data, store_upload, opts.get("pages"), quality)
+    return _submit(body, spec, data, store_upload)
 
 
-def _submit_reference() -> Response:
+def _submit_reference(req: JobCreate) -> Response:
     s = services()
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiProblem(400, "malformed_json", "the request body is not valid JSON")
-    if not isinstance(body, dict):
-        raise ApiProblem(400, "malformed_json", "the request body must be a JSON object")
-    try:
-        req = JobCreate.model_validate(body)
-    except ValidationError as err:
-        if any(e.get("loc") == ("task",) and e.get("type") == "literal_error" for e in err.errors()):
-            raise ApiProblem(
-                400, "unknown_task", f"unknown task {body.get('task')!r}; use one of: {', '.join(TASK_NAMES)}"
-            ) from None
-        raise from_validation(err) from None
-    opts = req.model_dump()
-    spec, common = parse_spec(opts), _check_common(opts)
+    spec = parse_spec(req.model_dump())
+    _common(req)
     src = req.source
     if src.bucket not in s.keys.allowed_buckets(tenant()):
-        raise ApiProblem(403, "bucket_not_allowed", f"this tenant may not read bucket {src.bucket!r}")
+        raise BucketNotAllowed(f"this tenant may not read bucket {src.bucket!r}")
     try:
         data = s.blobs.get(src.key, bucket=src.bucket, max_bytes=s.settings.max_upload_bytes)
     except ValueError as err:
-        raise ApiProblem(422, "validation_error", f"source.key: {err}") from None
+        raise errors.ValidationFailed("source.key", str(err)) from None
     except BlobNotFound:
-        raise ApiProblem(404, "source_not_found", f"no object {src.key!r} in bucket {src.bucket!r}") from None
+        raise SourceNotFound(f"no object {src.key!r} in bucket {src.bucket!r}") from None
     except TooLarge as err:
-        raise ApiProblem(413, "payload_too_large", str(err)) from None
+        raise errors.TooLarge(str(err)) from None
 
     def reference(sha: str, info: ImageInfo) -> InputRef:
         return InputRef(
@@ -304,7 +249,7 @@ def _submit_reference() -> Response:
             height=info.height,
         )
 
-    return _submit(spec, common, data, reference, req.pages, req.quality)
+    return _submit(req, spec, data, reference)
 
 
 # ---------------------------------------------------------------- read
@@ -331,43 +276,44 @@ def _wait_for_final(job: Job, wait_s: float) -> Job:
 
 @bp.get("/v1/jobs/<job_id>")
 @require_key
-def get_job(job_id: str):  # type: ignore[no-untyped-def]
-    raw_wait = request.args.get("wait")
-    wait_s = 0.0
-    if raw_wait is not None:
-        try:
-            wait_s = float(raw_wait)
-        except ValueError:
-            raise ApiProblem(400, "invalid_wait", "wait must be a number of seconds") from None
-        if not 0 <= wait_s <= services().settings.wait_max_s:
-            raise ApiProblem(
-                400, "invalid_wait", f"wait must be between 0 and {services().settings.wait_max_s} seconds"
-            )
+@contract("getJob", "jobs", "A job; with ?wait=N, long-poll until it is final or N seconds pass", query=WaitQuery,
+          replies={200: Reply("The job; `Retry-After` is set while it is not final", JobOut,
+                              headers=("Retry-After",))},
+          errors=(400, 404, 410, 503))
+def get_job(job_id: JobId, query: WaitQuery) -> ResponseReturnValue:
     job = find_job(job_id)
-    if wait_s > 0 and not job.terminal:
-        job = _wait_for_final(job, wait_s)
+    if query.wait > 0 and not job.terminal:
+        job = _wait_for_final(job, query.wait)
     resp = jsonify(render_job(job, load_result(job)))
     if not job.terminal:
         resp.headers["Retry-After"] = "1"
     return resp
 
 
+def _result_media() -> dict[str, type[OcrResult] | dict[str, Any]]:
+    """What ?format= answers: the result model for json, the exports' media types for the others."""
+    out: dict[str, type[OcrResult] | dict[str, Any]] = {"application/json": OcrResult}
+    for media in result_formats.MEDIA_TYPES.values():
+        bare = media.split(";")[0]
+        out[bare] = {"type": "string"} if bare.startswith("text/") or bare.endswith("+xml") else {
+            "type": "string", "contentMediaType": bare}
+    return out
+
+
 @bp.get("/v1/jobs/<job_id>/result")
 @require_key
-def get_result(job_id: str):  # type: ignore[no-untyped-def]
-    fmt = result_formats.check_format(request.args.get("format"))
+@contract("getJobResult", "jobs", "The OCR result of a succeeded job, as JSON or in a format to take away",
+          query=ResultQuery, replies={200: Reply("The result in the requested format", media=_result_media())},
+          errors=(404, 409, 410, 503))
+def get_result(job_id: JobId, query: ResultQuery) -> ResponseReturnValue:
     job = find_job(job_id)
     if job.status != Status.succeeded:
-        raise ApiProblem(
-            409 if job.terminal else 404,
-            "result_not_available",
-            f"job {job_id} is {job.status.value}; a result exists only for succeeded jobs",
-            headers={} if job.terminal else {"Retry-After": "1"},
-        )
+        gone = ResultNotAvailable if job.terminal else ResultNotReady
+        raise gone(f"job {job_id} is {job.status.value}; a result exists only for succeeded jobs")
     result = load_result(job).model_dump(mode="json")  # type: ignore[union-attr]
-    if fmt == "json":
+    if query.format == "json":
         return jsonify(result)
-    return _exported(job, result, fmt)
+    return _exported(job, result, query.format)
 
 
 def _exported(job: Job, result: dict[str, Any], fmt: str) -> Response:
@@ -376,7 +322,7 @@ def _exported(job: Job, result: dict[str, Any], fmt: str) -> Response:
     try:
         out = result_formats.export_result(job, result, fmt, blobs=s.blobs, settings=s.settings)
     except BlobNotFound:
-        raise ApiProblem(410, "expired", "the input of this job has expired or was deleted") from None
+        raise errors.Gone("the input of this job has expired or was deleted") from None
     disposition = "attachment" if fmt == "pdf" else "inline"
     return Response(
         out.body,
@@ -387,18 +333,16 @@ def _exported(job: Job, result: dict[str, Any], fmt: str) -> Response:
 
 @bp.get("/v1/jobs/<job_id>/image")
 @require_key
-def get_image(job_id: str):  # type: ignore[no-untyped-def]
+@contract("getJobImage", "jobs", "The job's input image as submitted, or one page of a document as a preview image",
+          query=ImageQuery,
+          replies={200: Reply("The input bytes (its own media type), or the page preview (image/jpeg)", media={
+              "image/*": {"type": "string", "contentMediaType": "image/*"},
+              "application/pdf": {"type": "string", "contentMediaType": "application/pdf"}})},
+          errors=(404, 410, 422, 503))
+def get_image(job_id: JobId, query: ImageQuery) -> ResponseReturnValue:
     """The stored input as submitted; with `?page=N` (1-based) page N of a document rendered as a
     small JPEG (api/previews.py: bounded dpi, size, time and memory), for an image job its image."""
-    raw_page = request.args.get("page")
-    page = None
-    if raw_page is not None:
-        try:
-            page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() else 0
-        except ValueError:  # more digits than int() reads
-            page = 0
-        if page < 1:
-            raise ApiProblem(400, "invalid_query", "page must be a page number: 1, 2, 3, ... (1-based)")
+    page = query.page
     job = find_job(job_id)
     total = job.pages_total or 1  # an image is one page
     if page is not None and page > total:
@@ -407,7 +351,7 @@ def get_image(job_id: str):  # type: ignore[no-untyped-def]
     try:
         data = s.blobs.get(job.input.key, bucket=job.input.bucket)
     except BlobNotFound:
-        raise ApiProblem(410, "expired", "the input image has expired or was deleted") from None
+        raise errors.Gone("the input image has expired or was deleted") from None
     headers = {"Cache-Control": "private, max-age=300"}
     if page is None or job.pages_total is None:
         return Response(data, mimetype=job.input.content_type, headers=headers)
@@ -417,102 +361,49 @@ def get_image(job_id: str):  # type: ignore[no-untyped-def]
 
 @bp.delete("/v1/jobs/<job_id>")
 @require_key
-def cancel_job(job_id: str) -> Response:
+@contract("cancelJob", "jobs", "Cancel a queued job or a running document (its pages not yet started); with "
+          "?purge=true delete a finished job and its data", query=CancelQuery,
+          replies={200: Reply("Canceled", JobOut),
+                   204: Reply("Purged: the job, its input and its result are deleted")},
+          errors=(404, 409, 410, 503))
+def cancel_job(job_id: JobId, query: CancelQuery) -> Response:
     s = services()
     job = find_job(job_id)
-    purging = request.args.get("purge", "").lower() in ("1", "true", "yes")
-    job = lifecycle.cancel(s.store, s.outbox, job, purging=purging)
-    if purging:
+    job = lifecycle.cancel(s.store, s.outbox, job, purging=query.purge)
+    if query.purge:
         lifecycle.purge(s.store, s.blobs, job)
         return Response(status=204)
     return jsonify(render_job(job))
 
 
-LIST_PARAMS = {
-    "status",
-    "task",
-    "priority",
-    "batch_id",
-    "needs_review",
-    "created_after",
-    "created_before",
-    "limit",
-    "cursor",
-}
-
-
-def _iso_ms_arg(args: Any, name: str) -> int | None:
-    if name not in args:
-        return None
+def _cursor(text: str) -> tuple[int, str]:
     try:
-        dt = datetime.fromisoformat(args[name].replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiProblem(400, "invalid_query", f"{name} must be an ISO 8601 timestamp") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
-
-
-def _list_filter(args: Any) -> JobFilter:
-    status = needs_review = None
-    if "status" in args:
-        try:
-            status = Status(args["status"])
-        except ValueError:
-            raise ApiProblem(
-                400, "invalid_query", "status must be one of queued, running, succeeded, failed, canceled"
-            ) from None
-    if "needs_review" in args:
-        flag = args["needs_review"].lower()
-        if flag not in ("true", "false"):
-            raise ApiProblem(400, "invalid_query", "needs_review must be true or false")
-        needs_review = flag == "true"
-    task = args.get("task")
-    if task is not None and task not in TASK_NAMES:
-        raise ApiProblem(400, "invalid_query", f"task must be one of {', '.join(TASK_NAMES)}")
-    priority = args.get("priority")
-    if priority is not None and priority not in JOB_QUEUES:
-        raise ApiProblem(400, "invalid_query", "priority must be interactive or bulk")
-    batch_id = args.get("batch_id")
-    if batch_id is not None and not 1 <= len(batch_id) <= 64:
-        raise ApiProblem(400, "invalid_query", "batch_id must be 1-64 characters")
-    return JobFilter(status=status, needs_review=needs_review, task=task, priority=priority, batch_id=batch_id)
+        ms, _, bid = base64.urlsafe_b64decode(text.encode() + b"==").decode().partition(":")
+        before_ms = int(ms)
+    except Exception:
+        raise InvalidQuery("cursor is not valid; use next_cursor from the previous page") from None
+    if not 0 <= before_ms < 2**53:
+        raise InvalidQuery("cursor is not valid; use next_cursor from the previous page")
+    return before_ms, bid
 
 
 @bp.get("/v1/jobs")
 @require_key
-def list_jobs() -> ResponseReturnValue:
-    args = request.args
-    unknown = set(args.keys()) - LIST_PARAMS
-    if unknown:
-        raise ApiProblem(400, "invalid_query", f"unknown query parameter {sorted(unknown)[0]!r}")
-    try:
-        limit = int(args.get("limit", "20"))
-    except ValueError:
-        raise ApiProblem(400, "invalid_query", "limit must be an integer") from None
-    if not 1 <= limit <= 100:
-        raise ApiProblem(400, "invalid_query", "limit must be between 1 and 100")
-    before_ms = before_id = None
-    if "cursor" in args:
-        try:
-            ms, _, bid = base64.urlsafe_b64decode(args["cursor"].encode() + b"==").decode().partition(":")
-            before_ms, before_id = int(ms), bid
-        except Exception:
-            raise ApiProblem(
-                400, "invalid_query", "cursor is not valid; use next_cursor from the previous page"
-            ) from None
-        if not 0 <= before_ms < 2**53:
-            raise ApiProblem(400, "invalid_query", "cursor is not valid; use next_cursor from the previous page")
+@contract("listJobs", "jobs", "The tenant's jobs, newest first, with cursor pagination", query=JobListQuery,
+          replies={200: Reply("One page of jobs", JobList)}, errors=(400,))
+def list_jobs(query: JobListQuery) -> ResponseReturnValue:
+    before_ms, before_id = _cursor(query.cursor) if query.cursor is not None else (None, None)
     jobs = services().store.list_for_tenant(
         tenant(),
-        limit=limit + 1,
+        limit=query.limit + 1,
         before_ms=before_ms,
         before_id=before_id,
-        created_after_ms=_iso_ms_arg(args, "created_after"),
-        created_before_ms=_iso_ms_arg(args, "created_before"),
-        where=_list_filter(args),
+        created_after_ms=query.created_after,
+        created_before_ms=query.created_before,
+        where=JobFilter(status=Status(query.status) if query.status else None, needs_review=query.needs_review,
+                        task=query.task, priority=query.priority, batch_id=query.batch_id),
     )
-    page, more = jobs[:limit], len(jobs) > limit
+    page, more = jobs[: query.limit], len(jobs) > query.limit
     cursor = None
     if more and page:
         last = page[-1]

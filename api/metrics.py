@@ -20,6 +20,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 
+from api.contract import Reply, contract
 from shared import stats
 from shared.broker import ALL_QUEUES
 
@@ -81,6 +82,8 @@ def instrument(app: Flask) -> None:
 
 
 @bp.get("/metrics")
+@contract("metrics", "ops", "Prometheus metrics",
+          replies={200: Reply("Prometheus text format", media={"text/plain": {"type": "string"}})})
 def metrics() -> ResponseReturnValue:
     from flask import current_app
 

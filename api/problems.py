@@ -1,7 +1,9 @@
 """RFC 9457 problem+json for every error the gateway answers; never a stack trace.
 
-The domain raises ``shared.errors`` exceptions and knows nothing of HTTP; ``DOMAIN_STATUS`` below
-is the one place where they become status codes.
+The domain raises ``shared.errors`` exceptions and knows nothing of HTTP; ``STATUS`` below is the
+one place where they (and the gateway's own, declared here and beside the blueprints that raise
+them) become status codes. ``catalogue()`` lists every code per status, with the meaning its class's
+docstring gives: /openapi.json is written from it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from shared import errors
 from shared.blobs import BlobStoreError
 from shared.images import ImageRejected
+from shared.jsonlimits import JsonTooDeep
 
 log = logging.getLogger("ocrq.api")
 
@@ -60,53 +63,208 @@ def problem_response(p: ApiProblem) -> Response:
     return resp
 
 
-def from_validation(err: ValidationError, *, prefix: str = "") -> ApiProblem:
-    errors = [
-        {"field": prefix + ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "invalid")}
-        for e in err.errors(include_url=False)
-    ]
-    first = errors[0] if errors else {"field": "", "message": "invalid"}
-    detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-    return ApiProblem(422, "validation_error", detail, title="Invalid request", errors=errors)
+# ------------------------------------------------------------------ the gateway's own problems
+# Every code a client can get is declared once, as a class: the domain's in shared/ (shared.errors and
+# the modules that raise them), the gateway's below and beside the blueprint that raises them. Its
+# status comes from STATUS (the class it derives from), its meaning from its docstring; catalogue()
+# lists them per status for /openapi.json.
+class GatewayError(errors.OcrqError):
+    """An error only the gateway answers (authentication, rate limits, requests it cannot read)."""
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None,
+                 errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message, errors=errors)
+        self.headers = headers or {}
 
 
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    410: "gone",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "unprocessable",
-    429: "too_many_requests",
-    503: "unavailable",
-}
+class Unauthorized(GatewayError):
+    """The API key is missing, unknown or revoked."""
+
+    code = "unauthorized"
+
+
+class RateLimited(GatewayError):
+    """Too many requests for this API key: retry after Retry-After seconds."""
+
+    code = "rate_limited"
+
+
+class MethodNotAllowed(GatewayError):
+    """The path exists but not with this method (Allow lists those it has)."""
+
+    code = "method_not_allowed"
+
+
+class NotAcceptable(GatewayError):
+    """No representation matches the Accept header."""
+
+    code = "not_acceptable"
+
+
+class InternalError(GatewayError):
+    """An unexpected error; it has been logged (never a stack trace in the answer)."""
+
+    code = "internal_error"
+
+
+class InvalidQuery(errors.InvalidRequest):
+    """A query parameter is malformed, out of range, unknown, or given twice."""
+
+    code = "invalid_query"
+
+
+class InvalidWait(errors.InvalidRequest):
+    """`wait` is not a number of seconds from 0 to the long-poll cap."""
+
+    code = "invalid_wait"
+
+
+class MalformedJson(errors.InvalidRequest):
+    """The body, or a JSON-valued form field, is not the JSON object asked for."""
+
+    code = "malformed_json"
+
+
+class MissingFile(errors.InvalidRequest):
+    """A multipart upload without its file part."""
+
+    code = "missing_file"
+
+
+class UnknownTask(errors.InvalidRequest):
+    """The task is not one ocrq knows."""
+
+    code = "unknown_task"
+
+
+class TaskNotSupported(errors.InvalidRequest):
+    """The configured engine cannot do this task (refused before anything is queued)."""
+
+    code = "unsupported_task"
+
+
+class InvalidTaskParams(errors.InvalidRequest):
+    """The task's parameters do not fit it (fields, target_lang, instruction)."""
+
+    code = "invalid_task_params"
+
+
+class BucketNotAllowed(errors.Forbidden):
+    """This tenant may not read or write that bucket."""
+
+    code = "bucket_not_allowed"
+
+
+class ServiceUnavailable(errors.Unavailable):
+    """The job store (Redis) is unreachable."""
+
+    code = "service_unavailable"
 
 
 # Most specific first: the first class an error is an instance of decides its status.
-DOMAIN_STATUS: tuple[tuple[type[errors.OcrqError], int], ...] = (
+STATUS: tuple[tuple[type[errors.OcrqError], int], ...] = (
     (errors.ValidationFailed, 422),
     (errors.InvalidRequest, 400),
+    (Unauthorized, 401),
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
+    (MethodNotAllowed, 405),
+    (NotAcceptable, 406),
     (errors.Conflict, 409),
     (errors.Gone, 410),
     (errors.TooLarge, 413),
     (errors.UnsupportedMedia, 415),
     (errors.Unprocessable, 422),
+    (RateLimited, 429),
+    (InternalError, 500),
     (errors.Unavailable, 503),
 )
+# The domain's classes alone (kept under its old name for whoever imported it).
+DOMAIN_STATUS = tuple((cls, st) for cls, st in STATUS if cls.__module__ == errors.__name__)
+
+# shared.images.ImageRejected is no OcrqError (it carries its own status; issue 23 item 5): its codes.
+IMAGE_REJECTIONS: dict[str, tuple[int, str]] = {
+    "empty_file": (400, "The file (or object) is empty."),
+    "too_many_pixels": (413, "The image has more pixels than OCRQ_MAX_PIXELS."),
+    "too_many_frames": (413, "The image has more frames than OCRQ_MAX_FRAMES."),
+    "unsupported_media_type": (415, "Not an image of an allowed type (OCRQ_ALLOWED_TYPES), nor a PDF or TIFF."),
+    "invalid_image": (422, "The image header cannot be read."),
+    "corrupt_image": (422, "The image cannot be decoded: truncated or corrupt."),
+    "unreadable_shape": (422, "A side is below OCRQ_MIN_SIDE_PX or the aspect ratio over OCRQ_MAX_ASPECT."),
+}
+
+# A werkzeug HTTPException (routing, body limits) by status; any other status is http_error.
+_HTTP_CLASSES: dict[int, type[errors.OcrqError]] = {
+    cls_status: cls for cls, cls_status in reversed(STATUS)
+    if cls in (errors.InvalidRequest, Unauthorized, errors.Forbidden, errors.NotFound, MethodNotAllowed,
+               NotAcceptable, errors.Conflict, errors.Gone, errors.TooLarge, errors.UnsupportedMedia,
+               errors.Unprocessable, RateLimited, errors.Unavailable)
+}
 
 
-# A document refused at submit (shared/documents.py), by its stable code; any other code is 422.
+def status_of(cls: type[errors.OcrqError]) -> int | None:
+    return next((st for base, st in STATUS if issubclass(cls, base)), None)
+
+
+def _declared(root: type[errors.OcrqError]) -> list[type[errors.OcrqError]]:
+    out, todo = [], [root]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        # the project's own (a test's or a worker's subclass is no answer of the gateway)
+        if "code" in vars(cls) and cls.__module__.split(".")[0] in ("shared", "api"):
+            out.append(cls)
+    return sorted(out, key=lambda c: (c.__module__, c.__qualname__))
+
+
+def _meaning(cls: type) -> str:
+    return " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+
+
+def problem_classes() -> dict[str, type[errors.OcrqError]]:
+    """code -> its class, for codes with one class (validation answers with these by code)."""
+    found: dict[str, type[errors.OcrqError]] = {}
+    for cls in _declared(errors.OcrqError):
+        found.setdefault(cls.code, cls)
+    return found
+
+
+def catalogue() -> dict[int, dict[str, str]]:
+    """Every problem code a client can get, per status, with its meaning."""
+    out: dict[int, dict[str, str]] = {}
+    for cls in _declared(errors.OcrqError):
+        status = status_of(cls)
+        if status is not None:
+            out.setdefault(status, {}).setdefault(cls.code, _meaning(cls))
+    for code, (status, meaning) in IMAGE_REJECTIONS.items():
+        out.setdefault(status, {}).setdefault(code, meaning)
+    return {st: dict(sorted(codes.items())) for st, codes in sorted(out.items())}
+
+
+def raise_as(cls: type[errors.OcrqError], detail: str, errors_: list[dict[str, Any]] | None = None) -> None:
+    """Raise ``cls`` with this detail, whatever its own constructor takes."""
+    err = cls.__new__(cls)
+    errors.OcrqError.__init__(err, detail, errors=errors_)
+    raise err
+
+
+def from_validation(err: ValidationError, *, prefix: str = "") -> ApiProblem:
+    errors_ = [
+        {"field": prefix + ".".join(str(p) for p in e.get("loc", ())),
+         "message": e.get("msg", "invalid").removeprefix("Value error, ")}
+        for e in err.errors(include_url=False)
+    ]
+    first = errors_[0] if errors_ else {"field": "", "message": "invalid"}
+    detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return ApiProblem(422, "validation_error", detail, title="Invalid request", errors=errors_)
+
+
 def from_domain(err: errors.OcrqError) -> ApiProblem:
-    status = next((st for cls, st in DOMAIN_STATUS if isinstance(err, cls)), 500)
+    status = status_of(type(err)) or 500
     headers = {"Retry-After": str(err.retry_after_s)} if err.retry_after_s else {}
-    return ApiProblem(status, err.code, err.message, headers=headers, errors=err.errors)
+    headers.update(getattr(err, "headers", {}))
+    title = "Invalid request" if err.code == "validation_error" else None
+    return ApiProblem(status, err.code, err.message, title=title, headers=headers, errors=err.errors)
 
 
 class _OutageLog:
@@ -137,19 +295,18 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(ImageRejected)
     def _image(err: ImageRejected) -> Response:
-        return problem_response(ApiProblem(err.status, err.code, err.message))
+        status = IMAGE_REJECTIONS.get(err.code, (err.status, ""))[0]
+        return problem_response(ApiProblem(status, err.code, err.message))
 
     @app.errorhandler(BlobStoreError)
     def _storage(err: BlobStoreError) -> Response:
         _outage("storage", err)
-        return problem_response(ApiProblem(503, "storage_unavailable", "storage is unavailable; retry shortly",
-                                           headers={"Retry-After": "2"}))
+        return problem_response(from_domain(errors.StorageUnavailable()))
 
     @app.errorhandler(redis.RedisError)
     def _redis(err: redis.RedisError) -> Response:
         _outage("redis", err)
-        return problem_response(ApiProblem(503, "service_unavailable", "the job store is unavailable; retry shortly",
-                                           headers={"Retry-After": "2"}))
+        return problem_response(from_domain(ServiceUnavailable("the job store is unavailable; retry shortly")))
 
     @app.errorhandler(ApiProblem)
     def _api_problem(err: ApiProblem) -> Response:
@@ -158,7 +315,7 @@ def install(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:
         status = err.code or 500
-        code = _HTTP_CODES.get(status, "http_error")
+        code = _HTTP_CLASSES[status].code if status in _HTTP_CLASSES else "http_error"
         detail = err.description or code
         if status == 413:
             detail = "the request body is larger than the upload limit"
@@ -168,9 +325,9 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(RecursionError)
     def _too_deep(err: RecursionError) -> Response:  # a nesting bound missed somewhere: still the client's input
-        return problem_response(ApiProblem(400, "json_too_deep", "the request is nested too deeply"))
+        return problem_response(from_domain(JsonTooDeep("the request is nested too deeply")))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem_response(ApiProblem(500, "internal_error", "an internal error occurred; it has been logged"))
+        return problem_response(from_domain(InternalError("an internal error occurred; it has been logged")))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.context import services, tenant
-from api.problems import ApiProblem
+from shared.errors import UnsafeWebhookUrl
 
 
 def check_webhook_url(url: str, *, field: str = "webhook_url", ensure_secret: bool = True) -> None:
@@ -20,7 +20,7 @@ def check_webhook_url(url: str, *, field: str = "webhook_url", ensure_secret: bo
         check_url(url, allow_http=st.webhook_allow_http, allow_cidrs=parse_allowlist(st.webhook_allow_private),
                   resolver=resolver_for(st.webhook_dns))
     except UnsafeUrl as err:
-        raise ApiProblem(400, "unsafe_webhook_url", f"{field} refused: {err}") from None
+        raise UnsafeWebhookUrl(f"{field} refused: {err}") from None
     if ensure_secret:
         from shared.webhooks.endpoints import EndpointStore
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.api_schemas import JobOut, QualityOut
+from shared.api_schemas.jobs import JobOut, QualityOut
 from shared.jobs.model import Job, iso_ms
 from shared.results import OcrResult
 
