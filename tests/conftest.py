@@ -130,6 +130,14 @@ class Service:
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.api_key}"}
 
+    def blob_store(self):  # type: ignore[no-untyped-def]
+        """The service's own blob store (S3 or a folder), opened from its settings: what it stored."""
+        from shared.blobs import open_blob_store
+        from shared.settings import Settings, load_settings
+
+        fields = {k.removeprefix("OCRQ_").lower(): v for k, v in self.env.items() if k.startswith("OCRQ_")}
+        return open_blob_store(load_settings(**{k: v for k, v in fields.items() if k in Settings.model_fields}))
+
     def submit(
         self,
         path: Path | bytes,

@@ -9,7 +9,6 @@ failing when the loop's positions are off by one.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,13 +93,13 @@ def test_left_padded_batch_of_three_equals_eager_generate(
 def test_requests_joining_mid_decode_each_equal_their_batch_of_one_run(
     tiny: Path, alone: list[tuple[list[int], bool]]
 ) -> None:
-    # Two slots, five requests from five threads arriving at different times: the later ones are
-    # prefilled into a slot freed mid-decode while the other slot keeps decoding.
+    # Two slots, five requests from five threads at once: two decode together, and as each answer
+    # ends (their lengths differ) the next request is prefilled into its slot while the other keeps
+    # decoding.
     engine = HunyuanEngine.load(str(tiny), decoder="slots", max_new_tokens=CAP, slots=2, slot_tokens=1024)
     got: dict[int, object] = {}
 
     def submit(i: int, req: EngineRequest) -> None:
-        time.sleep(0.01 * i)
         got[i] = engine.generate_ids([req])[0]
 
     threads = [threading.Thread(target=submit, args=(i, r)) for i, r in enumerate(requests())]

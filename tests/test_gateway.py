@@ -13,6 +13,8 @@ import pytest
 import redis
 import requests
 
+from shared.blobs import input_key
+
 FINAL = ("succeeded", "failed", "canceled")
 
 
@@ -264,11 +266,10 @@ def test_cancel_a_queued_job_and_the_worker_skips_it(make_service):
         assert _get(svc, f"/v1/jobs/{second}{path}").status_code == 404
     assert not rc.exists(f"ocrq:job:{second}")
     assert second not in [j["id"] for j in _get(svc, "/v1/jobs").json()["items"]]
-    from pathlib import Path
-
-    blobs = Path(svc.env["OCRQ_STORAGE_URL"].removeprefix("file://")) / "ocrq"
-    assert not (blobs / result_key).exists()
-    assert not list((blobs / "inputs" / svc.tenant).glob(done["input"]["sha256"]))
+    # Gone from the service's S3 store itself (the result and the input), not from some local folder.
+    store = svc.blob_store()
+    assert [b.key for b in store.list(result_key)] == []
+    assert [b.key for b in store.list(input_key(svc.tenant, done["input"]["sha256"]))] == []
 
 
 # ------------------------------------------------------------------ list
