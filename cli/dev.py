@@ -45,6 +45,7 @@ from shared.settings import load_settings
 DEV_TENANT = "dev"
 DEV_BUCKET = "scans"  # a folder of the local store the dev key may backfill
 START_TIMEOUT_S = 120.0  # the worker loads its engine before it is ready
+DEV_WEBHOOK_TARGETS = "127.0.0.0/8,::1/128"  # loopback: a receiver on this very machine
 
 
 class StartFailed(Exception):
@@ -82,6 +83,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         OCRQ_REDIS_URL=redis_url,
         OCRQ_STORAGE_URL=f"file://{data / 'blobs'}",
         OCRQ_WEBHOOK_ALLOW_HTTP="true",
+        # One machine by definition: a webhook receiver on it (the WMS under development) is allowed.
+        OCRQ_WEBHOOK_ALLOW_PRIVATE=os.environ.get("OCRQ_WEBHOOK_ALLOW_PRIVATE") or DEV_WEBHOOK_TARGETS,
         OCRQ_PUBLIC_URL=url,
         OCRQ_INSTANCE_TOKEN=token,
         OCRQ_METRICS_PORT=str(worker_health_port),
@@ -119,6 +122,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         f"  API key  {clear}  (saved to {_short(cfg)} for {ocrq})\n"
         f"  engine   {settings.engine}, one CPU worker;  redis 127.0.0.1:{redis_port};  data {_short(data)}\n"
         f"  bucket   s3://{DEV_BUCKET} is the folder {_short(bucket_dir)} (the dev key may backfill it)\n"
+        f"  webhooks may target {env['OCRQ_WEBHOOK_ALLOW_PRIVATE']} (this machine; http allowed)\n"
         f"  try      {ocrq} submit examples/receipt.jpg --wait\n"
         f"Ctrl-C stops everything.\n",
         flush=True,

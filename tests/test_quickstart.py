@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = "<!-- quickstart:"
@@ -71,6 +72,13 @@ def test_readme_quick_start_runs_verbatim_in_a_fresh_clone(clone: Path, tmp_path
             assert dev.poll() is None, (tmp_path / "dev.log").read_text()
             assert time.monotonic() < deadline, "no banner in 180 s:\n" + (tmp_path / "dev.log").read_text()
             time.sleep(0.5)
+        # A WMS under development receives webhooks on this machine: allowed by `ocrq dev`, and said so.
+        banner = (tmp_path / "dev.log").read_text()
+        assert "webhooks may target 127.0.0.0/8" in banner, banner
+        key = re.search(r"API key\s+(\S+)", banner).group(1)
+        hook = requests.post(f"http://127.0.0.1:{free}/v1/webhooks", headers={"Authorization": f"Bearer {key}"},
+                             json={"url": "http://127.0.0.1:9/wms/ocr-events"}, timeout=30)
+        assert hook.status_code == 201, hook.text
         commands = readme_commands((clone / "README.md").read_text())
         assert len(commands) >= 3
         for command in commands:

@@ -274,3 +274,17 @@ def test_hosts_mode_refuses_a_name_not_in_the_hosts_file_and_checks_listed_ones(
     assert check_url("https://wms/hook", resolver=resolver, allow_cidrs=["10.1.0.0/16"]).ip == "10.1.2.3"
     assert ssrf.resolver_for("hosts") is ssrf.hosts_file_resolver
     assert ssrf.resolver_for("system") is ssrf.system_resolver
+
+
+def test_a_refusal_names_the_setting_that_would_allow_a_trusted_receiver() -> None:
+    # An integrator's receiver on this machine or the LAN: the 400 says how an operator allows it.
+    with pytest.raises(UnsafeUrl) as loop:
+        check("http://127.0.0.1:8080/hook")
+    assert "loopback" in str(loop.value) and "adds 127.0.0.1/32 to OCRQ_WEBHOOK_ALLOW_PRIVATE" in str(loop.value)
+    with pytest.raises(UnsafeUrl) as lan:
+        check("http://10.1.2.3/hook")
+    assert "adds 10.1.2.3/32 to OCRQ_WEBHOOK_ALLOW_PRIVATE" in str(lan.value)
+    # Cloud metadata and other link-local targets get no such hint: no operator should allow them.
+    with pytest.raises(UnsafeUrl) as meta:
+        check("http://169.254.169.254/latest/meta-data/")
+    assert "OCRQ_WEBHOOK_ALLOW_PRIVATE" not in str(meta.value)

@@ -305,7 +305,11 @@ def _check_address(addr: IPAddress, allowed: list[IPNetwork]) -> None:
         reason = _blocked_reason(candidate)
         if reason is not None:
             shown = str(addr) if candidate == addr else f"{addr} (embeds {candidate})"
-            raise UnsafeUrl(f"address {shown} is {reason}")
+            hint = ""
+            if reason in ("loopback", "private"):  # a receiver an operator may trust; never link-local
+                own = f"{candidate}/{candidate.max_prefixlen}"
+                hint = f"; an operator who trusts it adds {own} to OCRQ_WEBHOOK_ALLOW_PRIVATE"
+            raise UnsafeUrl(f"address {shown} is {reason}{hint}")
 
 
 def _in_allowlist(addr: IPAddress, allowed: list[IPNetwork]) -> bool:
