@@ -201,3 +201,18 @@ def test_the_job_list_filters_by_task_priority_and_creation_time(gw: Gateway) ->
     assert ids("batch_id=bat_none") == []
     problem(gw.client.get("/v1/jobs?task=nope", headers=gw.headers), 400, "invalid_query")  # type: ignore[attr-defined]
     problem(gw.client.get("/v1/jobs?created_before=yesterday", headers=gw.headers), 400, "invalid_query")  # type: ignore[attr-defined]
+
+
+def test_the_result_of_an_unfinished_job_is_404_retry_after_and_the_docs_say_so(gw: Gateway) -> None:
+    job = gw.submit(imaging.jpeg()).get_json()
+    waiting = gw.client.get(f"/v1/jobs/{job['id']}/result", headers=gw.headers)  # type: ignore[attr-defined]
+    problem(waiting, 404, "result_not_available")
+    assert waiting.headers["Retry-After"].isdigit()
+    gw.client.delete(f"/v1/jobs/{job['id']}", headers=gw.headers)  # type: ignore[attr-defined]
+    never = gw.client.get(f"/v1/jobs/{job['id']}/result", headers=gw.headers)  # type: ignore[attr-defined]
+    problem(never, 409, "result_not_available")
+    # docs/api.md tells integrators the same two answers (it once said 409 while unfinished).
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
+    sentence = " ".join(docs[docs.index("`GET /v1/jobs/<id>/result` (the result document alone"):].split("),")[0].split())
+    assert "`404 result_not_available` with `Retry-After` while the job is queued or running" in sentence
+    assert "`409 result_not_available` once it failed or was canceled" in sentence
