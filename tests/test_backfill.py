@@ -662,3 +662,22 @@ def test_prefix_of_jpegs_a_pdf_and_a_tiff_on_s3_completes_with_page_counts_and_s
     assert sorted(r["key"] for r in rows) == sorted([*items, "mixed/locked.pdf"])
     assert all(r["outputs"] == [f"{src}/ocr/{r['key']}.json", f"{src}/ocr/{r['key']}.pdf"]
                for r in rows if r["status"] == "succeeded")
+
+
+def test_the_batch_rate_and_eta_stay_steady_when_items_finish_in_bursts():
+    # A window of jobs ends together, then the next is queued: 20 items every 10 s (2 items/s),
+    # with the planner sampling every 2 s. The rate must neither read 0.0 between bursts nor swing.
+    from workers.planner import rate_window
+
+    items = secs = 0.0
+    rates = []
+    for tick in range(1, 151):  # 300 s
+        items, secs = rate_window(items, secs, 20 if tick % 5 == 0 else 0, 2.0)
+        if tick >= 5:  # from the first burst on
+            rates.append(items / secs)
+    steady = rates[26:]  # after the first minute
+    assert min(rates) > 0 and max(rates) / min(rates) < 2.5  # never 0.0, never a 100x swing
+    assert 1.8 < sum(steady) / len(steady) < 2.2  # the true 2 items/s
+    assert max(steady) / min(steady) < 1.3  # so the ETA (remaining / rate) moves by under a third
+    items, secs = rate_window(items, secs, 0, 300.0)
+    assert items / secs < 0.01  # a batch that truly stopped decays to nothing

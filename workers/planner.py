@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import secrets
 import socket
@@ -333,10 +334,10 @@ class Planner:
         if now - ts < 2000:
             return
         done = sum(b.n(k) for k in ("succeeded", "failed", "skipped", "canceled"))
-        inst = (done - b.n("rate_done")) * 1000 / (now - ts)
-        prev = float(b.raw.get("rate") or 0)
-        rate = inst if prev == 0 else 0.5 * prev + 0.5 * inst
-        self.r.hset(bkey(b.id), mapping={"rate": f"{rate:.4f}", "rate_ts": str(now), "rate_done": str(done)})
+        items, secs = rate_window(float(b.raw.get("rate_items") or 0), float(b.raw.get("rate_secs") or 0),
+                                  done - b.n("rate_done"), (now - ts) / 1000)
+        self.r.hset(bkey(b.id), mapping={"rate": f"{items / secs:.4f}", "rate_items": f"{items:.4f}",
+                                         "rate_secs": f"{secs:.4f}", "rate_ts": str(now), "rate_done": str(done)})
 
     def _flush_ledger(self, b: Batch, *, final: bool) -> None:
         lkey = bkey(b.id, "ledger")
@@ -438,3 +439,20 @@ def stop_planner_thread() -> None:
     global _thread
     _stop.set()
     _thread = None
+
+
+RATE_TAU_S = 60.0  # the batch rate's memory: completions of the last minute or so count most
+
+
+def rate_window(items: float, seconds: float, finished: int, elapsed_s: float,
+                tau_s: float = RATE_TAU_S) -> tuple[float, float]:
+    """The batch rate's sliding window, (items, seconds) both decayed by ``exp(-elapsed/tau)``:
+    the rate is items / seconds, completions weighted by how recent they are.
+
+    Completions come in bursts (a window of jobs ends together, then the next is queued): a rate
+    from the last 2 s alone read 0.0 between bursts and the ETA swung from seconds to most of an
+    hour. Decaying the time with the items keeps the first minutes honest too (no burst read as
+    the rate of the whole run), and a batch that truly stops still decays towards 0.
+    """
+    keep = math.exp(-max(0.0, elapsed_s) / tau_s)
+    return keep * items + finished, keep * seconds + max(0.0, elapsed_s)
