@@ -1,7 +1,9 @@
 """`ocrq submit` and `ocrq status`: a small HTTP client of the gateway.
 
 Where to connect comes from --url / OCRQ_URL and OCRQ_API_KEY, else from the file `ocrq dev`
-writes (OCRQ_CLIENT_CONFIG, default ~/.config/ocrq/client.json).
+writes: OCRQ_CLIENT_CONFIG when set, else the nearest `var/client.json` from the working directory
+up (the dev instance of this checkout: its data dir), else ~/.config/ocrq/client.json (the last
+`ocrq dev` started anywhere). Two checkouts each running `ocrq dev` so keep their own keys.
 """
 
 from __future__ import annotations
@@ -23,21 +25,43 @@ from cli.output import add_output_args, output_format, refuses_binary_to_termina
 FINAL = {"succeeded", "failed", "canceled"}
 
 
+LOCAL_CONFIG = Path("var") / "client.json"  # under `ocrq dev`'s default --data-dir
+
+
 def config_path() -> Path:
-    return Path(os.environ.get("OCRQ_CLIENT_CONFIG") or Path.home() / ".config" / "ocrq" / "client.json")
+    """Where the client settings are read from (see the module docstring for the order)."""
+    if os.environ.get("OCRQ_CLIENT_CONFIG"):
+        return Path(os.environ["OCRQ_CLIENT_CONFIG"])
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / LOCAL_CONFIG).is_file():
+            return folder / LOCAL_CONFIG
+    return _global_config()
 
 
-def write_client_config(url: str, api_key: str, *, redis_url: str = "") -> Path:
-    """Save where the dev instance is: its gateway and key (for submit/status), its Redis (for keys)."""
-    path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _global_config() -> Path:
+    return Path.home() / ".config" / "ocrq" / "client.json"
+
+
+def write_client_config(url: str, api_key: str, *, redis_url: str = "", data_dir: Path | None = None) -> Path:
+    """Save where a dev instance is: its gateway and key (for submit/status), its Redis (for keys).
+
+    Written into the instance's data dir (found again from the checkout) and as the user-wide
+    default; with OCRQ_CLIENT_CONFIG set, to that file alone. Returns the instance's own file.
+    """
     doc = {"url": url, "api_key": api_key, **({"redis_url": redis_url} if redis_url else {})}
-    # Created 0600 before the key is written into it.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(doc, indent=2))
-    path.chmod(0o600)
-    return path
+    if os.environ.get("OCRQ_CLIENT_CONFIG"):
+        targets = [Path(os.environ["OCRQ_CLIENT_CONFIG"])]
+    else:
+        targets = ([data_dir / "client.json"] if data_dir is not None else []) + [_global_config()]
+    for path in targets:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before the key is written into it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(doc, indent=2))
+        path.chmod(0o600)
+    return targets[0]
 
 
 def read_client_config() -> dict[str, str]:
@@ -49,10 +73,17 @@ def read_client_config() -> dict[str, str]:
     return {k: v for k, v in saved.items() if isinstance(v, str)} if isinstance(saved, dict) else {}
 
 
+NO_KEY = ("no API key: run `ocrq dev` (it saves its key for this checkout) or set OCRQ_API_KEY "
+          "(and OCRQ_URL for a gateway elsewhere)")
+
+
 def resolve(url: str | None, key: str | None) -> tuple[str, str]:
+    """(gateway URL, API key); exits with what to do when there is no key at all."""
     saved = read_client_config()
     url = url or os.environ.get("OCRQ_URL") or saved.get("url") or "http://127.0.0.1:8080"
     key = key or os.environ.get("OCRQ_API_KEY") or saved.get("api_key") or ""
+    if not key:
+        raise SystemExit(f"ocrq: {NO_KEY}")
     return url.rstrip("/"), key
 
 
@@ -88,9 +119,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _problem_text(resp: requests.Response) -> str:
     try:
         body = resp.json()
-        return f"{resp.status_code} {body.get('title', '')}: {body.get('detail', '')}"
+        text = f"{resp.status_code} {body.get('title', '')}: {body.get('detail', '')}"
     except ValueError:
-        return f"{resp.status_code} {resp.reason}"
+        text = f"{resp.status_code} {resp.reason}"
+    if resp.status_code == 401:  # in the CLI's words, not HTTP's
+        text += f" (the API key was refused; {NO_KEY.removeprefix('no API key: ')})"
+    return text
 
 
 def _request(method: str, url: str, key: str, *, attempts: int = 4, **kw: Any) -> requests.Response:

@@ -115,7 +115,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _stop(procs)
         return 130
-    cfg = write_client_config(url, clear, redis_url=redis_url)
+    cfg = write_client_config(url, clear, redis_url=redis_url, data_dir=data)
     ocrq = _ocrq_command()
     print(
         f"\nocrq dev is up: {url}  (web console at {url}/)\n"
