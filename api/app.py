@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, *, send_job: SendJob | None = N
         MAX_FORM_MEMORY_SIZE=body_max,
         MAX_FORM_PARTS=32,
         JSON_SORT_KEYS=False,
+        OCRQ_UPLOAD_LIMIT=settings.max_upload_bytes,  # what a 413 names (the body limit adds form overhead)
     )
     client = connect(settings.redis_url, "ocrq-api")
     store = JobStore(client, settings.retention_s)

@@ -18,7 +18,7 @@ from api.auth import require_key
 from api.context import services, tenant
 from api.contract import Reply, contract
 from api.inputs import find_job, load_result, parse_spec
-from api.problems import BucketNotAllowed, InvalidQuery
+from api.problems import BucketNotAllowed, InvalidQuery, mib
 from api.webhook_guard import check_webhook_url
 from shared import errors, result_formats
 from shared.api_schemas.jobs import (
@@ -86,9 +86,10 @@ def _common(opts: JobOptions) -> tuple[str, dict[str, Any], str | None]:
 
 
 def _read_upload(upload: Any) -> bytes:
-    data: bytes = upload.read(services().settings.max_upload_bytes + 1)
-    if len(data) > services().settings.max_upload_bytes:
-        raise errors.TooLarge("the image is larger than the upload limit")
+    limit = services().settings.max_upload_bytes
+    data: bytes = upload.read(limit + 1)
+    if len(data) > limit:
+        raise errors.TooLarge(f"the file is larger than the upload limit of {mib(limit)}")
     return data
 
 

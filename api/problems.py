@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import redis
-from flask import Flask, Response, json, request
+from flask import Flask, Response, current_app, json, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -318,7 +318,8 @@ def install(app: Flask) -> None:
         code = _HTTP_CLASSES[status].code if status in _HTTP_CLASSES else "http_error"
         detail = err.description or code
         if status == 413:
-            detail = "the request body is larger than the upload limit"
+            limit = current_app.config.get("OCRQ_UPLOAD_LIMIT")
+            detail = "the request body is larger than the upload limit" + (f" of {mib(limit)}" if limit else "")
         # Keep the exception's own headers (405 must carry Allow, RFC 9110), not its HTML body's.
         headers = {k: v for k, v in err.get_headers() if k.lower() not in ("content-type", "content-length")}
         return problem_response(ApiProblem(status, code, detail, title=err.name, headers=headers))
@@ -331,3 +332,9 @@ def install(app: Flask) -> None:
     def _unexpected(err: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem_response(from_domain(InternalError("an internal error occurred; it has been logged")))
+
+
+def mib(n: int) -> str:
+    """A byte limit as people read it in an error: '20 MiB (20971520 bytes)', '200 KiB (204800 bytes)'."""
+    size = f"{n / 2**20:.3g} MiB" if n >= 2**20 else f"{n / 2**10:.3g} KiB"
+    return f"{size} ({n} bytes)"

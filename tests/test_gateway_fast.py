@@ -216,3 +216,18 @@ def test_the_result_of_an_unfinished_job_is_404_retry_after_and_the_docs_say_so(
     sentence = " ".join(docs[docs.index("`GET /v1/jobs/<id>/result` (the result document alone"):].split("),")[0].split())
     assert "`404 result_not_available` with `Retry-After` while the job is queued or running" in sentence
     assert "`409 result_not_available` once it failed or was canceled" in sentence
+
+
+def test_a_413_states_the_upload_limit(redis_db: str, tmp_path: Path) -> None:
+    settings = load_settings(redis_url=redis_db, storage_url=f"file://{tmp_path / 'blobs'}",
+                             max_upload_bytes=200 * 1024)
+    app = create_app(settings, send_job=lambda job_id, queue: None)
+    key = KeyStore(redis.Redis.from_url(redis_db)).create("acme", "test")[0]
+    client, headers = app.test_client(), {"Authorization": f"Bearer {key}"}
+    over_file = imaging.jpeg() + b"\0" * (210 * 1024)  # the file part is over, the body still under
+    over_body = imaging.jpeg() + b"\0" * (400 * 1024)  # refused before the form is parsed
+    for data in (over_file, over_body):
+        resp = client.post("/v1/jobs", data={"file": (io.BytesIO(data), "big.jpg")}, headers=headers,
+                           content_type="multipart/form-data")
+        body = problem(resp, 413, "payload_too_large")
+        assert "200 KiB (204800 bytes)" in body["detail"], body
