@@ -481,6 +481,12 @@ def test_manifest_failures_listed_with_reasons_retry_and_batch_completed_webhook
         rx.secrets["/batches"] = requests.post(
             f"{svc.url}/v1/webhooks/default-secret", headers=svc.headers(), timeout=10
         ).json()["secret"]
+        # A WMS endpoint with the default subscription, and a back-office one that asks for each item.
+        for path, events in (("/all", None), ("/items", ["batch.item.succeeded", "batch.item.failed"])):
+            ep = requests.post(f"{svc.url}/v1/webhooks", headers=svc.headers(), timeout=10,
+                               json={"url": rx.url(path), **({"events": events} if events else {})})
+            assert ep.status_code == 201, ep.text
+            rx.secrets[path] = ep.json()["secret"]
         _upload_many(
             s3,
             src,
@@ -556,6 +562,23 @@ def test_manifest_failures_listed_with_reasons_retry_and_batch_completed_webhook
         ev = json.loads(seen[0].body)
         assert ev["type"] == "batch.completed" and ev["data"]["batch"]["id"] == bid
         assert ev["data"]["batch"]["status"] == "completed" and ev["data"]["batch"]["counts"]["failed"] == 3
+        # Per item: only to the endpoint that asked, each pointing at a result that exists (the item's
+        # job record is gone by now: a job.succeeded link would answer 404).
+        deadline = time.monotonic() + 30
+        while len(rx.accepted("/items")) < 7 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        items = [json.loads(x.body) for x in rx.accepted("/items")]
+        assert sorted(e["type"] for e in items) == ["batch.item.failed"] * 3 + ["batch.item.succeeded"] * 4, items
+        for e in items:
+            item = e["data"]["item"]
+            assert e["data"]["batch_id"] == bid
+            if e["type"] == "batch.item.succeeded":
+                bucket, key = item["result"].split("/", 1)
+                assert json.loads(s3.get_object(bucket, key).read())["text"].strip()
+            else:
+                assert item["error"]["code"] in ("input_missing", "unsupported_media_type", "duplicate_key")
+        # The default subscription gets the batch's end, not a job.* per archived scan.
+        assert [json.loads(x.body)["type"] for x in rx.accepted("/all")] == ["batch.completed"]
     finally:
         rx.stop()
     # the missing scan turns up; retry-failed re-queues what can be retried (not the duplicate)

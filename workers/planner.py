@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import redis
 
 from shared import keys
-from shared.batches.accounting import Accountant, failure_json, ledger_row
+from shared.batches.accounting import Accountant, emit_item_event, failure_json, ledger_row
 from shared.batches.control import batch_view
 from shared.batches.dedup import Transient, classify
 from shared.batches.lua import Scripts
@@ -215,15 +215,18 @@ class Planner:
         item.pages = v.pages if v.kind != "fail" else None  # what it counts in the batch's page counters
         if v.kind == "skip":
             row = ledger_row(b, item, "skipped", sha256=v.sha256)
-            return int(
+            advanced = int(
                 self.scripts.advance(
                     keys=lua_keys, args=[expected, new_cursor, "skip", "", "", row, "", "", *flags, v.pages]
                 )
             )
+            if advanced == 1:
+                emit_item_event(self.acct.outbox, b, item, row)
+            return advanced
         if v.kind == "fail":
             err = {"code": v.code, "message": v.message}
             row = ledger_row(b, item, "failed", sha256=v.sha256, error=err)
-            return int(
+            advanced = int(
                 self.scripts.advance(
                     keys=lua_keys,
                     args=[
@@ -240,6 +243,9 @@ class Planner:
                     ],
                 )
             )
+            if advanced == 1:
+                emit_item_event(self.acct.outbox, b, item, row)
+            return advanced
         assert v.input is not None
         job_id = b.job_id(item.id, rnd)
         job = self.store.get(job_id)
@@ -305,7 +311,7 @@ class Planner:
                     JobStore.QUEUED,
                     JobStore.EXPIRING,
                 ]
-                self.scripts.account(
+                accounted = self.scripts.account(
                     keys=lua_keys,
                     args=[
                         j,
@@ -317,6 +323,8 @@ class Planner:
                         pages,
                     ],
                 )
+                if accounted:
+                    emit_item_event(self.acct.outbox, b, it, row)
                 continue
             st = json.loads(status)
             fin = json.loads(finished) if finished else None

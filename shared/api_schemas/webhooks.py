@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.api_schemas.common import Flag, IsoTimestamp, off
-from shared.webhooks.endpoints import EVENT_TYPES
+from shared.webhooks.endpoints import DEFAULT_EVENT_TYPES, EVENT_TYPES
 
 ENDPOINT_ID_REGEX = r"ep_[A-Za-z0-9_-]{1,64}"  # also the route converter: /v1/webhooks/default-secret is no id
 EndpointId = Annotated[str, Field(pattern=f"^{ENDPOINT_ID_REGEX}$")]
@@ -19,8 +19,9 @@ class EndpointCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # maxLength is documented, and a longer URL is refused by the webhook guard (400 unsafe_webhook_url)
     url: str = Field(min_length=1, json_schema_extra={"maxLength": 2048})
-    events: list[EventType] = Field(default_factory=lambda: list(EVENT_TYPES), min_length=1,
-                                    description="the event types to send (default: all)")
+    events: list[EventType] = Field(
+        default_factory=lambda: list(DEFAULT_EVENT_TYPES), min_length=1,
+        description="the event types to send (default: every type but the per-item batch.item.* of backfills)")
     description: str | None = Field(default="", max_length=200)
 
     @field_validator("events", mode="before")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,9 @@ from shared.blobs import BlobNotFound, BlobStore
 from shared.jobs.model import Job, JobError, Status, now_ms
 from shared.jobs.store import JobStore
 from shared.settings import Settings
+from shared.webhooks.outbox import Outbox
+
+log = logging.getLogger("ocrq.batches")
 
 # While a finished job is on hooks_pending its finished-hooks (the runner's, else the reaper's sweep) own
 # it: the webhook hook reads the job record that accounting drops, so the planner's sweep leaves such a
@@ -71,6 +75,33 @@ def failure_json(item: Item, code: str, message: str, sha256: str = "", *, pages
 
 
 # ------------------------------------------------------------------------------- finishing an item
+# One event per finished item, only to endpoints that subscribed to these types (never by default).
+ITEM_EVENT = {"succeeded": "batch.item.succeeded", "skipped": "batch.item.succeeded", "failed": "batch.item.failed"}
+
+
+def emit_item_event(outbox: Outbox, batch: Batch, item: Item, row: str) -> None:
+    """``batch.item.succeeded`` / ``batch.item.failed`` for one item, carrying its ledger row: the
+    source key (and manifest line), its status, and where its result lies in the output bucket.
+
+    That location resolves for as long as the output bucket keeps the object, whereas the item's
+    job record is dropped once the item is counted (a job link would answer 404 within seconds).
+    Nothing is written when no endpoint of the tenant asks for the type: a backfill of millions of
+    scans must not fill the outbox, nor flood a WMS that only wants its scanners' jobs.
+    Safe to repeat (the outbox dedups by subject and type); never fails the accounting.
+    """
+    doc = json.loads(row)
+    event_type = ITEM_EVENT.get(doc["status"])
+    if event_type is None:  # canceled items: batch.completed says how many
+        return
+    try:
+        if not any(ep.wants(event_type) and not ep.disabled for ep in outbox.endpoints.list(batch.tenant)):
+            return
+        outbox.emit(batch.tenant, event_type, f"{batch.id}/{item.id}", int(doc["at"]),
+                    {"batch_id": batch.id, "item": doc})
+    except Exception:  # noqa: BLE001 - the item is counted either way; the event is best effort here
+        log.exception("could not write the %s event of %s in batch %s", event_type, item.id, batch.id)
+
+
 class Accountant:
     """Turns a finished job into outputs, a ledger row and counters; shared by the hook and the sweep."""
 
@@ -79,6 +110,7 @@ class Accountant:
         self._blobs = blobs
         self.scripts = Scripts(store.r)
         self._batches: dict[str, Batch] = {}
+        self.outbox = Outbox(store.r, settings)
 
     @property
     def blobs(self) -> BlobStore:
@@ -169,6 +201,8 @@ class Accountant:
                 self.blobs.delete(job.result_key)
             except Exception:
                 pass
+        if done:
+            emit_item_event(self.outbox, b, item, row)
         return done
 
 

@@ -43,7 +43,13 @@ def job_event_data(job: Job, outbox: Outbox, blobs: BlobStore | None) -> dict[st
 
 
 def wants_events(outbox: Outbox, job: Job) -> bool:
-    """Whether anyone listens: a job's own webhook_url or any endpoint of its tenant."""
+    """Whether anyone listens: a job's own webhook_url or any endpoint of its tenant.
+
+    A backfill item's job sends no job.* event: its record is dropped once the item is counted, so
+    every link in it would answer 404; the batch accounting sends batch.item.* instead, pointing at
+    the result in the output bucket (shared/batches/accounting.py)."""
+    if job.batch_id is not None:
+        return False
     return job.webhook_url is not None or bool(outbox.endpoints.count(job.tenant))
 
 
