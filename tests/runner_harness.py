@@ -65,3 +65,28 @@ def submit(store, blobs, data, tenant="acme"):  # type: ignore[no-untyped-def]
                              content_type="image/jpeg", width=0, height=0))
     store.create(job)
     return job.id
+
+
+class WrappingEngine:
+    """Interrupted inside its own code and wrapping what it caught the way RapidOCR does
+    (``raise ONNXRuntimeError(traceback.format_exc()) from e``): by default a Celery soft time limit,
+    the real classes of both."""
+
+    name, version, tasks = "wrapping", "1", frozenset({"text"})
+
+    def __init__(self, inner: BaseException | None = None) -> None:
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        self.inner = inner if inner is not None else SoftTimeLimitExceeded()
+        self.calls = 0
+
+    def run(self, requests):
+        import traceback
+
+        from rapidocr.inference_engine.onnxruntime import ONNXRuntimeError
+
+        self.calls += 1
+        try:
+            raise self.inner
+        except Exception as e:
+            raise ONNXRuntimeError(traceback.format_exc()) from e

@@ -134,3 +134,99 @@ def test_a_job_that_ends_elsewhere_while_decoding_frees_the_engine_and_keeps_its
     JobRunner(settings, store, blobs, Polling()).run(job_id)
     assert seen == [False, True]
     assert store.get(job_id).status == Status.succeeded
+
+
+TRACEBACK_TEXT = ("Traceback", 'File "', "line ", "\n", "site-packages", "/")
+
+
+def test_a_time_limit_an_engine_wraps_fails_at_once_with_time_limit_and_a_clean_message(env):
+    # RapidOCR wraps Celery's SoftTimeLimitExceeded in ONNXRuntimeError, whose message is the whole
+    # traceback: the job fails once as time_limit (no retry), its message one sentence.
+    from runner_harness import WrappingEngine
+
+    settings, store, blobs = env
+    job_id = submit(store, blobs, imaging.jpeg())
+    engine = WrappingEngine()
+    runner = JobRunner(settings, store, blobs, engine)
+    out = runner.run(job_id)
+    assert (out.status, out.detail) == ("failed", "time_limit"), out
+    job = store.get(job_id)
+    assert job.status == Status.failed and job.error.code == "time_limit" and job.attempts == 1
+    assert job.error.message == f"the job ran past OCRQ_JOB_TIME_LIMIT_S ({settings.job_time_limit_s} s)"
+    assert runner.run(job_id).status == "skipped" and engine.calls == 1  # a redelivery runs nothing
+
+
+def test_an_engine_error_it_wraps_is_retried_and_reported_in_one_clean_line(env):
+    from runner_harness import WrappingEngine
+
+    settings, store, blobs = env
+    job_id = submit(store, blobs, imaging.jpeg())
+    inner = ValueError("Got invalid dimensions for input: /opt/ocrq/models/det.onnx expects 3 channels")
+    runner = JobRunner(settings, store, blobs, WrappingEngine(inner))
+    assert [runner.run(job_id).status for _ in range(3)] == ["retry", "retry", "failed"]
+    job = store.get(job_id)
+    assert job.error.code == "engine_error"
+    assert job.error.message == ("the engine failed: ONNXRuntimeError: ValueError: Got invalid dimensions for input: "
+                                 "det.onnx expects 3 channels")
+    assert not any(t in job.error.message for t in TRACEBACK_TEXT), job.error.message
+
+
+def test_a_time_limit_wrapped_by_the_store_client_is_no_storage_outage(env):
+    # An S3 client interrupted by the soft limit reports a BlobStoreError (from the time limit): the
+    # job fails with time_limit instead of being given back, attempt refunded, for ever.
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from shared.blobs import BlobStoreError
+
+    settings, store, blobs = env
+    job_id = submit(store, blobs, imaging.jpeg())
+
+    class Interrupted(type(blobs)):
+        def get(self, *a, **kw):
+            try:
+                raise SoftTimeLimitExceeded()
+            except Exception as err:
+                raise BlobStoreError(f"get x: {err}") from err
+
+    slow = Interrupted(blobs.root, blobs.bucket)
+    out = JobRunner(settings, store, slow, BoxEngine()).run(job_id)
+    assert (out.status, out.detail) == ("failed", "time_limit"), out
+    assert store.get(job_id).attempts == 1
+
+
+def test_short_error_is_one_clean_line_whatever_an_exception_wraps():
+    import traceback
+
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from workers.runner import ERROR_MESSAGE_MAX, is_time_limit, short_error
+
+    def wrapped(inner, outer=RuntimeError, how="cause"):
+        try:
+            try:
+                raise inner
+            except Exception as e:
+                if how == "cause":
+                    raise outer(traceback.format_exc()) from e
+                if how == "none":
+                    raise outer("the engine gave up") from None
+                raise outer("")  # noqa: B904 - the implicit context is what is tested
+        except Exception as err:
+            return err
+
+    onnx = wrapped(RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code"))
+    assert short_error(onnx) == "RuntimeError: RuntimeError: [ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code"
+    assert is_time_limit(wrapped(SoftTimeLimitExceeded()))
+    assert is_time_limit(wrapped(SoftTimeLimitExceeded(), how="none"))  # `from None` hides it from tracebacks only
+    assert is_time_limit(wrapped(SoftTimeLimitExceeded(), how="context"))
+    assert is_time_limit(ExceptionGroup("batch", [ValueError("x"), SoftTimeLimitExceeded()]))
+    assert not is_time_limit(onnx) and not is_time_limit(ValueError("TimeLimitExceeded in the text only"))
+    assert short_error(wrapped(KeyError("det"), how="context")) == "RuntimeError: KeyError: 'det'"  # empty: the context speaks
+    assert short_error(ValueError("\n\n  first line\nsecond")) == "ValueError: first line"
+    assert short_error(OSError(2, "No such file", "/srv/ocrq/models/rec.onnx")) == \
+        "FileNotFoundError: [Errno 2] No such file: 'rec.onnx'"
+    assert short_error(ValueError("see https://example.com/a/b and 1/2 pages")).endswith("https://example.com/a/b and 1/2 pages")
+    long = short_error(ValueError("x" * 500))
+    assert len(long) == ERROR_MESSAGE_MAX and long.endswith("…")
+    for err in (onnx, wrapped(SoftTimeLimitExceeded()), wrapped(ValueError("bad")), wrapped(OSError("disk"))):
+        assert not any(t in short_error(err) for t in ("Traceback", 'File "', "\n")), short_error(err)

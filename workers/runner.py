@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -73,11 +74,64 @@ ERROR_MESSAGE_MAX = 200
 FINISHED_RETRY_S = 30.0  # a Sentinel failover takes a few seconds
 
 
+def exception_chain(err: BaseException) -> Iterator[BaseException]:
+    """``err`` and every exception behind it: what it was raised from (``__cause__``) or while
+    handling (``__context__``, even when ``from None`` hides it from the traceback), and the members
+    of an exception group; each once."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [err]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [x for x in (e.__cause__, e.__context__) if x is not None]
+        if isinstance(e, BaseExceptionGroup):
+            todo += list(e.exceptions)
+
+
+def is_time_limit(err: BaseException) -> bool:
+    """True when a time limit is anywhere in the chain: engines (RapidOCR's ONNXRuntimeError, say),
+    storage clients and decoders wrap the SoftTimeLimitExceeded that Celery raised inside them."""
+    return any(cls.__name__ in TIME_LIMIT_ERRORS for e in exception_chain(err) for cls in type(e).__mro__)
+
+
+_TRACEBACK_HEAD = "Traceback (most recent call last)"
+_TRACEBACK_LINE = re.compile(r"(Traceback \(most recent call last\)|File \"[^\"]*\", line \d+"
+                             r"|During handling of the above exception|The above exception was the direct cause)")
+_QUALIFIED_TYPE = re.compile(r"^(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*: )")  # module.path.Fail: -> Fail:
+_SERVER_PATH = re.compile(r"(?<![\w/.:~-])/(?:[\w.@+-]+/)+([\w.@+-]+)")  # /srv/models/det.onnx -> det.onnx
+
+
+def _message_line(text: str) -> str:
+    """An exception message's first line that is not traceback text (RapidOCR's ONNXRuntimeError
+    carries a whole traceback: its last line, the wrapped error, is what is left), absolute paths
+    cut to their file name."""
+    tb = _TRACEBACK_HEAD in text
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or _TRACEBACK_LINE.match(line) or (tb and raw[:1].isspace()):
+            continue
+        if tb:
+            line = _QUALIFIED_TYPE.sub(r"\1", line)
+        return _SERVER_PATH.sub(r"\1", line)
+    return ""
+
+
 def short_error(err: BaseException) -> str:
-    """`Type: first line` of an exception, bounded: job errors and webhooks never carry a traceback
-    or server paths (engines sometimes put a whole traceback in their message)."""
-    first = next((ln.strip() for ln in str(err).splitlines() if ln.strip()), "")
-    text = f"{type(err).__name__}: {first}" if first else type(err).__name__
+    """One line for a job's error, a page's or a log: `Type: message` of the exception, or of the
+    first exception behind it that has a message when its own is empty or only a traceback. Never
+    traceback text or server paths, whatever an engine wraps; bounded to ERROR_MESSAGE_MAX."""
+    text = type(err).__name__
+    for e in exception_chain(err):
+        try:
+            line = _message_line(str(e))
+        except Exception:  # an exception whose __str__ fails says nothing more
+            continue
+        if line:
+            text += f": {line}" if e is err else f": {type(e).__name__}: {line}"
+            break
     return text if len(text) <= ERROR_MESSAGE_MAX else text[: ERROR_MESSAGE_MAX - 1] + "…"
 
 
@@ -165,7 +219,7 @@ class PageReader:
             try:
                 outputs = self.engine.run(todo)
             except Exception as err:
-                if type(err).__name__ in TIME_LIMIT_ERRORS:
+                if is_time_limit(err):
                     raise
                 log.warning("engine failed on %d page(s): %s", len(todo), short_error(err))
                 outputs = [EngineError("engine_error", f"the engine failed: {short_error(err)}")] * len(todo)
@@ -259,10 +313,17 @@ class JobRunner:
                 works.append(claimed)
         if works:
             images = [w for w in works if w.job.pages_total is None]
-            with _Heartbeat(partial(self._beat_jobs, [w.job for w in images]), self.settings.lease_s):
+            try:
+                with _Heartbeat(partial(self._beat_jobs, [w.job for w in images]), self.settings.lease_s):
+                    for w in images:
+                        self._fetch(w)
+                    self._infer([w for w in images if w.outcome is None])
+            except Exception as err:  # a time limit where no step looked for one: the claimed jobs fail with it
+                if not is_time_limit(err):
+                    raise
                 for w in images:
-                    self._fetch(w)
-                self._infer([w for w in images if w.outcome is None])
+                    if w.outcome is None:
+                        self._fail_time_limit(w)
             for w in works:
                 if w.job.pages_total is not None:
                     self._fan_out(w)
@@ -318,8 +379,11 @@ class JobRunner:
             self._fail(w, "input_missing", f"the input object {w.job.input.bucket}/{w.job.input.key} does not exist")
         except TooLarge as err:
             self._fail(w, "input_too_large", str(err))
-        except ImageRejected as err:
-            self._fail(w, err.code, err.message)
+        except ImageRejected as err:  # the decoder reports any exception as a bad image, a time limit too
+            if is_time_limit(err):
+                self._fail_time_limit(w)
+            else:
+                self._fail(w, err.code, err.message)
         except BlobStoreError as err:
             self._storage_down(w, err)
         w.fetch_ms = (time.perf_counter() - t0) * 1000
@@ -340,21 +404,17 @@ class JobRunner:
             outputs = self.engine.run(reqs)
         except Exception as err:  # the engine itself broke: let the attempt cap decide
             metrics.observe_batch(len(reqs), time.perf_counter() - t0)
+            timed_out = is_time_limit(err)
             for w in works:
-                log.error(
-                    "engine failed on a batch of %d: %s: %s",
-                    len(works),
-                    type(err).__name__,
-                    err,
-                    exc_info=w is works[0],
-                    extra=_ids(w.job),
-                )
-            timed_out = type(err).__name__ in TIME_LIMIT_ERRORS
+                if timed_out:  # the traceback says nothing here: the engine was interrupted
+                    log.error("time limit reached in the engine (batch of %d): %s", len(works), short_error(err),
+                              extra=_ids(w.job))
+                else:
+                    log.error("engine failed on a batch of %d: %s", len(works), short_error(err),
+                              exc_info=w is works[0], extra=_ids(w.job))
             for w in works:
                 if timed_out:  # it would run out of time again: no retries
-                    self._fail(
-                        w, "time_limit", f"the job ran past OCRQ_JOB_TIME_LIMIT_S ({self.settings.job_time_limit_s} s)"
-                    )
+                    self._fail_time_limit(w)
                 elif w.job.attempts >= self.settings.max_attempts:
                     self._fail(w, "engine_error", f"the engine failed: {short_error(err)}")
                 else:
@@ -484,7 +544,7 @@ class JobRunner:
         try:
             results = self.reader.read([item for _, _, item in ready])
         except Exception as err:
-            if type(err).__name__ not in TIME_LIMIT_ERRORS:
+            if not is_time_limit(err):
                 raise
             message = f"the page ran past OCRQ_JOB_TIME_LIMIT_S ({self.settings.job_time_limit_s} s)"
             results = [_failed_page(item.number, PageError(code="time_limit", message=message)) for _, _, item in ready]
@@ -586,7 +646,10 @@ class JobRunner:
             try:
                 barcodes = find_barcodes(w.decoded, thorough=job.spec.thorough_barcodes)
             except Exception as err:  # a decoder bug fails this job, never the worker
-                self._fail(w, "barcode_error", f"the barcode decoder failed: {short_error(err)}")
+                if is_time_limit(err):
+                    self._fail_time_limit(w)
+                else:
+                    self._fail(w, "barcode_error", f"the barcode decoder failed: {short_error(err)}")
                 return
             if job.spec.task in DECODER_TASKS:
                 infer_ms = (time.perf_counter() - t0) * 1000
@@ -626,10 +689,18 @@ class JobRunner:
             self._finished(w.job.id)
         w.outcome = Outcome(w.job.id, "failed" if t.applied else "skipped", detail=code)
 
+    def _fail_time_limit(self, w: _Work) -> None:
+        """At once, whatever the attempts: the job would run out of time again."""
+        self._fail(w, "time_limit", f"the job ran past OCRQ_JOB_TIME_LIMIT_S ({self.settings.job_time_limit_s} s)")
+
     def _storage_down(self, w: _Work, err: BlobStoreError) -> None:
         """Storage is down, which is no fault of the job: give it back with the attempt its claim
         counted refunded, and retry with a growing backoff. It fails (storage_unavailable) only
-        once it has waited for storage past OCRQ_STORAGE_OUTAGE_DEADLINE_S."""
+        once it has waited for storage past OCRQ_STORAGE_OUTAGE_DEADLINE_S. A storage client that
+        wraps a time limit is no outage: the job fails with time_limit."""
+        if is_time_limit(err):
+            self._fail_time_limit(w)
+            return
         now = now_ms()
         since = w.job.storage_wait_since or now
         waited_s = (now - since) / 1000
