@@ -27,8 +27,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from typing import Any
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import celeryd_after_setup, celeryd_init, setup_logging
 
 from shared.broker import (  # noqa: F401  (re-exported: the names workers use with the app)
@@ -44,6 +45,8 @@ from shared.broker import (  # noqa: F401  (re-exported: the names workers use w
 )
 from shared.settings import Settings
 
+log = logging.getLogger("ocrq.broker")
+
 
 def page_sender(app: Celery) -> Callable[[str, int, str], None]:
     """Sends one page of a fanned-out document (job id, page number) on the job's lane."""
@@ -54,14 +57,38 @@ def page_sender(app: Celery) -> Callable[[str, int, str], None]:
     return send
 
 
+class RestoreUnacked(bootsteps.StartStopStep):
+    """Each time the consumer has connected (again), before it consumes: put back on their queues
+    the messages this worker held when its last broker connection broke and could not put back
+    then (workers/kombu_compat.py). A connection error here is the consumer's: it reconnects and
+    this runs again; anything else is logged, and the tags wait for the next connection."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def start(self, c: Any) -> None:
+        from workers import kombu_compat
+
+        try:
+            if not kombu_compat.pending_restore():
+                return
+            with c.app.connection_for_write() as conn:
+                kombu_compat.restore_pending(conn)
+        except tuple(getattr(c, "connection_errors", ())):
+            raise
+        except Exception:
+            log.exception("could not put the messages held at the last broker connection loss back on the queue")
+
+
 def make_celery(settings: Settings) -> Celery:
     """The worker's Celery app; its whole configuration is shared.broker.celery_config."""
     from workers import kombu_compat
 
-    kombu_compat.install()  # a broken Redis broker connection must not end the worker (see there)
+    # A broken Redis broker connection must not end the worker, nor leave what it held unacknowledged (see there).
+    kombu_compat.install()
     conf = celery_config(settings)
     app = Celery("ocrq", broker=conf["broker_url"])
     app.conf.update(conf)
+    app.steps["consumer"].add(RestoreUnacked)
     return app
 
 

@@ -11,7 +11,11 @@
 - a job past its retention is deleted with its result and (when no live job uses it) its input;
 - a finished job whose finished-hooks (webhook event, batch accounting) were cut off after its
   transition (a worker killed there, a Redis failover) gets them run: the transition itself put
-  it on ``hooks_pending``, the runner takes it off once they ran, so nothing finishes unheard.
+  it on ``hooks_pending``, the runner takes it off once they ran, so nothing finishes unheard;
+- a broker message delivered before the broker's Redis last started goes back on its queue at
+  once, not after the visibility timeout: every connection it was delivered on died with that
+  Redis, so no live channel can acknowledge it. The worker that held it puts it back itself when
+  it reconnects (workers/kombu_compat.py); this covers a worker that died before Redis returned.
 Duplicates are harmless: the runner's compare-and-set skips any job that is not claimable.
 One reaper acts at a time across the fleet (a Redis lock), though every worker runs the loop.
 """
@@ -21,12 +25,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from celery import Celery
 
 from shared import keys
 from shared.blobs import BlobStore, open_blob_store
-from shared.broker import TASK_RUN_JOB
+from shared.broker import TASK_RUN_JOB, broker_kind
 from shared.jobs import Job, Status, now_ms
 from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore
@@ -175,6 +180,54 @@ def _refresh_document(store: JobStore, job: Job, send: Send, send_page: SendPage
     return len(fan.to_send)
 
 
+def restore_orphaned_messages(channel: Any, limit: int = 100) -> int:
+    """Put back on their queues the messages in the broker's ``unacked`` set that were delivered
+    before its Redis server started (kombu's Redis channel ``channel``); returns how many. INFO's
+    uptime counts whole seconds from the second the server started in, so the cut is the end of
+    that second: a message delivered within it, after the start, by a worker already connected
+    again is put back while that worker holds it, and delivered twice, which the runner's
+    compare-and-set makes harmless (missing one delivered just before the start would leave it to
+    the visibility timeout). Delivery times are the consuming worker's clock: keep the hosts'
+    clocks in sync. Each goes back with kombu's ``restore_by_tag`` (one transaction: a message a
+    reconnecting worker put back already is not put back twice)."""
+    client = channel.client
+    uptime_s = int(client.info("server")["uptime_in_seconds"])
+    now_s, _ = client.time()
+    started = int(now_s) - uptime_s + 1
+    qos = channel.qos
+    tags = client.zrangebyscore(qos.unacked_index_key, "-inf", f"({started}", start=0, num=limit)
+    for tag in tags:
+        qos.restore_by_tag(tag, client=client)
+    if tags:
+        log.warning("put back on the queue %d message(s) delivered before the broker restarted", len(tags))
+    return len(tags)
+
+
+class OrphanRestorer:
+    """restore_orphaned_messages on one broker connection, kept between passes (Redis brokers only)."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+        self.enabled = broker_kind(str(app.conf.broker_url)) == "redis"
+        self._conn: Any = None
+
+    def __call__(self) -> int:
+        if not self.enabled:
+            return 0
+        try:
+            if self._conn is None:
+                self._conn = self.app.connection_for_write()
+            return restore_orphaned_messages(self._conn.default_channel)
+        except Exception:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                try:
+                    conn.release()
+                except Exception:
+                    pass
+            raise
+
+
 def celery_sender(app: Celery) -> Send:
     def send(job_id: str, queue: str) -> None:
         app.send_task(TASK_RUN_JOB, args=[job_id], queue=queue)
@@ -197,12 +250,17 @@ def start_reaper_thread(settings: Settings, app: Celery) -> None:
     blobs = open_blob_store(settings)
     interval = settings.reaper_interval_s
     hooks = finished_hooks(settings, store, app)  # the runner's hooks, on the reaper's own connection
+    restore_orphans = OrphanRestorer(app)
 
     def loop() -> None:
         while not _stop.wait(interval):
             try:
                 # Lock TTL = interval: a dead reaper's lock frees itself by the next pass.
                 if store.r.set(LOCK_KEY, "1", nx=True, px=int(interval * 1000)):
+                    try:
+                        restore_orphans()
+                    except Exception as err:  # the broker may be another server than the job store
+                        log.warning("could not look for messages orphaned by a broker restart: %s", err)
                     reap_once(store, send, settings.lease_s, queued_resend_s=settings.queued_resend_s,
                               send_page=pages_out)
                     sweep_hooks(store, hooks)
