@@ -11,6 +11,7 @@ from flask import g, request
 from api.context import services
 from api.contract import REQUIRES_KEY
 from api.problems import RateLimited, Unauthorized
+from shared import errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,3 +37,25 @@ def require_key(view: F) -> F:
 
     setattr(wrapper, REQUIRES_KEY, True)  # the document marks the other routes public (security: [])
     return wrapper  # type: ignore[return-value]
+
+
+class MissingScope(errors.Forbidden):
+    """The API key lacks the scope this route needs (submit, review or admin): use a key created with it."""
+
+    code = "missing_scope"
+
+
+def require_scope(scope: str) -> Callable[[F], F]:
+    """Below require_key: the key must carry ``scope`` (keys from before scopes carry all three)."""
+
+    def deco(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not g.api_key.allows(scope):
+                raise MissingScope(f"this API key ({g.api_key.id}) has the scopes {', '.join(g.api_key.scopes)}; "
+                                   f"this route needs '{scope}' (ocrq keys create --scope {scope})")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import redis
 
 from cli.client import config_path, read_client_config
-from shared.apikeys import KeyStore
+from shared.apikeys import SCOPES, KeyStore
 from shared.redis_client import connect
 from shared.settings import load_settings
 
@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     c.add_argument("--tenant", required=True)
     c.add_argument("--name", default="")
     c.add_argument("--allow-bucket", action="append", default=[], help="a bucket the tenant may reference (repeatable)")
+    c.add_argument("--scope", action="append", choices=SCOPES, default=None,
+                   help="what the key may do (repeatable): submit (jobs, batches), review (the review queue), "
+                   "admin (webhooks, review settings, training export); default: all three")
     c.set_defaults(func=cmd_create)
     ls = ks.add_parser("list", help="list keys (never their secret)")
     ls.set_defaults(func=cmd_list)
@@ -76,22 +79,24 @@ def _one_line_errors(func: Callable[[argparse.Namespace], int]) -> Callable[[arg
 def cmd_create(args: argparse.Namespace) -> int:
     store = _store()
     try:
-        clear, key = store.create(args.tenant, args.name)
+        clear, key = store.create(args.tenant, args.name, scopes=args.scope)
     except ValueError as err:
         print(f"ocrq keys: {err}", file=sys.stderr)
         return 2
     for bucket in args.allow_bucket:
         store.allow_bucket(args.tenant, bucket)
-    print(f"id:     {key.id}\ntenant: {key.tenant}\nkey:    {clear}\n(store the key now: it is not shown again)")
+    print(f"id:     {key.id}\ntenant: {key.tenant}\nscopes: {' '.join(key.scopes)}\nkey:    {clear}\n"
+          "(store the key now: it is not shown again)")
     return 0
 
 
 @_one_line_errors
 def cmd_list(args: argparse.Namespace) -> int:
-    print(f"{'ID':<22} {'TENANT':<20} {'NAME':<20} {'CREATED (UTC)':<20} STATE")
+    print(f"{'ID':<22} {'TENANT':<20} {'NAME':<20} {'CREATED (UTC)':<20} {'SCOPES':<20} STATE")
     for k in _store().list():
         created = datetime.fromtimestamp(k.created_at / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{k.id:<22} {k.tenant:<20} {k.name:<20} {created:<20} {'revoked' if k.revoked else 'active'}")
+        scopes, state = ",".join(k.scopes), "revoked" if k.revoked else "active"
+        print(f"{k.id:<22} {k.tenant:<20} {k.name:<20} {created:<20} {scopes:<20} {state}")
     return 0
 
 

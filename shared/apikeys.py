@@ -19,6 +19,10 @@ from shared.jobs.model import now_ms
 
 _TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
+# What a key may do: submit jobs and batches (scanners), review jobs (reviewers), administer the tenant
+# (webhooks, review settings, training export). A key stored before scopes existed has all three.
+SCOPES = ("submit", "review", "admin")
+
 
 @dataclass(frozen=True)
 class ApiKey:
@@ -27,6 +31,13 @@ class ApiKey:
     name: str
     created_at: int
     revoked: bool = False
+    scopes: tuple[str, ...] = SCOPES
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scopes", tuple(s for s in SCOPES if s in (self.scopes or ())))
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
 
 
 def digest(key: str) -> str:
@@ -41,11 +52,16 @@ class KeyStore:
     def __init__(self, client: redis.Redis) -> None:
         self.r = client
 
-    def create(self, tenant: str, name: str = "") -> tuple[str, ApiKey]:
+    def create(self, tenant: str, name: str = "", scopes: tuple[str, ...] | list[str] | None = None
+               ) -> tuple[str, ApiKey]:
         if not valid_tenant(tenant):
             raise ValueError("tenant must be 1-63 of a-z, 0-9, '-', '_' and start with a letter or digit")
+        unknown = [s for s in scopes or () if s not in SCOPES]
+        if unknown or (scopes is not None and not scopes):
+            raise ValueError(f"scopes must be some of: {', '.join(SCOPES)} (got {', '.join(unknown) or 'none'})")
         clear = "ocrq_" + secrets.token_urlsafe(32)
-        key = ApiKey(id="key_" + secrets.token_hex(8), tenant=tenant, name=name, created_at=now_ms())
+        key = ApiKey(id="key_" + secrets.token_hex(8), tenant=tenant, name=name, created_at=now_ms(),
+                     scopes=tuple(scopes) if scopes else SCOPES)
         pipe = self.r.pipeline(transaction=True)
         pipe.set(keys.api_key(digest(clear)), json.dumps(asdict(key)))
         pipe.hset(keys.API_KEYS, key.id, digest(clear))
