@@ -9,7 +9,7 @@ from celery import Celery
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
-from api import batches, console, docs, health, jobs, metrics, openapi, problems, webhooks
+from api import batches, console, docs, health, jobs, metrics, openapi, problems, reviews, webhooks
 from api.context import EXTENSION, Services
 from api.ratelimit import RateLimiter
 from shared import jsonlimits
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, send_job: SendJob | None = N
     app.json = _BoundedJson(app)
     problems.install(app)
 
-    for module in (health, jobs, metrics, openapi, webhooks, batches, console, docs):
+    for module in (health, jobs, metrics, openapi, webhooks, batches, reviews, console, docs):
         app.register_blueprint(module.bp)
     metrics.instrument(app)
 

@@ -23,6 +23,8 @@ def parse_spec(values: dict[str, Any]) -> TaskSpec:
             target_lang=values.get("target_lang") or None,
             instruction=values.get("instruction") or None,
             barcodes=values.get("barcodes") or None,
+            review=values.get("review") or None,
+            review_below=values.get("review_below"),
         )
     except ValidationError as err:
         first = err.errors()[0]

@@ -46,6 +46,7 @@ from shared.jobs.submit import Draft, Submitted
 from shared.jobs.views import render_job
 from shared.quality import Quality, assess
 from shared.results import OcrResult
+from shared.reviews.service import result_revision
 from shared.tasks import TaskSpec
 
 bp = Blueprint("jobs", __name__)
@@ -311,7 +312,11 @@ def get_result(job_id: JobId, query: ResultQuery) -> ResponseReturnValue:
     if job.status != Status.succeeded:
         gone = ResultNotAvailable if job.terminal else ResultNotReady
         raise gone(f"job {job_id} is {job.status.value}; a result exists only for succeeded jobs")
-    result = load_result(job).model_dump(mode="json")  # type: ignore[union-attr]
+    engine = load_result(job).model_dump(mode="json", exclude={"revision", "reviewed"})  # type: ignore[union-attr]
+    try:  # the reviewed revision when there is one (?revision=1: the engine's), with revision and reviewed
+        result = result_revision(services().blobs, job, engine, query.revision)
+    except BlobNotFound:
+        raise errors.Gone("the reviewed result of this job has expired or was deleted") from None
     if query.format == "json":
         return jsonify(result)
     return _exported(job, result, query.format)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 from flask.typing import ResponseReturnValue
@@ -21,8 +22,11 @@ from prometheus_client.core import (
 )
 
 from api.contract import Reply, contract
-from shared import stats
+from shared import keys, stats
 from shared.broker import ALL_QUEUES
+from shared.reviews import metrics as review_metrics
+from shared.reviews.model import DECISIONS
+from shared.reviews.store import ReviewStore
 
 bp = Blueprint("metrics", __name__)
 
@@ -58,6 +62,36 @@ class _FleetCollector:
             buckets.append(("+Inf", data.get(f"hist:{stage}:+Inf", 0.0)))
             hist.add_metric([stage], buckets, data.get(f"hist:{stage}:sum", 0.0))
         yield hist
+        try:
+            yield from _review_metrics(s)
+        except Exception:  # a scrape never fails on the review counters
+            return
+
+
+def _review_metrics(s: Any) -> Iterator[object]:
+    """Open reviews by reason (a gauge, read from the tenants' pending reviews), open→resolved seconds
+    (a histogram) and corrections per decision (shared/reviews/metrics.py counters)."""
+    tenants = sorted(keys.text(t) for t in s.redis.smembers(keys.TENANTS))
+    open_now = ReviewStore(s.redis, s.store).open_by_reason(tenants)
+    gauge = GaugeMetricFamily("ocrq_reviews_open", "Open reviews (an expired claim included) by reason",
+                              labels=["reason"])
+    for reason, n in sorted(open_now.items()):
+        gauge.add_metric([reason], float(n))
+    yield gauge
+    data = review_metrics.read(s.redis)
+    resolved = CounterMetricFamily("ocrq_reviews_resolved", "Reviews resolved, by decision", labels=["decision"])
+    fixes = CounterMetricFamily("ocrq_review_corrections", "Corrected values (lines, fields, GS1 values, "
+                                "barcode texts), by decision", labels=["decision"])
+    for decision in DECISIONS:
+        resolved.add_metric([decision], data.get(f"resolved:{decision}", 0.0))
+        fixes.add_metric([decision], data.get(f"corrections:{decision}", 0.0))
+    yield resolved
+    yield fixes
+    hist = HistogramMetricFamily("ocrq_review_open_seconds", "Time from a review opening to its resolution")
+    buckets = [(f"{le:g}", data.get(f"open_s_bucket:{le:g}", 0.0)) for le in review_metrics.OPEN_S_BUCKETS]
+    buckets.append(("+Inf", data.get("open_s_count", 0.0)))
+    hist.add_metric([], buckets, data.get("open_s_sum", 0.0))
+    yield hist
 
 
 def instrument(app: Flask) -> None:

@@ -13,6 +13,9 @@ Nothing else builds a key by hand, so the layout below is the whole of it:
   gateway     rate:<key id> (token bucket)
   fleet       stats (hash of counters), reaper:lock (string), engine:<name>:version, engine:bulk
   batches     batch:<id>[:<part>], batches:active (set), tenant:<t>:batches (zset), planner:wake (list)
+  reviews     tenant:<t>:reviews (zset: reviewed-or-pending job ids by opened ms),
+              tenant:<t>:reviews:pending (zset: open or claimed, by opened ms),
+              tenant:<t>:review (hash: the tenant's review defaults), reviews:stats (hash of counters)
   webhooks    wh:ep:<id>, wh:eps:<t>, wh:secret:<t>, wh:evt:<msg>, wh:events:<t>, wh:subj:<subject>,
               wh:dlv:<msg>:<ep>, wh:dlvs:<msg>, wh:due, wh:log:<subject>, wh:seq:<t>
 """
@@ -98,6 +101,21 @@ def tenant_batches(tenant: str) -> str:
 
 BATCHES_ACTIVE = f"{PREFIX}batches:active"
 PLANNER_WAKE = f"{PREFIX}planner:wake"
+
+# ---------------------------------------------------------------- reviews (shared/reviews/)
+def tenant_reviews(tenant: str) -> str:
+    return f"{PREFIX}tenant:{tenant}:reviews"
+
+
+def tenant_reviews_pending(tenant: str) -> str:
+    return f"{PREFIX}tenant:{tenant}:reviews:pending"
+
+
+def tenant_review_settings(tenant: str) -> str:
+    return f"{PREFIX}tenant:{tenant}:review"
+
+
+REVIEW_STATS = f"{PREFIX}reviews:stats"
 
 # ---------------------------------------------------------------- webhooks
 WEBHOOK_PREFIX = f"{PREFIX}wh:"

@@ -75,3 +75,7 @@ class OcrResult(BaseModel):
     # Every result lists its pages (an image: one); `text` is the pages' text joined by form feeds.
     pages: list[PageResult] | None = None
     pages_failed: int | None = None  # documents only
+    # Set by GET /v1/jobs/{id}/result (null in the stored engine result): 1 the engine's, 2 a reviewer's correction;
+    # reviewed: a person resolved the job's review and this is the revision they left (shared/reviews/).
+    revision: int | None = None
+    reviewed: bool | None = None

@@ -46,6 +46,15 @@ class TaskSpec(BaseModel):
     instruction: str | None = Field(default=None, max_length=2000)
     # None is "auto" (on for images), kept out of params so that jobs without the option look as before.
     barcodes: Literal["on", "off"] | None = None
+    # Human review (shared/reviews/): None is "auto" (a job with a review reason opens one), kept out of params
+    # like barcodes; review_below: a line or symbol whose confidence is under it adds the reason low_confidence.
+    review: Literal["always", "off"] | None = None
+    review_below: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @field_validator("review", mode="before")
+    @classmethod
+    def _review_auto_is_default(cls, v: object) -> object:
+        return None if v in ("auto", "") else v
 
     @field_validator("barcodes", mode="before")
     @classmethod

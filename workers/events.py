@@ -1,7 +1,8 @@
 """What happens when a job reaches a final state, beyond the job record itself.
 
 Each hook runs after the compare-and-set that finished the job, so it runs once per job even
-when messages are redelivered. Webhook outbox and batch accounting register here.
+when messages are redelivered. Human review routing, webhook outbox and batch
+accounting register here.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from celery import Celery
 
 from shared.jobs import Job
 from shared.jobs.store import JobStore
+from shared.reviews.routing import review_hook
 from shared.settings import Settings
 from workers.webhooks.hooks import job_hook as webhook_outbox_hook
 
 
 def finished_hooks(settings: Settings, store: JobStore, celery: Celery | None) -> list[Callable[[Job], None]]:
     hooks: list[Callable[[Job], None]] = []
+    hooks.append(review_hook(store, settings))  # first: the job's event shows the review it opened
     hooks.append(webhook_outbox_hook(settings, store, celery))
     from shared.batches.accounting import (
         batch_hook,  # batch accounting: counters, outputs, ledger, window refill

@@ -36,6 +36,7 @@ from shared.jobs import Job, Status, now_ms
 from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore
 from shared.redis_client import connect
+from shared.reviews.service import forget_review
 from shared.settings import Settings
 from workers.celery_app import page_sender
 from workers.events import finished_hooks
@@ -114,6 +115,7 @@ def expire_once(store: JobStore, blobs: BlobStore, now: int | None = None, limit
             blobs.delete(job.result_key)
         if job.pages_total is not None:  # a document: what its pages stored (a canceled one's, say)
             PageStore(store.r, store.retention_s).forget(job.id, blobs)
+        forget_review(store, blobs, job)  # a reviewed job: its corrected revision and review indexes
         if store.release_input(job):
             blobs.delete(job.input.key)
         store.delete(job)

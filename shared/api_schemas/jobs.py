@@ -30,6 +30,7 @@ from shared.api_schemas.common import (
     off,
     refuse,
 )
+from shared.api_schemas.reviews import Floor, ReviewOut
 from shared.result_formats import FORMATS
 from shared.results import OcrResult
 from shared.tasks import TASK_NAMES, BarcodesOption, TaskName
@@ -91,6 +92,11 @@ class JobOptions(BaseModel):
     )
     pages: str | None = Field(default=None, max_length=1000, description='PDF or multi-page TIFF: the pages to '
                               'read, 1-based, e.g. "1-3,7" (default: all)')
+    review: Literal["auto", "always", "off"] = Field(
+        default="auto", description="human review: auto (a job with a review reason opens one), always, off")
+    review_below: Floor | None = Field(
+        default=None, description="confidence floor: a line or symbol read with less adds the review "
+        "reason low_confidence (per page for documents); default: the tenant's, else OCRQ_REVIEW_BELOW")
 
 
 class JobCreate(JobOptions):
@@ -121,6 +127,12 @@ def _form_schema(schema: dict[str, Any]) -> None:
             for key in ("items", "maxItems", "additionalProperties"):
                 prop.pop(key, None)
             prop["type"] = "string"
+        if prop.get("type") == "number":  # a decimal sent as text, e.g. review_below=0.8
+            lo, hi = prop.pop("minimum", None), prop.pop("maximum", None)
+            prop["type"] = "string"
+            prop["pattern"] = r"^[0-9]+(\.[0-9]+)?$"
+            if lo is not None and hi is not None:
+                prop["description"] = f"{prop.get('description', '')} ({lo:g} to {hi:g})".strip()
 
 
 class JobUpload(JobOptions):
@@ -213,6 +225,8 @@ class ResultQuery(BaseModel):
         "boxes); pdf: a searchable PDF, each page's image with an invisible text layer on the line boxes",
         json_schema_extra={"enum": list(FORMATS)},
     )
+    revision: Annotated[Digits, Field(ge=1)] | None = Field(
+        default=None, description="1: the engine's result; 2: the reviewer's correction (default: the latest)")
     problem_codes: ClassVar[dict[str, str]] = {"format": "invalid_format"}
 
 
@@ -285,6 +299,8 @@ class JobOut(BaseModel):
     pages_failed: int | None = None
     # quality=check only (absent otherwise): the verdict the 202 answered, kept on the job.
     quality: QualityOut | None = None
+    # Only on a job that was routed to human review (absent otherwise): shared/api_schemas/reviews.py.
+    review: ReviewOut | None = None
 
 
 class JobList(BaseModel):

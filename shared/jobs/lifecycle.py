@@ -8,6 +8,7 @@ from shared.errors import Conflict
 from shared.jobs.model import Job, Status
 from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore
+from shared.reviews.service import forget_review
 from shared.webhooks.events import emit_job_canceled
 from shared.webhooks.outbox import Outbox
 
@@ -46,13 +47,14 @@ def cancel(store: JobStore, outbox: Outbox, job: Job, *, purging: bool = False) 
 
 
 def purge(store: JobStore, blobs: BlobStore, job: Job) -> None:
-    """Delete a finished job's record, result and (if ocrq stored it) input."""
+    """Delete a finished job's record, result, review revisions and (if ocrq stored it) input."""
     if job.status == Status.running:
         raise JobRunning("a running job cannot be purged; retry when it has finished")
     if job.result_key:
         blobs.delete(job.result_key)
     if job.pages_total is not None:  # a document: what its pages stored (a canceled one's, say)
         PageStore(store.r, store.retention_s).forget(job.id, blobs)
+    forget_review(store, blobs, job)  # a reviewed job: its corrected revision and review indexes
     # Only an input ocrq stored itself is deleted: a by-reference source belongs to the tenant.
     # An uploaded input is content-addressed per tenant, so purging deletes those bytes for the
     # tenant's other jobs with the same image too (purge means "forget this image").

@@ -89,6 +89,9 @@ class Job(BaseModel):
     # Set when the job succeeds: a decoded label a human should look at (shared/labels.py codes).
     needs_review: bool = False
     review_reasons: list[str] | None = None
+    # The human review of a succeeded job (shared/reviews/): None until routing opens one. One JSON field,
+    # changed only by compare-and-set (shared/reviews/store.py); the job's status stays succeeded.
+    review: dict[str, Any] | None = None
     # Documents only (PDF, multi-page TIFF); None on image jobs, so their records stay as they were.
     pages_total: int | None = None  # pages in the document
     pages: list[int] | None = None  # the selected pages, 1-based, sorted

@@ -7,6 +7,7 @@ from typing import Any
 from shared.api_schemas.jobs import JobOut, QualityOut
 from shared.jobs.model import Job, iso_ms
 from shared.results import OcrResult
+from shared.reviews.view import review_out
 
 
 def job_links(job_id: str) -> dict[str, str]:
@@ -41,6 +42,7 @@ def render_job(job: Job, result: OcrResult | None = None) -> dict[str, Any]:
         progress=job.progress,
         pages_failed=job.pages_failed,
         quality=QualityOut.model_validate(job.quality) if job.quality is not None else None,
+        review=review_out(job.review),
     )
     doc = out.model_dump(mode="json", exclude_none=False)
     if job.pages_total is None:  # an image job's document stays exactly as before documents existed
@@ -48,6 +50,8 @@ def render_job(job: Job, result: OcrResult | None = None) -> dict[str, Any]:
             doc.pop(name, None)
     if job.quality is None:  # only jobs submitted with quality=check carry a verdict
         doc.pop("quality", None)
+    if not job.review:  # only a job routed to human review carries its review
+        doc.pop("review", None)
     return doc
 
 

@@ -26,10 +26,12 @@ from shared import keys
 from shared.jobs.model import now_ms
 from shared.webhooks.signing import new_secret
 
-EVENT_TYPES = ("job.succeeded", "job.failed", "job.canceled", "batch.completed", "batch.item.succeeded",
-               "batch.item.failed")
+EVENT_TYPES = ("job.succeeded", "job.failed", "job.canceled", "job.reviewed", "batch.completed",
+               "batch.item.succeeded", "batch.item.failed")
 # What an endpoint registered without `events` gets: not the per-item events of backfills (millions).
-DEFAULT_EVENT_TYPES = ("job.succeeded", "job.failed", "job.canceled", "batch.completed")
+# job.reviewed is in: it follows a job.succeeded that said needs_review, one per reviewed job, and carries
+# what a person decided (an endpoint registered before it existed keeps the list it was given).
+DEFAULT_EVENT_TYPES = ("job.succeeded", "job.failed", "job.canceled", "job.reviewed", "batch.completed")
 JOB_TARGET = "job"  # the endpoint id of a job's own webhook_url in the delivery log
 MAX_ENDPOINTS_PER_TENANT = 20
 ROTATION_OVERLAP_S = 24 * 3600

@@ -73,6 +73,23 @@ def emit_job_canceled(outbox: Outbox, job: Job) -> None:
         log.exception("could not write the job.canceled event of %s", job.id)
 
 
+def emit_job_reviewed(outbox: Outbox, job: Job, diff: list[dict[str, Any]] | None = None) -> str | None:
+    """``job.reviewed``: written by the gateway once the review is resolved (final, so once per job; the
+    webhook worker's scheduler loop sends it). ``data``: the job (its review block included), the decision,
+    the served revision and the corrections made (path, from, to). None when nobody listens."""
+    if not wants_events(outbox, job):
+        return None
+    block = job.review or {}
+    data = job_event_data(job, outbox, None)
+    data.pop("result", None)
+    data.pop("result_inline", None)
+    data |= {"decision": block.get("decision"), "reject_reason": block.get("reject_reason"),
+             "note": block.get("note"), "revision": block.get("revision", 1), "corrections": diff or []}
+    msg_id, _ = outbox.emit(job.tenant, "job.reviewed", job.id, int(block.get("resolved_at") or job.updated_at), data,
+                            job_webhook_url=job.webhook_url)
+    return msg_id
+
+
 def emit_batch_completed(outbox: Outbox, tenant: str, batch_id: str, finished_ms: int, batch: dict[str, Any],
                          *, claim: bool = False) -> tuple[str, Claimed]:
     """``batch.completed``: call once the batch is final (safe to repeat)."""
