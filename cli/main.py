@@ -15,6 +15,7 @@ SUBCOMMAND_MODULES = (
     "cli.client",
     "cli.ocr_cmd",
     "cli.keys_cmd",
+    "cli.reviews_cmd",
     "cli.models_cmd",
     "cli.backfill_cmd",
 )

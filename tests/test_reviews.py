@@ -8,6 +8,7 @@ outbox, the queue's order, cursor and counts, purge, metrics, and the training e
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -15,14 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import imaging
 import jsonschema
 import pytest
 import redis
+from PIL import Image
 from problems import problem
 
 from api.app import create_app
 from shared import gs1, keys
-from shared.apikeys import KeyStore
+from shared.apikeys import KeyStore, digest
 from shared.blobs import BlobStore, open_blob_store, result_key
 from shared.jobs.model import InputRef, Job, Status, new_job_id, now_ms
 from shared.jobs.store import JobStore
@@ -58,7 +61,9 @@ class Env:
                   input=InputRef(bucket=self.blobs.bucket, key=f"inputs/{tenant}/{jid}", sha256="0" * 64, bytes=10,
                                  content_type="image/png", width=width, height=height))
         self.store.create(job)
-        self.blobs.put(job.input.key, b"\x89PNG fake", "image/png")
+        buf = io.BytesIO()
+        Image.new("L", (width, height), 255).save(buf, "PNG")
+        self.blobs.put(job.input.key, buf.getvalue(), "image/png")
         lines = lines if lines is not None else [("HELLO", 0.99), ("WORLD", 0.97)]
         result_lines = [{"text": t, "box": [10, 10 + 30 * i, 200, 35 + 30 * i], "confidence": c}
                         for i, (t, c) in enumerate(lines)]
@@ -132,16 +137,14 @@ def test_routing_auto_always_off_and_the_confidence_floor(env: Env) -> None:
 
 
 def test_submit_takes_review_options_and_refuses_bad_ones(env: Env) -> None:
-    import imaging
-
     ok = env.client.post("/v1/jobs", headers=env.h("admin"), content_type="multipart/form-data",
-                         data={"file": (__import__("io").BytesIO(imaging.jpeg()), "a.jpg"), "review": "always",
+                         data={"file": (io.BytesIO(imaging.jpeg()), "a.jpg"), "review": "always",
                                "review_below": "0.7"})
     assert ok.status_code == 202, ok.get_json()
     assert ok.get_json()["params"] == {"review": "always", "review_below": 0.7}
     for form in ({"review": "sometimes"}, {"review_below": "1.5"}):
         bad = env.client.post("/v1/jobs", headers=env.h("admin"), content_type="multipart/form-data",
-                              data={"file": (__import__("io").BytesIO(imaging.jpeg()), "a.jpg"), **form})
+                              data={"file": (io.BytesIO(imaging.jpeg()), "a.jpg"), **form})
         assert bad.status_code == 422, bad.get_json()
 
 
@@ -204,10 +207,10 @@ def test_scopes_and_tenants(env: Env) -> None:
         problem(resp, 404, "job_not_found")
     assert env.client.get("/v1/reviews", headers=env.h("other")).get_json()["items"] == []
     # a key stored before scopes existed keeps working everywhere
-    clear, key = KeyStore(env.r).create("acme", "legacy")
-    stored = json.loads(env.r.get(keys.api_key(__import__("shared.apikeys", fromlist=["digest"]).digest(clear))))
+    clear, _ = KeyStore(env.r).create("acme", "legacy")
+    stored = json.loads(env.r.get(keys.api_key(digest(clear))))  # as written before scopes existed
     stored.pop("scopes")
-    env.r.set(keys.api_key(__import__("shared.apikeys", fromlist=["digest"]).digest(clear)), json.dumps(stored))
+    env.r.set(keys.api_key(digest(clear)), json.dumps(stored))
     legacy = {"Authorization": f"Bearer {clear}"}
     assert env.client.get("/v1/reviews", headers=legacy).status_code == 200
     assert env.client.get("/v1/reviews/settings", headers=legacy).status_code == 200
@@ -383,3 +386,28 @@ def test_training_prompts_are_the_engines_own() -> None:
     table = prompts.PROMPTS_BY_VERSION["1.5"]
     assert training.SPOTTING_PROMPT == table["spotting"] and training.TEXT_PROMPT == table["text"]
     assert training.FIELDS_TEMPLATE == prompts.FIELDS_TEMPLATE
+
+
+def test_cli_export_writes_jsonl_and_the_images_it_names(env: Env, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from cli.main import main
+
+    a = env.finish(sscc=BAD_SSCC, width=320, height=240)
+    env.resolve("alice", a.id, {"decision": "correct", "corrections": {"lines": [{"index": 0, "text": "HI"}]}})
+    b = env.finish(sscc=BAD_SSCC)
+    env.resolve("alice", b.id, {"decision": "approve"})
+    env.finish(sscc=BAD_SSCC)  # still open: not exported
+    monkeypatch.setenv("OCRQ_REDIS_URL", env.settings.redis_url)
+    monkeypatch.setenv("OCRQ_STORAGE_URL", f"file://{tmp_path / 'blobs'}")
+    out = tmp_path / "export"
+    assert main(["reviews", "export", "--since", "2020-01-01", "--tenant", "acme", "-o", str(out)]) == 0
+    records = [json.loads(x) for x in (out / "train.jsonl").read_text().splitlines()]
+    assert sorted(r["ocrq"]["job_id"] for r in records) == sorted([a.id, b.id])
+    for rec in records:
+        jsonschema.validate(rec, SCHEMA)
+        with Image.open(out / rec["images"][0]) as im:
+            w, h = im.size
+        assert (w, h) == (rec["ocrq"]["width"], rec["ocrq"]["height"])
+        assert all(0 <= x0 <= x1 < w and 0 <= y0 <= y1 < h for x0, y0, x1, y1 in (ln["box"] for ln in rec["ocrq"]["lines"]))
+    with pytest.raises(SystemExit):
+        main(["reviews", "export", "--since", "last tuesday", "--tenant", "acme", "-o", str(out)])
