@@ -83,6 +83,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         worker_send_task_events=False,
         task_send_sent_event=False,
         broker_pool_limit=20,
+        # Recycling of a prefork pool child between jobs (None: never); threads pools ignore both.
+        worker_max_tasks_per_child=settings.worker_max_tasks_per_child or None,
+        worker_max_memory_per_child=settings.worker_max_memory_mb * 1024 or None,  # Celery counts KiB
     )
     if is_sentinel_url(settings.effective_broker_url):  # redis+sentinel://: kombu's sentinel:// transport
         sentinel = celery_sentinel_settings(settings.effective_broker_url)

@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     # A job that cannot reach storage is given back without spending an attempt and retried with a
     # backoff; it fails (storage_unavailable) only once it has waited for storage this long.
     storage_outage_deadline_s: int = Field(default=600, ge=1)
+    # Recycling a prefork pool child (the CPU worker's one child), between jobs: Celery's
+    # worker_max_tasks_per_child and worker_max_memory_per_child. 0: never. The memory check runs
+    # after each job on the child's resident memory; over the limit, the child exits once its job
+    # is acknowledged and a fresh one (which loads the engine again) takes the next. Threads-pool
+    # workers (HunyuanOCR, webhooks) have no children: these do not apply there (docs/deploy.md).
+    worker_max_tasks_per_child: int = Field(default=0, ge=0)
+    worker_max_memory_mb: int = Field(default=2048, ge=0)
 
     # Gateway
     rate_per_s: float = Field(default=50.0, gt=0)  # token bucket refill per API key

@@ -17,6 +17,7 @@ import os
 from celery.signals import (
     worker_init,
     worker_process_init,
+    worker_process_shutdown,
     worker_ready,
     worker_shutdown,
 )
@@ -116,6 +117,37 @@ def _load_engine_in_child(**_: object) -> None:
         get_runtime(app)
     except Exception as err:
         _fatal(err)
+
+
+EX_RECYCLE = 0x9B  # billiard's exit code for a pool child that reached its task or memory limit
+
+
+def resident_mb() -> float:
+    """This process's resident memory in MiB (what Celery's memory limit compares), or its peak
+    where psutil is missing (what Celery then compares)."""
+    try:
+        import psutil
+
+        return float(psutil.Process().memory_info().rss) / 2**20
+    except ImportError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@worker_process_shutdown.connect
+def _log_recycled_child(pid: int | None = None, exitcode: int | None = None, **_: object) -> None:
+    # Runs in the pool child as it leaves. Between jobs, so nothing is in hand; the parent forks a
+    # fresh child, which loads the engine before it takes the next job.
+    if exitcode != EX_RECYCLE:
+        return
+    settings = get_settings()
+    rss = resident_mb()
+    limit = settings.worker_max_memory_mb
+    log.info("pool child replaced: %s", "over OCRQ_WORKER_MAX_MEMORY_MB" if limit and rss > limit
+             else "OCRQ_WORKER_MAX_TASKS_PER_CHILD jobs done",
+             extra={"resident_mb": round(rss, 1), "max_memory_mb": limit,
+                    "max_tasks_per_child": settings.worker_max_tasks_per_child})
 
 
 @worker_ready.connect

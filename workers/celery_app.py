@@ -141,10 +141,16 @@ def _log_start(sender: object = None, instance: object = None, conf: object = No
     # The banner is plain text; `ocrq worker` runs Celery with --quiet and logs this line instead.
     app = getattr(instance, "app", None)
     consumer_queues = [q.name for q in app.amqp.queues.consume_from.values()] if app is not None else []
-    logging.getLogger("ocrq.worker").info("worker starting", extra={
+    pool = str(getattr(getattr(instance, "pool_cls", None), "__module__", "")).rsplit(".", 1)[-1]
+    extra = {
         "hostname": str(sender),
         "queues": consumer_queues,
         "broker": app.connection_for_read().as_uri() if app is not None else "",  # password masked
-        "pool": str(getattr(getattr(instance, "pool_cls", None), "__module__", "")).rsplit(".", 1)[-1],
+        "pool": pool,
         "concurrency": getattr(instance, "concurrency", None),
-    })
+    }
+    if pool == "prefork":  # recycling applies to pool children only (OCRQ_WORKER_MAX_*)
+        max_kib = getattr(instance, "max_memory_per_child", None)
+        extra["max_tasks_per_child"] = getattr(instance, "max_tasks_per_child", None) or 0
+        extra["max_memory_per_child_mb"] = (max_kib or 0) // 1024
+    logging.getLogger("ocrq.worker").info("worker starting", extra=extra)
