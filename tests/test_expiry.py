@@ -67,6 +67,46 @@ def test_a_queued_job_whose_message_was_lost_is_sent_again(env) -> None:
     assert store.get(job_id).status == Status.running
 
 
+def test_expired_jobs_take_their_delivered_webhook_events_along(env) -> None:
+    """A job's events, deliveries and attempt log go with the job once every delivery is done; an
+    event still pending, or failed (a replay may send it again), keeps its TTL; and the tenant's
+    replay index loses entries older than that TTL, which no key expiry removes."""
+    from shared.webhooks.endpoints import EndpointStore
+    from shared.webhooks.events import emit_job_event
+    from shared.webhooks.outbox import Outbox, split_member
+
+    settings, store, blobs = env
+    ob = Outbox(store.r, settings)
+    EndpointStore(store.r).create("acme", "https://wms.example/hook", ["job.succeeded"])
+    runner = JobRunner(settings, store, blobs, BoxEngine())
+    ids = [submit(store, blobs, imaging.jpeg(300 + i, 200)) for i in range(3)]
+    for job_id in ids:
+        assert runner.run(job_id).status == "succeeded"
+        emit_job_event(ob, store.get(job_id), blobs)
+    delivered, failed, pending = ids
+    msg = {job_id: next(iter(store.r.smembers(keys.webhook_subject(job_id)))).decode() for job_id in ids}
+    for m, token in ob.claim_due(10):
+        msg_id, ep_id = split_member(m)
+        if msg_id == msg[pending]:
+            continue  # still on its way
+        ob.swap(m, token, None)
+        ob.update_delivery(msg_id, ep_id, status="delivered" if msg_id == msg[delivered] else "failed")
+        ob.log_attempt(next(j for j in ids if msg[j] == msg_id), {"outcome": "whatever"})
+    stale = "msg_" + "0" * 32  # an index entry whose event expired long ago (a key TTL, no sweep)
+    store.r.zadd(keys.webhook_events("acme"), {stale: now_ms() - ob.ttl_s * 1000 - 1})
+    for job_id in ids:
+        store.r.zadd(store.EXPIRING, {job_id: 1})
+
+    assert expire_once(store, blobs, now=now_ms(), outbox=ob) == 3
+    assert ob.events_of(delivered) == [] and not store.r.exists(
+        keys.webhook_subject(delivered), keys.webhook_log(delivered), keys.webhook_deliveries(msg[delivered]))
+    assert not store.r.keys(keys.webhook_delivery(msg[delivered], "*"))
+    assert [e.id for e in ob.events_of(failed)] == [msg[failed]]  # a replay may still send it
+    assert [e.id for e in ob.events_of(pending)] == [msg[pending]] and ob.deliveries_of(msg[pending])
+    index = {m.decode() for m in store.r.zrange(keys.webhook_events("acme"), 0, -1)}
+    assert index == {msg[failed], msg[pending]}
+
+
 def imaging_sha(data: bytes) -> str:
     import hashlib
 

@@ -8,7 +8,8 @@
   job and publishing, or Redis lost the last second of writes) gets its message;
 - a queued job whose message went out more than OCRQ_QUEUED_RESEND_S ago gets another (a message
   lost with a Redis restart, or parked in the broker's unacked set until the visibility timeout);
-- a job past its retention is deleted with its result and (when no live job uses it) its input;
+- a job past its retention is deleted with its result, (when no live job uses it) its input and
+  (once every delivery of them is done) its webhook events;
 - a finished job whose finished-hooks (webhook event, batch accounting) were cut off after its
   transition (a worker killed there, a Redis failover) gets them run: the transition itself put
   it on ``hooks_pending``, the runner takes it off once they ran, so nothing finishes unheard;
@@ -38,6 +39,7 @@ from shared.jobs.store import JobStore
 from shared.redis_client import connect
 from shared.reviews.service import forget_review
 from shared.settings import Settings
+from shared.webhooks.outbox import Outbox
 from workers.celery_app import page_sender
 from workers.events import finished_hooks
 from workers.runner import SendPage
@@ -93,8 +95,10 @@ def reap_once(store: JobStore, send: Send, lease_s: int, now: int | None = None,
     return sent
 
 
-def expire_once(store: JobStore, blobs: BlobStore, now: int | None = None, limit: int = 200) -> int:
-    """Delete what is past its retention: result, the input when no live job uses it, the record.
+def expire_once(store: JobStore, blobs: BlobStore, now: int | None = None, limit: int = 200, *,
+                outbox: Outbox | None = None) -> int:
+    """Delete what is past its retention: result, the input when no live job uses it, the record,
+    and (given the outbox) its webhook events once every delivery of them is done.
 
     Its cost is the number of jobs expiring, not the number alive (a sorted set by expiry).
     A job still running is looked at again a minute later.
@@ -119,6 +123,8 @@ def expire_once(store: JobStore, blobs: BlobStore, now: int | None = None, limit
         if store.release_input(job):
             blobs.delete(job.input.key)
         store.delete(job)
+        if outbox is not None:
+            outbox.forget_delivered(job.tenant, job.id, now)
         done += 1
     if done:
         log.info("expired %d jobs", done)
@@ -252,6 +258,7 @@ def start_reaper_thread(settings: Settings, app: Celery) -> None:
     blobs = open_blob_store(settings)
     interval = settings.reaper_interval_s
     hooks = finished_hooks(settings, store, app)  # the runner's hooks, on the reaper's own connection
+    outbox = Outbox(store.r, settings)
     restore_orphans = OrphanRestorer(app)
 
     def loop() -> None:
@@ -266,7 +273,7 @@ def start_reaper_thread(settings: Settings, app: Celery) -> None:
                     reap_once(store, send, settings.lease_s, queued_resend_s=settings.queued_resend_s,
                               send_page=pages_out)
                     sweep_hooks(store, hooks)
-                    expire_once(store, blobs)
+                    expire_once(store, blobs, outbox=outbox)
             except Exception as err:
                 log.warning("reaper pass failed: %s", err)
 

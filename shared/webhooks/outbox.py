@@ -250,6 +250,37 @@ class Outbox:
         """Compare-and-set the claim: move it to new_score (None: remove) if it still holds token."""
         return bool(self._swap(keys=[DUE], args=[m, token, "" if new_score is None else new_score]))
 
+    # expiry --------------------------------------------------------------------------
+    def forget_delivered(self, tenant: str, subject: str, now: int | None = None) -> bool:
+        """The job expiry sweep's part (workers/reaper.py): delete a job's events, their deliveries
+        and its attempt log once every delivery is ``delivered`` or ``canceled`` (its endpoint was
+        deleted): nothing is left to send, and the result they carry is past its retention. An event
+        with a pending, failed or skipped delivery stays for its TTL, so a replay can still send it.
+        Also drops the tenant's replay-index entries whose events have outlived the TTL (the index
+        is a sorted set; its members do not expire with the keys). Returns whether it deleted.
+        """
+        now = now or now_ms()
+        index = keys.webhook_events(tenant)
+        self.r.zremrangebyscore(index, "-inf", now - self.ttl_s * 1000)
+        msg_ids = [keys.text(m) for m in self.r.smembers(keys.webhook_subject(subject))]
+        deliveries = []
+        for msg_id in msg_ids:
+            for ep in self.r.smembers(keys.webhook_deliveries(msg_id)):
+                ep_id = keys.text(ep)
+                status = keys.text(self.r.hget(self.dlv_key(msg_id, ep_id), "status"))
+                if status not in (None, "delivered", "canceled") or self.due_score(msg_id, ep_id) is not None:
+                    return False
+                deliveries.append(self.dlv_key(msg_id, ep_id))
+        pipe = self.r.pipeline(transaction=True)
+        for msg_id in msg_ids:
+            pipe.delete(self.evt_key(msg_id), keys.webhook_deliveries(msg_id))
+            pipe.zrem(index, msg_id)
+        if deliveries:
+            pipe.delete(*deliveries)
+        pipe.delete(keys.webhook_subject(subject), self.log_key(subject))
+        pipe.execute()
+        return True
+
     # attempt log ---------------------------------------------------------------------
     def log_attempt(self, subject: str, record: dict[str, Any]) -> None:
         key = self.log_key(subject)
