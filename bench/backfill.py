@@ -65,7 +65,10 @@ def pct(xs: list[float], p: float) -> float:
 
 # --------------------------------------------------------------------------------- service
 class Service:
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, *, env: dict[str, str] | None = None, api_workers: int = 1,
+                 worker_args: tuple[str, ...] = ("--gpus", "none"), webhook_concurrency: int = 2) -> None:
+        """Redis, the gateway, one OCR worker and the webhook worker; ``env`` adds or overrides
+        settings of every process (bench/soak.py runs the same stack with its own)."""
         self.work = work
         self.redis_port = free_port()
         self.redis = start_redis(work / "redis", self.redis_port)
@@ -73,7 +76,7 @@ class Service:
         self.env = {
             **os.environ, "OCRQ_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "OCRQ_STORAGE_URL": f"file://{work / 'blobs'}", "OCRQ_BATCH_WINDOW": "16", "PYTHONUNBUFFERED": "1",
-            "OCRQ_RATE_PER_S": "1000", "OCRQ_RATE_BURST": "1000",
+            "OCRQ_RATE_PER_S": "1000", "OCRQ_RATE_BURST": "1000", **(env or {}),
         }
         import redis
 
@@ -83,37 +86,35 @@ class Service:
         self.key, _ = KeyStore(self.r).create("bench", "bench")
         KeyStore(self.r).allow_bucket("bench", "scans")
         self.url = f"http://127.0.0.1:{self.port}"
-        log = open(work / "api.log", "ab")
-        self.api = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "api", "--port", str(self.port), "--workers", "1"],
-            env=self.env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.procs: list[subprocess.Popen[bytes]] = []  # everything spawn() started, in order
+        self.api = self.spawn("api", "api", "--port", str(self.port), "--workers", str(api_workers))
         wait_for_port(self.port, self.api, 60)
-        wlog = work / "worker.log"
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "worker", "--gpus", "none"],
-            env=self.env,
+        self.worker = self.spawn("worker", "worker", *worker_args)
+        # the webhook worker hosts the batch planner, as deployed
+        self.webhooks = self.spawn("webhooks", "webhooks", "--concurrency", str(webhook_concurrency))
+        self.wait_ready(self.worker, "worker")
+        self.wait_ready(self.webhooks, "webhooks")
+
+    def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """`ocrq <args>` with this service's settings (and ``env``), its output in <work>/<name>.log."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", *args],
+            env={**self.env, **(env or {})},
             cwd=ROOT,
-            stdout=open(wlog, "ab"),
+            stdout=open(self.work / f"{name}.log", "ab"),
             stderr=subprocess.STDOUT,
         )
-        hlog = work / "webhooks.log"  # the webhook worker hosts the batch planner, as deployed
-        self.webhooks = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "webhooks", "--concurrency", "2"],
-            env=self.env,
-            cwd=ROOT,
-            stdout=open(hlog, "ab"),
-            stderr=subprocess.STDOUT,
-        )
-        for proc, path in ((self.worker, wlog), (self.webhooks, hlog)):
-            deadline = time.monotonic() + 120
-            while " ready." not in (path.read_text(errors="replace") if path.exists() else ""):
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit(f"{path.name} did not start: {path.read_text()[-2000:]}")
-                time.sleep(0.2)
+        self.procs.append(proc)
+        return proc
+
+    def wait_ready(self, proc: subprocess.Popen[bytes], name: str, timeout_s: float = 120) -> None:
+        """Until a Celery worker started by spawn(name, ...) logs that it is ready."""
+        path = self.work / f"{name}.log"
+        deadline = time.monotonic() + timeout_s
+        while " ready." not in (path.read_text(errors="replace") if path.exists() else ""):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit(f"{path.name} did not start: {path.read_text()[-2000:]}")
+            time.sleep(0.2)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -172,7 +173,7 @@ class Service:
         return out
 
     def stop(self) -> None:
-        stop_all([self.api, self.worker, self.webhooks, self.redis])
+        stop_all([self.redis, *self.procs])  # newest first, Redis last
 
 
 # -------------------------------------------------------------------------- 1 + 3: the service
