@@ -1,23 +1,34 @@
-"""Outages under load (issue 17): Redis SIGKILLed and the store refused or hung while scanners submit.
+"""Outages under load (issues 17, 24): Redis SIGKILLed or shut down, the store refused or hung,
+while scanners submit.
 
 Starts its own redis-server (AOF), moto_server (S3; MinIO in production) behind tests/faultproxy.py,
-one gateway (gunicorn, 16 threads) and one worker with the checksum engine, all on loopback. Client
-threads submit unique PNGs at a steady rate, each with its own Idempotency-Key, retried after
+one gateway (gunicorn, 16 threads) and one worker with the checksum engine, all on loopback, with
+the default settings (the lease, the reaper's interval and OCRQ_QUEUED_RESEND_S included: `--env`
+changes them). Client threads submit unique PNGs at a steady rate (`--rate 0`: as fast as they
+are answered, which builds a backlog), each with its own Idempotency-Key, retried after
 Retry-After on 503/409/429/5xx and on dropped connections (bounded tries and time), as a careful
-integrator would. Meanwhile a schedule kills Redis (SIGKILL, restarted on the same port and AOF)
-and switches the store's proxy to refuse or hang; a probe GETs /healthz every 100 ms throughout.
+integrator would. Meanwhile a schedule kills Redis (SIGKILL) or shuts it down (SHUTDOWN: saves,
+closes every connection), restarting it on the same port and AOF, and switches the store's proxy
+to refuse or hang; a probe GETs /healthz every 100 ms throughout.
 
 At the end every key is submitted once more (a key that still answers 409 is stuck), every job
 that got a 202 is followed to its end, its result is checked against the checksum of its own
-image, and the worker's `finished` log lines tell whether any job succeeded more than once.
+image, and the worker's `finished` log lines tell whether any job succeeded more than once. Each
+job accepted before a Redis outage ended and finished after it is timed from Redis returning to
+its end: a message lost in a worker's hands shows there (900 s, OCRQ_QUEUED_RESEND_S, before
+issue 24), or as a job not finished after the drain. Under a backlog that time includes the wait
+behind the backlog: compare it with when the last job ended.
 
     python bench/outages.py                     # ~3 minutes: 3 Redis kills, 1 x 20 s refuse, 1 x 20 s hang
-    python bench/outages.py --redis-kills 5 --refuses 2 --refuse-s 60 --hangs 1 --hang-s 45   # the issue's soak
+    python bench/outages.py --redis-kills 5 --refuses 2 --refuse-s 60 --hangs 1 --hang-s 45   # issue 17's soak
+    python bench/outages.py --redis-kills 3 --redis-shutdowns 2 --refuses 0 --hangs 0 --clients 8 --rate 0 \
+        --drain-s 1200                          # issue 24: Redis outages under a backlog
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import io
 import json
 import os
@@ -71,9 +82,14 @@ def pct(values: list[float], q: float) -> float:
 
 @dataclass
 class Window:
-    kind: str  # redis | refuse | hang
+    kind: str  # redis (SIGKILL) | shutdown (Redis SHUTDOWN) | refuse | hang
     start: float
     end: float = float("inf")
+    end_wall: float = float("inf")  # time.time() when it ended (jobs' finished_at are wall-clock)
+
+    @property
+    def redis(self) -> bool:
+        return self.kind in ("redis", "shutdown")
 
 
 @dataclass
@@ -119,8 +135,8 @@ class Stack:
             "OCRQ_S3_ENDPOINT": self.proxy.address, "OCRQ_S3_ACCESS_KEY": "bench", "OCRQ_S3_SECRET_KEY": "bench",
             "OCRQ_S3_SECURE": "false", "OCRQ_ENGINE": "checksum", "OCRQ_RATE_PER_S": "1000000",
             "OCRQ_RATE_BURST": "1000000", "OCRQ_INTERACTIVE_QUEUE_MAX": "10000000",
-            "OCRQ_METRICS_PORT": str(free_port()), "OCRQ_LOG_FORMAT": "json", "OCRQ_LEASE_S": "5",
-            "OCRQ_REAPER_INTERVAL_S": "1", "OCRQ_QUEUED_RESEND_S": "20", "PYTHONUNBUFFERED": "1", **extra_env,
+            "OCRQ_METRICS_PORT": str(free_port()), "OCRQ_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1",
+            **extra_env,
         }
         self.key, _ = KeyStore(connect(self.redis_url)).create("bench")
         self.api = self._spawn("api", "api", "--port", str(self.port), "--workers", "1", "--threads", "16")
@@ -147,8 +163,18 @@ class Stack:
         return subprocess.Popen([sys.executable, "-m", "cli.main", *args], env=self.env, cwd=ROOT,
                                 stdout=out, stderr=subprocess.STDOUT)
 
-    def kill_redis(self, down_s: float) -> None:
-        self.redis.kill()  # SIGKILL: no shutdown save; the AOF (fsync every second) is what comes back
+    def kill_redis(self, down_s: float, *, shutdown: bool = False) -> None:
+        if shutdown:  # SHUTDOWN: the AOF is flushed, every client connection closed, the process exits
+            try:
+                connect(self.redis_url).shutdown()
+            except Exception:  # redis-py reports the closed connection of a SHUTDOWN that worked
+                pass
+            try:
+                self.redis.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.redis.kill()
+        else:
+            self.redis.kill()  # SIGKILL: no shutdown save; the AOF (fsync every second) is what comes back
         self.redis.wait()
         time.sleep(down_s)
         self.redis = start_redis(self.tmp / "redis", self.redis_port)
@@ -241,11 +267,16 @@ def schedule(args: argparse.Namespace) -> list[tuple[str, float]]:
     the store's refuse and hang windows."""
     store = [("refuse", args.refuse_s)] * args.refuses + [("hang", args.hang_s)] * args.hangs
     out: list[tuple[str, float]] = []
-    kills = args.redis_kills
+    redis: list[str] = []  # kills and shutdowns alternate while both last
+    for i in range(max(args.redis_kills, args.redis_shutdowns)):
+        redis += (["redis"] if i < args.redis_kills else []) + (["shutdown"] if i < args.redis_shutdowns else [])
+    kills = len(redis)
     slots = len(store) + 1
+    taken = 0
     for n in range(slots):
         share = kills // slots + (1 if n < kills % slots else 0)
-        out += [("redis", args.redis_down_s)] * share
+        out += [(k, args.redis_down_s) for k in redis[taken:taken + share]]
+        taken += share
         if n < len(store):
             out.append(store[n])
     return out
@@ -257,14 +288,14 @@ def run_outages(stack: Stack, rec: Record, args: argparse.Namespace) -> None:
         w = Window(kind, time.monotonic())
         with rec.lock:
             rec.windows.append(w)
-        if kind == "redis":
-            stack.kill_redis(length)
+        if kind in ("redis", "shutdown"):
+            stack.kill_redis(length, shutdown=kind == "shutdown")
         else:
             stack.proxy.set_mode("refuse" if kind == "refuse" else "hang")
             time.sleep(length)
             stack.proxy.set_mode("pass")
-        w.end = time.monotonic()
-        print(f"  {kind:<6} {w.end - w.start:5.1f} s", flush=True)
+        w.end, w.end_wall = time.monotonic(), time.time()
+        print(f"  {kind:<8} {w.end - w.start:5.1f} s", flush=True)
         time.sleep(args.gap_s)
 
 
@@ -303,6 +334,7 @@ def check(stack: Stack, rec: Record, drain_s: float) -> dict[str, object]:
             mismatched += 1
     statuses: Counter[str] = Counter()
     wrong_result = 0
+    times: dict[str, tuple[float, float]] = {}  # job id -> (created, finished), wall clock
     deadline = time.monotonic() + drain_s
     for _key, (job_id, i) in rec.accepted.items():
         status = "?"
@@ -315,8 +347,11 @@ def check(stack: Stack, rec: Record, drain_s: float) -> dict[str, object]:
             if r.status_code != 200:
                 time.sleep(1)
                 continue
-            status = r.json()["status"]
+            doc = r.json()
+            status = doc["status"]
             if status in ("succeeded", "failed", "canceled"):
+                if doc.get("finished_at"):
+                    times[job_id] = (wall(doc["created_at"]), wall(doc["finished_at"]))
                 break
         statuses[status] += 1
         if status == "succeeded":
@@ -328,19 +363,38 @@ def check(stack: Stack, rec: Record, drain_s: float) -> dict[str, object]:
     ids = {job_id for job_id, _ in rec.accepted.values()}
     return {"statuses": statuses, "stuck": stuck, "mismatched": mismatched, "wrong_result": wrong_result,
             "doubled": sum(1 for j in ids if once[j] > 1),
-            "succeeded_once": sum(1 for j in ids if once[j] == 1)}
+            "succeeded_once": sum(1 for j in ids if once[j] == 1), "times": times}
+
+
+def wall(iso: str) -> float:
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def after_redis(rec: Record, times: dict[str, tuple[float, float]]) -> tuple[list[float], float | None]:
+    """Seconds from Redis returning to the end of each job accepted before a Redis outage ended and
+    finished after it (from the last such return), and the last job's end after the last return."""
+    returns = sorted(w.end_wall for w in rec.windows if w.redis)
+    waits = []
+    for created, finished in times.values():
+        around = [t for t in returns if created <= t <= finished]
+        if around:
+            waits.append(finished - around[-1])
+    last = max((f for _, f in times.values()), default=None)
+    return waits, (last - returns[-1]) if returns and last is not None else None
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--redis-kills", type=int, default=3)
-    ap.add_argument("--redis-down-s", type=float, default=2.0, help="how long Redis stays down per kill")
+    ap.add_argument("--redis-shutdowns", type=int, default=0, help="Redis SHUTDOWNs (interleaved with the kills)")
+    ap.add_argument("--redis-down-s", type=float, default=2.0, help="how long Redis stays down per kill or shutdown")
     ap.add_argument("--refuses", type=int, default=1)
     ap.add_argument("--refuse-s", type=float, default=20.0)
     ap.add_argument("--hangs", type=int, default=1)
     ap.add_argument("--hang-s", type=float, default=20.0)
     ap.add_argument("--gap-s", type=float, default=15.0, help="steady load before, between and after outages")
-    ap.add_argument("--rate", type=float, default=4.0, help="new submits per second, all clients together")
+    ap.add_argument("--rate", type=float, default=4.0,
+                    help="new submits per second, all clients together (0: no pacing, each client submits at once again)")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--max-tries", type=int, default=60, help="tries per key before the client gives up")
     ap.add_argument("--drain-s", type=float, default=240.0, help="bound on following the accepted jobs to the end")
@@ -356,8 +410,8 @@ def main() -> int:
     counter, lock = [0], threading.Lock()
     threads = [threading.Thread(target=health_probe, args=(stack.url, rec, stop), daemon=True)]
     threads += [threading.Thread(target=client, daemon=True,
-                                 args=(stack, rec, counter, lock, stop, args.clients / args.rate, args.max_tries,
-                                       300.0))
+                                 args=(stack, rec, counter, lock, stop,
+                                       args.clients / args.rate if args.rate > 0 else 0.0, args.max_tries, 300.0))
                 for _ in range(args.clients)]
     t_start = time.monotonic()
     try:
@@ -387,10 +441,12 @@ def report(rec: Record, res: dict[str, object], load_s: float, args: argparse.Na
     all_health = [s for _, s, _ in rec.health]
     failed_health = sum(1 for _, _, ok in rec.health if not ok)
     kinds = Counter(w.kind for w in rec.windows)
+    waits, last = after_redis(rec, res["times"])  # type: ignore[arg-type]
+    pace = f"at {args.rate:g} submits/s" if args.rate > 0 else "unpaced"
     print()
-    print(f"load {load_s:.0f} s at {args.rate:g} submits/s ({args.clients} clients); outages: "
-          f"{kinds['redis']} Redis SIGKILL ({args.redis_down_s:g} s down), {kinds['refuse']} x {args.refuse_s:g} s "
-          f"store refused, {kinds['hang']} x {args.hang_s:g} s store hung")
+    print(f"load {load_s:.0f} s {pace} ({args.clients} clients); outages: "
+          f"{kinds['redis']} Redis SIGKILL + {kinds['shutdown']} SHUTDOWN ({args.redis_down_s:g} s down), "
+          f"{kinds['refuse']} x {args.refuse_s:g} s store refused, {kinds['hang']} x {args.hang_s:g} s store hung")
     rows = [
         ("202s (distinct jobs accepted)", str(accepted)),
         ("jobs ending succeeded", str(statuses.get("succeeded", 0))),
@@ -400,6 +456,11 @@ def report(rec: Record, res: dict[str, object], load_s: float, args: argparse.Na
         ("jobs ending failed / canceled", f"{statuses.get('failed', 0)} / {statuses.get('canceled', 0)}"),
         ("jobs not finished after the drain", str(sum(v for k, v in statuses.items()
                                                       if k not in ("succeeded", "failed", "canceled")))),
+        ("jobs accepted before a Redis outage ended, ended after", str(len(waits))),
+        ("  ... Redis back -> job end, p50 / p99 / max (s)",
+         f"{pct(waits, .5):.1f} / {pct(waits, .99):.1f} / {max(waits, default=float('nan')):.1f}"),
+        ("  ... ending more than 60 s after Redis returned", str(sum(1 for w in waits if w > 60))),
+        ("last job ended, after the last Redis return (s)", "-" if last is None else f"{last:.1f}"),
         ("keys given up by clients (then retried)", str(len(rec.gave_up))),
         ("stuck idempotency keys (409 at the end)", str(res["stuck"])),
         ("keys answering another job", str(res["mismatched"])),
