@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 # The gateway's port for `make dev` (8080 taken? `make dev PORT=8081`).
 PORT   ?= 8080
 
-.PHONY: setup system-deps test-deps dev test test-fast bench lint clean
+.PHONY: setup system-deps test-deps dev test test-fast bench lint client clean
 
 $(BIN)/ocrq: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,11 @@ test-fast: setup
 ## ruff and mypy, as configured in pyproject.toml.
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/mypy
+
+## Regenerate the Python client's generated code (clients/python) from the gateway's /openapi.json, in process.
+## tests/test_client_generated.py fails while the committed client differs: run this after changing the API.
+client: setup
+	$(BIN)/python scripts/generate_client.py
 
 bench: setup
 	$(BIN)/python bench/overhead.py

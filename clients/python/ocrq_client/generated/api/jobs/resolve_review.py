@@ -1,0 +1,241 @@
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import quote
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...types import Response, UNSET
+from ... import errors
+
+from ...models.problem import Problem
+from ...models.review_answer import ReviewAnswer
+from ...models.review_decision_in import ReviewDecisionIn
+from typing import cast
+
+
+def _get_kwargs(
+    job_id: str,
+    *,
+    body: ReviewDecisionIn,
+
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/v1/jobs/{job_id}/review".format(job_id=quote(str(job_id), safe=""),),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | ReviewAnswer | str | None:
+    if response.status_code == 200:
+        response_200 = ReviewAnswer.from_dict(response.json())
+
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+
+        return response_409
+
+    if response.status_code == 414:
+        response_414 = response.text
+        return response_414
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+
+        return response_500
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | ReviewAnswer | str]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    job_id: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: ReviewDecisionIn,
+
+) -> Response[Problem | ReviewAnswer | str]:
+    """ Resolve a job's review: approve, correct (a new result revision) or reject
+
+    Args:
+        job_id (str):
+        body (ReviewDecisionIn): PUT /v1/jobs/{id}/review: resolve the review (claimed by this
+            key, or open).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | ReviewAnswer | str]
+     """
+
+
+    kwargs = _get_kwargs(
+        job_id=job_id,
+body=body,
+
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+def sync(
+    job_id: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: ReviewDecisionIn,
+
+) -> Problem | ReviewAnswer | str | None:
+    """ Resolve a job's review: approve, correct (a new result revision) or reject
+
+    Args:
+        job_id (str):
+        body (ReviewDecisionIn): PUT /v1/jobs/{id}/review: resolve the review (claimed by this
+            key, or open).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | ReviewAnswer | str
+     """
+
+
+    return sync_detailed(
+        job_id=job_id,
+client=client,
+body=body,
+
+    ).parsed
+
+async def asyncio_detailed(
+    job_id: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: ReviewDecisionIn,
+
+) -> Response[Problem | ReviewAnswer | str]:
+    """ Resolve a job's review: approve, correct (a new result revision) or reject
+
+    Args:
+        job_id (str):
+        body (ReviewDecisionIn): PUT /v1/jobs/{id}/review: resolve the review (claimed by this
+            key, or open).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | ReviewAnswer | str]
+     """
+
+
+    kwargs = _get_kwargs(
+        job_id=job_id,
+body=body,
+
+    )
+
+    response = await client.get_async_httpx_client().request(
+        **kwargs
+    )
+
+    return _build_response(client=client, response=response)
+
+async def asyncio(
+    job_id: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: ReviewDecisionIn,
+
+) -> Problem | ReviewAnswer | str | None:
+    """ Resolve a job's review: approve, correct (a new result revision) or reject
+
+    Args:
+        job_id (str):
+        body (ReviewDecisionIn): PUT /v1/jobs/{id}/review: resolve the review (claimed by this
+            key, or open).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | ReviewAnswer | str
+     """
+
+
+    return (await asyncio_detailed(
+        job_id=job_id,
+client=client,
+body=body,
+
+    )).parsed

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar, BinaryIO, TextIO, TYPE_CHECKING, Generator
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+from ..types import UNSET, Unset
+from typing import cast
+
+if TYPE_CHECKING:
+  from ..models.review_item import ReviewItem
+  from ..models.review_list_counts import ReviewListCounts
+
+
+T = TypeVar("T", bound="ReviewList")
+
+
+@_attrs_define
+class ReviewList:
+    """
+        Attributes:
+            counts (ReviewListCounts): reviews in this state by reason (before the reason filter)
+            items (list[ReviewItem]):
+            next_cursor (None | str | Unset):
+     """
+
+    counts: ReviewListCounts
+    items: list[ReviewItem]
+    next_cursor: None | str | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+
+    def to_dict(self) -> dict[str, Any]:
+        from ..models.review_item import ReviewItem # noqa: PLC0415
+        from ..models.review_list_counts import ReviewListCounts # noqa: PLC0415
+        counts = self.counts.to_dict()
+
+        items = []
+        for items_item_data in self.items:
+            items_item = items_item_data.to_dict()
+            items.append(items_item)
+
+
+        next_cursor: None | str | Unset
+        if isinstance(self.next_cursor, Unset):
+            next_cursor = UNSET
+        else:
+            next_cursor = self.next_cursor
+
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update({
+            "counts": counts,
+            "items": items,
+        })
+        if next_cursor is not UNSET:
+            field_dict["next_cursor"] = next_cursor
+
+        return field_dict
+
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.review_item import ReviewItem # noqa: PLC0415
+        from ..models.review_list_counts import ReviewListCounts # noqa: PLC0415
+        d = dict(src_dict)
+        counts = ReviewListCounts.from_dict(d.pop("counts"))
+
+
+        items = []
+        _items = d.pop("items")
+        for items_item_data in (_items):
+            items_item = ReviewItem.from_dict(items_item_data)
+
+
+            items.append(items_item)
+
+
+        def _parse_next_cursor(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        next_cursor = _parse_next_cursor(d.pop("next_cursor", UNSET))
+
+
+        review_list = cls(
+            counts=counts,
+            items=items,
+            next_cursor=next_cursor,
+        )
+
+
+        review_list.additional_properties = d
+        return review_list
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
