@@ -10,14 +10,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from cli.client import _problem_text, _request, resolve
+from cli.client import _problem_text, connect, plain, print_json, reaching
 from cli.ocr_cmd import add_task_args
+from ocrq_client import ApiError, BatchTimeout, Client
 
 
 def parse_s3(url: str) -> tuple[str, str]:
@@ -73,56 +73,47 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pl.set_defaults(func=cmd_planner)
 
 
-def _body(args: argparse.Namespace) -> dict[str, Any]:
-    bucket, prefix = parse_s3(args.source)
-    out_bucket, out_prefix = parse_s3(args.out)
-    source: dict[str, Any] = {"bucket": bucket}
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments of Client.backfill from the command line (a local manifest file is sent along)."""
+    for url in (args.source, args.out):
+        parse_s3(url)  # what the client would refuse, said in this command's words
+    opts: dict[str, Any] = {"task": args.task, "glob": args.glob or None}
     if args.manifest:
         local = Path(args.manifest)
         if local.is_file():
-            source["manifest_text"] = local.read_text()
+            opts["manifest_text"] = local.read_text()
             if local.suffix.lower() == ".csv":
-                source["manifest_format"] = "csv"
+                opts["manifest_format"] = "csv"
             elif local.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-                source["manifest_format"] = "jsonl"
-        elif args.manifest.startswith("s3://"):
-            mb, mk = parse_s3(args.manifest)
-            if mb != bucket:
-                raise SystemExit("ocrq backfill: the manifest must be in the source bucket")
-            source["manifest"] = mk
+                opts["manifest_format"] = "jsonl"
         else:
-            source["manifest"] = args.manifest
-    else:
-        source["prefix"] = prefix
-        if args.glob:
-            source["glob"] = args.glob
-    body: dict[str, Any] = {"source": source, "output": {"bucket": out_bucket, "prefix": out_prefix}, "task": args.task}
+            opts["manifest"] = args.manifest  # a key in the source bucket, or s3:// in it
     if args.fields:
-        body["fields"] = [f.strip() for f in args.fields.split(",") if f.strip()]
+        opts["fields"] = [f.strip() for f in args.fields.split(",") if f.strip()]
     for name in ("target_lang", "instruction", "webhook_url", "window"):
-        if getattr(args, name) is not None:
-            body[name] = getattr(args, name)
+        opts[name] = getattr(args, name)
     if args.format:
         formats = [f.strip() for arg in args.format for f in arg.split(",") if f.strip()]
-        body["output_format"] = formats[0] if len(formats) == 1 else formats  # the gateway validates them
-    return body
-
-
-def cmd_backfill(args: argparse.Namespace) -> int:
-    url, key = resolve(args.url, args.api_key)
-    body = _body(args)
+        opts["formats"] = formats[0] if len(formats) == 1 else formats  # the gateway validates them
     if args.dry_run:
-        body["dry_run"] = True
-        body["dry_run_limit"] = args.limit
-    resp = _request("POST", f"{url}/v1/batches", key, json=body)
-    if resp.status_code not in (200, 202):
-        print(f"ocrq backfill: {_problem_text(resp)}", file=sys.stderr)
+        opts["dry_run"], opts["dry_run_limit"] = True, args.limit
+    return opts
+
+
+@reaching
+def cmd_backfill(args: argparse.Namespace) -> int:
+    client = connect(args.url, args.api_key)
+    try:
+        data = plain(client.backfill(args.source, args.out, **_options(args)))
+    except ValueError as err:  # a bucket URL or manifest the client refused before sending
+        raise SystemExit(f"ocrq backfill: {err}") from None
+    except ApiError as err:
+        print(f"ocrq backfill: {_problem_text(err)}", file=sys.stderr)
         return 1
-    data = resp.json()
     if args.dry_run:
         return print_dry_run(data, args.json)
     if args.json and not args.wait:
-        print(json.dumps(data, indent=2))
+        print_json(data)
         return 0
     print(
         f"batch {data['id']} created: {_src_text(data)} -> s3://{data['output']['bucket']}/{data['output']['prefix']}",
@@ -131,7 +122,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if not args.wait:
         print(data["id"])
         return 0
-    return wait_batch(url, key, data["id"], args.timeout, args.json)
+    return wait_batch(client, data["id"], args.timeout, args.json)
 
 
 def _src_text(b: dict[str, Any]) -> str:
@@ -141,7 +132,7 @@ def _src_text(b: dict[str, Any]) -> str:
 
 def print_dry_run(d: dict[str, Any], as_json: bool) -> int:
     if as_json:
-        print(json.dumps(d, indent=2))
+        print_json(d)
         return 0
     more = " (truncated: raise --limit)" if d["truncated"] else ""
     print(
@@ -194,35 +185,33 @@ def _pages_text(c: dict[str, Any]) -> str:
     return f"  pages {seen}/{total}{failed}"
 
 
-def wait_batch(url: str, key: str, batch_id: str, timeout: float, as_json: bool = False) -> int:
+def wait_batch(client: Client, batch_id: str, timeout: float, as_json: bool = False) -> int:
     tty = sys.stderr.isatty()
-    deadline = time.monotonic() + timeout
-    last_print = 0.0
-    b: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        resp = _request("GET", f"{url}/v1/batches/{batch_id}", key)
-        if resp.status_code != 200:
-            print(f"\nocrq: {_problem_text(resp)}", file=sys.stderr)
-            return 1
-        b = resp.json()
+    last_print = [0.0]
+
+    def progress(batch: Any) -> None:
+        b = plain(batch)
         final = b["status"] in ("completed", "canceled")
         line = progress_line(b)
         if tty:
             print("\r" + line, end="", file=sys.stderr, flush=True)
-        elif final or time.monotonic() - last_print >= 5:
+        elif final or time.monotonic() - last_print[0] >= 5:
             print(line, file=sys.stderr, flush=True)
-            last_print = time.monotonic()
-        if final:
-            break
-        time.sleep(1.0)
-    else:
-        print(f"\nocrq: batch {batch_id} not done after {timeout:.0f} s (it keeps running)", file=sys.stderr)
+            last_print[0] = time.monotonic()
+
+    try:
+        b = plain(client.wait_batch(batch_id, timeout, poll_s=1.0, on_progress=progress))
+    except ApiError as err:
+        print(f"\nocrq: {_problem_text(err)}", file=sys.stderr)
+        return 1
+    except BatchTimeout as late:
+        print(f"\nocrq: {late}", file=sys.stderr)
         return 1
     if tty:
         print(file=sys.stderr)
     c = b["counts"]
     if as_json:
-        print(json.dumps(b, indent=2))
+        print_json(b)
     else:
         print(
             f"batch {batch_id} {b['status']}: {c['succeeded']} succeeded, {c['skipped']} skipped, {c['failed']} failed"
@@ -240,25 +229,25 @@ def _page_summary(c: dict[str, Any]) -> str:
     return f"{c.get('pages_done', 0)} read, {c.get('pages_skipped', 0)} skipped, {c.get('pages_failed', 0)} failed"
 
 
+@reaching
 def cmd_batch(args: argparse.Namespace) -> int:
-    url, key = resolve(args.url, args.api_key)
-    base = f"{url}/v1/batches/{args.batch_id}"
+    client = connect(args.url, args.api_key)
     if args.action == "wait":
-        return wait_batch(url, key, args.batch_id, args.timeout, args.json)
-    if args.action == "show":
-        resp = _request("GET", base, key)
-    elif args.action == "cancel":
-        resp = _request("DELETE", base, key)
-    elif args.action == "retry-failed":
-        resp = _request("POST", f"{base}/retry-failed", key)
-    else:
-        resp = _request("GET", f"{base}/failures", key, params={"limit": 1000})
-    if resp.status_code not in (200, 202):
-        print(f"ocrq batch: {_problem_text(resp)}", file=sys.stderr)
+        return wait_batch(client, args.batch_id, args.timeout, args.json)
+    try:
+        if args.action == "show":
+            data = plain(client.batch(args.batch_id))
+        elif args.action == "cancel":
+            data = plain(client.cancel_batch(args.batch_id))
+        elif args.action == "retry-failed":
+            data = plain(client.retry_failed(args.batch_id))
+        else:
+            data = plain(client.batch_failures(args.batch_id, limit=1000))
+    except ApiError as err:
+        print(f"ocrq batch: {_problem_text(err)}", file=sys.stderr)
         return 1
-    data = resp.json()
     if args.json or args.action in ("show", "cancel"):
-        print(json.dumps(data, indent=2))
+        print_json(data)
     elif args.action == "failures":
         for f in data["items"]:
             where = f" (line {f['line']})" if f.get("line") else ""

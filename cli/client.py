@@ -1,4 +1,5 @@
-"""`ocrq submit` and `ocrq status`: a small HTTP client of the gateway.
+"""`ocrq submit` and `ocrq status`, through the Python client (clients/python: ocrq_client), which
+every command that calls the gateway uses: its requests, retries and errors are the client's.
 
 Where to connect comes from --url / OCRQ_URL and OCRQ_API_KEY, else from the file `ocrq dev`
 writes: OCRQ_CLIENT_CONFIG when set, else the nearest `var/client.json` from the working directory
@@ -9,18 +10,17 @@ up (the dev instance of this checkout: its data dir), else ~/.config/ocrq/client
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
-import time
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from cli.ocr_cmd import add_task_args
 from cli.output import add_output_args, output_format, refuses_binary_to_terminal, result_text, write_output
+from ocrq_client import ApiError, Client, JobTimeout, TransportError
 
 FINAL = {"succeeded", "failed", "canceled"}
 
@@ -116,52 +116,55 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s.set_defaults(func=cmd_status)
 
 
-def _problem_text(resp: requests.Response) -> str:
-    try:
-        body = resp.json()
-        text = f"{resp.status_code} {body.get('title', '')}: {body.get('detail', '')}"
-    except ValueError:
-        text = f"{resp.status_code} {resp.reason}"
-    if resp.status_code == 401:  # in the CLI's words, not HTTP's
+def connect(url: str | None, key: str | None) -> Client:
+    """The client of the gateway named by --url/--api-key, the environment or `ocrq dev`'s file.
+    Up to 4 tries per request (429 and 503 after their Retry-After, at most 10 s; a refused connection)."""
+    return Client(*resolve(url, key), retries=3, max_retry_wait_s=10.0)
+
+
+def reaching(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A command that calls the gateway: no answer at all (after the client's retries) ends it in one line."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except TransportError as err:
+            raise SystemExit(f"ocrq: {err}") from None
+
+    return run
+
+
+def plain(model: Any) -> dict[str, Any]:
+    """A model of the client as the JSON the gateway sent (what --json prints and the printers read)."""
+    out: dict[str, Any] = model.to_dict()
+    return out
+
+
+def print_json(data: dict[str, Any], **kw: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, **kw))  # the gateway's order: its JSON is key-sorted
+
+
+def _problem_text(err: ApiError) -> str:
+    text = str(err)  # "<status> <title>: <detail>"
+    if err.status == 401:  # in the CLI's words, not HTTP's
         text += f" (the API key was refused; {NO_KEY.removeprefix('no API key: ')})"
     return text
 
 
-def _request(method: str, url: str, key: str, *, attempts: int = 4, **kw: Any) -> requests.Response:
-    """Retry connection failures and 429/503 a few times: the Idempotency-Key makes resubmits safe."""
-    last: Exception | None = None
-    for i in range(attempts):
-        try:
-            resp = requests.request(
-                method, url, headers={"Authorization": f"Bearer {key}", **kw.pop("headers", {})}, timeout=60, **kw
-            )
-        except requests.ConnectionError as err:
-            last = err
-            time.sleep(min(2**i * 0.5, 5))
-            continue
-        if resp.status_code in (429, 503) and i < attempts - 1:
-            time.sleep(min(float(resp.headers.get("Retry-After", "1") or 1), 10))
-            continue
-        return resp
-    raise SystemExit(f"ocrq: cannot reach {url}: {last}")
-
-
-def wait_for(url: str, key: str, job_id: str, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        wait = max(0, min(20, int(left)))
-        resp = _request("GET", f"{url}/v1/jobs/{job_id}", key, params={"wait": wait})
-        if resp.status_code != 200:
-            raise SystemExit(f"ocrq: {_problem_text(resp)}")
-        job: dict[str, Any] = resp.json()
-        if job["status"] in FINAL or left <= 0:
-            return job
+def wait_for(client: Client, job_id: str, timeout: float) -> dict[str, Any]:
+    """The job once final, or as it is after `timeout` s (the caller says it is not done)."""
+    try:
+        return plain(client.wait(job_id, timeout))
+    except JobTimeout as late:
+        return plain(late.job)
+    except ApiError as err:
+        raise SystemExit(f"ocrq: {_problem_text(err)}") from None
 
 
 def print_job(job: dict[str, Any], as_json: bool) -> int:
     if as_json:
-        print(json.dumps(job, indent=2, ensure_ascii=False))
+        print_json(job, ensure_ascii=False)
     elif job["status"] == "succeeded":
         result = job["result"]
         print(result_text(result))
@@ -177,8 +180,9 @@ def print_job(job: dict[str, Any], as_json: bool) -> int:
     return 0
 
 
+@reaching
 def cmd_submit(args: argparse.Namespace) -> int:
-    url, key = resolve(args.url, args.api_key)
+    client = connect(args.url, args.api_key)
     path = Path(args.file)
     if not path.is_file():
         print(f"ocrq submit: no such file: {path}", file=sys.stderr)
@@ -186,55 +190,52 @@ def cmd_submit(args: argparse.Namespace) -> int:
     fmt = output_format(args)
     if refuses_binary_to_terminal(fmt, args.output, "ocrq submit"):
         return 2
-    form: dict[str, str] = {"task": args.task, "priority": args.priority}
-    for name in ("fields", "target_lang", "instruction", "metadata", "webhook_url", "barcodes", "quality", "pages"):
-        if getattr(args, name):
-            form[name] = getattr(args, name)
-    data = path.read_bytes()
-    resp = _request(
-        "POST",
-        f"{url}/v1/jobs",
-        key,
-        data=form,
-        files={"file": (path.name, data, "application/octet-stream")},
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
-    if resp.status_code not in (200, 202):
-        print(f"ocrq submit: {_problem_text(resp)}", file=sys.stderr)
+    options = {name: getattr(args, name) or None
+               for name in ("fields", "target_lang", "instruction", "metadata", "webhook_url", "barcodes", "quality",
+                            "pages")}
+    try:  # a fresh Idempotency-Key per submit (the client's default): its retries never make two jobs
+        job = plain(client.submit(path, task=args.task, priority=args.priority, **options))
+    except ApiError as err:
+        print(f"ocrq submit: {_problem_text(err)}", file=sys.stderr)
         return 1
-    job = resp.json()
     if job.get("quality") and not args.json:
         q = job["quality"]
         print(f"quality: {q['verdict']}" + (f" ({', '.join(q['reasons'])})" if q["reasons"] else ""), file=sys.stderr)
     if not args.wait and fmt is None:
-        print(json.dumps(job, indent=2) if args.json else job["id"])
+        if args.json:
+            print_json(job)
+        else:
+            print(job["id"])
         return 0
-    job = wait_for(url, key, job["id"], args.timeout)
+    job = wait_for(client, job["id"], args.timeout)
     if job["status"] not in FINAL:
         print(f"ocrq submit: job {job['id']} still {job['status']} after {args.timeout:.0f} s", file=sys.stderr)
         return 1
     if fmt is None or job["status"] != "succeeded":
         return print_job(job, args.json)
-    return fetch_result(url, key, job, fmt, args.output)
+    return fetch_result(client, job, fmt, args.output)
 
 
-def fetch_result(url: str, key: str, job: dict[str, Any], fmt: str, output: str | None) -> int:
+def fetch_result(client: Client, job: dict[str, Any], fmt: str, output: str | None) -> int:
     """GET /v1/jobs/{id}/result?format=..., its bytes to -o FILE or stdout; failed pages said on stderr."""
-    resp = _request("GET", f"{url}/v1/jobs/{job['id']}/result", key, params={"format": fmt})
-    if resp.status_code != 200:
-        print(f"ocrq: {_problem_text(resp)}", file=sys.stderr)
+    try:
+        body = client.result_bytes(job["id"], fmt)
+    except ApiError as err:
+        print(f"ocrq: {_problem_text(err)}", file=sys.stderr)
         return 1
-    write_output(resp.content, fmt, output)
+    write_output(body, fmt, output)
     if job.get("pages_failed"):
         n = len(job.get("pages") or []) or job.get("pages_total") or 0
         print(f"{job['pages_failed']} of {n} pages failed (needs review)", file=sys.stderr)
     return 0
 
 
+@reaching
 def cmd_status(args: argparse.Namespace) -> int:
-    url, key = resolve(args.url, args.api_key)
-    resp = _request("GET", f"{url}/v1/jobs/{args.job_id}", key, params={"wait": args.wait} if args.wait else {})
-    if resp.status_code != 200:
-        print(f"ocrq status: {_problem_text(resp)}", file=sys.stderr)
+    client = connect(args.url, args.api_key)
+    try:
+        job = plain(client.job(args.job_id, wait=args.wait))
+    except ApiError as err:
+        print(f"ocrq status: {_problem_text(err)}", file=sys.stderr)
         return 1
-    return print_job(resp.json(), args.json)
+    return print_job(job, args.json)
