@@ -411,3 +411,18 @@ def test_cli_export_writes_jsonl_and_the_images_it_names(env: Env, tmp_path: Pat
         assert all(0 <= x0 <= x1 < w and 0 <= y0 <= y1 < h for x0, y0, x1, y1 in (ln["box"] for ln in rec["ocrq"]["lines"]))
     with pytest.raises(SystemExit):
         main(["reviews", "export", "--since", "last tuesday", "--tenant", "acme", "-o", str(out)])
+
+
+def test_expiry_removes_the_review_its_revision_and_its_index_entries(env: Env) -> None:
+    from workers.reaper import expire_once
+
+    job = env.finish(sscc=BAD_SSCC)
+    env.resolve("alice", job.id, {"decision": "correct", "corrections": {"lines": [{"index": 0, "text": "HI"}]}})
+    open_one = env.finish(sscc=BAD_SSCC)
+    rev_key = env.store.get(job.id).review["revision_key"]  # type: ignore[union-attr]
+    assert expire_once(env.store, env.blobs, now=now_ms() + env.settings.retention_s * 1000 + 60_000) >= 2
+    assert env.blobs.stat(rev_key) is None
+    for jid in (job.id, open_one.id):
+        assert env.r.zscore(keys.tenant_reviews("acme"), jid) is None
+        assert env.r.zscore(keys.tenant_reviews_pending("acme"), jid) is None
+    assert env.client.get("/v1/reviews", headers=env.h("alice")).get_json()["items"] == []
