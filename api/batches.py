@@ -14,7 +14,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel
 
-from api.auth import require_key
+from api.auth import require_key, require_scope
 from api.context import services, tenant
 from api.contract import Reply, contract
 from api.inputs import parse_spec
@@ -129,6 +129,7 @@ def _manifest(src: SourceIn, batch_id: str) -> tuple[str, str, int | None]:
 
 @bp.post("/v1/batches")
 @require_key
+@require_scope("submit")
 @contract("createBatch", "batches", "Backfill a bucket prefix or a manifest (dry_run: count what would run)",
           json=BatchCreate,
           replies={202: Reply("Accepted: the planner queues it a window at a time", BatchOut, headers=("Location",)),
@@ -270,8 +271,9 @@ def get_batch(batch_id: BatchId) -> ResponseReturnValue:
 
 @bp.delete("/v1/batches/<batch_id>")
 @require_key
+@require_scope("submit")
 @contract("cancelBatch", "batches", "Cancel what has not run yet", replies={200: Reply("Canceled", BatchOut)},
-          errors=(404, 409))
+          errors=(403, 404, 409))
 def cancel(batch_id: BatchId) -> ResponseReturnValue:
     s = services()
     b = _find(batch_id)
@@ -301,8 +303,9 @@ def failures(batch_id: BatchId, query: FailuresQuery) -> ResponseReturnValue:
 
 @bp.post("/v1/batches/<batch_id>/retry-failed")
 @require_key
+@require_scope("submit")
 @contract("retryBatchFailures", "batches", "Queue the failed items again", replies={202: Reply("Queued", RetryOut)},
-          errors=(404, 409))
+          errors=(403, 404, 409))
 def retry(batch_id: BatchId) -> ResponseReturnValue:
     s = services()
     b = _find(batch_id)

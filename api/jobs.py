@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from api import previews
-from api.auth import require_key
+from api.auth import require_key, require_scope
 from api.context import services, tenant
 from api.contract import Reply, contract
 from api.inputs import find_job, load_result, parse_spec
@@ -192,6 +192,7 @@ _SUBMITTED = ("Location", "Idempotent-Replayed")
 
 @bp.post("/v1/jobs")
 @require_key
+@require_scope("submit")
 @contract(
     "submitJob", "jobs", "Submit one image (multipart upload) or an object in an allowed bucket (JSON)",
     form=JobUpload, json=JobCreate, headers=SubmitHeaders,
@@ -367,11 +368,12 @@ def get_image(job_id: JobId, query: ImageQuery) -> ResponseReturnValue:
 
 @bp.delete("/v1/jobs/<job_id>")
 @require_key
+@require_scope("submit")
 @contract("cancelJob", "jobs", "Cancel a queued job or a running document (its pages not yet started); with "
           "?purge=true delete a finished job and its data", query=CancelQuery,
           replies={200: Reply("Canceled", JobOut),
                    204: Reply("Purged: the job, its input and its result are deleted")},
-          errors=(404, 409, 410, 503))
+          errors=(403, 404, 409, 410, 503))
 def cancel_job(job_id: JobId, query: CancelQuery) -> Response:
     s = services()
     job = find_job(job_id)

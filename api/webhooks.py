@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.routing import BaseConverter
 
-from api.auth import require_key
+from api.auth import require_key, require_scope
 from api.context import services, tenant
 from api.contract import Reply, contract
 from api.inputs import find_job
@@ -110,9 +110,10 @@ def _find_endpoint(ep_id: str) -> Endpoint:
 # ---------------------------------------------------------------- endpoints
 @bp.post("/v1/webhooks")
 @require_key
+@require_scope("admin")
 @contract("createWebhook", "webhooks", "Register an endpoint; its signing secret is shown once, here",
           json=EndpointCreate, replies={201: Reply("Created", EndpointOut, headers=("Location",))},
-          errors=(400, 409, 415, 422))
+          errors=(400, 403, 409, 415, 422))
 def create_endpoint(body: EndpointCreate) -> ResponseReturnValue:
     check_webhook_url(body.url, field="url", ensure_secret=False)
     store = _endpoints()
@@ -142,7 +143,8 @@ def get_endpoint(ep_id: EndpointId) -> ResponseReturnValue:
 
 @bp.delete("/v1/webhooks/<ep_id:ep_id>")
 @require_key
-@contract("deleteWebhook", "webhooks", "Delete an endpoint", replies={204: Reply("Deleted")}, errors=(404,))
+@require_scope("admin")
+@contract("deleteWebhook", "webhooks", "Delete an endpoint", replies={204: Reply("Deleted")}, errors=(403, 404))
 def delete_endpoint(ep_id: EndpointId) -> ResponseReturnValue:
     _endpoints().delete(_find_endpoint(ep_id))
     return Response(status=204)
@@ -150,8 +152,9 @@ def delete_endpoint(ep_id: EndpointId) -> ResponseReturnValue:
 
 @bp.post("/v1/webhooks/<ep_id:ep_id>/rotate-secret")
 @require_key
+@require_scope("admin")
 @contract("rotateWebhookSecret", "webhooks", "A new secret; the old one keeps signing during the overlap",
-          replies={200: Reply("The endpoint with its new secret", EndpointOut)}, errors=(404,))
+          replies={200: Reply("The endpoint with its new secret", EndpointOut)}, errors=(403, 404))
 def rotate_endpoint_secret(ep_id: EndpointId) -> ResponseReturnValue:
     store = _endpoints()
     ep = _find_endpoint(ep_id)
@@ -161,8 +164,9 @@ def rotate_endpoint_secret(ep_id: EndpointId) -> ResponseReturnValue:
 
 @bp.post("/v1/webhooks/<ep_id:ep_id>/replay")
 @require_key
+@require_scope("admin")
 @contract("replayWebhook", "webhooks", "Resend the tenant's events since a time to this endpoint, original "
-          "webhook-ids", query=ReplayQuery, replies={202: Reply("Queued", ReplayOut)}, errors=(404,))
+          "webhook-ids", query=ReplayQuery, replies={202: Reply("Queued", ReplayOut)}, errors=(403, 404))
 def replay_endpoint(ep_id: EndpointId, query: ReplayQuery) -> ResponseReturnValue:
     ep = _find_endpoint(ep_id)
     since_ms, include_delivered = query.since, query.include_delivered
@@ -187,8 +191,9 @@ def replay_endpoint(ep_id: EndpointId, query: ReplayQuery) -> ResponseReturnValu
 # ---------------------------------------------------------------- default secret
 @bp.post("/v1/webhooks/default-secret")
 @require_key
+@require_scope("admin")
 @contract("revealDefaultWebhookSecret", "webhooks", "The secret that signs deliveries to jobs' own webhook_url "
-          "(once)", replies={201: Reply("The secret", SecretOut)}, errors=(409,))
+          "(once)", replies={201: Reply("The secret", SecretOut)}, errors=(403, 409))
 def reveal_default_secret() -> ResponseReturnValue:
     secret = _endpoints().reveal_default_secret(tenant())
     if secret is None:
@@ -202,8 +207,9 @@ def reveal_default_secret() -> ResponseReturnValue:
 
 @bp.post("/v1/webhooks/default-secret/rotate")
 @require_key
+@require_scope("admin")
 @contract("rotateDefaultWebhookSecret", "webhooks", "A new default secret; the previous one signs for 24 h more",
-          replies={201: Reply("The new secret", SecretOut)})
+          replies={201: Reply("The new secret", SecretOut)}, errors=(403,))
 def rotate_default_secret() -> ResponseReturnValue:
     secret = _endpoints().rotate_default_secret(tenant())
     return jsonify(SecretOut(secret=secret, note="shown once; the previous secret keeps signing for 24 h")
@@ -251,8 +257,9 @@ def job_deliveries(job_id: JobId) -> ResponseReturnValue:
 
 @bp.post("/v1/jobs/<job_id>/deliveries/redeliver")
 @require_key
+@require_scope("admin")
 @contract("redeliverJob", "webhooks", "Send the job's events again, with their original webhook-ids",
-          replies={202: Reply("Queued", RedeliverOut)}, errors=(404, 409, 410))
+          replies={202: Reply("Queued", RedeliverOut)}, errors=(403, 404, 409, 410))
 def redeliver(job_id: JobId) -> ResponseReturnValue:
     """Send every event of this job again to every target it went to, with the original webhook-id."""
     job = find_job(job_id)

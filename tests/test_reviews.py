@@ -206,6 +206,18 @@ def test_scopes_and_tenants(env: Env) -> None:
                  env.client.get(f"/v1/jobs/{job.id}/review", headers=env.h("other"))):
         problem(resp, 404, "job_not_found")
     assert env.client.get("/v1/reviews", headers=env.h("other")).get_json()["items"] == []
+    # a reviewer's key reads jobs but does not submit, cancel or manage webhooks; a scanner's submits
+    assert env.client.get(f"/v1/jobs/{job.id}", headers=env.h("alice")).status_code == 200
+    assert env.client.get(f"/v1/jobs/{job.id}/image", headers=env.h("alice")).status_code == 200
+    upload = {"file": (io.BytesIO(imaging.jpeg()), "a.jpg")}
+    problem(env.client.post("/v1/jobs", headers=env.h("alice"), data=upload, content_type="multipart/form-data"),
+            403, "missing_scope")
+    problem(env.client.delete(f"/v1/jobs/{job.id}?purge=true", headers=env.h("alice")), 403, "missing_scope")
+    problem(env.client.post("/v1/webhooks", headers=env.h("scanner"), json={"url": "https://wms.example/h"}), 403,
+            "missing_scope")
+    upload = {"file": (io.BytesIO(imaging.jpeg()), "a.jpg")}
+    assert env.client.post("/v1/jobs", headers=env.h("scanner"), data=upload,
+                           content_type="multipart/form-data").status_code == 202
     # a key stored before scopes existed keeps working everywhere
     clear, _ = KeyStore(env.r).create("acme", "legacy")
     stored = json.loads(env.r.get(keys.api_key(digest(clear))))  # as written before scopes existed
