@@ -136,6 +136,39 @@ def test_a_job_that_ends_elsewhere_while_decoding_frees_the_engine_and_keeps_its
     assert store.get(job_id).status == Status.succeeded
 
 
+def test_a_late_answer_after_a_takeover_writes_nothing_and_is_refused_once(env, caplog):
+    # The worker was cut off while its engine ran (tests/test_partition.py does it over the
+    # network): its lease lapsed, another worker took the job over and stored its result. The late
+    # answer must not overwrite that result, nor finish the job; the refusal is logged once.
+    import logging
+
+    from shared.blobs import result_key
+
+    settings, store, blobs = env
+    job_id = submit(store, blobs, imaging.jpeg())
+    other = f"{socket.gethostname()}:1"
+    theirs = b'{"by": "the worker that took it over"}'
+
+    class Late:
+        name, version, tasks = "late", "1", frozenset({"text"})
+
+        def run(self, requests):
+            job = store.get(job_id)
+            assert store.take_over(job_id, other, 30, job.worker).applied
+            blobs.put(result_key(job.tenant, job_id), theirs, "application/json")
+            assert store.succeed(job_id, other, result_key(job.tenant, job_id)).applied
+            return BoxEngine().run(requests)
+
+    with caplog.at_level(logging.WARNING, logger="ocrq.runner"):
+        out = JobRunner(settings, store, blobs, Late()).run(job_id)
+    assert out.status == "skipped", out
+    assert blobs.get(result_key("acme", job_id)) == theirs
+    job = store.get(job_id)
+    assert job.status == Status.succeeded and job.worker == other
+    refused = [r for r in caplog.records if r.getMessage().startswith("finish refused")]
+    assert len(refused) == 1 and getattr(refused[0], "job_id", None) == job_id, caplog.text
+
+
 TRACEBACK_TEXT = ("Traceback", 'File "', "line ", "\n", "site-packages", "/")
 
 

@@ -556,6 +556,10 @@ class JobRunner:
     def _page_done(self, job: Job, result: PageResult, fetch_ms: float, infer_ms: float) -> Outcome:
         key = page_result_key(job.tenant, job.id, result.page)
         stored = StoredPage(page=result, fetch_ms=round(fetch_ms, 2), infer_ms=round(infer_ms, 2))
+        # As for a job: a late page (its lease lapsed, another worker read it, the document may be
+        # assembled and its page results deleted) writes nothing; the page's heartbeat decides.
+        if not self.pages.heartbeat(job.id, result.page, self.worker, now_ms() + self.settings.lease_s * 1000):
+            return self._refused(job, "the page is no longer this attempt's", result.page)
         try:
             self.blobs.put(key, stored.model_dump_json().encode(), "application/json")
         except BlobStoreError as err:
@@ -564,7 +568,7 @@ class JobRunner:
         lease = now_ms() + self.settings.lease_s * 1000
         done = self.pages.done(job.id, result.page, self.worker, lease_until=lease, result_key=key, error=error)
         if not done.counted:
-            return Outcome(job.id, "skipped", detail=f"page {result.page}: {done.why}")
+            return self._refused(job, str(done.why), result.page)
         if done.complete:
             return self._assemble(job.id)
         return Outcome(job.id, "page_done", detail=f"page {result.page}: {done.pages_done}/{done.pages_total}")
@@ -656,6 +660,12 @@ class JobRunner:
         timings = _timings(w, infer_ms)
         result = make_result(job.spec.task, out, w.decoded, self.engine, timings, barcodes=barcodes)
         key = result_key(job.tenant, job.id)
+        # A late answer (the lease lapsed while this worker was cut off or stalled, and the job was
+        # taken over) must not overwrite the result another attempt wrote: the heartbeat's
+        # compare-and-set (still running, still ours) renews the lease for the write, or refuses.
+        if not self.store.heartbeat(job.id, self.worker, self.settings.lease_s):
+            w.outcome = self._refused(job, "the job is no longer this attempt's", None)
+            return
         try:
             self.blobs.put(key, result.model_dump_json().encode(), "application/json")
         except BlobStoreError as err:
@@ -666,7 +676,14 @@ class JobRunner:
             self._finished(job.id, timings)
             w.outcome = Outcome(job.id, "succeeded")
         else:
-            w.outcome = Outcome(job.id, "skipped", detail=f"lost the job while running: now {t.status}")
+            w.outcome = self._refused(job, f"lost the job while running: now {t.status}", None)
+
+    def _refused(self, job: Job, why: str, page: int | None) -> Outcome:
+        """A finish the compare-and-set refused (the lease lapsed and another attempt took the job
+        or page, or it was canceled): nothing of it is stored; one line says so."""
+        where = f"page {page}: " if page is not None else ""
+        log.warning("finish refused: %s%s", where, why, extra={**_ids(job), **({"page": page} if page else {})})
+        return Outcome(job.id, "skipped", detail=f"finish refused: {where}{why}")
 
     def _read_finished(self, job_id: str) -> Job | None:
         """The finished job, read again through a Redis failover: its hooks (the webhook event, batch
@@ -687,7 +704,9 @@ class JobRunner:
         t = self.store.fail(w.job.id, JobError(code=code, message=message), worker=self.worker)
         if t.applied:
             self._finished(w.job.id)
-        w.outcome = Outcome(w.job.id, "failed" if t.applied else "skipped", detail=code)
+            w.outcome = Outcome(w.job.id, "failed", detail=code)
+        else:
+            w.outcome = self._refused(w.job, f"failing it ({code}): now {t.status}", None)
 
     def _fail_time_limit(self, w: _Work) -> None:
         """At once, whatever the attempts: the job would run out of time again."""
