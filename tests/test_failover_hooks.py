@@ -24,6 +24,7 @@ from models.checksum import ChecksumEngine
 from shared import keys
 from shared.batches.accounting import Accountant, batch_hook
 from shared.batches.model import SWEEP_GRACE_MS, Batch, bkey
+from shared.batches.sources import Item
 from shared.blobs import open_blob_store
 from shared.jobs.model import InputRef, Job, JobError, Status, new_job_id, now_ms
 from shared.jobs.store import JobStore
@@ -227,7 +228,9 @@ def _batch_with_jobs(h: Harness, n: int) -> tuple[str, list[str]]:
 
 def test_a_batch_item_cut_off_after_the_cas_is_counted_once(redis_db: str, tmp_path: Path) -> None:
     h = Harness(redis_db, tmp_path / "blobs")
-    EndpointStore(h.r).create("acme", "http://127.0.0.1:9/wms", ["job.succeeded"])
+    # A batch item's event is batch.item.succeeded, written by its accounting (no job.* event: the job
+    # record is dropped once counted); an endpoint that asked for it gets it once, as a job's would.
+    EndpointStore(h.r).create("acme", "http://127.0.0.1:9/wms", ["job.succeeded", "batch.item.succeeded"])
     outbox = Outbox(h.r, h.settings.model_copy(update={"webhook_allow_http": True}))
     bid, (dead, alive) = _batch_with_jobs(h, 2)
     dying = JobRunner(h.settings, h.store, h.blobs, h.engine, on_finished=[_die])
@@ -242,12 +245,13 @@ def test_a_batch_item_cut_off_after_the_cas_is_counted_once(redis_db: str, tmp_p
     assert h.r.hexists(bkey(bid, "inflight"), dead), "accounted before its event was written"
     job = h.store.get(dead)
     assert job is not None
+    subject = f"{bid}/{Item.from_json(h.r.hget(bkey(bid, 'inflight'), dead)).id}"
 
     hooks = finished_hooks(h.settings, h.store, None)
     assert sweep_hooks(h.store, hooks, now=now_ms() + HOOKS_GRACE_MS + 1) == 1
     b = Batch.load(h.r, bid)
     assert b is not None and b.n("succeeded") == 1
-    assert len(outbox.events_of(dead)) == 1
+    assert len(outbox.events_of(subject)) == 1 and outbox.events_of(dead) == []
     # hooks run again (a second sweep, the runner's late retry): no second count, no second event
     for hook in hooks:
         hook(job)
@@ -255,8 +259,8 @@ def test_a_batch_item_cut_off_after_the_cas_is_counted_once(redis_db: str, tmp_p
     assert not Accountant(h.settings, h.store).finish(job, from_hooks=True)
     b = Batch.load(h.r, bid)
     assert b is not None and b.n("succeeded") == 1
-    assert len(outbox.events_of(dead)) == 1
-    assert len(outbox.deliveries_of(msg_id_for(dead, "job.succeeded"))) == 1
+    assert len(outbox.events_of(subject)) == 1 and outbox.events_of(dead) == []
+    assert len(outbox.deliveries_of(msg_id_for(subject, "batch.item.succeeded"))) == 1
 
     # the other item finishes normally: counted once, nothing left pending
     runner = JobRunner(h.settings, h.store, h.blobs, h.engine, on_finished=hooks)
