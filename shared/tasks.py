@@ -6,9 +6,17 @@ cannot do is refused at submit time (400), never after it sat in a queue.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 TaskName = Literal[
     "text", "spotting", "parse", "table", "formula", "chart", "fields", "translate", "ask",
@@ -55,6 +63,16 @@ class TaskSpec(BaseModel):
     @classmethod
     def _review_auto_is_default(cls, v: object) -> object:
         return None if v in ("auto", "") else v
+
+    @model_serializer(mode="wrap")
+    def _review_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The review options appear in a dump only when given: a job's and a batch item's fingerprint (and a
+        stored spec) stay what they were before the options existed, so reruns and idempotent replays match."""
+        data: dict[str, Any] = handler(self)
+        for name in ("review", "review_below"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
 
     @field_validator("barcodes", mode="before")
     @classmethod

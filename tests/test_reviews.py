@@ -438,3 +438,16 @@ def test_expiry_removes_the_review_its_revision_and_its_index_entries(env: Env) 
         assert env.r.zscore(keys.tenant_reviews("acme"), jid) is None
         assert env.r.zscore(keys.tenant_reviews_pending("acme"), jid) is None
     assert env.client.get("/v1/reviews", headers=env.h("alice")).get_json()["items"] == []
+
+
+def test_review_options_leave_the_fingerprints_of_jobs_without_them_as_they_were() -> None:
+    from shared.batches.model import fingerprint
+
+    assert set(TaskSpec().model_dump(mode="json")) == {"task", "fields", "target_lang", "instruction", "barcodes"}
+    # the fingerprint of a plain text item, as computed before the review options existed
+    before = "466e8b9db91c3fc15f2e63945e5ad544379f6b09568d3d3aa4f36f86920ad3fc"
+    assert fingerprint("0" * 64, TaskSpec(), "rapidocr", "1") == before
+    assert fingerprint("0" * 64, TaskSpec(review="auto"), "rapidocr", "1") == before
+    assert TaskSpec(review="off", review_below=0.5).model_dump()["review"] == "off"
+    assert fingerprint("0" * 64, TaskSpec(), "rapidocr", "1") != fingerprint("0" * 64, TaskSpec(review="off"),
+                                                                              "rapidocr", "1")
