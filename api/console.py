@@ -17,6 +17,7 @@ from werkzeug.security import safe_join
 from api.context import services
 from api.contract import for_browsers
 from shared.errors import NotFound
+from shared.result_formats import FORMATS
 from shared.tasks import ENGINE_TASKS, TASK_NAMES
 
 STATIC = Path(__file__).resolve().parent / "static" / "console"
@@ -54,7 +55,8 @@ def index() -> ResponseReturnValue:
 @bp.get("/console/config.json")
 @for_browsers
 def config() -> ResponseReturnValue:
-    """What the page adapts to: the engine's tasks, the long-poll limit, which optional APIs exist.
+    """What the page adapts to: the engine's tasks, the long-poll limit, which optional APIs exist, the
+    result formats (shared/result_formats.py: `download` ones get a button on a finished job).
 
     Public like /healthz: it holds nothing about any tenant or job.
     """
@@ -66,6 +68,8 @@ def config() -> ResponseReturnValue:
         wait_max_s=s.wait_max_s,
         max_upload_bytes=s.max_upload_bytes,
         batches={"list": "batches.list_batches" in views, "get": "batches.get_batch" in views},
+        formats=[{"name": f.name, "label": f.label, "suffix": f.suffix, "media_type": f.media_type,
+                  "binary": f.binary, "download": f.console} for f in FORMATS.values()],
     )
     return _harden(resp, cache="no-store")
 

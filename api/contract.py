@@ -42,6 +42,7 @@ from shared.api_schemas.common import UploadedFile
 F = TypeVar("F", bound=Callable[..., Any])
 REQUIRES_KEY = "__requires_key__"  # set by api.auth.require_key on its wrapper
 PAGE = "__page__"  # a page or asset for browsers (console, /docs): not an API operation
+MediaSchema = type[BaseModel] | dict[str, Any]  # a model (a component) or a schema
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,12 @@ class Reply:
 
     description: str
     model: type[BaseModel] | None = None
-    media: Mapping[str, type[BaseModel] | dict[str, Any]] = field(default_factory=dict)
+    # by media type; or a function giving them, read when the document is written (from a registry)
+    media: Mapping[str, MediaSchema] | Callable[[], Mapping[str, MediaSchema]] = field(default_factory=dict)
     headers: tuple[str, ...] = ()  # names in api.openapi.RESPONSE_HEADERS
+
+    def media_types(self) -> Mapping[str, MediaSchema]:
+        return self.media() if callable(self.media) else self.media
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class Contract:
         """The models of its bodies (validation) and answers (serialization): components of the document."""
         out = [(m, "validation") for m in (self.json, self.form) if m is not None]
         for reply in self.replies.values():
-            out += [(m, "serialization") for m in (reply.model, *reply.media.values()) if isinstance(m, type)]
+            out += [(m, "serialization") for m in (reply.model, *reply.media_types().values()) if isinstance(m, type)]
         return out
 
 

@@ -294,19 +294,20 @@ def get_job(job_id: JobId, query: WaitQuery) -> ResponseReturnValue:
 
 
 def _result_media() -> dict[str, type[OcrResult] | dict[str, Any]]:
-    """What ?format= answers: the result model for json, the exports' media types for the others."""
+    """What ?format= answers: the result model for json, each other format's media type (the registry's)."""
     out: dict[str, type[OcrResult] | dict[str, Any]] = {"application/json": OcrResult}
-    for media in result_formats.MEDIA_TYPES.values():
-        bare = media.split(";")[0]
-        out[bare] = {"type": "string"} if bare.startswith("text/") or bare.endswith("+xml") else {
-            "type": "string", "contentMediaType": bare}
+    for fmt in result_formats.FORMATS.values():
+        bare = fmt.bare_media_type
+        if bare not in out:
+            out[bare] = {"type": "string"} if bare.startswith("text/") or bare.endswith("+xml") else {
+                "type": "string", "contentMediaType": bare}
     return out
 
 
 @bp.get("/v1/jobs/<job_id>/result")
 @require_key
 @contract("getJobResult", "jobs", "The OCR result of a succeeded job, as JSON or in a format to take away",
-          query=ResultQuery, replies={200: Reply("The result in the requested format", media=_result_media())},
+          query=ResultQuery, replies={200: Reply("The result in the requested format", media=_result_media)},
           errors=(404, 409, 410, 503))
 def get_result(job_id: JobId, query: ResultQuery) -> ResponseReturnValue:
     job = find_job(job_id)
@@ -324,13 +325,13 @@ def get_result(job_id: JobId, query: ResultQuery) -> ResponseReturnValue:
 
 
 def _exported(job: Job, result: dict[str, Any], fmt: str) -> Response:
-    """The result as text, markdown, hocr or a searchable PDF (whose page images come from the input)."""
+    """The result rendered in a format of shared/result_formats.py (a searchable PDF reads the input again)."""
     s = services()
     try:
         out = result_formats.export_result(job, result, fmt, blobs=s.blobs, settings=s.settings)
     except BlobNotFound:
         raise errors.Gone("the input of this job has expired or was deleted") from None
-    disposition = "attachment" if fmt == "pdf" else "inline"
+    disposition = "attachment" if result_formats.get_format(fmt).binary else "inline"
     return Response(
         out.body,
         content_type=out.media_type,

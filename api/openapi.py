@@ -119,7 +119,7 @@ def _operation(c: Contract, keyed: bool, problems: dict[int, dict[str, str]]) ->
 
 def _reply(reply: Reply) -> dict[str, Any]:
     out: dict[str, Any] = {"description": reply.description}
-    media = {"application/json": reply.model} if reply.model is not None else dict(reply.media)
+    media = {"application/json": reply.model} if reply.model is not None else dict(reply.media_types())
     if media:
         out["content"] = {
             kind: {"schema": {"$ref": REF.format(model=m.__name__)} if isinstance(m, type) else m}

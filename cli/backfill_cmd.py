@@ -18,6 +18,7 @@ from typing import Any
 from cli.client import _problem_text, connect, plain, print_json, reaching
 from cli.ocr_cmd import add_task_args
 from ocrq_client import ApiError, BatchTimeout, Client
+from shared.result_formats import FORMATS
 
 
 def parse_s3(url: str) -> tuple[str, str]:
@@ -38,8 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="append",
         default=None,
         metavar="FORMATS",
-        help="what to write per item: json (default), pdf (searchable PDF), hocr, text, markdown; "
-        "comma-separated or repeated (e.g. --format json,pdf); without json only the other outputs are written",
+        help=f"what to write per item: {', '.join(FORMATS)} (default: json); comma-separated or repeated "
+        "(e.g. --format json,pdf); without json only the other outputs are written",
     )
     p.add_argument(
         "--manifest",

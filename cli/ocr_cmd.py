@@ -170,12 +170,8 @@ def local_job(path: Path, data: bytes, settings: Settings, pages_total: int | No
 
 def export_local(job: Job, data: bytes, result: dict[str, Any], fmt: str, settings: Settings) -> bytes:
     """The result in `fmt`, rendered by the same code as `GET /v1/jobs/{id}/result?format=`."""
-    import json
-
     from shared.result_formats import export_result
 
-    if fmt == "json":
-        return (json.dumps(result, indent=2, ensure_ascii=False) + "\n").encode()
     return export_result(job, result, fmt, blobs=_OneFile(data), settings=settings).body  # type: ignore[arg-type]
 
 

@@ -9,17 +9,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
-RESULT_FORMATS = ("json", "text", "markdown", "hocr", "pdf")  # GET /v1/jobs/{id}/result?format=
-BINARY_FORMATS = {"pdf"}
-_SUFFIX_FORMATS = {".pdf": "pdf", ".hocr": "hocr", ".html": "hocr", ".md": "markdown", ".json": "json"}
+from shared.result_formats import FORMATS
+
+DEFAULT_FORMAT = "text"  # an -o FILE whose suffix names no format
+
+
+def suffix_formats() -> dict[str, str]:
+    """`.pdf` -> pdf, ...: each format's file suffix and its other suffixes (shared/result_formats.py)."""
+    return {f".{suffix}": f.name for f in FORMATS.values() for suffix in (f.suffix, *f.other_suffixes)}
+
+
+def _is_binary(fmt: str | None) -> bool:
+    found = FORMATS.get(fmt or "")
+    return found is not None and found.binary
 
 
 def add_output_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", default=None, choices=RESULT_FORMATS,
-                   help="the result as json, text, markdown, hocr or pdf (searchable PDF); `submit`: implies --wait")
+    names = [f"{f.name} ({f.label[:1].lower()}{f.label[1:]})" if f.binary else f.name for f in FORMATS.values()]
+    p.add_argument("--format", default=None, choices=list(FORMATS),
+                   help=f"the result as {', '.join(names[:-1])} or {names[-1]}; `submit`: implies --wait")
     p.add_argument("-o", "--output", default=None, metavar="FILE",
-                   help="write the result to FILE (format from --format, else from the suffix: .pdf .hocr .md "
-                   ".json, other: text); without it text formats go to stdout")
+                   help=f"write the result to FILE (format from --format, else from the suffix: "
+                   f"{' '.join(suffix_formats())}, other: {DEFAULT_FORMAT}); without it text formats go to stdout")
 
 
 def output_format(args: argparse.Namespace) -> str | None:
@@ -27,13 +38,13 @@ def output_format(args: argparse.Namespace) -> str | None:
     if args.format:
         return str(args.format)
     if args.output:
-        return _SUFFIX_FORMATS.get(Path(args.output).suffix.lower(), "text")
+        return suffix_formats().get(Path(args.output).suffix.lower(), DEFAULT_FORMAT)
     return None
 
 
 def refuses_binary_to_terminal(fmt: str | None, output: str | None, prog: str) -> bool:
     """A PDF is never written to a terminal: one line saying how, before any work is done."""
-    if fmt in BINARY_FORMATS and not output and sys.stdout.isatty():
+    if _is_binary(fmt) and not output and sys.stdout.isatty():
         print(f"{prog}: the {fmt} output is binary: write it with -o FILE or redirect stdout", file=sys.stderr)
         return True
     return False
@@ -50,7 +61,7 @@ def write_output(body: bytes, fmt: str, output: str | None) -> None:
         return
     sys.stdout.flush()
     sys.stdout.buffer.write(body)
-    if fmt not in BINARY_FORMATS and sys.stdout.isatty() and not body.endswith(b"\n"):
+    if not _is_binary(fmt) and sys.stdout.isatty() and not body.endswith(b"\n"):
         sys.stdout.buffer.write(b"\n")
     sys.stdout.buffer.flush()
 

@@ -1,4 +1,5 @@
-"""A job's result in the formats users take away: plain text, Markdown, hOCR and a searchable PDF.
+"""A job's result in the formats users take away: plain text, Markdown, hOCR and a searchable PDF
+(the renderers that shared/result_formats.py declares as formats).
 
 Every function reads the result document (`pages: [{page, width, height, text, lines, markdown, error}]`,
 line boxes in that page's pixels). A result without `pages` (a single image, as stored before
@@ -9,16 +10,25 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import reportlab
 from PIL import Image
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
+
+from shared.documents import DocumentError, render_page
+from shared.images import ImageRejected, decode_for_ocr
+
+if TYPE_CHECKING:
+    from shared.blobs import BlobStore
+    from shared.jobs.model import Job
+    from shared.settings import Settings
 
 TEXT_PAGE_BREAK = "\f"  # as pdftotext separates pages
 # Markdown pages are separate blocks (a renderer must not glue the last paragraph of one page to the
@@ -250,6 +260,49 @@ def searchable_pdf_from_pdf(source: str | bytes, result: Mapping[str, Any], *, f
             out.close()
     finally:
         src.close()
+
+
+def searchable_pdf(job: Job, result: Mapping[str, Any], *, blobs: BlobStore, settings: Settings) -> bytes:
+    """A stored job's searchable PDF: a PDF input's own pages carry the text layer as they are (no
+    rendering, :func:`searchable_pdf_from_pdf`) unless a page is rotated or cropped; otherwise each page's
+    image is made again from the stored input, one at a time (:func:`page_images`)."""
+    if job.input.content_type == "application/pdf":
+        data = blobs.get(job.input.key, bucket=job.input.bucket, max_bytes=settings.max_upload_bytes)
+        numbers = [int(p["page"]) for p in result_pages(result)]
+        if not needs_render(data, numbers):
+            return searchable_pdf_from_pdf(data, result)
+    return to_searchable_pdf(result, page_images(job, result, blobs=blobs, settings=settings))
+
+
+def page_images(
+    job: Job, result: Mapping[str, Any], *, blobs: BlobStore, settings: Settings
+) -> Iterator[Image.Image | None]:
+    """One image per result page, in order, read from the stored input (never all in memory): TIFF frames
+    and PDF pages decoded or rendered, an image job's image decoded as the worker decoded it. None for a
+    page that failed (in the worker, or now): the searchable PDF keeps its place as an empty page."""
+    data = blobs.get(job.input.key, bucket=job.input.bucket, max_bytes=settings.max_upload_bytes)
+    pages = result_pages(result)
+    if job.pages_total is None:  # an image job: the one image, as the worker saw it (upright, bounded)
+        try:
+            yield decode_for_ocr(data, formats=settings.allowed_formats, max_pixels=settings.max_pixels,
+                                 max_side=settings.max_side).image
+        except ImageRejected:
+            yield None
+        return
+    with tempfile.NamedTemporaryFile(prefix="ocrq-export-", suffix=".bin") as f:
+        f.write(data)
+        f.flush()
+        del data
+        for page in pages:
+            if page.get("error"):
+                yield None
+                continue
+            try:
+                yield render_page(f.name, int(page["page"]), dpi=settings.pdf_dpi, max_side=settings.max_side,
+                                  max_pixels=settings.max_pixels,
+                                  time_limit_s=settings.page_render_time_limit_s).image
+            except DocumentError:
+                yield None
 
 
 def needs_render(source: str | bytes, page_numbers: Iterable[int]) -> bool:

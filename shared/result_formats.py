@@ -1,44 +1,98 @@
-"""A stored result in the format a client asks for: `GET /v1/jobs/{id}/result?format=...`.
+"""The result formats: each one declared once, here, and read by everything that offers them.
 
-json is the result document itself (the gateway answers it as before); text, markdown and hocr
-are made from the result alone; pdf (a searchable PDF) also needs each page, from the stored input:
-a PDF's own pages carry the text layer as they are (no rendering, exports.searchable_pdf_from_pdf),
-unless a page is rotated or cropped; otherwise each page's image is made again one at a time (never
-all in memory): TIFF frames and such PDF pages decoded or rendered, an image job's image decoded as
-the worker decoded it.
+A format is a name clients send (`GET /v1/jobs/{id}/result?format=`, a batch's `output_format`,
+`ocrq submit --format`), the media type it is answered with, the file suffix it is saved under (a
+batch's `<key>.<suffix>`, the gateway's `Content-Disposition`, the console's download, `ocrq -o`),
+and a renderer from the stored result to bytes. The gateway's query and batch validation, the
+OpenAPI document (enums, the result's media types), the CLI's choices and suffixes, the batch
+outputs and the web console (through /console/config.json) all read :data:`FORMATS`, never a list
+of their own.
+
+Adding a format: write its renderer (shared/exports.py holds the existing ones) and declare it with
+:func:`register_format` below. Renderers import what they use when they run: the CLI reads this
+registry on every start and must not pay for reportlab or Pillow.
+
+json is the result document itself: the gateway answers it with the job's JSON and a batch writes
+it as the item's mirror, so its renderer serves `ocrq ocr` (and anything else that wants the bytes).
 """
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
-from shared import exports
-from shared.blobs import BlobStore
-from shared.documents import DocumentError, render_page
 from shared.errors import InvalidRequest
-from shared.images import ImageRejected, decode_for_ocr
-from shared.jobs.model import Job
-from shared.settings import Settings
 
-FORMATS = ("json", "text", "markdown", "hocr", "pdf")
-MEDIA_TYPES = {
-    "text": "text/plain; charset=utf-8",
-    "markdown": "text/markdown; charset=utf-8",
-    "hocr": "application/xhtml+xml; charset=utf-8",
-    "pdf": "application/pdf",
-}
-EXTENSIONS = {"text": "txt", "markdown": "md", "hocr": "hocr", "pdf": "pdf"}
+if TYPE_CHECKING:
+    from shared.blobs import BlobStore
+    from shared.jobs.model import Job
+    from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """What a renderer gets: the job (its id, its stored input), the stored result document, and
+    where the input can be read again (a searchable PDF draws the pages)."""
+
+    job: Job
+    result: Mapping[str, Any]
+    blobs: BlobStore
+    settings: Settings
+
+
+Renderer = Callable[[Rendering], bytes]
+
+
+@dataclass(frozen=True)
+class ResultFormat:
+    name: str  # what clients send: ?format=, output_format, --format
+    media_type: str  # the answer's Content-Type
+    suffix: str  # file suffix, without the dot: <job id>.<suffix>, a batch's <key>.<suffix>
+    render: Renderer
+    label: str  # for people: the console's download button, help texts
+    description: str  # one phrase for the OpenAPI document and the CLI's help
+    binary: bool = False  # never written to a terminal by the CLI; the gateway answers it as an attachment
+    console: bool = True  # offered as a download in the web console
+    other_suffixes: tuple[str, ...] = ()  # further suffixes `ocrq ... -o FILE` reads as this format
+
+    @property
+    def bare_media_type(self) -> str:
+        return self.media_type.split(";")[0].strip()
+
+
+FORMATS: dict[str, ResultFormat] = {}  # by name, in the order declared (the order clients see)
+
+
+def register_format(fmt: ResultFormat) -> ResultFormat:
+    if fmt.name in FORMATS:
+        raise ValueError(f"result format {fmt.name!r} is declared twice")
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def format_names() -> tuple[str, ...]:
+    return tuple(FORMATS)
+
+
+def choices_text() -> str:
+    """`json, text, markdown, hocr, pdf`, for messages."""
+    return ", ".join(FORMATS)
 
 
 class InvalidFormat(InvalidRequest):
     """`format` is not one of the result formats."""
 
     code = "invalid_format"
+
+
+def get_format(name: str | None) -> ResultFormat:
+    """The format named (json when none is given), or InvalidFormat (400) naming the choices."""
+    found = FORMATS.get(name or "json")
+    if found is None:
+        raise InvalidFormat(f"format must be one of {choices_text()}")
+    return found
 
 
 @dataclass(frozen=True)
@@ -48,63 +102,54 @@ class Exported:
     filename: str
 
 
-def check_format(fmt: str | None) -> str:
-    """The requested format (json when none is given), or InvalidRequest (400) naming the choices."""
-    fmt = fmt or "json"
-    if fmt not in FORMATS:
-        raise InvalidFormat(f"format must be one of {', '.join(FORMATS)}")
-    return fmt
-
-
 def export_result(job: Job, result: Mapping[str, Any], fmt: str, *, blobs: BlobStore, settings: Settings) -> Exported:
-    """`result` (the stored document) as text, markdown, hocr or pdf; json is not handled here."""
-    if fmt == "text":
-        body = exports.to_text(result).encode()
-    elif fmt == "markdown":
-        body = exports.to_markdown(result).encode()
-    elif fmt == "hocr":
-        body = exports.to_hocr(result, title=f"ocrq {job.id}").encode()
-    elif fmt == "pdf":
-        body = searchable_pdf(job, result, blobs=blobs, settings=settings)
-    else:
-        raise InvalidFormat(f"format must be one of {', '.join(FORMATS)}")
-    return Exported(body, MEDIA_TYPES[fmt], f"{job.id}.{EXTENSIONS[fmt]}")
+    """`result` (the stored document) rendered in `fmt`, with its media type and file name."""
+    found = get_format(fmt)
+    body = found.render(Rendering(job, result, blobs, settings))
+    return Exported(body, found.media_type, f"{job.id}.{found.suffix}")
 
 
-def searchable_pdf(job: Job, result: Mapping[str, Any], *, blobs: BlobStore, settings: Settings) -> bytes:
-    if job.input.content_type == "application/pdf":
-        data = blobs.get(job.input.key, bucket=job.input.bucket, max_bytes=settings.max_upload_bytes)
-        numbers = [int(p["page"]) for p in exports.result_pages(result)]
-        if not exports.needs_render(data, numbers):
-            return exports.searchable_pdf_from_pdf(data, result)
-    return exports.to_searchable_pdf(result, page_images(job, result, blobs=blobs, settings=settings))
+# ------------------------------------------------------------------ the formats
+def _json(r: Rendering) -> bytes:
+    return (json.dumps(r.result, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def page_images(
-    job: Job, result: Mapping[str, Any], *, blobs: BlobStore, settings: Settings
-) -> Iterator[Image.Image | None]:
-    """One image per result page, in order, read from the stored input; None for a page that failed
-    (in the worker, or now): the searchable PDF keeps its place as an empty page."""
-    data = blobs.get(job.input.key, bucket=job.input.bucket, max_bytes=settings.max_upload_bytes)
-    pages = exports.result_pages(result)
-    if job.pages_total is None:  # an image job: the one image, as the worker saw it (upright, bounded)
-        try:
-            yield decode_for_ocr(data, formats=settings.allowed_formats, max_pixels=settings.max_pixels,
-                                 max_side=settings.max_side).image
-        except ImageRejected:
-            yield None
-        return
-    with tempfile.NamedTemporaryFile(prefix="ocrq-export-", suffix=".bin") as f:
-        f.write(data)
-        f.flush()
-        del data
-        for page in pages:
-            if page.get("error"):
-                yield None
-                continue
-            try:
-                yield render_page(f.name, int(page["page"]), dpi=settings.pdf_dpi, max_side=settings.max_side,
-                                  max_pixels=settings.max_pixels,
-                                  time_limit_s=settings.page_render_time_limit_s).image
-            except DocumentError:
-                yield None
+def _text(r: Rendering) -> bytes:
+    from shared.exports import to_text
+
+    return to_text(r.result).encode()
+
+
+def _markdown(r: Rendering) -> bytes:
+    from shared.exports import to_markdown
+
+    return to_markdown(r.result).encode()
+
+
+def _hocr(r: Rendering) -> bytes:
+    from shared.exports import to_hocr
+
+    return to_hocr(r.result, title=f"ocrq {r.job.id}").encode()
+
+
+def _pdf(r: Rendering) -> bytes:
+    from shared.exports import searchable_pdf
+
+    return searchable_pdf(r.job, r.result, blobs=r.blobs, settings=r.settings)
+
+
+register_format(ResultFormat(
+    "json", "application/json", "json", _json, label="JSON", console=False,  # the console saves the whole job
+    description="the result document (`pages` lists every page; `text` joins them with form feeds)"))
+register_format(ResultFormat(
+    "text", "text/plain; charset=utf-8", "txt", _text, label="Text file",
+    description="plain text, pages separated by form feeds"))
+register_format(ResultFormat(
+    "markdown", "text/markdown; charset=utf-8", "md", _markdown, label="Markdown", console=False,  # shown rendered
+    description="Markdown (a page without any gives its text), pages as separate blocks with a form feed between"))
+register_format(ResultFormat(
+    "hocr", "application/xhtml+xml; charset=utf-8", "hocr", _hocr, label="hOCR", other_suffixes=("html",),
+    description="hOCR (XHTML, one ocr_page per page, ocr_line boxes)"))
+register_format(ResultFormat(
+    "pdf", "application/pdf", "pdf", _pdf, label="Searchable PDF", binary=True,
+    description="a searchable PDF, each page's image with an invisible text layer on the line boxes"))

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from shared.api_schemas.common import Digits
-from shared.batches.model import OUTPUT_FORMATS
+from shared.api_schemas.jobs import FormatName
+from shared.result_formats import FORMATS, choices_text
 
 BatchId = Annotated[str, Field(min_length=1, max_length=64)]
-OutputFormat = Literal[OUTPUT_FORMATS]  # type: ignore[valid-type]  # the formats, from where they are defined
 DRY_RUN_MAX_ITEMS = 100_000
 
 
@@ -44,16 +44,24 @@ class OutputIn(BaseModel):
     prefix: str = Field(default="", max_length=1024)
 
 
+def _describe_output_formats(schema: dict[str, Any]) -> None:
+    """From the format registry: each format's file, and a list holds each at most once."""
+    files = ", ".join(f"<key>.{f.suffix} ({f.name}{', the result, default' if f.name == 'json' else ''})"
+                      for f in FORMATS.values())
+    schema["description"] = (
+        f"what is written per item under the output prefix: {files}; one or a list. "
+        "Without json, a small _done/<key>.json record replaces the result JSON (rerun dedup).")
+    for alternative in schema.get("anyOf", []):
+        if alternative.get("type") == "array":
+            alternative["maxItems"] = len(FORMATS)
+
+
 class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: SourceIn
     output: OutputIn
-    output_format: OutputFormat | Annotated[list[OutputFormat], Field(min_length=1, max_length=5)] = Field(
-        default="json",
-        description="what is written per item under the output prefix: <key>.json (the result, default), "
-        "<key>.pdf (searchable PDF), <key>.hocr, <key>.txt (text), <key>.md (markdown); one or a list. "
-        "Without json, a small _done/<key>.json record replaces the result JSON (rerun dedup).",
-    )
+    output_format: FormatName | Annotated[list[FormatName], Field(min_length=1)] = Field(
+        default="json", json_schema_extra=_describe_output_formats)
     task: str = "text"
     fields: list[str] | None = Field(default=None, max_length=64)
     target_lang: Literal["en", "zh"] | None = None
@@ -67,12 +75,14 @@ class BatchCreate(BaseModel):
     @classmethod
     def _known_formats(cls, value: Any) -> Any:
         values = value if isinstance(value, list) else [value]
-        allowed = ", ".join(OUTPUT_FORMATS)
+        allowed = choices_text()
         if not values:
             raise ValueError(f"give at least one of {allowed}")
-        bad = [v for v in values if v not in OUTPUT_FORMATS]
+        bad = [v for v in values if v not in FORMATS]
         if bad:
             raise ValueError(f"must be one of {allowed} (or a list of them); got {bad[0]!r}")
+        if len(values) > len(FORMATS):
+            raise ValueError(f"give each of {allowed} at most once")
         return value
 
     @property
@@ -110,7 +120,7 @@ class BatchOutput(BaseModel):
     bucket: str
     prefix: str
     ledger: str
-    formats: list[OutputFormat]
+    formats: list[FormatName]
 
 
 class BatchLinks(BaseModel):
@@ -146,7 +156,7 @@ class BatchList(BaseModel):
 class DryRunOutput(BaseModel):
     bucket: str
     prefix: str
-    formats: list[OutputFormat]
+    formats: list[FormatName]
 
 
 class DryRunFailure(BaseModel):

@@ -8,11 +8,14 @@ what a client should send.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, BeforeValidator, Field, GetJsonSchemaHandler, WithJsonSchema
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 # A schema property carrying this key gets a value this deployment decides (api/openapi.py fills it):
 # "engine_tasks" (the tasks the configured engine can do), "wait_max_s" (the long-poll cap).
@@ -21,6 +24,20 @@ DEPLOYMENT_KEY = "x-ocrq-deployment"
 
 def deployment(what: str) -> dict[str, Any]:
     return {DEPLOYMENT_KEY: what}
+
+
+@dataclass(frozen=True)
+class RegistryEnum:
+    """Annotated metadata: the value's JSON schema `enum` is a registry's names, read each time a
+    schema is written (so a format registered after this model was defined is still listed)."""
+
+    names: Callable[[], Iterable[str]]
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        out = handler(schema)
+        out["enum"] = list(self.names())
+        return out
 
 
 def refuse(code: str, message: str, field: str = "") -> PydanticCustomError:

@@ -24,6 +24,7 @@ from shared.api_schemas.common import (
     Digits,
     Flag,
     IsoTimestamp,
+    RegistryEnum,
     Upload,
     WholeNumber,
     deployment,
@@ -31,7 +32,7 @@ from shared.api_schemas.common import (
     refuse,
 )
 from shared.api_schemas.reviews import Floor, ReviewOut
-from shared.result_formats import FORMATS
+from shared.result_formats import FORMATS, choices_text, format_names
 from shared.results import OcrResult
 from shared.tasks import TASK_NAMES, BarcodesOption, TaskName
 
@@ -208,23 +209,23 @@ class CancelQuery(BaseModel):
     purge: Flag = off()
 
 
-def _one_of(value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"must be one of {', '.join(choices)}")
+def _known_format(value: str) -> str:
+    if value not in FORMATS:
+        raise ValueError(f"must be one of {choices_text()}")
     return value
 
 
-ResultFormat = Annotated[str, BeforeValidator(lambda v: v or "json"), AfterValidator(lambda v: _one_of(v, FORMATS))]
+# A result format's name: validated against, and documented from, the registry (shared/result_formats.py).
+FormatName = Annotated[str, AfterValidator(_known_format), RegistryEnum(format_names)]
+
+
+def _describe_formats(schema: dict[str, Any]) -> None:
+    schema["description"] = "; ".join(f"{f.name}: {f.description}" for f in FORMATS.values())
 
 
 class ResultQuery(BaseModel):
-    format: ResultFormat = Field(
-        default="json",
-        description="json: the result document (`pages` lists every page; `text` joins them with form feeds); text: "
-        "plain text, pages separated by form feeds; markdown; hocr: hOCR (XHTML, one ocr_page per page, ocr_line "
-        "boxes); pdf: a searchable PDF, each page's image with an invisible text layer on the line boxes",
-        json_schema_extra={"enum": list(FORMATS)},
-    )
+    format: Annotated[FormatName, BeforeValidator(lambda v: v or "json")] = Field(
+        default="json", json_schema_extra=_describe_formats)
     revision: Annotated[Digits, Field(ge=1)] | None = Field(
         default=None, description="1: the engine's result; 2: the reviewer's correction (default: the latest)")
     problem_codes: ClassVar[dict[str, str]] = {"format": "invalid_format"}

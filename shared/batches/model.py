@@ -14,6 +14,7 @@ import redis
 
 from shared import keys
 from shared.jobs.model import now_ms
+from shared.result_formats import get_format
 from shared.tasks import TaskSpec
 
 ACTIVE = keys.BATCHES_ACTIVE
@@ -24,8 +25,6 @@ SWEEP_GRACE_MS = 3000  # a finished job the hook has not accounted for this long
 LOCK_MS = 20_000
 FINAL_BATCH = ("completed", "canceled")
 NOT_RETRYABLE = {"duplicate_key", "invalid_key"}
-# What a batch writes per item under its output prefix (shared/result_formats.py renders each one).
-OUTPUT_FORMATS = ("json", "text", "markdown", "hocr", "pdf")
 # Per-page counters beside the item counters (a PDF/TIFF item counts its pages, an image one).
 PAGE_COUNTERS = ("pages_total", "pages_done", "pages_failed", "pages_skipped")
 
@@ -75,10 +74,9 @@ def mirror_key(out_prefix: str, source_key: str) -> str:
 
 
 def output_key(out_prefix: str, source_key: str, fmt: str) -> str:
-    """Where an item's output in `fmt` goes: `<prefix>/<key>.json`, `.pdf`, `.hocr`, `.txt`, `.md`."""
-    from shared.result_formats import EXTENSIONS
-
-    return join_key(out_prefix, source_key) + "." + ("json" if fmt == "json" else EXTENSIONS[fmt])
+    """Where an item's output in `fmt` goes: `<prefix>/<key>.<suffix>` (the format's, shared/result_formats.py:
+    `.json`, `.txt`, `.md`, `.hocr`, `.pdf`)."""
+    return join_key(out_prefix, source_key) + "." + get_format(fmt).suffix
 
 
 def done_key(out_prefix: str, source_key: str) -> str:

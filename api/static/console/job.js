@@ -2,8 +2,8 @@
 // the result: the image (a document: one page at a time, GET .../image?page=N) with one SVG box
 // per recognised line and, in another colour, per decoded barcode; the lines, the text, Markdown for
 // `parse`, a key/value table for `fields`, the barcodes with their GS1 fields, the review reasons
-// and the photo-quality verdict; downloads of the job (JSON) and of the result as a searchable
-// PDF, hOCR or text.
+// and the photo-quality verdict; downloads of the job (JSON) and of the result in the server's
+// formats (searchable PDF, hOCR, text: /console/config.json).
 
 import { api, ApiError } from "./api.js";
 import { $, $$, badge, between, bytes, fullTime, h, metadataText, percent, seconds, svg, when } from "./dom.js";
@@ -665,12 +665,6 @@ function saveBlob(blob, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-const EXPORTS = [
-  ["pdf", "Searchable PDF", "pdf"],
-  ["hocr", "hOCR", "hocr"],
-  ["text", "Text file", "txt"],
-];
-
 function buildActions(view, job, result, ctx) {
   const status = $(view, ".copy-status");
   const say = (text) => {
@@ -703,17 +697,21 @@ function buildActions(view, job, result, ctx) {
   $(view, ".download-json").addEventListener("click", () => {
     saveBlob(new Blob([`${JSON.stringify(job, null, 2)}\n`], { type: "application/json" }), `${job.id}.json`);
   });
-  // The result formats need the key too: fetched, then saved from a blob link.
-  const box = $(view, ".exports");
-  box.replaceChildren(...EXPORTS.map(([fmt, label, ext]) => {
+  // The result formats (the server's, from /console/config.json) need the key too: fetched, then
+  // saved from a blob link.
+  config().then((cfg) => buildExports($(view, ".exports"), job, (cfg.formats || []).filter((f) => f.download), say, ctx));
+}
+
+function buildExports(box, job, formats, say, ctx) {
+  box.replaceChildren(...formats.map(({ name: fmt, label, suffix }) => {
     const button = h("button", { type: "button", class: "secondary", dataset: { format: fmt } }, label);
     button.addEventListener("click", async () => {
       button.disabled = true;
       const was = button.textContent;
-      button.textContent = fmt === "pdf" ? "Making the PDF…" : "Preparing…";
+      button.textContent = `Preparing the ${label}…`;
       try {
-        const resp = await api(`${job.links.result}?format=${fmt}`, { raw: true, signal: ctx.signal });
-        saveBlob(await resp.blob(), `${job.id}.${ext}`);
+        const resp = await api(`${job.links.result}?format=${encodeURIComponent(fmt)}`, { raw: true, signal: ctx.signal });
+        saveBlob(await resp.blob(), `${job.id}.${suffix}`);
         say(`${label} saved.`);
       } catch (err) {
         if (err.name === "AbortError") return;

@@ -36,8 +36,8 @@ class BatchCreate:
             fields (list[str] | None | Unset):
             instruction (None | str | Unset):
             output_format (BatchCreateOutputFormatType0 | list[BatchCreateOutputFormatType1Item] | Unset): what is written
-                per item under the output prefix: <key>.json (the result, default), <key>.pdf (searchable PDF), <key>.hocr,
-                <key>.txt (text), <key>.md (markdown); one or a list. Without json, a small _done/<key>.json record replaces the
+                per item under the output prefix: <key>.json (json, the result, default), <key>.txt (text), <key>.md (markdown),
+                <key>.hocr (hocr), <key>.pdf (pdf); one or a list. Without json, a small _done/<key>.json record replaces the
                 result JSON (rerun dedup). Default: 'json'.
             target_lang (BatchCreateTargetLangType0 | None | Unset):
             task (str | Unset):  Default: 'text'.
