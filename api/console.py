@@ -16,9 +16,10 @@ from werkzeug.security import safe_join
 
 from api.context import services
 from api.contract import for_browsers
+from shared.engines import engine_tasks
 from shared.errors import NotFound
 from shared.result_formats import FORMATS
-from shared.tasks import ENGINE_TASKS, TASK_NAMES
+from shared.tasks import TASK_NAMES
 
 STATIC = Path(__file__).resolve().parent / "static" / "console"
 
@@ -64,7 +65,7 @@ def config() -> ResponseReturnValue:
     views = current_app.view_functions  # by endpoint: which optional blueprints this gateway serves
     resp = jsonify(
         engine=s.engine,
-        tasks=[t for t in TASK_NAMES if t in ENGINE_TASKS.get(s.engine, frozenset())],
+        tasks=[t for t in TASK_NAMES if t in engine_tasks(s.engine)],
         wait_max_s=s.wait_max_s,
         max_upload_bytes=s.max_upload_bytes,
         batches={"list": "batches.list_batches" in views, "get": "batches.get_batch" in views},

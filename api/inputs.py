@@ -10,9 +10,10 @@ from api.context import services, tenant
 from api.problems import InvalidTaskParams, TaskNotSupported, UnknownTask
 from shared import errors
 from shared.blobs import BlobNotFound
+from shared.engines import UnsupportedTask, check_engine_supports
 from shared.jobs.model import Job, Status, now_ms
 from shared.results import OcrResult
-from shared.tasks import BARCODES_OPTIONS, TASK_NAMES, TaskSpec, UnsupportedTask, check_engine_supports
+from shared.tasks import BARCODES_OPTIONS, TASK_NAMES, TaskSpec
 
 
 def parse_spec(values: dict[str, Any]) -> TaskSpec:

@@ -30,7 +30,8 @@ from api.context import services
 from api.contract import PAGE, REQUIRES_KEY, Contract, Reply, contract, contract_of
 from api.problems import PROBLEM_JSON, catalogue
 from shared.api_schemas.common import DEPLOYMENT_KEY, Problem
-from shared.tasks import ENGINE_TASKS, TASK_NAMES
+from shared.engines import ENGINES
+from shared.tasks import TASK_NAMES
 
 bp = Blueprint("openapi", __name__)
 
@@ -72,7 +73,8 @@ def build_spec(app: Flask, *, wait_max: int = 30, engine: str = "rapidocr") -> d
         if found is not None:
             models.update(dict(found.models()))
     _, top = models_json_schema(list(models.items()), ref_template=REF)  # type: ignore[arg-type]
-    tasks = [t for t in TASK_NAMES if t in ENGINE_TASKS.get(engine, frozenset(TASK_NAMES))]
+    known = ENGINES[engine].tasks if engine in ENGINES else frozenset(TASK_NAMES)
+    tasks = [t for t in TASK_NAMES if t in known]
     spec = {
         "openapi": "3.1.0",
         "info": {"title": "ocrq", "version": "1", "description": _description(problems)},

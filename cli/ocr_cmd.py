@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.engines import missing_engine_packages
+from shared.engines import ENGINES, UnsupportedTask, check_engine_supports
 from shared.images import ImageRejected, decode_for_ocr
 from shared.results import OcrResult, Timings
 from shared.settings import Settings, load_settings
-from shared.tasks import TASK_NAMES, TaskSpec, UnsupportedTask, check_engine_supports
+from shared.tasks import TASK_NAMES, TaskSpec
 
 if TYPE_CHECKING:  # engines are imported by `ocrq ocr` only, so the client and the gateway stay lean
     from models.base import Engine
@@ -30,7 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser("ocr", help="OCR an image, PDF or multi-page TIFF in this process (no service)")
     p.add_argument("file")
-    p.add_argument("--engine", default=None, help="rapidocr | hunyuan | hunyuan-vllm (default: OCRQ_ENGINE)")
+    p.add_argument("--engine", default=None, choices=list(ENGINES), metavar="ENGINE",
+                   help="the engine to run (default: OCRQ_ENGINE): "
+                   + "; ".join(f"{e.name}: {e.summary}" for e in ENGINES.values()))
     add_task_args(p)
     p.add_argument("--pages", default=None, help='PDF/TIFF: the pages to read, e.g. "1-3,7" (default: all)')
     p.add_argument("--json", action="store_true", help="print the full result JSON (same as --format json)")

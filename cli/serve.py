@@ -12,9 +12,8 @@ import tempfile
 
 from cli.engines import missing_engine_packages
 from cli.procs import child_env, supervise
+from shared.engines import get_engine, resolve
 from shared.settings import Settings, load_settings
-
-CPU_ENGINES = ("rapidocr", "checksum")  # prefork, one process, no GPU
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -29,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     w.add_argument(
         "--gpus",
         default=None,
-        help="none | auto | comma list of GPU indices (default: none for rapidocr, auto otherwise)",
+        help="none | auto | comma list of GPU indices (default: none for a CPU engine such as rapidocr, "
+        "auto for a GPU one)",
     )
     w.add_argument("--queues", default="interactive,bulk", help="queues in priority order")
     w.add_argument("--loglevel", default=None, help="overrides OCRQ_LOG_LEVEL (default INFO)")
@@ -114,7 +114,7 @@ def missing_gpu(requested: list[str]) -> str | None:
 
 
 def celery_worker_cmd(settings: Settings, queues: str, name: str, loglevel: str) -> tuple[list[str], str]:
-    threads = settings.engine not in CPU_ENGINES
+    threads = get_engine(settings.engine).pool == "threads"
     pool, concurrency = ("threads", settings.batch_max) if threads else ("prefork", 1)
     cmd = [
         sys.executable,
@@ -146,14 +146,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if missing:
         print(f"ocrq worker: {missing}", file=sys.stderr)
         return 3
-    if settings.engine in ("hunyuan", "hunyuan-vllm"):
-        from models.checkpoints import verify
-
-        problems = verify(settings.model_path)
+    engine = get_engine(settings.engine)
+    if engine.model_check:
+        problems = resolve(engine.model_check)(settings.model_path)
         if problems:
             print(f"ocrq worker: model folder {settings.model_path} is not usable: {problems[0]}", file=sys.stderr)
             return 3
-    gpus_arg = args.gpus or ("none" if settings.engine in CPU_ENGINES else "auto")
+    gpus_arg = args.gpus or ("none" if engine.device == "cpu" else "auto")
     if gpus_arg == "auto":
         gpus = detect_gpus()
     elif gpus_arg == "none":

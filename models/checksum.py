@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from models.base import EngineError, EngineOutput, EngineRequest
+from shared.engines import ENGINES
 from shared.results import Line
-from shared.tasks import ENGINE_TASKS
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 
 def checksum_text(image: object) -> str:
@@ -29,7 +33,11 @@ def checksum_text(image: object) -> str:
 class ChecksumEngine:
     name = "checksum"
     version = "checksum-1"
-    tasks = ENGINE_TASKS["checksum"]
+    tasks = ENGINES["checksum"].tasks
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChecksumEngine:  # the loader shared/engines.py names
+        return cls()
 
     def run(self, requests: Sequence[EngineRequest]) -> list[EngineOutput | EngineError]:
         outputs: list[EngineOutput | EngineError] = []

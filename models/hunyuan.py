@@ -32,8 +32,8 @@ from models import parsers, prompts
 from models.base import EngineError, EngineLoadError, EngineOutput, EngineRequest
 from models.checkpoints import verify
 from models.recipe import DEFAULT_VERSION, detect_version
+from shared.engines import ENGINES
 from shared.settings import Settings
-from shared.tasks import ENGINE_TASKS
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ Decoder = Literal["slots", "generate"]
 
 class HunyuanEngine:
     name = "hunyuan"
-    tasks = ENGINE_TASKS["hunyuan"]
+    tasks = ENGINES["hunyuan"].tasks
 
     def __init__(
         self,

@@ -58,8 +58,9 @@ from models.checkpoints import verify
 from models.generation import CLEANUP_MIN_LENGTH, REPETITION_PENALTY, clean_repeated_substrings
 from models.hunyuan import check_image
 from models.recipe import DEFAULT_VERSION, detect_version
+from shared.engines import ENGINES
 from shared.settings import Settings
-from shared.tasks import ENGINE_TASKS, TaskSpec
+from shared.tasks import TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -409,7 +410,7 @@ class _Item:
 
 class HunyuanVllmEngine:
     name = "hunyuan-vllm"
-    tasks = ENGINE_TASKS["hunyuan-vllm"]
+    tasks = ENGINES["hunyuan-vllm"].tasks
     continuous = True  # concurrent run() calls share the running batch: the worker needs no batcher
 
     def __init__(

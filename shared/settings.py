@@ -13,13 +13,13 @@ from urllib.parse import urlparse
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.engines import ENGINES, UnknownEngine, get_engine
 from shared.redis_client import is_sentinel_url, parse_sentinel_url
 
 if TYPE_CHECKING:
     from shared.quality import Thresholds
 
 ENV_PREFIX = "OCRQ_"
-EngineName = Literal["rapidocr", "hunyuan", "hunyuan-vllm", "checksum"]  # checksum: no OCR, for tests/benchmarks
 
 
 class SettingsError(Exception):
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     s3_max_in_flight: int = Field(default=12, ge=0, le=1024)
 
     # Engine
-    engine: EngineName = "rapidocr"
+    engine: str = "rapidocr"  # a name declared in shared/engines.py
     model_path: str = ""
     attn_implementation: str = "sdpa"
     max_new_tokens: int = Field(default=4096, ge=16, le=32768)
@@ -143,6 +143,13 @@ class Settings(BaseSettings):
                           dark_paper=self.quality_dark_paper, bright_ink=self.quality_bright_ink,
                           max_glare=self.quality_max_glare)
 
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, v: str) -> str:
+        if v not in ENGINES:
+            raise UnknownEngine(v)
+        return v
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, v: str) -> str:
@@ -165,7 +172,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _engine_needs_model(self) -> Settings:
-        if self.engine in ("hunyuan", "hunyuan-vllm") and not self.model_path:
+        if get_engine(self.engine).needs_model and not self.model_path:
             raise ValueError(f"{ENV_PREFIX}MODEL_PATH is required when {ENV_PREFIX}ENGINE={self.engine}")
         if self.visibility_timeout_s <= self.job_time_limit_s:
             # A message must never become visible again while its job may still run.

@@ -1,4 +1,4 @@
-"""OCR tasks a job may ask for, their parameters, and which engine can do which.
+"""OCR tasks a job may ask for and their parameters (which engine can do which: shared/engines.py).
 
 The gateway validates a task here, before anything is stored or queued, so a job an engine
 cannot do is refused at submit time (400), never after it sat in a queue.
@@ -29,14 +29,6 @@ DECODER_TASKS = frozenset({"barcodes"})
 # HunyuanOCR 1.5's own tasks (its official prompts, models/prompts.py): a 1.0 checkpoint has no prompt for
 # them, so a hunyuan engine serving 1.0 weights refuses them per job (unsupported_task).
 HUNYUAN_1_5_TASKS = frozenset({"spotting_json", "layout", "layout_parse"})
-
-# RapidOCR reads text and where it is; everything that needs language understanding is the VLM's.
-ENGINE_TASKS: dict[str, frozenset[str]] = {
-    "rapidocr": frozenset({"text", "spotting"}) | DECODER_TASKS,
-    "hunyuan": frozenset(TASK_NAMES),
-    "hunyuan-vllm": frozenset(TASK_NAMES),
-    "checksum": frozenset({"text", "spotting"}) | DECODER_TASKS,  # models/checksum.py: a pixel digest, for tests
-}
 
 BarcodesOption = Literal["auto", "on", "off"]
 BARCODES_AUTO_MAX_PAGES = 5  # barcodes=auto decodes the pages of documents of at most this many pages
@@ -115,15 +107,3 @@ class TaskSpec(BaseModel):
         for short documents (a delivery note with a label), never for an archive scan of hundreds of pages."""
         return (self.task in DECODER_TASKS or self.barcodes == "on"
                 or (self.barcodes is None and pages_selected <= BARCODES_AUTO_MAX_PAGES))
-
-
-class UnsupportedTask(ValueError):
-    pass
-
-
-def check_engine_supports(engine: str, spec: TaskSpec) -> None:
-    supported = ENGINE_TASKS.get(engine, frozenset()) | DECODER_TASKS
-    if spec.task not in supported:
-        raise UnsupportedTask(
-            f"engine '{engine}' cannot do task '{spec.task}'; it supports: {', '.join(sorted(supported))}"
-        )
