@@ -451,3 +451,25 @@ def test_review_options_leave_the_fingerprints_of_jobs_without_them_as_they_were
     assert TaskSpec(review="off", review_below=0.5).model_dump()["review"] == "off"
     assert fingerprint("0" * 64, TaskSpec(), "rapidocr", "1") != fingerprint("0" * 64, TaskSpec(review="off"),
                                                                               "rapidocr", "1")
+
+
+def test_documents_are_looked_at_and_corrected_per_page() -> None:
+    from shared.api_schemas.reviews import Corrections
+    from shared.reviews import corrections
+    from shared.reviews.model import UnknownLine
+    from shared.reviews.routing import low_lines
+
+    def page(n: int, conf: list[float]) -> dict[str, Any]:
+        lines = [{"text": f"p{n} l{i}", "box": [0, 0, 5, 5], "confidence": c} for i, c in enumerate(conf)]
+        return {"page": n, "width": 10, "height": 10, "text": "\n".join(x["text"] for x in lines), "lines": lines}
+
+    doc = {"task": "text", "text": "", "lines": [], "pages": [page(1, [0.99, 0.98]), page(2, [0.97, 0.3, 0.2])]}
+    assert low_lines(doc, 0.5) == [{"page": 2, "line": 1, "confidence": 0.3}, {"page": 2, "line": 2, "confidence": 0.2}]
+    doc["text"] = "\f".join(p["text"] for p in doc["pages"])
+    fixed, diff = corrections.apply(doc, Corrections.model_validate({"lines": [{"page": 2, "index": 1, "text": "OK"}]}))
+    assert fixed["pages"][1]["lines"][1]["text"] == "OK" and "OK" in fixed["pages"][1]["text"] and "OK" in fixed["text"]
+    assert diff == [{"path": "pages[2].lines[1].text", "from": "p2 l1", "to": "OK"}]
+    assert doc["pages"][1]["lines"][1]["text"] == "p2 l1"  # the engine's result is left as it was
+    for bad in ({"page": 3, "index": 0, "text": "X"}, {"page": 2, "index": 3, "text": "X"}):
+        with pytest.raises(UnknownLine):
+            corrections.apply(doc, Corrections.model_validate({"lines": [bad]}))
