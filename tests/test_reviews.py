@@ -298,8 +298,13 @@ def test_a_correction_is_revision_two_served_with_exports_and_one_job_reviewed_e
     assert text.status_code == 200 and GOOD_SSCC in text.get_data(as_text=True)
     old_text = env.client.get(f"/v1/jobs/{job.id}/result?format=text&revision=1", headers=env.h("admin"))
     assert "37610425002123456O" in old_text.get_data(as_text=True)
-    # final: a second resolution, or a claim, is refused
+    # final: a second resolution, or a claim, is refused; the same reviewer's retry of the same decision
+    # (its answer lost) is answered with the resolution it made, and writes no second event
+    again = env.resolve("alice", job.id, body)
+    assert again.status_code == 200 and again.get_json()["review"] == out["review"]
+    assert again.get_json()["diff"] == out["diff"]
     problem(env.resolve("alice", job.id, {"decision": "approve"}), 409, "review_resolved")
+    problem(env.resolve("bob", job.id, body), 409, "review_resolved")
     problem(env.claim("bob", job.id), 409, "review_resolved")
     # one job.reviewed event in the outbox, carrying the decision and the corrections
     evt = env.r.hgetall(keys.webhook_event(msg_id_for(job.id, "job.reviewed")))

@@ -108,6 +108,11 @@ def resolve(reviews: ReviewStore, blobs: BlobStore, job_id: str, key_id: str, ke
         job, raw = _current(reviews, job_id)
         now = now_ms()
         block = dict(job.review or {})
+        if (block.get("state") == "resolved" and (block.get("resolved_by") or {}).get("key_id") == key_id
+                and block.get("decision") == body.decision):
+            # The same reviewer sending the same decision again (its answer was lost): the resolution it
+            # made, so that the caller writes the job.reviewed event again (idempotent) if it was lost too.
+            return job, list(block.get("diff") or [])
         _refuse_held(block, key_id, now)
         diff: list[dict[str, Any]] = []
         rev_key: str | None = None
