@@ -160,6 +160,9 @@ class Service:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             r = requests.get(f"{self.url}/v1/jobs/{job_id}", params={"wait": 10}, headers=self.headers(key), timeout=30)
+            if r.status_code == 503 and r.headers.get("Retry-After"):  # Redis restarting: retry, as clients are told
+                time.sleep(min(float(r.headers["Retry-After"]), 2.0))
+                continue
             r.raise_for_status()
             job = r.json()
             if job["status"] in ("succeeded", "failed", "canceled"):
