@@ -180,3 +180,25 @@ def test_reaper_puts_back_only_what_was_delivered_before_redis_started(redis_db:
         for m in (*held, again):
             m.ack()
         queue.close()
+
+
+def test_a_message_the_restart_lost_is_sent_again_within_a_minute(
+    make_service: MakeService, redis_server: RedisServer
+) -> None:
+    """The message itself did not survive the restart: sent in the old server's last second
+    (AOF everysec), or popped by a worker whose channel died before recording it as unacked. The
+    job record says queued and the message is in no queue and in no worker's hands: the reaper
+    sends it again after the broker's start (OCRQ_QUEUED_RESEND_S, 900 s, before)."""
+    svc = make_service(worker=False, env=DEFAULTS)
+    r = redis_lib.Redis.from_url(svc.redis_url)
+    sub = svc.submit(_png(3), name="c.png")
+    assert sub.status_code == 202, sub.text
+    job_id = str(sub.json()["id"])
+    assert r.delete("interactive") == 1  # the one message, lost
+    time.sleep(1.5)  # on disk: the restarted server has the job record and no message
+    redis_server.restart()
+    back = time.monotonic()
+    until(lambda: r.ping(), 20, "Redis back")
+    svc.start_worker()
+    _wait_worker_ready(svc.logs / "worker.log", svc.procs["worker"])
+    _succeeds_once(svc, job_id, back, ["worker"])

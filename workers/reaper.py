@@ -24,7 +24,9 @@ One reaper acts at a time across the fleet (a Redis lock), though every worker r
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,7 +34,7 @@ from celery import Celery
 
 from shared import keys
 from shared.blobs import BlobStore, open_blob_store
-from shared.broker import TASK_RUN_JOB, broker_kind
+from shared.broker import JOB_QUEUES, TASK_RUN_JOB, broker_kind
 from shared.jobs import Job, Status, now_ms
 from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore
@@ -211,13 +213,63 @@ def restore_orphaned_messages(channel: Any, limit: int = 100) -> int:
     return len(tags)
 
 
-class OrphanRestorer:
-    """restore_orphaned_messages on one broker connection, kept between passes (Redis brokers only)."""
+_JOB_ID = re.compile(rb"job_[A-Za-z0-9_-]{27}")
 
-    def __init__(self, app: Celery) -> None:
+
+def broker_started_s(client: Any) -> int:
+    """The second the broker's Redis server started in (INFO uptime counts whole seconds)."""
+    uptime_s = int(client.info("server")["uptime_in_seconds"])
+    now_s, _ = client.time()
+    return int(now_s) - uptime_s
+
+
+def resend_lost_before_start(channel: Any, store: JobStore, send: Send, started_s: int) -> int:
+    """Send again the queued jobs whose message went out before the broker's Redis started and is
+    now in no queue and in no worker's hands; returns how many.
+
+    Such a message was lost with the old server: written in its last second before a SIGKILL
+    (AOF ``everysec``), or popped by a worker whose kombu channel died before recording it as
+    unacknowledged. Without this the job would wait OCRQ_QUEUED_RESEND_S (900 s). The queues are
+    read whole, once per broker start: they are bounded (OCRQ_INTERACTIVE_QUEUE_MAX, the backfill
+    window). A message that is still there keeps its job from being sent twice; were it sent twice
+    anyway, the runner's compare-and-set skips the second."""
+    client = channel.client
+    present: set[bytes] = set()
+    for queue in JOB_QUEUES:  # kombu keeps a queue's priority levels in lists named after it
+        for name in client.scan_iter(match=f"{queue}*", _type="list"):
+            for raw in client.lrange(name, 0, -1):
+                present.update(_JOB_ID.findall(raw))
+    for raw in client.hvals(channel.qos.unacked_key):
+        present.update(_JOB_ID.findall(raw))
+    sent = 0
+    for member in store.r.zrangebyscore(store.QUEUED, "-inf", f"({started_s * 1000}"):
+        job_id = keys.text(member)
+        if job_id.encode() in present:
+            continue
+        job = store.get(job_id)
+        if job is None or job.status != Status.queued:
+            continue
+        send(job_id, job.priority)
+        store.mark_sent(job_id)
+        sent += 1
+        log.warning("re-sent a job whose message was lost with the broker's restart",
+                    extra={"job_id": job_id, "tenant": job.tenant})
+    return sent
+
+
+LOST_CHECK_DELAY_S = 5  # after a broker start, before looking for the messages it lost
+
+
+class OrphanRestorer:
+    """After a broker restart, on one broker connection kept between passes (Redis brokers only):
+    restore_orphaned_messages, and once per start of the broker's server, resend_lost_before_start."""
+
+    def __init__(self, app: Celery, store: JobStore | None = None, send: Send | None = None) -> None:
         self.app = app
+        self.store, self.send = store, send
         self.enabled = broker_kind(str(app.conf.broker_url)) == "redis"
         self._conn: Any = None
+        self._checked_start: int | None = None  # the broker start whose lost messages were looked for
 
     def __call__(self) -> int:
         if not self.enabled:
@@ -225,7 +277,16 @@ class OrphanRestorer:
         try:
             if self._conn is None:
                 self._conn = self.app.connection_for_write()
-            return restore_orphaned_messages(self._conn.default_channel)
+            channel = self._conn.default_channel
+            restored = restore_orphaned_messages(channel)
+            started = broker_started_s(channel.client)
+            if self.store is not None and self.send is not None and started != self._checked_start:
+                # A few seconds' grace: the messages of the gateway's last sends before the crash
+                # and of workers' put-backs land first; then one look per start of the server.
+                if time.time() - started >= LOST_CHECK_DELAY_S:
+                    restored += resend_lost_before_start(channel, self.store, self.send, started)
+                    self._checked_start = started
+            return restored
         except Exception:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -259,7 +320,7 @@ def start_reaper_thread(settings: Settings, app: Celery) -> None:
     interval = settings.reaper_interval_s
     hooks = finished_hooks(settings, store, app)  # the runner's hooks, on the reaper's own connection
     outbox = Outbox(store.r, settings)
-    restore_orphans = OrphanRestorer(app)
+    restore_orphans = OrphanRestorer(app, store, send)
 
     def loop() -> None:
         while not _stop.wait(interval):
