@@ -16,7 +16,9 @@
 - a broker message delivered before the broker's Redis last started goes back on its queue at
   once, not after the visibility timeout: every connection it was delivered on died with that
   Redis, so no live channel can acknowledge it. The worker that held it puts it back itself when
-  it reconnects (workers/kombu_compat.py); this covers a worker that died before Redis returned.
+  it reconnects (workers/kombu_compat.py); this covers a worker that died before Redis returned;
+- a queued job whose message went out before the broker's Redis last started and is now in no
+  queue and in no worker's hands (lost with that server) is sent again, once per start, at once;
 Duplicates are harmless: the runner's compare-and-set skips any job that is not claimable.
 One reaper acts at a time across the fleet (a Redis lock), though every worker runs the loop.
 """
