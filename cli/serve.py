@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 
 from cli.engines import missing_engine_packages
 from cli.procs import child_env, supervise
@@ -77,8 +78,18 @@ def cmd_api(args: argparse.Namespace) -> int:
         "--worker-tmp-dir",
         "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
     ]
-    os.execv(sys.executable, argv)
+    os.execve(sys.executable, argv, gateway_env(os.environ))
     return 0  # not reached
+
+
+def gateway_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The gateway's environment: glibc's mmap threshold pinned at its 128 KiB default unless the
+    operator set one. glibc otherwise raises the threshold to the size of each large block freed
+    (an upload, its decode buffers), so later uploads come from the heap, and the holes they leave
+    between long-lived small objects keep a gunicorn worker growing in steps of a few MB (+12 MB
+    over 100,000 submits; pinned: +2.5 MB, flat after the first 20,000; docs/benchmarks.md). Large
+    blocks stay mmap'd and go back to the system when freed. Other C libraries ignore it."""
+    return {"MALLOC_MMAP_THRESHOLD_": "131072", **environ}
 
 
 def detect_gpus() -> list[str]:

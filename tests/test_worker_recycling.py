@@ -4,7 +4,8 @@ OCRQ_WORKER_MAX_TASKS_PER_CHILD): a real redis-server, the gateway and a real `o
 
 A child over its limit finishes its job, is acknowledged, exits, and a fresh child takes the next
 job: no job is lost, none runs twice, and the counters of the children that left are still
-scraped from the worker's /metrics.
+scraped from the worker's /metrics. The gateway is not recycled; its allocator setting that keeps
+its workers from growing is checked here too.
 """
 
 from __future__ import annotations
@@ -111,3 +112,18 @@ def test_the_default_child_is_not_replaced(make_service):
     jobs = run_jobs(service, 4)
     assert_each_succeeded_once(service, jobs, metrics_port)
     assert len(set(child_pids(service, jobs))) == 1
+
+
+def test_the_gateway_runs_with_glibcs_mmap_threshold_pinned(make_service):
+    """`ocrq api` pins it (cli/serve.py gateway_env): with glibc's dynamic threshold a gunicorn
+    worker's heap fragments around uploads and grows in steps; an operator's own value wins."""
+    from pathlib import Path
+
+    from cli.serve import gateway_env
+
+    assert gateway_env({})["MALLOC_MMAP_THRESHOLD_"] == "131072"
+    assert gateway_env({"MALLOC_MMAP_THRESHOLD_": "65536"})["MALLOC_MMAP_THRESHOLD_"] == "65536"
+    service = make_service(worker=False)
+    arbiter = service.procs["api"].pid  # `ocrq api` execs gunicorn; its workers inherit the environment
+    environ = Path(f"/proc/{arbiter}/environ").read_bytes().split(b"\0")
+    assert b"MALLOC_MMAP_THRESHOLD_=131072" in environ
