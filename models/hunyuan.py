@@ -276,9 +276,10 @@ class HunyuanEngine:
         results: list[Result] = []
         items = [self._prepare(i, req) for i, req in enumerate(requests)]
         for item, answer in zip(items, self._answer_all(items), strict=True):
-            if isinstance(answer, EngineError) or not isinstance(item, Prepared):
-                results.append(answer if isinstance(answer, EngineError) else EngineError("bad_request", "?"))
+            if isinstance(answer, EngineError):
+                results.append(answer)  # the request's own refusal, or its decoding failure
             else:
+                assert isinstance(item, Prepared)  # only a prepared request is decoded
                 results.append(self._output(item, *answer))
         return results
 

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import torch
 
@@ -224,9 +224,11 @@ class SlotScheduler:
             row.req.future.set_exception(err)
 
     def _shrink_after_oom(self, n: int) -> None:
-        """Out of CUDA memory in a bucket: halve the slots in use and decode the rest again later.
+        """Out of CUDA memory in a bucket: halve the slots in use and decode the rows again.
 
-        Rows in the slots given up go back to the front of the queue: no request fails until a
+        Every row in flight goes back to the front of the queue and is prefilled again: the steps of
+        the interval that ran before the failure advanced the device state without the host
+        mirrors (columns, token counts), so no row can simply continue. No request fails until a
         single row cannot be decoded.
         """
         torch.cuda.empty_cache()
@@ -236,17 +238,14 @@ class SlotScheduler:
             return
         self.slot_limit = max(1, min(self.slot_limit, n) // 2)
         log.warning("decode loop: CUDA out of memory at %d rows; using %d slots", n, self.slot_limit)
-        again: list[Any] = []
-        for slot in [s for s in self._rows if s >= self.slot_limit]:
-            row = self._rows.pop(slot)
+        pending: list[DecodeRequest | None] = []
+        for slot in list(self._rows):
+            pending.append(self._rows.pop(slot).req)
             self.step.free_row(slot)
-            again.append(row.req)
-        pending = [again_req for again_req in again]
         while True:
             try:
-                item = self._waiting.get_nowait()
+                pending.append(self._waiting.get_nowait())
             except queue.Empty:
                 break
-            pending.append(item)
         for item in pending:
             self._waiting.put(item)
