@@ -55,7 +55,7 @@ pytestmark = pytest.mark.slow
 HANG_S = 45.0  # blackhole
 REFUSE_S = 45.0  # then refused: 90 s cut in all
 SUBMIT_EVERY_S = 0.7  # the submit loop, bounded in count and time
-SUBMIT_MAX = 200
+SUBMIT_MAX = 400  # normally ~190 are sent before the loop is stopped
 PDF_EVERY = 6  # every 6th submit is a 3-page PDF
 FAR_DELAY_S, NEAR_DELAY_S = 1.5, 0.15
 
@@ -71,7 +71,7 @@ if _delay:
     def run(self, requests):
         if _hold:  # tell the test that work is in this engine now
             with open(_hold + ".entered", "a") as f:
-                f.write("%d\\n" % os.getpid())
+                f.write("%dx%d\\n" % requests[0].image.size)
         time.sleep(_delay * len(requests))
         deadline = time.monotonic() + 300
         while _hold and os.path.exists(_hold) and time.monotonic() < deadline:
@@ -203,31 +203,31 @@ def _wait(svc: Service, job_id: str, deadline: float) -> dict:
         assert time.monotonic() < deadline, f"job {job_id} not finished in time"
 
 
-def _last_claim(far_log: Path) -> list[dict]:
-    return [d for d in _lines(far_log) if d.get("message") in ("claimed", "page claimed")][-1:]
-
-
 def _wait_for_a_page_in_fars_engine(far_log: Path, entered: Path) -> None:
     """Once far has finished some work: the moment its engine takes a document page (the
-    sitecustomize appends a line to `entered` as a call begins). tests/test_runner.py holds an
-    image job the same way."""
-    deadline = time.monotonic() + 120
+    sitecustomize appends the size of what it was handed as a call begins; the load's images are
+    160x60, a rendered page is far larger). tests/test_runner.py holds an image job the same way."""
+    deadline = time.monotonic() + 240
     while sum("succeeded in" in str(d.get("message")) for d in _lines(far_log)) < 3:
         assert time.monotonic() < deadline, "far finished no work"
         time.sleep(0.1)
 
-    def entries() -> int:
-        return entered.read_text().count("\n") if entered.exists() else 0
+    def entries() -> list[str]:
+        return entered.read_text().split() if entered.exists() else []
 
-    seen = entries()
+    seen = len(entries())
     while True:
-        assert time.monotonic() < deadline, "far took no page"
-        if entries() != seen:
-            seen = entries()
-            last = _last_claim(far_log)
-            if last and last[0].get("message") == "page claimed":
-                return
+        assert time.monotonic() < deadline, f"far took no page: its engine was handed {Counter(entries())}"
+        now = entries()
+        if any(size != "160x60" for size in now[seen:]):
+            return
+        seen = len(now)
         time.sleep(0.01)
+
+
+def _last_page_claim(far_log: Path) -> list[dict]:
+    """far runs one task at a time: the page in its engine is the last page it claimed."""
+    return [d for d in _lines(far_log) if d.get("message") == "page claimed"][-1:]
 
 
 def test_worker_cut_off_for_90_s_loses_nothing_and_doubles_nothing(
@@ -279,7 +279,7 @@ def test_worker_cut_off_for_90_s_loses_nothing_and_doubles_nothing(
             # the heal, as a long GPU job would be: far comes back with a late answer in hand.
             _wait_for_a_page_in_fars_engine(far_log, Path(str(hold) + ".entered"))
             hold.touch()
-            held = _last_claim(far_log)
+            held = _last_page_claim(far_log)
             finished_before = {d.get("job_id") for d in _lines(far_log) if d.get("message") == "finished"}
             cut = time.time()
             redis_proxy.set_mode("hang")

@@ -522,8 +522,10 @@ class JobRunner:
         ready: list[tuple[int, Job, _PageInput]] = []
         for i, job, number in claimed:
             t0 = time.perf_counter()
+            selected = len(job.pages or []) or job.pages_total or 0
             try:
-                path = self.documents.path(job.input, self.blobs, self.settings.max_upload_bytes)
+                with self.documents.use(job.input, self.blobs, self.settings.max_upload_bytes) as path:
+                    rendered = self.reader.render(path, number)
             except BlobNotFound:
                 error = PageError(code="input_missing", message=f"the input object {job.input.key} does not exist")
                 outcomes[i] = self._page_done(job, _failed_page(number, error), 0.0, 0.0)
@@ -535,8 +537,6 @@ class JobRunner:
             except BlobStoreError as err:
                 outcomes[i] = self._page_storage_down(job, number, err)
                 continue
-            selected = len(job.pages or []) or job.pages_total or 0
-            rendered = self.reader.render(path, number)
             item = _PageInput(number, rendered, job.spec, job.spec.wants_page_barcodes(selected),
                               fetch_ms=(time.perf_counter() - t0) * 1000)
             ready.append((i, job, item))
