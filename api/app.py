@@ -12,20 +12,20 @@ from flask.json.provider import DefaultJSONProvider
 from api import batches, console, docs, health, jobs, metrics, openapi, problems, reviews, webhooks
 from api.context import EXTENSION, Services
 from api.ratelimit import RateLimiter
-from shared import jsonlimits
-from shared.apikeys import KeyStore
-from shared.blobs import open_blob_store
-from shared.broker import TASK_RUN_JOB, celery_config
+from shared.infra.blobs import open_blob_store
+from shared.infra.broker import TASK_RUN_JOB, celery_config
+from shared.infra.redis_client import connect
+from shared.infra.settings import Settings, get_settings
+from shared.intake import jsonlimits
 from shared.jobs.store import JobStore
 from shared.jobs.submit import SendJob, Submitter
-from shared.redis_client import connect
-from shared.settings import Settings, get_settings
+from shared.tenants import KeyStore
 from shared.webhooks.outbox import Outbox
 
 
 def _celery_sender(settings: Settings) -> SendJob:
     # The gateway only sends task messages by name, configured as the workers are
-    # (shared.broker); it never imports worker code or engines.
+    # (shared.infra.broker); it never imports worker code or engines.
     app = Celery("ocrq-api")
     app.conf.update(celery_config(settings))
 
@@ -36,7 +36,7 @@ def _celery_sender(settings: Settings) -> SendJob:
 
 
 class _BoundedJson(DefaultJSONProvider):
-    """Request bodies parse with a nesting bound (shared.jsonlimits): too deep is a 400, not a 500."""
+    """Request bodies parse with a nesting bound (shared.intake.jsonlimits): too deep is a 400, not a 500."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return jsonlimits.loads(s, what="the request body")

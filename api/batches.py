@@ -20,7 +20,7 @@ from api.contract import Reply, contract
 from api.inputs import parse_spec
 from api.problems import BucketNotAllowed
 from api.webhook_guard import check_webhook_url
-from shared import errors, keys
+from shared import errors
 from shared.api_schemas.batches import (
     BatchCreate,
     BatchId,
@@ -45,7 +45,8 @@ from shared.batches.model import (
     tenant_batches,
 )
 from shared.batches.sources import Source, parse_manifest
-from shared.blobs import BlobNotFound, BlobStoreError, TooLarge
+from shared.infra.blobs import BlobNotFound, BlobStoreError, TooLarge
+from shared.infra.redis_client import as_str
 from shared.jobs.lifecycle import NotCancelable
 
 bp = Blueprint("batches", __name__)
@@ -251,7 +252,7 @@ def _dry_run(
 @contract("listBatches", "batches", "The tenant's newest 50 batches", replies={200: Reply("Batches", BatchList)})
 def list_batches() -> ResponseReturnValue:
     r = services().redis
-    ids = [keys.text(x) for x in r.zrevrange(tenant_batches(tenant()), 0, 49)]
+    ids = [as_str(x) for x in r.zrevrange(tenant_batches(tenant()), 0, 49)]
     out = []
     for bid in ids:
         b = Batch.load(r, bid)

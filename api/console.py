@@ -18,8 +18,8 @@ from api.context import services
 from api.contract import for_browsers
 from shared.engines import engine_tasks
 from shared.errors import NotFound
-from shared.result_formats import FORMATS
-from shared.tasks import TASK_NAMES
+from shared.jobs.task_spec import TASK_NAMES
+from shared.results.formats import FORMATS
 
 STATIC = Path(__file__).resolve().parent / "static" / "console"
 
@@ -57,7 +57,7 @@ def index() -> ResponseReturnValue:
 @for_browsers
 def config() -> ResponseReturnValue:
     """What the page adapts to: the engine's tasks, the long-poll limit, which optional APIs exist, the
-    result formats (shared/result_formats.py: `download` ones get a button on a finished job).
+    result formats (shared/results/formats.py: `download` ones get a button on a finished job).
 
     Public like /healthz: it holds nothing about any tenant or job.
     """

@@ -11,11 +11,11 @@ import redis
 from flask import current_app, g, request
 
 from api.ratelimit import RateLimiter
-from shared.apikeys import KeyStore
-from shared.blobs import BlobStore
+from shared.infra.blobs import BlobStore
+from shared.infra.settings import Settings
 from shared.jobs.store import JobStore
 from shared.jobs.submit import SendJob, Submitter
-from shared.settings import Settings
+from shared.tenants import KeyStore
 from shared.webhooks.outbox import Outbox
 
 EXTENSION = "ocrq"

@@ -9,11 +9,11 @@ from pydantic import ValidationError
 from api.context import services, tenant
 from api.problems import InvalidTaskParams, TaskNotSupported, UnknownTask
 from shared import errors
-from shared.blobs import BlobNotFound
 from shared.engines import UnsupportedTask, check_engine_supports
+from shared.infra.blobs import BlobNotFound
 from shared.jobs.model import Job, Status, now_ms
-from shared.results import OcrResult
-from shared.tasks import BARCODES_OPTIONS, TASK_NAMES, TaskSpec
+from shared.jobs.task_spec import BARCODES_OPTIONS, TASK_NAMES, TaskSpec
+from shared.results.model import OcrResult
 
 
 def parse_spec(values: dict[str, Any]) -> TaskSpec:

@@ -20,7 +20,7 @@ from api.contract import Reply, contract
 from api.inputs import find_job, load_result, parse_spec
 from api.problems import BucketNotAllowed, InvalidQuery, mib
 from api.webhook_guard import check_webhook_url
-from shared import errors, result_formats
+from shared import errors
 from shared.api_schemas.jobs import (
     CancelQuery,
     ImageQuery,
@@ -35,19 +35,20 @@ from shared.api_schemas.jobs import (
     SubmitHeaders,
     WaitQuery,
 )
-from shared.blobs import BlobNotFound, TooLarge, input_key
-from shared.documents import InvalidPages, as_document, parse_pages
 from shared.errors import RescanNeeded
-from shared.images import ImageInfo, inspect
+from shared.infra.blobs import BlobNotFound, TooLarge, input_key
+from shared.intake.documents import InvalidPages, as_document, parse_pages
+from shared.intake.images import ImageInfo, inspect
+from shared.intake.quality import Quality, assess
 from shared.jobs import lifecycle
 from shared.jobs.model import InputRef, Job, Status
 from shared.jobs.store import JobFilter
 from shared.jobs.submit import Draft, Submitted
+from shared.jobs.task_spec import TaskSpec
 from shared.jobs.views import render_job
-from shared.quality import Quality, assess
-from shared.results import OcrResult
+from shared.results import formats as result_formats
+from shared.results.model import OcrResult
 from shared.reviews.service import result_revision
-from shared.tasks import TaskSpec
 
 bp = Blueprint("jobs", __name__)
 
@@ -325,7 +326,7 @@ def get_result(job_id: JobId, query: ResultQuery) -> ResponseReturnValue:
 
 
 def _exported(job: Job, result: dict[str, Any], fmt: str) -> Response:
-    """The result rendered in a format of shared/result_formats.py (a searchable PDF reads the input again)."""
+    """The result rendered in a format of shared/results/formats.py (a searchable PDF reads the input again)."""
     s = services()
     try:
         out = result_formats.export_result(job, result, fmt, blobs=s.blobs, settings=s.settings)

@@ -22,8 +22,9 @@ from prometheus_client.core import (
 )
 
 from api.contract import Reply, contract
-from shared import keys, stats
-from shared.broker import ALL_QUEUES
+from shared.infra import keyspace, stats
+from shared.infra.broker import ALL_QUEUES
+from shared.infra.redis_client import as_str
 from shared.reviews import metrics as review_metrics
 from shared.reviews.model import DECISIONS
 from shared.reviews.store import ReviewStore
@@ -71,7 +72,7 @@ class _FleetCollector:
 def _review_metrics(s: Any) -> Iterator[object]:
     """Open reviews by reason (a gauge, read from the tenants' pending reviews), open→resolved seconds
     (a histogram) and corrections per decision (shared/reviews/metrics.py counters)."""
-    tenants = sorted(keys.text(t) for t in s.redis.smembers(keys.TENANTS))
+    tenants = sorted(as_str(t) for t in s.redis.smembers(keyspace.TENANTS))
     open_now = ReviewStore(s.redis, s.store).open_by_reason(tenants)
     gauge = GaugeMetricFamily("ocrq_reviews_open", "Open reviews (an expired claim included) by reason",
                               labels=["reason"])

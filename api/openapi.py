@@ -31,7 +31,7 @@ from api.contract import PAGE, REQUIRES_KEY, Contract, Reply, contract, contract
 from api.problems import PROBLEM_JSON, catalogue
 from shared.api_schemas.common import DEPLOYMENT_KEY, Problem
 from shared.engines import ENGINES
-from shared.tasks import TASK_NAMES
+from shared.jobs.task_spec import TASK_NAMES
 
 bp = Blueprint("openapi", __name__)
 

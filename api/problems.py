@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from shared import errors
-from shared.blobs import BlobStoreError
-from shared.images import ImageRejected
-from shared.jsonlimits import JsonTooDeep
+from shared.infra.blobs import BlobStoreError
+from shared.intake.images import ImageRejected
+from shared.intake.jsonlimits import JsonTooDeep
 
 log = logging.getLogger("ocrq.api")
 
@@ -182,7 +182,7 @@ STATUS: tuple[tuple[type[errors.OcrqError], int], ...] = (
 # The domain's classes alone (kept under its old name for whoever imported it).
 DOMAIN_STATUS = tuple((cls, st) for cls, st in STATUS if cls.__module__ == errors.__name__)
 
-# shared.images.ImageRejected is no OcrqError (it carries its own status; issue 23 item 5): its codes.
+# shared.intake.images.ImageRejected is no OcrqError (it carries its own status; issue 23 item 5): its codes.
 IMAGE_REJECTIONS: dict[str, tuple[int, str]] = {
     "empty_file": (400, "The file (or object) is empty."),
     "too_many_pixels": (413, "The image has more pixels than OCRQ_MAX_PIXELS."),

@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from shared import keys
+from shared.infra import keyspace
 
 # KEYS[1] bucket hash; ARGV: rate/s, burst, now (s, float), cost. Returns {allowed, wait_s*1000}.
 _BUCKET = """
@@ -38,6 +38,6 @@ class RateLimiter:
     def take(self, key_id: str, cost: float = 1.0) -> float:
         """0 when allowed; otherwise the seconds to wait before retrying."""
         allowed, wait_ms = self._script(
-            keys=[keys.rate_bucket(key_id)], args=[self.rate, self.burst, time.time(), cost]
+            keys=[keyspace.rate_bucket(key_id)], args=[self.rate, self.burst, time.time(), cost]
         )
         return 0.0 if allowed == 1 else max(1.0, math.ceil(wait_ms / 1000))

@@ -1,7 +1,7 @@
 """WSGI entry point for gunicorn: `gunicorn api.wsgi:app`."""
 
 from api.app import create_app
-from shared.logs import configure as configure_logging
+from shared.infra.logs import configure as configure_logging
 
-configure_logging()  # JSON lines at OCRQ_LOG_LEVEL (shared/logs.py)
+configure_logging()  # JSON lines at OCRQ_LOG_LEVEL (shared/infra/logs.py)
 app = create_app()

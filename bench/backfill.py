@@ -80,7 +80,7 @@ class Service:
         }
         import redis
 
-        from shared.apikeys import KeyStore
+        from shared.tenants import KeyStore
 
         self.r = redis.Redis.from_url(self.env["OCRQ_REDIS_URL"])
         self.key, _ = KeyStore(self.r).create("bench", "bench")
@@ -179,8 +179,8 @@ class Service:
 # -------------------------------------------------------------------------- 1 + 3: the service
 def bench_service(n_items: int, n_probes: int) -> dict:
     from models.rapid import RapidOcrEngine
-    from shared.images import decode_for_ocr
-    from shared.settings import load_settings
+    from shared.infra.settings import load_settings
+    from shared.intake.images import decode_for_ocr
 
     work = Path(tempfile.mkdtemp(prefix="ocrq-bench-"))
     svc = Service(work)
@@ -192,7 +192,7 @@ def bench_service(n_items: int, n_probes: int) -> dict:
         settings = load_settings()
         engine = RapidOcrEngine()
         from models.base import EngineRequest
-        from shared.tasks import TaskSpec
+        from shared.jobs.task_spec import TaskSpec
 
         def direct(data: bytes) -> None:
             d = decode_for_ocr(
@@ -266,10 +266,10 @@ def bench_memory(n: int, window: int = 64, stop_after: int | None = None) -> dic
         new_batch_id,
         record_engine_version,
     )
-    from shared.blobs import open_blob_store
+    from shared.infra.blobs import open_blob_store
+    from shared.infra.settings import load_settings
     from shared.jobs.store import JobStore
-    from shared.settings import load_settings
-    from shared.tasks import TaskSpec
+    from shared.jobs.task_spec import TaskSpec
     from workers.planner import Planner
     from workers.runner import JobRunner
 

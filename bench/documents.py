@@ -52,8 +52,8 @@ class Service:
 
     def __init__(self, tmp: Path, engine: str) -> None:
         from cli.procs import free_port, start_redis, wait_for_port
-        from shared.apikeys import KeyStore
-        from shared.redis_client import connect
+        from shared.infra.redis_client import connect
+        from shared.tenants import KeyStore
 
         self.tmp, self.redis_port, self.port = tmp, free_port(), free_port()
         self.procs = [start_redis(tmp / "redis", self.redis_port)]
@@ -123,7 +123,7 @@ class Service:
 
 def page_jpegs(pdf: Path, dpi: int) -> list[tuple[str, bytes]]:
     """The document's pages as the images a scanner would have sent one by one."""
-    from shared import documents
+    from shared.intake import documents
 
     out = []
     pages = documents.inspect_document(pdf.read_bytes(), max_pages=100_000).pages_total
@@ -203,7 +203,7 @@ def make_pdf(path: Path, pages: int) -> None:
 
 def measure(path: Path, mode: str, dpi: int, max_side: int) -> dict[str, float]:
     """Runs inside the measuring subprocess: render every page, report peak RSS and speed."""
-    from shared import documents
+    from shared.intake import documents
 
     pages = documents.inspect_document(path.read_bytes(), max_pages=100_000).pages_total
     renderer = documents.PageRenderer()

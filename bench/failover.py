@@ -52,9 +52,9 @@ from redis_ha import RedisHA  # type: ignore[import-not-found]  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.context import EXTENSION  # noqa: E402
-from shared.apikeys import KeyStore  # noqa: E402
-from shared.redis_client import connect, wait_for_replicas  # noqa: E402
-from shared.settings import load_settings  # noqa: E402
+from shared.infra.redis_client import connect, wait_for_replicas  # noqa: E402
+from shared.infra.settings import load_settings  # noqa: E402
+from shared.tenants import KeyStore  # noqa: E402
 
 
 def png(i: int) -> bytes:

@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cli.procs import free_port, start_redis, stop_all, wait_for_port  # noqa: E402
-from shared.apikeys import KeyStore  # noqa: E402
-from shared.redis_client import connect  # noqa: E402
+from shared.infra.redis_client import connect  # noqa: E402
+from shared.tenants import KeyStore  # noqa: E402
 
 RECEIPTS = ROOT.parent / "shared" / "data" / "receipts"
 BUCKET = "ocrq-bench"

@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import make_labels as ml  # noqa: E402
 
 from models.barcodes import decode_barcodes  # noqa: E402
-from shared.images import ImageInfo, inspect  # noqa: E402
-from shared.quality import assess  # noqa: E402
+from shared.intake.images import ImageInfo, inspect  # noqa: E402
+from shared.intake.quality import assess  # noqa: E402
 
 EXTRA_ROWS: list[Callable[[], list[tuple[str, float, str]]]] = []
 
@@ -88,8 +88,8 @@ def task_rows() -> list[tuple[str, float, str]]:
     """Images/s of the worker's own path (decode, task, result) on the generated labels, one process, CPU."""
     from cli.ocr_cmd import ocr_file
     from models.registry import load_engine
-    from shared.settings import load_settings
-    from shared.tasks import TaskSpec
+    from shared.infra.settings import load_settings
+    from shared.jobs.task_spec import TaskSpec
 
     settings = load_settings()
     engine = load_engine(settings, "rapidocr")
@@ -183,7 +183,7 @@ def inspect_rows(repeat: int = 30) -> list[tuple[str, float, str]]:
     Each image's best time of ``repeat`` tries, the two ways alternating, so that a burst of other load on a
     shared machine lands in few tries and hits both ways alike.
     """
-    from shared.quality import Thresholds
+    from shared.intake.quality import Thresholds
 
     images = _receipt_jpegs(12)
 
@@ -209,7 +209,7 @@ def inspect_rows(repeat: int = 30) -> list[tuple[str, float, str]]:
 def verdict_rows(seeds: tuple[int | None, ...] = (None, 1)) -> list[tuple[str, float, str]]:
     """How many receipts get the right first reason (clean: verdict ok), per degradation and seed of
     scripts/make_labels.py (None: its fixed parameters), from a reduced decode of a quality-90 JPEG."""
-    from shared.quality import Thresholds
+    from shared.intake.quality import Thresholds
 
     rows = []
     for seed in seeds:

@@ -51,8 +51,8 @@ sys.path.insert(0, str(ROOT))
 
 from cli.procs import free_port, start_redis, stop_all, wait_for_port  # noqa: E402
 from models.checksum import checksum_text  # noqa: E402
-from shared.apikeys import KeyStore  # noqa: E402
-from shared.redis_client import connect  # noqa: E402
+from shared.infra.redis_client import connect  # noqa: E402
+from shared.tenants import KeyStore  # noqa: E402
 from tests.faultproxy import FaultProxy  # noqa: E402
 
 BUCKET = "ocrq-outages"

@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 from cli.ocr_cmd import ocr_file  # noqa: E402
 from cli.procs import free_port, start_redis, stop_all, wait_for_port  # noqa: E402
 from models.rapid import RapidOcrEngine  # noqa: E402
-from shared.apikeys import KeyStore  # noqa: E402
-from shared.redis_client import connect  # noqa: E402
-from shared.settings import load_settings  # noqa: E402
+from shared.infra.redis_client import connect  # noqa: E402
+from shared.infra.settings import load_settings  # noqa: E402
+from shared.tenants import KeyStore  # noqa: E402
 
 RECEIPTS = ROOT.parent / "shared" / "data" / "receipts"
 

@@ -18,7 +18,7 @@ from typing import Any
 from cli.client import _problem_text, connect, plain, print_json, reaching
 from cli.ocr_cmd import add_task_args
 from ocrq_client import ApiError, BatchTimeout, Client
-from shared.result_formats import FORMATS
+from shared.results.formats import FORMATS
 
 
 def parse_s3(url: str) -> tuple[str, str]:
@@ -263,9 +263,9 @@ def cmd_planner(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from shared.blobs import open_blob_store
-    from shared.redis_client import connect
-    from shared.settings import load_settings
+    from shared.infra.blobs import open_blob_store
+    from shared.infra.redis_client import connect
+    from shared.infra.settings import load_settings
     from workers.celery_app import TASK_RUN_JOB, make_celery
     from workers.planner import Planner
 

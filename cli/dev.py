@@ -38,9 +38,9 @@ from cli.procs import (
     stop_all,
     supervise,
 )
-from shared.apikeys import KeyStore
-from shared.redis_client import connect
-from shared.settings import load_settings
+from shared.infra.redis_client import connect
+from shared.infra.settings import load_settings
+from shared.tenants import KeyStore
 
 DEV_TENANT = "dev"
 DEV_BUCKET = "scans"  # a folder of the local store the dev key may backfill

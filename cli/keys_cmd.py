@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import redis
 
 from cli.client import config_path, read_client_config
-from shared.apikeys import SCOPES, KeyStore
-from shared.redis_client import connect
-from shared.settings import load_settings
+from shared.infra.redis_client import connect
+from shared.infra.settings import load_settings
+from shared.tenants import SCOPES, KeyStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -7,7 +7,7 @@ import importlib
 import logging
 import sys
 
-from shared.settings import SettingsError
+from shared.infra.settings import SettingsError
 
 SUBCOMMAND_MODULES = (
     "cli.dev",

@@ -3,7 +3,7 @@
 An image is decoded and read as a worker reads it; a PDF or multi-page TIFF is read page by page
 through the worker's own page code (`PageReader.run_page`: render, engine, page result) and made into
 one result as a worker makes it. `--format` renders it as the gateway's `?format=` does
-(shared/result_formats.py), the searchable PDF included.
+(shared/results/formats.py), the searchable PDF included.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from cli.engines import missing_engine_packages
 from shared.engines import ENGINES, UnsupportedTask, check_engine_supports
-from shared.images import ImageRejected, decode_for_ocr
-from shared.results import OcrResult, Timings
-from shared.settings import Settings, load_settings
-from shared.tasks import TASK_NAMES, TaskSpec
+from shared.infra.settings import Settings, load_settings
+from shared.intake.images import ImageRejected, decode_for_ocr
+from shared.jobs.task_spec import TASK_NAMES, TaskSpec
+from shared.results.model import OcrResult, Timings
 
 if TYPE_CHECKING:  # engines are imported by `ocrq ocr` only, so the client and the gateway stay lean
     from models.base import Engine
@@ -59,7 +59,7 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     from cli.output import output_format, refuses_binary_to_terminal, result_text, write_output
     from models.base import EngineError
     from models.registry import EngineLoadError, load_engine
-    from shared.documents import DocumentError
+    from shared.intake.documents import DocumentError
 
     overrides = {"engine": args.engine} if args.engine else {}
     settings = load_settings(**overrides)
@@ -118,7 +118,7 @@ def cmd_ocr(args: argparse.Namespace) -> int:
 def document_pages(data: bytes, settings: Settings, spec: str | None) -> tuple[int, list[int]] | None:
     """(pages in the document, the selected ones) for a PDF or a TIFF of several pages, as the gateway
     decides it; None for an image (whose `--pages` may only select its one page)."""
-    from shared.documents import as_document, parse_pages
+    from shared.intake.documents import as_document, parse_pages
 
     info = as_document(data, max_pages=settings.max_pages)
     if info is not None:
@@ -160,7 +160,7 @@ def local_job(path: Path, data: bytes, settings: Settings, pages_total: int | No
     """A job record for the local file, so that the exports treat it as the service treats a job."""
     import hashlib
 
-    from shared.documents import CONTENT_TYPES, sniff
+    from shared.intake.documents import CONTENT_TYPES, sniff
     from shared.jobs.model import InputRef, Job
 
     kind = sniff(data[:1024])
@@ -173,7 +173,7 @@ def local_job(path: Path, data: bytes, settings: Settings, pages_total: int | No
 
 def export_local(job: Job, data: bytes, result: dict[str, Any], fmt: str, settings: Settings) -> bytes:
     """The result in `fmt`, rendered by the same code as `GET /v1/jobs/{id}/result?format=`."""
-    from shared.result_formats import export_result
+    from shared.results.formats import export_result
 
     return export_result(job, result, fmt, blobs=_OneFile(data), settings=settings).body  # type: ignore[arg-type]
 
@@ -189,7 +189,7 @@ def ocr_file(data: bytes, settings: Settings, engine: Engine, spec: TaskSpec | s
         data, formats=settings.allowed_formats, max_pixels=settings.max_pixels, max_side=settings.max_side
     )
     from models.base import EngineOutput
-    from shared.tasks import DECODER_TASKS
+    from shared.jobs.task_spec import DECODER_TASKS
     from workers.runner import find_barcodes
 
     t0 = time.perf_counter()

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared.result_formats import FORMATS
+from shared.results.formats import FORMATS
 
 DEFAULT_FORMAT = "text"  # an -o FILE whose suffix names no format
 
 
 def suffix_formats() -> dict[str, str]:
-    """`.pdf` -> pdf, ...: each format's file suffix and its other suffixes (shared/result_formats.py)."""
+    """`.pdf` -> pdf, ...: each format's file suffix and its other suffixes (shared/results/formats.py)."""
     return {f".{suffix}": f.name for f in FORMATS.values() for suffix in (f.suffix, *f.other_suffixes)}
 
 

@@ -77,13 +77,13 @@ def _through_gateway(args: argparse.Namespace) -> list[tuple[dict[str, Any], byt
 
 def _from_store(args: argparse.Namespace) -> list[tuple[dict[str, Any], bytes]]:
     from cli.keys_cmd import _redis_url
-    from shared.blobs import open_blob_store
+    from shared.infra.blobs import open_blob_store
+    from shared.infra.redis_client import connect
+    from shared.infra.settings import load_settings
     from shared.jobs.store import JobStore
-    from shared.redis_client import connect
     from shared.reviews import training
     from shared.reviews.service import result_revision
     from shared.reviews.store import ReviewStore
-    from shared.settings import load_settings
 
     settings = load_settings(redis_url=_redis_url()[0])
     client = connect(settings.redis_url)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from cli.engines import missing_engine_packages
 from cli.procs import child_env, supervise
 from shared.engines import get_engine, resolve
-from shared.settings import Settings, load_settings
+from shared.infra.settings import Settings, load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -74,7 +74,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         "--limit-request-field_size",
         "8190",
         "--logger-class",
-        "shared.logs.GunicornLogger",  # JSON lines, like the app's own
+        "shared.infra.logs.GunicornLogger",  # JSON lines, like the app's own
         "--worker-tmp-dir",
         "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
     ]

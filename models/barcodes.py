@@ -1,4 +1,4 @@
-"""Barcode decoding with zxing-cpp: every 1D and 2D symbol in an image, with GS1 data read by shared.gs1.
+"""Barcode decoding with zxing-cpp: every 1D and 2D symbol in an image, with GS1 data read by shared.labels.gs1.
 
 ``decode_barcodes(image)`` returns plain JSON-ready dicts in the given image's pixels::
 
@@ -19,7 +19,7 @@ from typing import Any
 import zxingcpp
 from PIL import Image, ImageOps
 
-from shared import gs1
+from shared.labels import gs1
 
 DECODER_NAME = "zxing-cpp"
 try:

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from shared.results import Line
-from shared.tasks import TaskSpec
+from shared.jobs.task_spec import TaskSpec
+from shared.results.model import Line
 
 
 @dataclass(frozen=True)

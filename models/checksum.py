@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from models.base import EngineError, EngineOutput, EngineRequest
 from shared.engines import ENGINES
-from shared.results import Line
+from shared.results.model import Line
 
 if TYPE_CHECKING:
-    from shared.settings import Settings
+    from shared.infra.settings import Settings
 
 
 def checksum_text(image: object) -> str:

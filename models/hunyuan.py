@@ -33,7 +33,7 @@ from models.base import EngineError, EngineLoadError, EngineOutput, EngineReques
 from models.checkpoints import verify
 from models.recipe import DEFAULT_VERSION, detect_version
 from shared.engines import ENGINES
-from shared.settings import Settings
+from shared.infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -478,7 +478,7 @@ class HunyuanEngine:
 
 
 def _warmup_spec() -> Any:
-    from shared.tasks import TaskSpec
+    from shared.jobs.task_spec import TaskSpec
 
     return TaskSpec(task="text")
 

@@ -59,8 +59,8 @@ from models.generation import CLEANUP_MIN_LENGTH, REPETITION_PENALTY, clean_repe
 from models.hunyuan import check_image
 from models.recipe import DEFAULT_VERSION, detect_version
 from shared.engines import ENGINES
-from shared.settings import Settings
-from shared.tasks import TaskSpec
+from shared.infra.settings import Settings
+from shared.jobs.task_spec import TaskSpec
 
 log = logging.getLogger(__name__)
 

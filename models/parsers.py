@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.base import EngineOutput
-from shared.results import Line
+from shared.results.model import Line
 
 NORM = 1000  # HunyuanOCR's coordinate range for both axes
 

@@ -38,7 +38,7 @@ from PIL import Image
 
 from models.base import EngineError
 from models.recipe import DEFAULT_VERSION, VERSIONS, check_version, detect_version
-from shared.tasks import TaskSpec
+from shared.jobs.task_spec import TaskSpec
 
 __all__ = [
     "DEFAULT_VERSION",

@@ -15,10 +15,10 @@ import numpy as np
 
 from models.base import EngineError, EngineOutput, EngineRequest
 from shared.engines import ENGINES
-from shared.results import Line
+from shared.results.model import Line
 
 if TYPE_CHECKING:
-    from shared.settings import Settings
+    from shared.infra.settings import Settings
 
 
 class RapidOcrEngine:

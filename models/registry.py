@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from models.base import Engine, EngineLoadError
 from shared.engines import UnknownEngine, get_engine, resolve
-from shared.settings import Settings
+from shared.infra.settings import Settings
 
 __all__ = ["EngineLoadError", "load_engine"]  # EngineLoadError lives beside the protocol (models/base.py)
 

@@ -40,7 +40,7 @@ def served_document() -> dict[str, Any]:
         del os.environ[name]  # the document must not depend on who runs this
     sys.path.insert(0, str(ROOT))
     from api.app import create_app
-    from shared.settings import load_settings
+    from shared.infra.settings import load_settings
 
     settings = load_settings(redis_url="redis://127.0.0.1:1/0", storage_url="file:///nonexistent-ocrq",
                              engine="hunyuan", model_path="(client generation)", wait_max_s=30)

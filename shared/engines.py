@@ -18,7 +18,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shared.tasks import DECODER_TASKS, TASK_NAMES, TaskSpec
+from shared.jobs.task_spec import DECODER_TASKS, TASK_NAMES, TaskSpec
 
 Device = Literal["cpu", "gpu"]
 Pool = Literal["prefork", "threads"]

@@ -14,10 +14,10 @@ from PIL import Image, ImageDraw
 from models.base import EngineOutput
 from shared.batches.accounting import batch_hook
 from shared.batches.model import FINAL_BATCH, Batch, bkey, create_batch, new_batch_id, record_engine_version
-from shared.blobs import open_blob_store
+from shared.infra.blobs import open_blob_store
+from shared.infra.redis_client import connect
+from shared.infra.settings import load_settings
 from shared.jobs.store import JobStore
-from shared.redis_client import connect
-from shared.settings import load_settings
 from workers.planner import Planner
 from workers.runner import JobRunner
 
@@ -68,7 +68,7 @@ class Harness:
         self.blobs.put(key, data, bucket=bucket)
 
     def create(self, **kw) -> str:  # type: ignore[no-untyped-def]
-        from shared.tasks import TaskSpec
+        from shared.jobs.task_spec import TaskSpec
 
         bid = new_batch_id()
         kw.setdefault("out_bucket", "scans")

@@ -132,8 +132,8 @@ class Service:
 
     def blob_store(self):  # type: ignore[no-untyped-def]
         """The service's own blob store (S3 or a folder), opened from its settings: what it stored."""
-        from shared.blobs import open_blob_store
-        from shared.settings import Settings, load_settings
+        from shared.infra.blobs import open_blob_store
+        from shared.infra.settings import Settings, load_settings
 
         fields = {k.removeprefix("OCRQ_").lower(): v for k, v in self.env.items() if k.startswith("OCRQ_")}
         return open_blob_store(load_settings(**{k: v for k, v in fields.items() if k in Settings.model_fields}))
@@ -199,7 +199,7 @@ class Service:
         _kill_group(proc)
 
     def new_key(self, tenant: str) -> str:
-        from shared.apikeys import KeyStore
+        from shared.tenants import KeyStore
 
         clear, _ = KeyStore(redis_lib.Redis.from_url(self.redis_url)).create(tenant, "test")
         return clear
@@ -278,7 +278,7 @@ def make_service(tmp_path: Path, redis_db: str) -> Iterator[MakeService]:
         }
         logs = tmp_path / f"logs-{port}"
         logs.mkdir()
-        from shared.apikeys import KeyStore
+        from shared.tenants import KeyStore
 
         key, _ = KeyStore(redis_lib.Redis.from_url(redis_db)).create(tenant, "test")
         api_log = open(logs / "api.log", "ab")

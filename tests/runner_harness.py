@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 from models.base import EngineError, EngineOutput
-from shared.blobs import LocalBlobStore, input_key
+from shared.infra.blobs import LocalBlobStore, input_key
+from shared.infra.redis_client import connect
+from shared.infra.settings import Settings, load_settings
 from shared.jobs import InputRef, Job, new_job_id
 from shared.jobs.store import JobStore
-from shared.redis_client import connect
-from shared.results import Line
-from shared.settings import Settings, load_settings
+from shared.results.model import Line
 
 
 def runner_env(redis_url: str, root: Path) -> tuple[Settings, JobStore, LocalBlobStore]:

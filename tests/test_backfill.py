@@ -42,7 +42,7 @@ from shared.batches.model import (
     new_batch_id,
     record_engine_version,
 )
-from shared.settings import load_settings
+from shared.infra.settings import load_settings
 from workers.planner import Planner
 from workers.reaper import reap_once
 
@@ -156,7 +156,7 @@ def test_cancel_stops_planning_and_cancels_queued_jobs(h: Harness) -> None:
 
 
 def test_tenants_share_the_bulk_lane_however_many_batches_each_starts(h: Harness) -> None:
-    from shared.tasks import TaskSpec
+    from shared.jobs.task_spec import TaskSpec
 
     h.planner = h.new_planner(batch_tenant_window=8)
     for i in range(30):
@@ -190,7 +190,7 @@ class LinedEngine(StubEngine):
 
     def run(self, reqs):  # type: ignore[no-untyped-def]
         from models.checksum import checksum_text
-        from shared.results import Line
+        from shared.results.model import Line
 
         self.calls += len(reqs)
         outs = []
@@ -344,7 +344,7 @@ def s3_service(make_service, s3_server, s3_bucket):  # type: ignore[no-untyped-d
         svc = make_service(
             store_env=s3_server.env(s3_bucket), env={"OCRQ_ENGINE": engine, "OCRQ_BATCH_WINDOW": str(window)}
         )
-        from shared.apikeys import KeyStore
+        from shared.tenants import KeyStore
 
         KeyStore(redis_lib.Redis.from_url(svc.redis_url)).allow_bucket(svc.tenant, src)
         svc.start_webhooks()
@@ -370,7 +370,7 @@ def distinct_png(i: int) -> bytes:
 def expected_checksum(data: bytes) -> str:
     """What the checksum engine answers for these bytes, computed here without the service."""
     from models.checksum import checksum_text
-    from shared.images import decode_for_ocr
+    from shared.intake.images import decode_for_ocr
 
     st = load_settings()
     return checksum_text(

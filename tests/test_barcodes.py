@@ -86,7 +86,7 @@ def test_the_quick_pass_skips_the_deskew_sweep_that_a_thorough_search_needs() ->
 
 
 def test_which_jobs_search_for_barcodes_thoroughly() -> None:
-    from shared.tasks import TaskSpec
+    from shared.jobs.task_spec import TaskSpec
 
     assert TaskSpec(task="barcodes").thorough_barcodes
     assert TaskSpec(task="text", barcodes="on").thorough_barcodes

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.blobs import BlobNotFound, LocalBlobStore, S3BlobStore, TooLarge
+from shared.infra.blobs import BlobNotFound, LocalBlobStore, S3BlobStore, TooLarge
 
 
 @pytest.fixture(params=["local", "s3"])

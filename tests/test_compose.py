@@ -784,7 +784,7 @@ def _seconds(v: str) -> int:
 
 def test_nginx_proxy_is_shipped(services):
     """The proxy service with compose/nginx.conf: buffered requests, read timeouts, per-IP limits."""
-    from shared.settings import Settings
+    from shared.infra.settings import Settings
 
     text = (ROOT / "compose" / "nginx.conf").read_text()
     d = _nginx_directives(text)
@@ -814,7 +814,7 @@ def test_nginx_proxy_is_shipped(services):
 
 
 def test_ha_profile(services, raw):
-    from shared.redis_client import parse_sentinel_url
+    from shared.infra.redis_client import parse_sentinel_url
 
     # two replicas: after a failover the new primary still has one to confirm submits
     for name in ("redis-replica", "redis-replica2"):

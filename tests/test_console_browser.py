@@ -253,7 +253,7 @@ def test_console_end_to_end(make_service, browser, output_dir):
     if cfg["batches"]["get"]:
         import redis as redis_lib
 
-        from shared.apikeys import KeyStore
+        from shared.tenants import KeyStore
 
         svc.start_webhooks()  # the webhook worker hosts the batch planner, as `ocrq dev` runs it
         KeyStore(redis_lib.Redis.from_url(svc.redis_url)).allow_bucket(svc.tenant, "ocrq")

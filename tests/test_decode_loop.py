@@ -19,7 +19,7 @@ from models.base import EngineError, EngineOutput, EngineRequest
 from models.checkpoints import make_tiny
 from models.decoder_step import DecoderStep
 from models.hunyuan import HunyuanEngine
-from shared.tasks import TaskSpec
+from shared.jobs.task_spec import TaskSpec
 
 CAP = 48
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.blobs import BlobNotFound, LocalBlobStore
+from shared.infra.blobs import BlobNotFound, LocalBlobStore
 from shared.jobs.model import InputRef
 from workers.doc_files import DocumentFiles
 

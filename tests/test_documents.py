@@ -1,4 +1,4 @@
-"""Documents in: sniffing, cheap inspection, page selection and page-by-page rendering (shared/documents.py).
+"""Documents in: sniffing, cheap inspection, page selection and page-by-page rendering (shared/intake/documents.py).
 
 The PDFs are made here from the receipt scans (reportlab, pikepdf), so every case is a real file.
 """
@@ -15,7 +15,7 @@ from documents_data import SCANS, encrypted, receipts_pdf, tiff_pages
 from PIL import Image, ImageChops, ImageStat
 from reportlab.pdfgen import canvas
 
-from shared import documents as docs
+from shared.intake import documents as docs
 
 
 @pytest.fixture(scope="module")

@@ -143,7 +143,7 @@ def test_bad_documents_are_refused_at_submit_with_their_problem(make_service, tm
 def test_pdf_by_reference_on_s3_with_a_page_selection(make_s3_service, s3_server, s3_bucket):
     from minio import Minio
 
-    from shared.apikeys import KeyStore
+    from shared.tenants import KeyStore
 
     svc = make_s3_service(env=ENV)
     archive = s3_bucket + "-archive"

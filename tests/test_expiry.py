@@ -6,8 +6,8 @@ import imaging
 import pytest
 from runner_harness import BoxEngine, runner_env, submit
 
-from shared import keys
-from shared.blobs import BlobNotFound, input_key
+from shared.infra import keyspace
+from shared.infra.blobs import BlobNotFound, input_key
 from shared.jobs import Status, now_ms
 from workers.reaper import expire_once, reap_once
 from workers.runner import JobRunner
@@ -42,7 +42,7 @@ def test_expired_jobs_lose_their_result_input_and_record_and_leave_the_list(env)
         raise AssertionError("the last user's input survived")
     except BlobNotFound:
         pass
-    assert not store.r.keys(keys.input_refs("acme", "*"))
+    assert not store.r.keys(keyspace.input_refs("acme", "*"))
 
 
 def test_the_sweep_costs_what_expires_not_what_lives(env) -> None:
@@ -84,7 +84,7 @@ def test_expired_jobs_take_their_delivered_webhook_events_along(env) -> None:
         assert runner.run(job_id).status == "succeeded"
         emit_job_event(ob, store.get(job_id), blobs)
     delivered, failed, pending = ids
-    msg = {job_id: next(iter(store.r.smembers(keys.webhook_subject(job_id)))).decode() for job_id in ids}
+    msg = {job_id: next(iter(store.r.smembers(keyspace.webhook_subject(job_id)))).decode() for job_id in ids}
     for m, token in ob.claim_due(10):
         msg_id, ep_id = split_member(m)
         if msg_id == msg[pending]:
@@ -93,17 +93,17 @@ def test_expired_jobs_take_their_delivered_webhook_events_along(env) -> None:
         ob.update_delivery(msg_id, ep_id, status="delivered" if msg_id == msg[delivered] else "failed")
         ob.log_attempt(next(j for j in ids if msg[j] == msg_id), {"outcome": "whatever"})
     stale = "msg_" + "0" * 32  # an index entry whose event expired long ago (a key TTL, no sweep)
-    store.r.zadd(keys.webhook_events("acme"), {stale: now_ms() - ob.ttl_s * 1000 - 1})
+    store.r.zadd(keyspace.webhook_events("acme"), {stale: now_ms() - ob.ttl_s * 1000 - 1})
     for job_id in ids:
         store.r.zadd(store.EXPIRING, {job_id: 1})
 
     assert expire_once(store, blobs, now=now_ms(), outbox=ob) == 3
     assert ob.events_of(delivered) == [] and not store.r.exists(
-        keys.webhook_subject(delivered), keys.webhook_log(delivered), keys.webhook_deliveries(msg[delivered]))
-    assert not store.r.keys(keys.webhook_delivery(msg[delivered], "*"))
+        keyspace.webhook_subject(delivered), keyspace.webhook_log(delivered), keyspace.webhook_deliveries(msg[delivered]))
+    assert not store.r.keys(keyspace.webhook_delivery(msg[delivered], "*"))
     assert [e.id for e in ob.events_of(failed)] == [msg[failed]]  # a replay may still send it
     assert [e.id for e in ob.events_of(pending)] == [msg[pending]] and ob.deliveries_of(msg[pending])
-    index = {m.decode() for m in store.r.zrange(keys.webhook_events("acme"), 0, -1)}
+    index = {m.decode() for m in store.r.zrange(keyspace.webhook_events("acme"), 0, -1)}
     assert index == {msg[failed], msg[pending]}
 
 

@@ -1,4 +1,4 @@
-"""Result exports (shared/exports.py): text, Markdown, hOCR and the searchable PDF, checked with poppler."""
+"""Result exports (shared/results/renderers.py): text, Markdown, hOCR and the searchable PDF, checked with poppler."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from conftest import RECEIPTS
 from PIL import Image
 
-from shared import exports
+from shared.results import renderers as exports
 
 SCANS = (sorted(RECEIPTS.glob("*.jpg")) * 3)[:3]  # 3 pages: kit scans, or the repo example
 XHTML = "{http://www.w3.org/1999/xhtml}"

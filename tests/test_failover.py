@@ -37,8 +37,8 @@ from redis_ha import RedisHA
 from wms_receiver import Receiver
 
 from cli.procs import free_port
-from shared.apikeys import KeyStore
-from shared.redis_client import connect
+from shared.infra.redis_client import connect
+from shared.tenants import KeyStore
 
 pytestmark = pytest.mark.slow
 

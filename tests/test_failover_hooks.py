@@ -21,15 +21,15 @@ from batch_harness import Harness, digit_png
 from redis_ha import RedisHA, redis_ha  # noqa: F401  (fixture)
 
 from models.checksum import ChecksumEngine
-from shared import keys
 from shared.batches.accounting import Accountant, batch_hook
 from shared.batches.model import SWEEP_GRACE_MS, Batch, bkey
 from shared.batches.sources import Item
-from shared.blobs import open_blob_store
+from shared.infra import keyspace
+from shared.infra.blobs import open_blob_store
+from shared.infra.redis_client import connect, wait_for_replicas
+from shared.infra.settings import Settings, load_settings
 from shared.jobs.model import InputRef, Job, JobError, Status, new_job_id, now_ms
 from shared.jobs.store import JobStore
-from shared.redis_client import connect, wait_for_replicas
-from shared.settings import Settings, load_settings
 from shared.webhooks.endpoints import EndpointStore
 from shared.webhooks.outbox import DUE, Outbox, member, msg_id_for
 from workers.events import finished_hooks
@@ -149,10 +149,10 @@ def test_a_hook_lost_after_the_cas_is_delivered_once_by_the_sweep(env: tuple[Set
     assert n_events == 1 and len(dlvs) == 1 and due == 1, "one job.succeeded event, one delivery, due to send"
     assert _deliveries(outbox, failed.id, "job.failed")[0] == 1
     assert _pending(store) == []
-    seq = outbox.r.get(keys.webhook_sequence("acme"))
+    seq = outbox.r.get(keyspace.webhook_sequence("acme"))
     # a second sweep (another worker's reaper, a runner that was only slow) finds nothing, sends nothing
     assert sweep_hooks(store, hooks, now=now_ms() + HOOKS_GRACE_MS + 1) == 0
-    assert _deliveries(outbox, job.id)[:1] == (1,) and outbox.r.get(keys.webhook_sequence("acme")) == seq
+    assert _deliveries(outbox, job.id)[:1] == (1,) and outbox.r.get(keyspace.webhook_sequence("acme")) == seq
 
 
 def test_running_the_webhook_hook_twice_sends_one_event(env: tuple[Settings, JobStore, Outbox]) -> None:

@@ -13,7 +13,7 @@ import pytest
 import redis
 import requests
 
-from shared.blobs import input_key
+from shared.infra.blobs import input_key
 
 FINAL = ("succeeded", "failed", "canceled")
 
@@ -97,7 +97,7 @@ def test_twenty_concurrent_requests_with_one_idempotency_key_create_exactly_one_
 def test_submit_by_reference_reads_an_allowed_bucket_without_copying(make_service, s3_server, s3_bucket):
     from minio import Minio
 
-    from shared.apikeys import KeyStore
+    from shared.tenants import KeyStore
 
     svc = make_service(store_env=s3_server.env(s3_bucket))
     scans = s3_bucket + "-scans"
@@ -136,7 +136,7 @@ def test_keys_cli_allow_bucket(make_service):
 
     from conftest import ROOT
 
-    from shared.apikeys import KeyStore
+    from shared.tenants import KeyStore
 
     svc = make_service(worker=False)
     out = subprocess.run(

@@ -45,7 +45,7 @@ def _post_json(svc, body, **kw) -> requests.Response:
 
 
 def test_missing_and_revoked_key_401(svc):
-    from shared.apikeys import KeyStore
+    from shared.tenants import KeyStore
 
     _problem(requests.get(f"{svc.url}/v1/jobs", timeout=10), 401, "unauthorized")
     _problem(

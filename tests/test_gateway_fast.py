@@ -18,10 +18,10 @@ from problems import problem
 
 from api.app import create_app
 from cli.procs import free_port, start_redis, stop_all
-from shared import stats
-from shared.apikeys import KeyStore
+from shared.infra import stats
+from shared.infra.settings import load_settings
 from shared.jobs.submit import IDEMPOTENCY_TTL_S, idempotency_name
-from shared.settings import load_settings
+from shared.tenants import KeyStore
 
 
 @dataclass

@@ -19,8 +19,8 @@ from reportlab.pdfgen import canvas
 
 from api import previews
 from api.app import create_app
-from shared.apikeys import KeyStore
-from shared.settings import load_settings
+from shared.infra.settings import load_settings
+from shared.tenants import KeyStore
 
 
 class Gateway:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared import gs1
+from shared.labels import gs1
 
 
 def test_sscc_with_valid_check_digit_is_valid() -> None:

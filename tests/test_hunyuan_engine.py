@@ -20,8 +20,8 @@ from models.base import EngineError, EngineOutput, EngineRequest
 from models.checkpoints import make_tiny
 from models.hunyuan import HunyuanEngine, Prepared, run_split, sdpa_backends
 from models.registry import EngineLoadError
-from shared.settings import load_settings
-from shared.tasks import TaskSpec
+from shared.infra.settings import load_settings
+from shared.jobs.task_spec import TaskSpec
 
 RECEIPTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "receipts"
 

@@ -29,8 +29,8 @@ from PIL import Image
 from models import hunyuan_vllm, prompts
 from models.base import EngineError, EngineLoadError, EngineOutput, EngineRequest
 from models.hunyuan_vllm import Completion, HunyuanVllmEngine, StepLoop, VllmApi
-from shared.settings import load_settings
-from shared.tasks import TaskSpec
+from shared.infra.settings import load_settings
+from shared.jobs.task_spec import TaskSpec
 
 # ----------------------------------------------------------------------------------------------
 # A miniature of vLLM v1's LLMEngine step API

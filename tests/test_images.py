@@ -4,7 +4,7 @@ import imaging
 import pytest
 from PIL import Image
 
-from shared.images import ImageRejected, decode_for_ocr, inspect
+from shared.intake.images import ImageRejected, decode_for_ocr, inspect
 
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 

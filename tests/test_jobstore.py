@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
+from shared.infra.redis_client import connect
 from shared.jobs import InputRef, Job, JobError, Status, new_job_id
 from shared.jobs.store import JobStore
-from shared.redis_client import connect
 
 
 @pytest.fixture

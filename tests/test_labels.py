@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from models.barcodes import decode_barcodes
-from shared.labels import review_reasons
-from shared.results import Line
+from shared.labels.review_reasons import review_reasons
+from shared.results.model import Line
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import make_labels as ml  # noqa: E402
@@ -23,8 +23,8 @@ NAMES = ("gs1_128_sscc", "gs1_128_gtin_lot_expiry", "gs1_datamatrix", "ean13", "
 def ocr():
     from models.base import EngineRequest
     from models.registry import load_engine
-    from shared.settings import load_settings
-    from shared.tasks import TaskSpec
+    from shared.infra.settings import load_settings
+    from shared.jobs.task_spec import TaskSpec
 
     engine = load_engine(load_settings(), "rapidocr")
     return lambda im: engine.run([EngineRequest(im, TaskSpec())])[0].lines

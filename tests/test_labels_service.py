@@ -194,12 +194,12 @@ def test_a_fields_answer_that_contradicts_the_barcode_is_flagged_on_the_job(redi
     fields answer disagrees with the label's GS1-128 symbol: the job needs review for answer_mismatch."""
     import hashlib
 
-    from shared.blobs import LocalBlobStore, input_key
+    from shared.infra.blobs import LocalBlobStore, input_key
+    from shared.infra.redis_client import connect
+    from shared.infra.settings import load_settings
     from shared.jobs import InputRef, Job
     from shared.jobs.store import JobStore
-    from shared.redis_client import connect
-    from shared.settings import load_settings
-    from shared.tasks import TaskSpec
+    from shared.jobs.task_spec import TaskSpec
     from workers.runner import JobRunner
 
     settings = load_settings(redis_url=redis_db, storage_url=f"file://{tmp_path}")

@@ -1,4 +1,4 @@
-"""shared/logs.py: one JSON object per line, with the job's ids whenever the call passed them."""
+"""shared/infra/logs.py: one JSON object per line, with the job's ids whenever the call passed them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 import json
 import logging
 
-from shared import logs
+from shared.infra import logs
 
 
 def _capture(level: str = "INFO") -> tuple[io.StringIO, logging.Logger]:

@@ -19,7 +19,7 @@ import redis as redis_lib
 import requests
 from PIL import Image
 
-from shared.blobs import BlobStoreError, CircuitBreaker, S3BlobStore
+from shared.infra.blobs import BlobStoreError, CircuitBreaker, S3BlobStore
 from shared.jobs.model import InputRef, Job
 from shared.jobs.store import JobStore
 from tests.conftest import MakeService, S3Server
@@ -153,9 +153,9 @@ def test_runner_refunds_until_the_outage_deadline_then_fails_storage_unavailable
     import hashlib
 
     from models.checksum import ChecksumEngine
-    from shared.blobs import input_key
+    from shared.infra.blobs import input_key
+    from shared.infra.settings import load_settings
     from shared.jobs.model import now_ms
-    from shared.settings import load_settings
     from workers.runner import JobRunner
 
     settings = load_settings(redis_url=redis_db, max_attempts=2, storage_outage_deadline_s=60)

@@ -17,15 +17,15 @@ from reportlab.pdfgen import canvas
 
 from models.base import EngineRequest
 from models.checksum import ChecksumEngine
-from shared.blobs import BlobNotFound, LocalBlobStore, input_key, page_result_key
-from shared.documents import render_page
+from shared.infra.blobs import BlobNotFound, LocalBlobStore, input_key, page_result_key
+from shared.infra.redis_client import connect
+from shared.infra.settings import load_settings
+from shared.intake.documents import render_page
 from shared.jobs import InputRef, Job, Status, new_job_id
 from shared.jobs.lifecycle import cancel
 from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore
-from shared.redis_client import connect
-from shared.settings import load_settings
-from shared.tasks import TaskSpec
+from shared.jobs.task_spec import TaskSpec
 from shared.webhooks.events import job_event_data
 from shared.webhooks.outbox import Outbox
 from workers.runner import JobRunner

@@ -28,7 +28,7 @@ from models.recipe import (
     RELEASED_CHAT_TEMPLATE_V1_0,
     RELEASED_CHAT_TEMPLATE_V1_5,
 )
-from shared.tasks import DECODER_TASKS, HUNYUAN_1_5_TASKS, TASK_NAMES, TaskSpec
+from shared.jobs.task_spec import DECODER_TASKS, HUNYUAN_1_5_TASKS, TASK_NAMES, TaskSpec
 
 OFFICIAL_1_0 = {
     # README.md "General Parsing".

@@ -42,7 +42,7 @@ from ocrq_client import (
     verify_webhook,
 )
 from ocrq_client.models import BatchOut, DryRunOut, JobOut, OcrResult
-from shared.apikeys import KeyStore
+from shared.tenants import KeyStore
 
 CLIENT = ROOT / "clients" / "python"
 RECEIPT = ROOT / "examples" / "receipt.jpg"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from shared.images import inspect
-from shared.quality import REASON_ORDER, Thresholds, assess
+from shared.intake.images import inspect
+from shared.intake.quality import REASON_ORDER, Thresholds, assess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import make_labels as ml  # noqa: E402
@@ -129,8 +129,8 @@ def gateway(redis_db: str, tmp_path: Path):
     import redis
 
     from api.app import create_app
-    from shared.apikeys import KeyStore
-    from shared.settings import load_settings
+    from shared.infra.settings import load_settings
+    from shared.tenants import KeyStore
 
     settings = load_settings(redis_url=redis_db, storage_url=f"file://{tmp_path / 'blobs'}")
     app = create_app(settings, send_job=lambda job_id, queue: None)

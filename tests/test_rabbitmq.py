@@ -98,7 +98,7 @@ def rabbit_queues(rabbitmq: str):
     """Depths of the job queues on the private broker."""
     from kombu import Connection
 
-    from shared.settings import load_settings
+    from shared.infra.settings import load_settings
     from workers.celery_app import JOB_QUEUES, make_celery
 
     app = make_celery(load_settings(broker_url=rabbitmq))
@@ -142,7 +142,7 @@ def test_jobs_run_end_to_end_with_rabbitmq_as_the_broker(make_service, rabbitmq,
 
 
 def test_transport_options_are_broker_specific():
-    from shared.settings import load_settings
+    from shared.infra.settings import load_settings
     from workers.celery_app import broker_kind, make_celery
 
     amqp = make_celery(load_settings(broker_url="amqp://guest:guest@127.0.0.1:1//")).conf.broker_transport_options

@@ -1,4 +1,4 @@
-"""One registry per extension point (issue 23 item 2): a result format (shared/result_formats.py) and an
+"""One registry per extension point (issue 23 item 2): a result format (shared/results/formats.py) and an
 engine (shared/engines.py) are each declared once, and everything that offers them reads the declaration.
 
 The first test declares a dummy format and a dummy engine, in this file only, and finds both everywhere a
@@ -23,11 +23,11 @@ import redis
 
 from api.app import create_app
 from models.base import EngineError, EngineOutput, EngineRequest
-from shared.apikeys import KeyStore
 from shared.engines import ENGINES, EngineInfo, register_engine
-from shared.result_formats import FORMATS, Rendering, ResultFormat, register_format
-from shared.results import Line
-from shared.settings import Settings, SettingsError, load_settings
+from shared.infra.settings import Settings, SettingsError, load_settings
+from shared.results.formats import FORMATS, Rendering, ResultFormat, register_format
+from shared.results.model import Line
+from shared.tenants import KeyStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -153,7 +153,7 @@ def test_a_format_and_an_engine_declared_once_appear_everywhere(declared: None, 
 def _succeed_with_dummy_engine(app: Any, job_id: str, engine: DummyEngine, settings: Settings) -> None:
     """What a worker does with the job, with the dummy engine: OCR the stored input, store the result."""
     from cli.ocr_cmd import ocr_file
-    from shared.blobs import result_key
+    from shared.infra.blobs import result_key
 
     services = app.extensions["ocrq"]
     job = services.store.get(job_id)
@@ -207,7 +207,7 @@ def _literals(path: Path) -> Iterator[tuple[int, set[str]]]:
 
 
 @pytest.mark.parametrize(("registry", "names"), [
-    ("shared/result_formats.py", ("json", "text", "markdown", "hocr", "pdf")),
+    ("shared/results/formats.py", ("json", "text", "markdown", "hocr", "pdf")),
     ("shared/engines.py", ("rapidocr", "hunyuan", "hunyuan-vllm", "checksum")),
 ])
 def test_no_other_module_spells_out_the_list(registry: str, names: tuple[str, ...]) -> None:

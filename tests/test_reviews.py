@@ -25,14 +25,14 @@ from problems import problem
 
 from api.app import create_app
 from shared import gs1, keys
-from shared.apikeys import KeyStore, digest
-from shared.blobs import BlobStore, open_blob_store, result_key
+from shared.infra.blobs import BlobStore, open_blob_store, result_key
+from shared.infra.settings import Settings, load_settings
 from shared.jobs.model import InputRef, Job, Status, new_job_id, now_ms
 from shared.jobs.store import JobStore
+from shared.jobs.task_spec import TaskSpec
 from shared.reviews import training
 from shared.reviews.routing import review_hook
-from shared.settings import Settings, load_settings
-from shared.tasks import TaskSpec
+from shared.tenants import KeyStore, digest
 from shared.webhooks.outbox import msg_id_for
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "docs" / "review-line.schema.json").read_text())

@@ -25,7 +25,7 @@ import requests
 from PIL import Image
 from wms_receiver import Receiver
 
-from shared.apikeys import KeyStore
+from shared.tenants import KeyStore
 from shared.webhooks.outbox import msg_id_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))

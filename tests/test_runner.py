@@ -7,7 +7,7 @@ import pytest
 from runner_harness import BoxEngine, runner_env, submit
 
 from shared.jobs import Status
-from shared.results import OcrResult
+from shared.results.model import OcrResult
 from workers.runner import JobRunner
 
 
@@ -142,7 +142,7 @@ def test_a_late_answer_after_a_takeover_writes_nothing_and_is_refused_once(env, 
     # answer must not overwrite that result, nor finish the job; the refusal is logged once.
     import logging
 
-    from shared.blobs import result_key
+    from shared.infra.blobs import result_key
 
     settings, store, blobs = env
     job_id = submit(store, blobs, imaging.jpeg())
@@ -209,7 +209,7 @@ def test_a_time_limit_wrapped_by_the_store_client_is_no_storage_outage(env):
     # job fails with time_limit instead of being given back, attempt refunded, for ever.
     from celery.exceptions import SoftTimeLimitExceeded
 
-    from shared.blobs import BlobStoreError
+    from shared.infra.blobs import BlobStoreError
 
     settings, store, blobs = env
     job_id = submit(store, blobs, imaging.jpeg())

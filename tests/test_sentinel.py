@@ -14,7 +14,7 @@ import pytest
 import redis
 from redis_ha import RedisHA, redis_ha  # noqa: F401  (fixture)
 
-from shared.redis_client import (
+from shared.infra.redis_client import (
     RedisURLError,
     ReplicationTimeout,
     ReplicaWaiter,
@@ -199,8 +199,8 @@ def test_a_replay_is_an_acceptance_too_and_waits_for_the_replicas(tmp_path: Path
     from PIL import Image
 
     from api.app import create_app
-    from shared.apikeys import KeyStore
-    from shared.settings import load_settings
+    from shared.infra.settings import load_settings
+    from shared.tenants import KeyStore
 
     buf = io.BytesIO()
     Image.new("RGB", (64, 48), (1, 2, 3)).save(buf, "PNG")

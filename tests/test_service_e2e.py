@@ -23,7 +23,7 @@ def service(make_service):
 def direct_results(rapid_engine, paths):
     """What `ocrq ocr` gives: the same decode + engine + result code, in this process."""
     from cli.ocr_cmd import ocr_file
-    from shared.settings import load_settings
+    from shared.infra.settings import load_settings
 
     settings = load_settings()
     return [ocr_file(p.read_bytes(), settings, rapid_engine, "text") for p in paths]

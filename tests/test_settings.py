@@ -4,7 +4,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from shared.settings import SettingsError, load_settings
+from shared.infra.settings import SettingsError, load_settings
 
 
 def test_defaults_are_the_embedded_setup(monkeypatch):

@@ -403,7 +403,7 @@ def test_default_schedule_shape() -> None:
 
 
 def test_settings_schedule_parses_into_the_same_list() -> None:
-    from shared.settings import load_settings
+    from shared.infra.settings import load_settings
 
     assert load_settings().webhook_schedule[:7] == DEFAULT_SCHEDULE_S[:7]
 

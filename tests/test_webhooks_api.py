@@ -14,8 +14,8 @@ import pytest
 import redis as redis_lib
 import requests
 
+from shared.infra.settings import load_settings
 from shared.jobs import InputRef, Job, Status, now_ms
-from shared.settings import load_settings
 from shared.webhooks.endpoints import EndpointStore
 from shared.webhooks.events import emit_job_event
 from shared.webhooks.outbox import DUE, Outbox, member, msg_id_for

@@ -22,7 +22,7 @@ from celery.signals import (
     worker_shutdown,
 )
 
-from shared.settings import get_settings
+from shared.infra.settings import get_settings
 from workers.celery_app import TASK_RUN_JOB, TASK_RUN_PAGE, make_celery
 
 log = logging.getLogger("ocrq.worker")
@@ -99,7 +99,7 @@ def _record_engine_version(queues: list[str]) -> None:
     # The batch planner needs the engine (and version) that bulk results come from, to skip items
     # already done with it (dedup); only a worker knows it, so it says so once it is consuming.
     from shared.batches.model import record_engine_version
-    from shared.redis_client import connect
+    from shared.infra.redis_client import connect
 
     if _engine_id is None:
         return

@@ -19,7 +19,7 @@ Broker differences (OCRQ_BROKER_URL):
   For strict priority give interactive traffic its own workers (`ocrq worker --queues
   interactive`).
 
-Every Celery worker built here logs JSON lines (shared/logs.py) at OCRQ_LOG_LEVEL.
+Every Celery worker built here logs JSON lines (shared/infra/logs.py) at OCRQ_LOG_LEVEL.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 from celery import Celery, bootsteps
 from celery.signals import celeryd_after_setup, celeryd_init, setup_logging
 
-from shared.broker import (  # noqa: F401  (re-exported: the names workers use with the app)
+from shared.infra.broker import (  # noqa: F401  (re-exported: the names workers use with the app)
     JOB_QUEUES,
     QUEUE_BULK,
     QUEUE_INTERACTIVE,
@@ -43,7 +43,7 @@ from shared.broker import (  # noqa: F401  (re-exported: the names workers use w
     broker_kind,
     celery_config,
 )
-from shared.settings import Settings
+from shared.infra.settings import Settings
 
 log = logging.getLogger("ocrq.broker")
 
@@ -80,7 +80,7 @@ class RestoreUnacked(bootsteps.StartStopStep):
 
 
 def make_celery(settings: Settings) -> Celery:
-    """The worker's Celery app; its whole configuration is shared.broker.celery_config."""
+    """The worker's Celery app; its whole configuration is shared.infra.broker.celery_config."""
     from workers import kombu_compat
 
     # A broken Redis broker connection must not end the worker, nor leave what it held unacknowledged (see there).
@@ -93,7 +93,7 @@ def make_celery(settings: Settings) -> Celery:
 
 
 def _configure_json_logging(loglevel: object = None) -> None:
-    from shared import logs
+    from shared.infra import logs
 
     logs.configure(logs.parse_level(os.environ.get("OCRQ_LOG_LEVEL") or loglevel))  # type: ignore[arg-type]
     logging.captureWarnings(True)
@@ -110,7 +110,7 @@ def _early_json_logging(options: dict | None = None, **_: object) -> None:
 
         import celery.apps.worker as celery_worker
 
-        from shared.logs import format_from_env, make_formatter
+        from shared.infra.logs import format_from_env, make_formatter
 
         console = format_from_env() == "console"
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from shared.blobs import BlobStore
+from shared.infra.blobs import BlobStore
 from shared.jobs.model import InputRef
 
 KEEP_FILES = 8  # documents whose pages this worker is likely still reading

@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 from celery import Celery
 
+from shared.infra.settings import Settings
 from shared.jobs import Job
 from shared.jobs.store import JobStore
 from shared.reviews.routing import review_hook
-from shared.settings import Settings
 from workers.webhooks.hooks import job_hook as webhook_outbox_hook
 
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 
 import redis
 
-from shared import keys
 from shared.batches.accounting import Accountant, emit_item_event, failure_json, ledger_row
 from shared.batches.control import batch_view
 from shared.batches.dedup import Transient, classify
@@ -31,10 +30,11 @@ from shared.batches.model import (
     ledger_key,
 )
 from shared.batches.sources import Item, Source
-from shared.blobs import BlobNotFound, BlobStore, BlobStoreError
+from shared.infra.blobs import BlobNotFound, BlobStore, BlobStoreError
+from shared.infra.redis_client import as_str
+from shared.infra.settings import Settings
 from shared.jobs.model import Job, now_ms
 from shared.jobs.store import JobStore
-from shared.settings import Settings
 
 log = logging.getLogger("ocrq.backfill")
 
@@ -65,7 +65,7 @@ class Planner:
 
     # one pass over every active batch, starting at a rotating offset (round-robin refill)
     def tick_all(self) -> int:
-        ids = sorted(keys.text(x) for x in self.r.smembers(ACTIVE))
+        ids = sorted(as_str(x) for x in self.r.smembers(ACTIVE))
         if not ids:
             return 0
         self._rr = (self._rr + 1) % len(ids)
@@ -80,7 +80,7 @@ class Planner:
     def tick(self, batch_id: str) -> int:
         lock, token = bkey(batch_id, "lock"), self.name
         if not self.r.set(lock, token, nx=True, px=LOCK_MS):
-            holder = keys.text(self.r.get(lock))
+            holder = as_str(self.r.get(lock))
             # A planner on this host that was killed leaves its lock: take it over at once.
             from workers.runner import owner_is_dead
 
@@ -174,13 +174,13 @@ class Planner:
         return work
 
     def _tenant_inflight(self, tenant: str) -> int:
-        ids = [keys.text(x) for x in self.r.smembers(ACTIVE)]
+        ids = [as_str(x) for x in self.r.smembers(ACTIVE)]
         pipe = self.r.pipeline(transaction=False)
         for bid in ids:
             pipe.hget(bkey(bid), "tenant")
             pipe.hlen(bkey(bid, "inflight"))
         res = pipe.execute()
-        return sum(int(n) for t, n in zip(res[::2], res[1::2], strict=True) if keys.text(t) == tenant)
+        return sum(int(n) for t, n in zip(res[::2], res[1::2], strict=True) if as_str(t) == tenant)
 
     def _advance_cursor(self, b: Batch, expected: str, new: str) -> bool:
         if expected == new:
@@ -284,7 +284,7 @@ class Planner:
         if now - self._last_sweep.get(b.id, 0) < 2.0:
             return
         self._last_sweep[b.id] = now
-        ids = [keys.text(j) for j in self.r.hkeys(bkey(b.id, "inflight"))]
+        ids = [as_str(j) for j in self.r.hkeys(bkey(b.id, "inflight"))]
         if not ids:
             return
         pipe = self.r.pipeline(transaction=False)
@@ -355,7 +355,7 @@ class Planner:
                 return
             take = min(n, LEDGER_SHARD_ROWS)
             seq = int(self.r.hget(bkey(b.id), "ledger_seq") or 0)
-            rows = [keys.text(x) for x in self.r.lrange(lkey, 0, take - 1)]
+            rows = [as_str(x) for x in self.r.lrange(lkey, 0, take - 1)]
             self.blobs.put(
                 ledger_key(b.out_prefix, b.id, seq),
                 ("\n".join(rows) + "\n").encode(),
@@ -433,8 +433,8 @@ def start_planner_thread(settings: Settings, send: Send) -> None:
     global _thread
     if _thread is not None or not settings.batch_planner:
         return
-    from shared.blobs import open_blob_store
-    from shared.redis_client import connect
+    from shared.infra.blobs import open_blob_store
+    from shared.infra.redis_client import connect
 
     planner = Planner(settings, connect(settings.redis_url), open_blob_store(settings), send)
     _stop.clear()

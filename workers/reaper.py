@@ -34,15 +34,15 @@ from typing import Any
 
 from celery import Celery
 
-from shared import keys
-from shared.blobs import BlobStore, open_blob_store
-from shared.broker import JOB_QUEUES, TASK_RUN_JOB, broker_kind
+from shared.infra import keyspace
+from shared.infra.blobs import BlobStore, open_blob_store
+from shared.infra.broker import JOB_QUEUES, TASK_RUN_JOB, broker_kind
+from shared.infra.redis_client import as_str, connect
+from shared.infra.settings import Settings
 from shared.jobs import Job, Status, now_ms
 from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore
-from shared.redis_client import connect
 from shared.reviews.service import forget_review
-from shared.settings import Settings
 from shared.webhooks.outbox import Outbox
 from workers.celery_app import page_sender
 from workers.events import finished_hooks
@@ -50,7 +50,7 @@ from workers.runner import SendPage
 
 log = logging.getLogger("ocrq.reaper")
 
-LOCK_KEY = keys.REAPER_LOCK
+LOCK_KEY = keyspace.REAPER_LOCK
 UNSENT_GRACE_MS = 30_000
 # The runner runs a job's hooks within milliseconds of its transition; one still pending this long
 # later was cut off (or its runner is still retrying through an outage: the hooks are idempotent).
@@ -245,7 +245,7 @@ def resend_lost_before_start(channel: Any, store: JobStore, send: Send, started_
         present.update(_JOB_ID.findall(raw))
     sent = 0
     for member in store.r.zrangebyscore(store.QUEUED, "-inf", f"({started_s * 1000}"):
-        job_id = keys.text(member)
+        job_id = as_str(member)
         if job_id.encode() in present:
             continue
         job = store.get(job_id)

@@ -23,18 +23,18 @@ from pydantic import BaseModel
 
 from models.barcodes import DECODER_NAME, DECODER_VERSION, decode_barcodes
 from models.base import Engine, EngineError, EngineOutput, EngineRequest
-from shared import stats
-from shared.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge, page_result_key, result_key
-from shared.documents import DocumentError, RenderedPage, Source, render_page
-from shared.exports import join_markdown, join_text
-from shared.images import Decoded, ImageRejected, decode_for_ocr
+from shared.infra import stats
+from shared.infra.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge, page_result_key, result_key
+from shared.infra.settings import Settings
+from shared.intake.documents import DocumentError, RenderedPage, Source, render_page
+from shared.intake.images import Decoded, ImageRejected, decode_for_ocr
 from shared.jobs import TERMINAL, Job, JobError, Status, now_ms
 from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore
-from shared.labels import review_reasons
-from shared.results import EngineInfo, ImageSize, Line, OcrResult, PageError, PageResult, Timings
-from shared.settings import Settings
-from shared.tasks import DECODER_TASKS, TaskSpec
+from shared.jobs.task_spec import DECODER_TASKS, TaskSpec
+from shared.labels.review_reasons import review_reasons
+from shared.results.model import EngineInfo, ImageSize, Line, OcrResult, PageError, PageResult, Timings
+from shared.results.renderers import join_markdown, join_text
 from workers import metrics
 from workers.doc_files import DocumentFiles
 
@@ -42,7 +42,7 @@ log = logging.getLogger("ocrq.runner")
 
 
 def _ids(job: Job) -> dict[str, object]:
-    """The `extra` every log line about a job carries (shared/logs.py puts them in the JSON)."""
+    """The `extra` every log line about a job carries (shared/infra/logs.py puts them in the JSON)."""
     return {"job_id": job.id, "tenant": job.tenant, "batch_id": job.batch_id}
 
 

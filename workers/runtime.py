@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from celery import Celery
 
 from models.base import Engine
-from shared.blobs import BlobStore, open_blob_store
+from shared.infra.blobs import BlobStore, open_blob_store
+from shared.infra.redis_client import connect
+from shared.infra.settings import Settings, get_settings
 from shared.jobs.store import JobStore
-from shared.redis_client import connect
-from shared.settings import Settings, get_settings
 from workers.celery_app import page_sender
 from workers.runner import JobRunner
 

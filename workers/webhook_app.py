@@ -15,8 +15,8 @@ import threading
 
 from celery.signals import worker_ready, worker_shutdown
 
-from shared.redis_client import connect
-from shared.settings import get_settings
+from shared.infra.redis_client import connect
+from shared.infra.settings import get_settings
 from workers.celery_app import (
     QUEUE_WEBHOOKS,
     TASK_DELIVER_WEBHOOK,

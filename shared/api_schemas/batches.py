@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validat
 
 from shared.api_schemas.common import Digits
 from shared.api_schemas.jobs import FormatName
-from shared.result_formats import FORMATS, choices_text
+from shared.results.formats import FORMATS, choices_text
 
 BatchId = Annotated[str, Field(min_length=1, max_length=64)]
 DRY_RUN_MAX_ITEMS = 100_000

@@ -18,7 +18,6 @@ from pydantic import (
     model_validator,
 )
 
-from shared import jsonlimits
 from shared.api_schemas.common import (
     Boolean,
     Digits,
@@ -32,9 +31,10 @@ from shared.api_schemas.common import (
     refuse,
 )
 from shared.api_schemas.reviews import Floor, ReviewOut
-from shared.result_formats import FORMATS, choices_text, format_names
-from shared.results import OcrResult
-from shared.tasks import TASK_NAMES, BarcodesOption, TaskName
+from shared.intake import jsonlimits
+from shared.jobs.task_spec import TASK_NAMES, BarcodesOption, TaskName
+from shared.results.formats import FORMATS, choices_text, format_names
+from shared.results.model import OcrResult
 
 JobId = Annotated[str, Field(min_length=1, max_length=64, description="A job id (job_...)")]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
@@ -215,7 +215,7 @@ def _known_format(value: str) -> str:
     return value
 
 
-# A result format's name: validated against, and documented from, the registry (shared/result_formats.py).
+# A result format's name: validated against, and documented from, the registry (shared/results/formats.py).
 FormatName = Annotated[str, AfterValidator(_known_format), RegistryEnum(format_names)]
 
 
@@ -263,7 +263,7 @@ class Links(BaseModel):
 
 
 class QualityOut(BaseModel):
-    """The rescan verdict of quality=check (shared/quality.py): measures on 0..1 scales."""
+    """The rescan verdict of quality=check (shared/intake/quality.py): measures on 0..1 scales."""
 
     verdict: Literal["ok", "rescan"]
     reasons: list[str]  # too_dark, overexposed, blurred, glare, too_small; most severe first

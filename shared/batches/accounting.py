@@ -18,10 +18,10 @@ from shared.batches.model import (
     output_key,
 )
 from shared.batches.sources import Item
-from shared.blobs import BlobNotFound, BlobStore
+from shared.infra.blobs import BlobNotFound, BlobStore
+from shared.infra.settings import Settings
 from shared.jobs.model import Job, JobError, Status, now_ms
 from shared.jobs.store import JobStore
-from shared.settings import Settings
 from shared.webhooks.outbox import Outbox
 
 log = logging.getLogger("ocrq.batches")
@@ -115,7 +115,7 @@ class Accountant:
     @property
     def blobs(self) -> BlobStore:
         if self._blobs is None:
-            from shared.blobs import open_blob_store
+            from shared.infra.blobs import open_blob_store
 
             self._blobs = open_blob_store(self.settings)
         return self._blobs

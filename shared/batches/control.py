@@ -7,16 +7,17 @@ from typing import Any, cast
 
 import redis
 
-from shared import keys, stats
 from shared.batches.lua import Scripts
 from shared.batches.model import ACTIVE, FINAL_BATCH, PAGE_COUNTERS, WAKE, Batch, bkey, join_key
+from shared.infra import stats
+from shared.infra.redis_client import as_str
 from shared.jobs.model import iso_ms, now_ms
 from shared.jobs.store import JobStore
 
 
 # ------------------------------------------------------------------------------------ read models
 def batch_view(r: redis.Redis, b: Batch) -> dict[str, Any]:
-    inflight = [keys.text(j) for j in r.hkeys(bkey(b.id, "inflight"))]
+    inflight = [as_str(j) for j in r.hkeys(bkey(b.id, "inflight"))]
     queued = running = 0
     if inflight:
         pipe = r.pipeline(transaction=False)
@@ -80,7 +81,7 @@ def cancel_batch(r: redis.Redis, store: JobStore, b: Batch) -> None:
         return
     r.hset(bkey(b.id), "status", "canceled")
     for j in r.hkeys(bkey(b.id, "inflight")):
-        if store.cancel(keys.text(j)).applied:  # queued ones stop here; running ones finish and are accounted
+        if store.cancel(as_str(j)).applied:  # queued ones stop here; running ones finish and are accounted
             stats.record_finished(r, "canceled", None)
     r.sadd(ACTIVE, b.id)
     r.lpush(WAKE, b.id)
@@ -92,7 +93,7 @@ def retry_failed(r: redis.Redis, b: Batch, limit: int = 100_000) -> int:
     n, cursor = 0, 0
     for _ in range(10_000):
         cursor, chunk = cast("tuple[int, dict[bytes, bytes]]", r.hscan(fkey, cursor, count=500))
-        fields = [keys.text(k) for k, v in chunk.items() if json.loads(v).get("retryable", True)]
+        fields = [as_str(k) for k, v in chunk.items() if json.loads(v).get("retryable", True)]
         if fields:
             n += int(scripts.retry(keys=[bkey(b.id), fkey, bkey(b.id, "retry")], args=fields))
         if cursor == 0 or n >= limit:

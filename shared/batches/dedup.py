@@ -9,9 +9,9 @@ from typing import Any
 
 from shared.batches.model import Batch, cas_key, fingerprint, output_key
 from shared.batches.sources import Item, probe_input
-from shared.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge
+from shared.infra.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge
+from shared.infra.settings import Settings
 from shared.jobs.model import InputRef, Job
-from shared.settings import Settings
 
 # Celery's time limits, matched by name (shared/ knows no Celery): they end the task, not the item.
 _TIME_LIMIT_ERRORS = frozenset({"SoftTimeLimitExceeded", "TimeLimitExceeded"})
@@ -59,8 +59,8 @@ def classify(blobs: BlobStore, settings: Settings, batch: Batch, item: Item, eng
     A PDF or multi-page TIFF is one item (one job over its pages), checked as the gateway checks an
     upload; a document that will never render fails here with the gateway's code (encrypted_pdf,
     damaged_document, too_many_pages, ...)."""
-    from shared.documents import DocumentError
-    from shared.images import ImageRejected
+    from shared.intake.documents import DocumentError
+    from shared.intake.images import ImageRejected
 
     if item.error:
         return Verdict("fail", item, code=item.error[0], message=item.error[1])
@@ -137,12 +137,12 @@ def write_outputs(
     pages_total: int | None = None,
 ) -> str:
     """The content-addressed result (dedup) first, then each output format the batch asks for
-    (shared/result_formats.py, as `GET /v1/jobs/{id}/result?format=` renders it), and last the
+    (shared/results/formats.py, as `GET /v1/jobs/{id}/result?format=` renders it), and last the
     item's record: the JSON mirror next to the source key, or a `_done` record when json is not
     among the formats. The record is written last, so that its fingerprint means every output is there.
 
     `pages_total`: the input's pages when it is a document (its searchable PDF renders the pages again)."""
-    from shared.result_formats import export_result
+    from shared.results.formats import export_result
 
     result = {k: v for k, v in result.items() if k not in ("source", "ocrq", "metadata")}
     if cas:

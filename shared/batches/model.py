@@ -12,13 +12,14 @@ from typing import Any
 
 import redis
 
-from shared import keys
+from shared.infra import keyspace
+from shared.infra.redis_client import as_str
 from shared.jobs.model import now_ms
-from shared.result_formats import get_format
-from shared.tasks import TaskSpec
+from shared.jobs.task_spec import TaskSpec
+from shared.results.formats import get_format
 
-ACTIVE = keys.BATCHES_ACTIVE
-WAKE = keys.PLANNER_WAKE
+ACTIVE = keyspace.BATCHES_ACTIVE
+WAKE = keyspace.PLANNER_WAKE
 LEDGER_SHARD_ROWS = 1000
 MANIFEST_MAX_BYTES = 256 * 1024 * 1024
 SWEEP_GRACE_MS = 3000  # a finished job the hook has not accounted for this long is the sweep's
@@ -33,10 +34,10 @@ def new_batch_id() -> str:
     return "bat_" + secrets.token_urlsafe(16)
 
 
-bkey = keys.batch
-tenant_batches = keys.tenant_batches
-BULK_ENGINE = keys.BULK_ENGINE
-engine_key = keys.engine_version
+bkey = keyspace.batch
+tenant_batches = keyspace.tenant_batches
+BULK_ENGINE = keyspace.BULK_ENGINE
+engine_key = keyspace.engine_version
 
 
 def record_engine_version(r: redis.Redis, name: str, version: str, *, serves_bulk: bool) -> None:
@@ -55,9 +56,9 @@ def record_engine_version(r: redis.Redis, name: str, version: str, *, serves_bul
 
 def bulk_engine(r: redis.Redis, default: str) -> tuple[str, str | None]:
     """(name, version) of the engine bulk items will run on; version None if no worker said yet."""
-    name = keys.text(r.get(BULK_ENGINE)) or default
+    name = as_str(r.get(BULK_ENGINE)) or default
     version = r.get(engine_key(name))
-    return name, (keys.text(version) if version else None)
+    return name, (as_str(version) if version else None)
 
 
 def fingerprint(sha256: str, spec: TaskSpec, engine: str, version: str) -> str:
@@ -74,7 +75,7 @@ def mirror_key(out_prefix: str, source_key: str) -> str:
 
 
 def output_key(out_prefix: str, source_key: str, fmt: str) -> str:
-    """Where an item's output in `fmt` goes: `<prefix>/<key>.<suffix>` (the format's, shared/result_formats.py:
+    """Where an item's output in `fmt` goes: `<prefix>/<key>.<suffix>` (the format's, shared/results/formats.py:
     `.json`, `.txt`, `.md`, `.hocr`, `.pdf`)."""
     return join_key(out_prefix, source_key) + "." + get_format(fmt).suffix
 
@@ -114,7 +115,7 @@ class Batch:
 
     @classmethod
     def load(cls, r: redis.Redis, batch_id: str) -> Batch | None:
-        raw = {keys.text(k): keys.text(v) for k, v in r.hgetall(bkey(batch_id)).items()}
+        raw = {as_str(k): as_str(v) for k, v in r.hgetall(bkey(batch_id)).items()}
         if not raw:
             return None
         return cls(

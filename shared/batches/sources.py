@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from shared import jsonlimits
 from shared.batches.model import MANIFEST_MAX_BYTES, Batch
-from shared.blobs import BlobStore
-from shared.settings import Settings
+from shared.infra.blobs import BlobStore
+from shared.infra.settings import Settings
+from shared.intake import jsonlimits
 
 
 @dataclass
@@ -149,9 +149,9 @@ class Probe:
 def probe_input(data: bytes, settings: Settings) -> Probe:
     """An image by its header, or a document checked as the gateway checks an upload (no rendering).
 
-    Raises ImageRejected or a shared.documents.DocumentError (each with the code and message the
+    Raises ImageRejected or a shared.intake.documents.DocumentError (each with the code and message the
     gateway would answer with): the item fails with that reason."""
-    from shared.documents import as_document
+    from shared.intake.documents import as_document
 
     doc = as_document(data, max_pages=settings.max_pages)
     if doc is not None:
@@ -164,7 +164,7 @@ def probe_image(data: bytes, settings: Settings) -> tuple[str, int, int]:
     """(content type, width, height) from the header alone; the worker does the full decode."""
     from PIL import Image
 
-    from shared.images import CONTENT_TYPES, ImageRejected, check_shape
+    from shared.intake.images import CONTENT_TYPES, ImageRejected, check_shape
 
     if not data:
         raise ImageRejected("empty_file", "the object is empty", 400)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from shared import stats
-from shared.blobs import BlobStore
 from shared.errors import Conflict
+from shared.infra import stats
+from shared.infra.blobs import BlobStore
 from shared.jobs.model import Job, Status
 from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from shared.tasks import TaskSpec
+from shared.jobs.task_spec import TaskSpec
 
 
 class Status(str, Enum):
@@ -86,7 +86,7 @@ class Job(BaseModel):
     # When a worker first found storage down for this job (epoch ms); the runner retries without
     # spending attempts until OCRQ_STORAGE_OUTAGE_DEADLINE_S past this. Not shown in the API.
     storage_wait_since: int | None = None
-    # Set when the job succeeds: a decoded label a human should look at (shared/labels.py codes).
+    # Set when the job succeeds: a decoded label a human should look at (shared/labels/review_reasons.py codes).
     needs_review: bool = False
     review_reasons: list[str] | None = None
     # The human review of a succeeded job (shared/reviews/): None until routing opens one. One JSON field,
@@ -97,7 +97,7 @@ class Job(BaseModel):
     pages: list[int] | None = None  # the selected pages, 1-based, sorted
     progress: dict[str, int] | None = None  # {pages_done, pages_total} while the worker renders and reads
     pages_failed: int | None = None  # set when the job finishes (needs_review is set too when > 0)
-    # quality=check: the rescan verdict the 202 answered (shared/quality.py Quality.as_dict()); else None.
+    # quality=check: the rescan verdict the 202 answered (shared/intake/quality.py Quality.as_dict()); else None.
     quality: dict[str, Any] | None = None
 
     @property

@@ -28,8 +28,8 @@ from typing import Any
 
 import redis
 
-from shared import keys
-from shared.blobs import BlobStore
+from shared.infra import keyspace
+from shared.infra.blobs import BlobStore
 from shared.jobs.model import Status
 
 # The job's `worker` while its pages are out: no single worker holds the job then.
@@ -266,7 +266,7 @@ def _text(v: Any) -> str:
 
 
 class PageStore:
-    """The page work of document jobs (keys: keys.job_pages); the job record itself is JobStore's."""
+    """The page work of document jobs (keys: keyspace.job_pages); the job record itself is JobStore's."""
 
     def __init__(self, client: redis.Redis, retention_s: int) -> None:
         self.r = client
@@ -279,7 +279,7 @@ class PageStore:
 
     @staticmethod
     def _keys(job_id: str) -> list[str]:
-        return [keys.job(job_id), keys.job_pages(job_id), keys.JOBS_RUNNING]
+        return [keyspace.job(job_id), keyspace.job_pages(job_id), keyspace.JOBS_RUNNING]
 
     def fan_out(
         self, job_id: str, claimed_by: str, selected: list[int], *, now: int, lease_until: int, resend_before: int
@@ -303,14 +303,14 @@ class PageStore:
     def mark_sent(self, job_id: str, pages: list[int], now: int) -> None:
         """The messages for these pages went out; a page never marked is sent again by the next fan-out."""
         if pages:
-            self._mark_sent(keys=[keys.job_pages(job_id)], args=[now, *pages])
+            self._mark_sent(keys=[keyspace.job_pages(job_id)], args=[now, *pages])
 
     def get(self, job_id: str, number: int) -> Page | None:
-        raw = self.r.hget(keys.job_pages(job_id), str(number))
+        raw = self.r.hget(keyspace.job_pages(job_id), str(number))
         return _page(number, raw) if raw else None
 
     def all(self, job_id: str) -> list[Page]:
-        raw = self.r.hgetall(keys.job_pages(job_id))
+        raw = self.r.hgetall(keyspace.job_pages(job_id))
         return sorted((_page(int(_text(k)), v) for k, v in raw.items()), key=lambda p: p.number)
 
     def claim(
@@ -362,7 +362,7 @@ class PageStore:
     def forget(self, job_id: str, blobs: BlobStore) -> None:
         """The job goes (expired, purged): its page results and its page work with it."""
         self.delete_results(job_id, blobs)
-        self.r.delete(keys.job_pages(job_id))
+        self.r.delete(keyspace.job_pages(job_id))
 
 
 def _page(number: int, raw: Any) -> Page:

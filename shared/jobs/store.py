@@ -1,6 +1,6 @@
 """Jobs in Redis: one hash per job, with every status change an atomic compare-and-set (Lua).
 
-Keys (declared in shared/keys.py):
+Keys (declared in shared/infra/keyspace.py):
   job:<id>              hash: one field per Job attribute, JSON-encoded values
   tenant:<t>:jobs       zset: job ids by creation time (listing, newest first)
   running               zset: running job ids by lease expiry (the reaper's work list)
@@ -18,7 +18,8 @@ from typing import Any, cast
 
 import redis
 
-from shared import keys
+from shared.infra import keyspace
+from shared.infra.redis_client import as_str
 from shared.jobs.model import TERMINAL, Job, JobError, Status, now_ms
 from shared.jobs.pages import PAGES_OWNER
 
@@ -133,14 +134,14 @@ class JobStore:
         self._heartbeat = client.register_script(_HEARTBEAT)
 
     # keys
-    key = staticmethod(keys.job)
-    channel = staticmethod(keys.job_done_channel)
-    tenant_index = staticmethod(keys.tenant_jobs)
-    RUNNING = keys.JOBS_RUNNING
-    UNSENT = keys.JOBS_UNSENT
-    QUEUED = keys.JOBS_QUEUED
-    EXPIRING = keys.JOBS_EXPIRING
-    HOOKS_PENDING = keys.JOBS_HOOKS_PENDING
+    key = staticmethod(keyspace.job)
+    channel = staticmethod(keyspace.job_done_channel)
+    tenant_index = staticmethod(keyspace.tenant_jobs)
+    RUNNING = keyspace.JOBS_RUNNING
+    UNSENT = keyspace.JOBS_UNSENT
+    QUEUED = keyspace.JOBS_QUEUED
+    EXPIRING = keyspace.JOBS_EXPIRING
+    HOOKS_PENDING = keyspace.JOBS_HOOKS_PENDING
 
     def _ttl_s(self) -> int:
         # The record outlives its data by 30 days so that late polls get 410, not 404.
@@ -158,7 +159,7 @@ class JobStore:
         pipe.zadd(self.QUEUED, {job.id: job.created_at})
         pipe.zadd(self.EXPIRING, {job.id: job.expires_at})
         if job.input.key.startswith(f"inputs/{job.tenant}/"):  # an upload ocrq stored: count its users
-            pipe.incr(keys.input_refs(job.tenant, job.input.sha256))
+            pipe.incr(keyspace.input_refs(job.tenant, job.input.sha256))
         pipe.execute()
 
     def mark_sent(self, job_id: str) -> None:
@@ -169,18 +170,18 @@ class JobStore:
 
     def queued_unsent_since(self, before_ms: int, limit: int = 100) -> list[str]:
         """Queued jobs whose last message went out before ``before_ms`` (it may have been lost)."""
-        return [keys.text(m) for m in self.r.zrangebyscore(self.QUEUED, "-inf", before_ms, start=0, num=limit)]
+        return [as_str(m) for m in self.r.zrangebyscore(self.QUEUED, "-inf", before_ms, start=0, num=limit)]
 
     def expiring_before(self, now: int, limit: int = 100) -> list[str]:
-        return [keys.text(m) for m in self.r.zrangebyscore(self.EXPIRING, "-inf", now, start=0, num=limit)]
+        return [as_str(m) for m in self.r.zrangebyscore(self.EXPIRING, "-inf", now, start=0, num=limit)]
 
     def release_input(self, job: Job) -> bool:
         """One job fewer uses its uploaded input; True when it was the last (delete the blob)."""
         if not job.input.key.startswith(f"inputs/{job.tenant}/"):
             return False
-        left = int(self.r.decr(keys.input_refs(job.tenant, job.input.sha256)))
+        left = int(self.r.decr(keyspace.input_refs(job.tenant, job.input.sha256)))
         if left <= 0:
-            self.r.delete(keys.input_refs(job.tenant, job.input.sha256))
+            self.r.delete(keyspace.input_refs(job.tenant, job.input.sha256))
         return left <= 0
 
     def get(self, job_id: str) -> Job | None:
@@ -229,9 +230,9 @@ class JobStore:
             offset += len(ids)
             pipe = self.r.pipeline(transaction=False)
             for member, _ in ids:
-                pipe.hgetall(self.key(keys.text(member)))
+                pipe.hgetall(self.key(as_str(member)))
             for (member, score), raw in zip(ids, pipe.execute(), strict=True):
-                mid = keys.text(member)
+                mid = as_str(member)
                 if before_ms is not None and int(score) == before_ms and before_id is not None and mid >= before_id:
                     continue  # already on an earlier page
                 if not raw:
@@ -360,10 +361,10 @@ class JobStore:
                            fields={"finished_at": now_ms(), "lease_until": None})
 
     def expired_leases(self, now: int, limit: int = 100) -> list[str]:
-        return [keys.text(m) for m in self.r.zrangebyscore(self.RUNNING, "-inf", now, start=0, num=limit)]
+        return [as_str(m) for m in self.r.zrangebyscore(self.RUNNING, "-inf", now, start=0, num=limit)]
 
     def unsent_before(self, before_ms: int, limit: int = 100) -> list[str]:
-        return [keys.text(m) for m in self.r.zrangebyscore(self.UNSENT, "-inf", before_ms, start=0, num=limit)]
+        return [as_str(m) for m in self.r.zrangebyscore(self.UNSENT, "-inf", before_ms, start=0, num=limit)]
 
     # finished-hooks: the transition to succeeded/failed puts the job on hooks_pending
     def hooks_done(self, job_id: str) -> None:
@@ -372,7 +373,7 @@ class JobStore:
 
     def hooks_pending_before(self, before_ms: int, limit: int = 100) -> list[str]:
         """Finished jobs whose hooks were not confirmed done by ``before_ms`` (pending since, or retried at)."""
-        return [keys.text(m) for m in self.r.zrangebyscore(self.HOOKS_PENDING, "-inf", before_ms, start=0,
+        return [as_str(m) for m in self.r.zrangebyscore(self.HOOKS_PENDING, "-inf", before_ms, start=0,
                                                             num=limit)]
 
     def hooks_retry_at(self, job_id: str, at_ms: int) -> None:

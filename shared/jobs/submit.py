@@ -20,9 +20,6 @@ from typing import Any
 
 import redis
 
-from shared import keys
-from shared.blobs import BlobStoreError
-from shared.broker import QUEUE_INTERACTIVE, QueueDepth
 from shared.errors import (
     IdempotencyInProgress,
     IdempotencyKeyReused,
@@ -31,11 +28,14 @@ from shared.errors import (
     StorageUnavailable,
     Unavailable,
 )
+from shared.infra import keyspace
+from shared.infra.blobs import BlobStoreError
+from shared.infra.broker import QUEUE_INTERACTIVE, QueueDepth
+from shared.infra.redis_client import ReplicationTimeout, ReplicaWaiter
+from shared.infra.settings import Settings
 from shared.jobs.model import InputRef, Job, new_job_id, now_ms
 from shared.jobs.store import JobStore
-from shared.redis_client import ReplicationTimeout, ReplicaWaiter
-from shared.settings import Settings
-from shared.tasks import TaskSpec
+from shared.jobs.task_spec import TaskSpec
 
 log = logging.getLogger("ocrq.jobs")
 
@@ -107,7 +107,7 @@ def idempotency_name(tenant: str, header: str | None) -> str | None:
         return None
     if not (1 <= len(header) <= 255) or not header.isprintable():
         raise InvalidIdempotencyKey("Idempotency-Key must be 1-255 printable characters")
-    return keys.idempotency(tenant, hashlib.sha256(header.encode()).hexdigest())
+    return keyspace.idempotency(tenant, hashlib.sha256(header.encode()).hexdigest())
 
 
 class Submitter:

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.api_schemas.jobs import JobOut, QualityOut
 from shared.jobs.model import Job, iso_ms
-from shared.results import OcrResult
+from shared.results.model import OcrResult
 from shared.reviews.view import review_out
 
 

@@ -3,7 +3,7 @@ corrected result (revision 2) and its diff [{path, from, to}].
 
 Lines are named by index (in the result's lines, or with ``page`` in that page's lines); a line's text also
 changes where it appears in the page's and the result's text. A GS1 value is checked by the same rules as a
-decoded one (shared/gs1.py: syntax, check digit, date): a corrected SSCC with a wrong check digit is refused
+decoded one (shared/labels/gs1.py: syntax, check digit, date): a corrected SSCC with a wrong check digit is refused
 with the reason.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from shared import gs1
 from shared.api_schemas.reviews import Corrections
+from shared.labels import gs1
 from shared.reviews.model import InvalidGs1, UnknownBarcode, UnknownField, UnknownLine
 
 

@@ -1,6 +1,6 @@
 """Which finished jobs open a review: ``review=auto|always|off`` and the confidence floor ``review_below``.
 
-``auto`` opens a review for a job with any reason: the label's own (shared/labels.py), failed pages of a
+``auto`` opens a review for a job with any reason: the label's own (shared/labels/review_reasons.py), failed pages of a
 document, or ``low_confidence`` -- a line (or symbol) read with a confidence under the floor. The floor is the
 job's ``review_below``, else the tenant's default, else the setting ``OCRQ_REVIEW_BELOW`` (none: no floor).
 Documents are looked at per page: each low line is named by its page and its index in that page's lines.
@@ -14,13 +14,13 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from shared.blobs import BlobStore, open_blob_store
+from shared.infra.blobs import BlobStore, open_blob_store
+from shared.infra.settings import Settings
 from shared.jobs.model import Job, Status, now_ms
 from shared.jobs.store import JobStore
 from shared.reviews import metrics
 from shared.reviews.model import LOW_CONFIDENCE, REQUESTED
 from shared.reviews.store import APPLIED, ReviewStore
-from shared.settings import Settings
 
 log = logging.getLogger("ocrq.reviews")
 ENV_FLOOR = "OCRQ_REVIEW_BELOW"

@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 
 from shared.api_schemas.reviews import ReviewDecisionIn
-from shared.blobs import BlobStore
+from shared.infra.blobs import BlobStore
 from shared.jobs.model import Job, Status, iso_ms, now_ms
 from shared.jobs.store import JobStore
 from shared.reviews import corrections as corr

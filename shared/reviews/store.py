@@ -21,7 +21,8 @@ from typing import Any, cast
 
 import redis
 
-from shared import keys
+from shared.infra import keyspace
+from shared.infra.redis_client import as_str
 from shared.jobs.model import Job, Status, now_ms
 from shared.jobs.store import JobStore
 from shared.reviews.model import effective_state
@@ -69,8 +70,8 @@ class ReviewStore:
         self._cas = client.register_script(_REVIEW_CAS)
 
     def raw(self, job_id: str) -> str:
-        raw = self.r.hget(keys.job(job_id), "review")
-        text = keys.text(raw) if raw is not None else ""
+        raw = self.r.hget(keyspace.job(job_id), "review")
+        text = as_str(raw) if raw is not None else ""
         return "" if text == "null" else text
 
     def cas(self, job: Job, expected_raw: str, block: dict[str, Any], *, index: str = "",
@@ -78,8 +79,8 @@ class ReviewStore:
         argv: list[Any] = [expected_raw, json.dumps(block, separators=(",", ":")), job.id, index, str(score)]
         for k, v in (fields or {}).items():
             argv += [k, json.dumps(v)]
-        return int(self._cas(keys=[keys.job(job.id), keys.tenant_reviews(job.tenant),
-                                   keys.tenant_reviews_pending(job.tenant)], args=argv))
+        return int(self._cas(keys=[keyspace.job(job.id), keyspace.tenant_reviews(job.tenant),
+                                   keyspace.tenant_reviews_pending(job.tenant)], args=argv))
 
     # ------------------------------------------------------------ listing
     def list(self, tenant: str, *, state: str | None, reason: str | None, batch_id: str | None, limit: int,
@@ -88,7 +89,8 @@ class ReviewStore:
 
         Open and claimed reviews come from the pending index, resolved ones from the full one; an expired
         claim counts as open. ``counts`` are the reviews in ``state`` by reason (before the reason filter)."""
-        index = keys.tenant_reviews(tenant) if state in (None, "resolved") else keys.tenant_reviews_pending(tenant)
+        resolved_too = state in (None, "resolved")
+        index = keyspace.tenant_reviews(tenant) if resolved_too else keyspace.tenant_reviews_pending(tenant)
         now = now_ms()
         items: list[Job] = []
         counts: Counter[str] = Counter()
@@ -103,9 +105,9 @@ class ReviewStore:
             offset += len(chunk)
             pipe = self.r.pipeline(transaction=False)
             for member, _ in chunk:
-                pipe.hgetall(keys.job(keys.text(member)))
+                pipe.hgetall(keyspace.job(as_str(member)))
             for (member, score), raw in zip(chunk, pipe.execute(), strict=True):
-                jid = keys.text(member)
+                jid = as_str(member)
                 if not raw:
                     self.r.zrem(index, jid)  # expired or purged: drop it from the index
                     continue
@@ -138,8 +140,8 @@ class ReviewStore:
         now = now_ms()
         out: Counter[str] = Counter()
         for t in tenants:
-            for member in self.r.zrange(keys.tenant_reviews_pending(t), 0, -1):
-                job = self.jobs.get(keys.text(member))
+            for member in self.r.zrange(keyspace.tenant_reviews_pending(t), 0, -1):
+                job = self.jobs.get(as_str(member))
                 if job is None or not job.review or job.status != Status.succeeded:
                     continue
                 if effective_state(job.review, now) == "open":
@@ -149,18 +151,18 @@ class ReviewStore:
     def forget(self, job: Job) -> None:
         """Drop the job from the review indexes and its block from the record (expiry, purge)."""
         pipe = self.r.pipeline(transaction=False)
-        pipe.zrem(keys.tenant_reviews(job.tenant), job.id)
-        pipe.zrem(keys.tenant_reviews_pending(job.tenant), job.id)
-        pipe.hdel(keys.job(job.id), "review")
+        pipe.zrem(keyspace.tenant_reviews(job.tenant), job.id)
+        pipe.zrem(keyspace.tenant_reviews_pending(job.tenant), job.id)
+        pipe.hdel(keyspace.job(job.id), "review")
         pipe.execute()
 
     # ------------------------------------------------------------ the tenant's defaults
     def tenant_floor(self, tenant: str) -> float | None:
-        raw = self.r.hget(keys.tenant_review_settings(tenant), "review_below")
+        raw = self.r.hget(keyspace.tenant_review_settings(tenant), "review_below")
         return float(raw) if raw is not None else None
 
     def set_tenant_floor(self, tenant: str, floor: float | None) -> None:
         if floor is None:
-            self.r.hdel(keys.tenant_review_settings(tenant), "review_below")
+            self.r.hdel(keyspace.tenant_review_settings(tenant), "review_below")
         else:
-            self.r.hset(keys.tenant_review_settings(tenant), "review_below", repr(float(floor)))
+            self.r.hset(keyspace.tenant_review_settings(tenant), "review_below", repr(float(floor)))

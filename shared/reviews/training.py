@@ -21,8 +21,9 @@ import json
 from collections.abc import Iterator
 from typing import Any, cast
 
-from shared import keys
-from shared.blobs import BlobStore
+from shared.infra import keyspace
+from shared.infra.blobs import BlobStore
+from shared.infra.redis_client import as_str
 from shared.jobs.model import Job, Status
 from shared.reviews.service import result_revision
 from shared.reviews.store import ReviewStore
@@ -81,8 +82,8 @@ def record(job: Job, result: dict[str, Any], image_path: str) -> dict[str, Any]:
 def resolved_since(reviews: ReviewStore, tenant: str, since_ms: int, limit: int) -> Iterator[Job]:
     """The tenant's approved or corrected image jobs resolved at or after ``since_ms``, oldest opened first."""
     found = 0
-    for member in cast("list[bytes]", reviews.r.zrange(keys.tenant_reviews(tenant), 0, -1)):
-        job = reviews.jobs.get(keys.text(member))
+    for member in cast("list[bytes]", reviews.r.zrange(keyspace.tenant_reviews(tenant), 0, -1)):
+        job = reviews.jobs.get(as_str(member))
         if job is None or job.status != Status.succeeded or not job.review:
             continue
         block = job.review

@@ -22,7 +22,8 @@ from typing import Any
 
 import redis
 
-from shared import keys
+from shared.infra import keyspace
+from shared.infra.redis_client import as_str
 from shared.jobs.model import now_ms
 from shared.webhooks.signing import new_secret
 
@@ -70,9 +71,9 @@ class EndpointStore:
     def __init__(self, client: redis.Redis) -> None:
         self.r = client
 
-    key = staticmethod(keys.webhook_endpoint)
-    index = staticmethod(keys.webhook_endpoints)
-    secret_key = staticmethod(keys.webhook_default_secret)
+    key = staticmethod(keyspace.webhook_endpoint)
+    index = staticmethod(keyspace.webhook_endpoints)
+    secret_key = staticmethod(keyspace.webhook_default_secret)
 
     # endpoints ---------------------------------------------------------------
     def create(self, tenant: str, url: str, events: list[str], description: str = "") -> Endpoint:
@@ -96,7 +97,7 @@ class EndpointStore:
         return ep if ep is not None and ep.tenant == tenant else None
 
     def list(self, tenant: str) -> list[Endpoint]:
-        ids = sorted(keys.text(m) or "" for m in self.r.smembers(self.index(tenant)))
+        ids = sorted(as_str(m) or "" for m in self.r.smembers(self.index(tenant)))
         out = []
         for ep_id in ids:
             ep = self.get(ep_id)
@@ -139,7 +140,7 @@ class EndpointStore:
 
     def default_secrets(self, tenant: str) -> builtins.list[str]:
         self.ensure_default_secret(tenant)
-        raw = {(keys.text(k) or ""): keys.text(v) for k, v in self.r.hgetall(self.secret_key(tenant)).items()}
+        raw = {(as_str(k) or ""): as_str(v) for k, v in self.r.hgetall(self.secret_key(tenant)).items()}
         until = raw.get("previous_until")
         return _active(raw["secret"] or "", raw.get("previous_secret"), int(until) if until else None)
 
@@ -149,12 +150,12 @@ class EndpointStore:
         key = self.secret_key(tenant)
         if not self.r.hsetnx(key, "revealed_at", str(now_ms())):
             return None
-        return keys.text(self.r.hget(key, "secret"))
+        return as_str(self.r.hget(key, "secret"))
 
     def rotate_default_secret(self, tenant: str) -> str:
         self.ensure_default_secret(tenant)
         key = self.secret_key(tenant)
-        old = keys.text(self.r.hget(key, "secret"))
+        old = as_str(self.r.hget(key, "secret"))
         fresh = new_secret()
         self.r.hset(key, mapping={"secret": fresh, "previous_secret": old or "",
                                   "previous_until": str(now_ms() + ROTATION_OVERLAP_S * 1000),
@@ -173,7 +174,7 @@ def _encode(ep: Endpoint) -> dict[Any, str]:
 
 
 def _decode(raw: dict[Any, Any]) -> Endpoint:
-    d = {(keys.text(k) or ""): (keys.text(v) or "") for k, v in raw.items()}
+    d = {(as_str(k) or ""): (as_str(v) or "") for k, v in raw.items()}
     return Endpoint(
         id=d["id"], tenant=d["tenant"], url=d["url"], events=json.loads(d.get("events") or "[]"),
         secret=d["secret"], description=d.get("description", ""),

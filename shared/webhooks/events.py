@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from shared.blobs import BlobStore
+from shared.infra.blobs import BlobStore
 from shared.jobs.model import Job, Status
 from shared.jobs.views import render_job
 from shared.webhooks.outbox import Outbox

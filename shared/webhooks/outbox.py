@@ -5,7 +5,7 @@ delivery is driven from the ``due`` sorted set, never from a message alone. A lo
 message, a killed webhook worker or a restarted Redis therefore delays a webhook but never
 loses it: whatever is in ``due`` comes due again and the scheduler loop sends it.
 
-Keys (declared in shared/keys.py, prefix ``ocrq:wh:``):
+Keys (declared in shared/infra/keyspace.py, prefix ``ocrq:wh:``):
   evt:<msg>           hash: id, tenant, type, subject, sequence, created_at, body (the exact bytes sent)
   events:<tenant>     zset: msg ids by created_at (replay ?since=)
   subj:<subject>      set: msg ids of one job (or batch)
@@ -34,14 +34,15 @@ from typing import Any
 
 import redis
 
-from shared import keys
+from shared.infra import keyspace
+from shared.infra.redis_client import as_str
+from shared.infra.settings import Settings
 from shared.jobs.model import iso_ms, now_ms
-from shared.settings import Settings
 from shared.webhooks.endpoints import JOB_TARGET, EndpointStore
 
 log = logging.getLogger("ocrq.webhooks")
 
-DUE = keys.WEBHOOK_DUE
+DUE = keyspace.WEBHOOK_DUE
 LOG_MAX = 1000  # attempt records kept per job
 
 # KEYS: evt, events:<tenant>, subj:<subject>, seq:<tenant>
@@ -143,9 +144,9 @@ class Outbox:
         self._swap = client.register_script(_SWAP)
 
     # keys ----------------------------------------------------------------------
-    evt_key = staticmethod(keys.webhook_event)
-    dlv_key = staticmethod(keys.webhook_delivery)
-    log_key = staticmethod(keys.webhook_log)
+    evt_key = staticmethod(keyspace.webhook_event)
+    dlv_key = staticmethod(keyspace.webhook_delivery)
+    log_key = staticmethod(keyspace.webhook_log)
 
     # events --------------------------------------------------------------------
     def emit(self, tenant: str, event_type: str, subject: str, timestamp_ms: int, data: dict[str, Any],
@@ -160,8 +161,8 @@ class Outbox:
         msg_id = msg_id_for(subject, event_type)
         body = json.dumps({"type": event_type, "timestamp": iso_ms(timestamp_ms), "sequence": -1, "data": data},
                           separators=(",", ":"), default=str)
-        self._create(keys=[self.evt_key(msg_id), keys.webhook_events(tenant), keys.webhook_subject(subject),
-                           keys.webhook_sequence(tenant)],
+        self._create(keys=[self.evt_key(msg_id), keyspace.webhook_events(tenant), keyspace.webhook_subject(subject),
+                           keyspace.webhook_sequence(tenant)],
                      args=[msg_id, tenant, event_type, subject, now_ms(), body, self.ttl_s])
         targets: list[tuple[str, str, str | None]] = []  # (endpoint id, url, why it is skipped)
         if job_webhook_url and event_type.startswith("job."):
@@ -184,7 +185,7 @@ class Outbox:
         return msg_id, claimed
 
     def _ensure_delivery(self, msg_id: str, ep_id: str, url: str, score: int, *, reset: bool) -> bool:
-        return bool(self._ensure(keys=[self.dlv_key(msg_id, ep_id), keys.webhook_deliveries(msg_id), DUE],
+        return bool(self._ensure(keys=[self.dlv_key(msg_id, ep_id), keyspace.webhook_deliveries(msg_id), DUE],
                                  args=[msg_id, ep_id, url, now_ms(), score, self.ttl_s, member(msg_id, ep_id),
                                        "1" if reset else "0"]))
 
@@ -193,44 +194,44 @@ class Outbox:
         self._ensure_delivery(msg_id, ep_id, url, now_ms(), reset=True)
 
     def event(self, msg_id: str) -> Event | None:
-        raw = {keys.text(k): v for k, v in self.r.hgetall(self.evt_key(msg_id)).items()}
+        raw = {as_str(k): v for k, v in self.r.hgetall(self.evt_key(msg_id)).items()}
         if not raw:
             return None
         return Event(
-            id=keys.text(raw["id"]),
-            tenant=keys.text(raw["tenant"]),
-            type=keys.text(raw["type"]),
-            subject=keys.text(raw["subject"]),
+            id=as_str(raw["id"]),
+            tenant=as_str(raw["tenant"]),
+            type=as_str(raw["type"]),
+            subject=as_str(raw["subject"]),
             sequence=int(raw["sequence"]),
             created_at=int(raw["created_at"]),
             body=raw["body"] if isinstance(raw["body"], bytes) else str(raw["body"]).encode(),
         )
 
     def events_of(self, subject: str) -> list[Event]:
-        ids = [keys.text(m) for m in self.r.smembers(keys.webhook_subject(subject))]
+        ids = [as_str(m) for m in self.r.smembers(keyspace.webhook_subject(subject))]
         events = [e for e in (self.event(i) for i in ids) if e is not None]
         return sorted(events, key=lambda e: (e.sequence, e.id))
 
     def events_since(self, tenant: str, since_ms: int, limit: int = 10_000) -> list[Event]:
         ids = [
-            keys.text(m)
-            for m in self.r.zrangebyscore(keys.webhook_events(tenant), since_ms, "+inf", start=0, num=limit)
+            as_str(m)
+            for m in self.r.zrangebyscore(keyspace.webhook_events(tenant), since_ms, "+inf", start=0, num=limit)
         ]
         out = []
         for i in ids:
             e = self.event(i)
             if e is None:
-                self.r.zrem(keys.webhook_events(tenant), i)  # expired
+                self.r.zrem(keyspace.webhook_events(tenant), i)  # expired
                 continue
             out.append(e)
         return out
 
     # deliveries ------------------------------------------------------------------
     def delivery(self, msg_id: str, ep_id: str) -> dict[str, str]:
-        return {keys.text(k): keys.text(v) for k, v in self.r.hgetall(self.dlv_key(msg_id, ep_id)).items()}
+        return {as_str(k): as_str(v) for k, v in self.r.hgetall(self.dlv_key(msg_id, ep_id)).items()}
 
     def deliveries_of(self, msg_id: str) -> list[dict[str, str]]:
-        eps = sorted(keys.text(m) for m in self.r.smembers(keys.webhook_deliveries(msg_id)))
+        eps = sorted(as_str(m) for m in self.r.smembers(keyspace.webhook_deliveries(msg_id)))
         return [d for d in (self.delivery(msg_id, ep) for ep in eps) if d]
 
     def update_delivery(self, msg_id: str, ep_id: str, **fields: Any) -> None:
@@ -244,7 +245,7 @@ class Outbox:
     # the due set -------------------------------------------------------------------
     def claim_due(self, limit: int, now: int | None = None) -> list[tuple[str, int]]:
         res = self._claim(keys=[DUE], args=[now or now_ms(), attempt_lease_ms(self.settings), limit])
-        return [(keys.text(res[i]), int(res[i + 1])) for i in range(0, len(res), 2)]
+        return [(as_str(res[i]), int(res[i + 1])) for i in range(0, len(res), 2)]
 
     def swap(self, m: str, token: int, new_score: int | None) -> bool:
         """Compare-and-set the claim: move it to new_score (None: remove) if it still holds token."""
@@ -260,24 +261,24 @@ class Outbox:
         is a sorted set; its members do not expire with the keys). Returns whether it deleted.
         """
         now = now or now_ms()
-        index = keys.webhook_events(tenant)
+        index = keyspace.webhook_events(tenant)
         self.r.zremrangebyscore(index, "-inf", now - self.ttl_s * 1000)
-        msg_ids = [keys.text(m) for m in self.r.smembers(keys.webhook_subject(subject))]
+        msg_ids = [as_str(m) for m in self.r.smembers(keyspace.webhook_subject(subject))]
         deliveries = []
         for msg_id in msg_ids:
-            for ep in self.r.smembers(keys.webhook_deliveries(msg_id)):
-                ep_id = keys.text(ep)
-                status = keys.text(self.r.hget(self.dlv_key(msg_id, ep_id), "status"))
+            for ep in self.r.smembers(keyspace.webhook_deliveries(msg_id)):
+                ep_id = as_str(ep)
+                status = as_str(self.r.hget(self.dlv_key(msg_id, ep_id), "status"))
                 if status not in (None, "delivered", "canceled") or self.due_score(msg_id, ep_id) is not None:
                     return False
                 deliveries.append(self.dlv_key(msg_id, ep_id))
         pipe = self.r.pipeline(transaction=True)
         for msg_id in msg_ids:
-            pipe.delete(self.evt_key(msg_id), keys.webhook_deliveries(msg_id))
+            pipe.delete(self.evt_key(msg_id), keyspace.webhook_deliveries(msg_id))
             pipe.zrem(index, msg_id)
         if deliveries:
             pipe.delete(*deliveries)
-        pipe.delete(keys.webhook_subject(subject), self.log_key(subject))
+        pipe.delete(keyspace.webhook_subject(subject), self.log_key(subject))
         pipe.execute()
         return True
 

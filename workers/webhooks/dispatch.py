@@ -28,8 +28,8 @@ from typing import Any
 
 import redis
 
+from shared.infra.settings import Settings
 from shared.jobs import iso_ms, now_ms
-from shared.settings import Settings
 from shared.webhooks import signing
 from shared.webhooks.endpoints import JOB_TARGET
 from shared.webhooks.outbox import Outbox, attempt_lease_ms, split_member

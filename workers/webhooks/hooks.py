@@ -10,11 +10,11 @@ from typing import Any
 import redis
 from celery import Celery
 
-from shared.blobs import BlobStore, open_blob_store
-from shared.broker import QUEUE_WEBHOOKS, TASK_DELIVER_WEBHOOK
+from shared.infra.blobs import BlobStore, open_blob_store
+from shared.infra.broker import QUEUE_WEBHOOKS, TASK_DELIVER_WEBHOOK
+from shared.infra.settings import Settings
 from shared.jobs.model import Job
 from shared.jobs.store import JobStore
-from shared.settings import Settings
 from shared.webhooks.events import (
     Claimed,
     emit_batch_completed,

@@ -21,7 +21,7 @@ const ERROR_WORDS = {
   attempts_exhausted: "The job was retried too many times and gave up.",
 };
 
-// needs_review reasons (shared/labels.py, workers/runner.py), in words for the person at the shelf.
+// needs_review reasons (shared/labels/review_reasons.py, workers/runner.py), in words for the person at the shelf.
 const REVIEW_WORDS = {
   check_digit: "A check digit in a barcode is wrong: the number was misprinted, or the label is not genuine.",
   invalid_date: "A date in a barcode is not a real date.",
@@ -29,7 +29,7 @@ const REVIEW_WORDS = {
   pages_failed: "Some pages could not be read; they are marked below.",
 };
 
-// quality verdict reasons (shared/quality.py, shared/errors.RESCAN_MESSAGES).
+// quality verdict reasons (shared/intake/quality.py, shared/errors.RESCAN_MESSAGES).
 const QUALITY_WORDS = {
   too_dark: "the photo is too dark",
   overexposed: "the photo is overexposed (washed out)",

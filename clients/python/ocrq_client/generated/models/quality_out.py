@@ -18,7 +18,7 @@ T = TypeVar("T", bound="QualityOut")
 
 @_attrs_define
 class QualityOut:
-    """ The rescan verdict of quality=check (shared/quality.py): measures on 0..1 scales.
+    """ The rescan verdict of quality=check (shared/intake/quality.py): measures on 0..1 scales.
 
         Attributes:
             brightness (float):

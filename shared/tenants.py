@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from shared import keys
+from shared.infra import keyspace
+from shared.infra.redis_client import as_str
 from shared.jobs.model import now_ms
 
 _TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -63,14 +64,14 @@ class KeyStore:
         key = ApiKey(id="key_" + secrets.token_hex(8), tenant=tenant, name=name, created_at=now_ms(),
                      scopes=tuple(scopes) if scopes else SCOPES)
         pipe = self.r.pipeline(transaction=True)
-        pipe.set(keys.api_key(digest(clear)), json.dumps(asdict(key)))
-        pipe.hset(keys.API_KEYS, key.id, digest(clear))
-        pipe.sadd(keys.TENANTS, tenant)
+        pipe.set(keyspace.api_key(digest(clear)), json.dumps(asdict(key)))
+        pipe.hset(keyspace.API_KEYS, key.id, digest(clear))
+        pipe.sadd(keyspace.TENANTS, tenant)
         pipe.execute()
         return clear, key
 
     def authenticate(self, clear: str) -> ApiKey | None:
-        raw = self.r.get(keys.api_key(digest(clear)))
+        raw = self.r.get(keyspace.api_key(digest(clear)))
         if raw is None:
             return None
         key = ApiKey(**json.loads(raw))
@@ -78,17 +79,17 @@ class KeyStore:
 
     def list(self) -> list[ApiKey]:
         out = []
-        for _, d in sorted(self.r.hgetall(keys.API_KEYS).items()):
-            raw = self.r.get(keys.api_key(keys.text(d)))
+        for _, d in sorted(self.r.hgetall(keyspace.API_KEYS).items()):
+            raw = self.r.get(keyspace.api_key(as_str(d)))
             if raw:
                 out.append(ApiKey(**json.loads(raw)))
         return sorted(out, key=lambda k: k.created_at)
 
     def revoke(self, key_id: str) -> bool:
-        d = self.r.hget(keys.API_KEYS, key_id)
+        d = self.r.hget(keyspace.API_KEYS, key_id)
         if d is None:
             return False
-        name = keys.api_key(keys.text(d))
+        name = keyspace.api_key(as_str(d))
         raw = self.r.get(name)
         if raw is None:
             return False
@@ -99,7 +100,7 @@ class KeyStore:
 
     # buckets a tenant may point jobs and batches at (besides ocrq's own inputs)
     def allow_bucket(self, tenant: str, bucket: str) -> None:
-        self.r.sadd(keys.tenant_buckets(tenant), bucket)
+        self.r.sadd(keyspace.tenant_buckets(tenant), bucket)
 
     def allowed_buckets(self, tenant: str) -> set[str]:
-        return {keys.text(b) for b in self.r.smembers(keys.tenant_buckets(tenant))}
+        return {as_str(b) for b in self.r.smembers(keyspace.tenant_buckets(tenant))}

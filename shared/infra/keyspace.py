@@ -22,8 +22,6 @@ Nothing else builds a key by hand, so the layout below is the whole of it:
 
 from __future__ import annotations
 
-from typing import Any, overload
-
 PREFIX = "ocrq:"
 
 
@@ -162,14 +160,3 @@ def webhook_log(subject: str) -> str:
 
 def webhook_sequence(tenant: str) -> str:
     return f"{WEBHOOK_PREFIX}seq:{tenant}"
-
-
-@overload
-def text(value: None) -> None: ...
-@overload
-def text(value: Any) -> str: ...
-def text(value: Any) -> str | None:
-    """A Redis reply as text (clients here do not set decode_responses); None stays None."""
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)

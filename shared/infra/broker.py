@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 import redis
 from kombu import Connection, Exchange, Queue
 
-from shared.redis_client import celery_sentinel_settings, connect, is_sentinel_url
-from shared.settings import Settings
+from shared.infra.redis_client import celery_sentinel_settings, connect, is_sentinel_url
+from shared.infra.settings import Settings
 
 log = logging.getLogger("ocrq.broker")
 

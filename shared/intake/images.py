@@ -84,7 +84,7 @@ def check_shape(width: int, height: int, *, min_side: int = MIN_SIDE, max_aspect
                             f"{min_side} px and the longer at most {max_aspect:g} times the shorter", 422)
 
 
-REDUCED_SIDE = 256  # what shared/quality.py measures on
+REDUCED_SIDE = 256  # what shared/intake/quality.py measures on
 
 
 def inspect(data: bytes, *, formats: tuple[str, ...], max_pixels: int, max_frames: int,

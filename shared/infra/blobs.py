@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
-from shared.settings import Settings
+from shared.infra.settings import Settings
 
 SLOT_WAIT_S = 0.25  # how long a storage call waits for one of the in-flight slots ...
 SLOW_CALL_S = 0.5  # ... unless a call in flight has taken longer than this (the store is hanging)

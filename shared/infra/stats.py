@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import redis
 
-from shared import keys
-from shared.results import Timings
+from shared.infra import keyspace
+from shared.infra.redis_client import as_str
+from shared.results.model import Timings
 
-KEY = keys.STATS
+KEY = keyspace.STATS
 STAGES = ("queued", "fetch", "infer", "total")
 BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 
@@ -31,4 +32,4 @@ def record_finished(r: redis.Redis, status: str, timings: Timings | None) -> Non
 
 
 def read(r: redis.Redis) -> dict[str, float]:
-    return {keys.text(k): float(v) for k, v in r.hgetall(KEY).items()}
+    return {as_str(k): float(v) for k, v in r.hgetall(KEY).items()}

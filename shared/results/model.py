@@ -68,7 +68,8 @@ class OcrResult(BaseModel):
     # Symbols found by models/barcodes.py, boxes in original pixels like lines; None: not decoded (barcodes=off).
     barcodes: list[dict[str, Any]] | None = None
     needs_review: bool = False
-    review_reasons: list[str] | None = None  # shared/labels.py REASON_ORDER codes (check_digit, ..., answer_mismatch)
+    # shared/labels/review_reasons.py REASON_ORDER codes (check_digit, ..., answer_mismatch)
+    review_reasons: list[str] | None = None
     engine: EngineInfo
     image: ImageSize
     timings: Timings = Field(default_factory=Timings)

@@ -139,7 +139,7 @@ def configure(level: int | str | None = None, stream: IO[str] | None = None, fmt
     return handler
 
 
-try:  # gunicorn's own lines (master and workers): `--logger-class shared.logs.GunicornLogger`
+try:  # gunicorn's own lines (master and workers): `--logger-class shared.infra.logs.GunicornLogger`
     from gunicorn.glogging import Logger as _GunicornLogger
 except ImportError:  # pragma: no cover - gunicorn is a dependency of the gateway only
     _GunicornLogger = None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import redis
@@ -259,3 +259,14 @@ class ReplicaWaiter:
             if err.acked >= now_want:
                 return err.acked
             raise ReplicationTimeout(err.acked, now_want, err.timeout_ms) from None
+
+
+@overload
+def as_str(value: None) -> None: ...
+@overload
+def as_str(value: Any) -> str: ...
+def as_str(value: Any) -> str | None:
+    """A Redis reply as text (clients here do not set decode_responses); None stays None."""
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -8,7 +8,7 @@ OpenAPI document (enums, the result's media types), the CLI's choices and suffix
 outputs and the web console (through /console/config.json) all read :data:`FORMATS`, never a list
 of their own.
 
-Adding a format: write its renderer (shared/exports.py holds the existing ones) and declare it with
+Adding a format: write its renderer (shared/results/renderers.py holds the existing ones) and declare it with
 :func:`register_format` below. Renderers import what they use when they run: the CLI reads this
 registry on every start and must not pay for reportlab or Pillow.
 
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import InvalidRequest
 
 if TYPE_CHECKING:
-    from shared.blobs import BlobStore
+    from shared.infra.blobs import BlobStore
+    from shared.infra.settings import Settings
     from shared.jobs.model import Job
-    from shared.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -115,25 +115,25 @@ def _json(r: Rendering) -> bytes:
 
 
 def _text(r: Rendering) -> bytes:
-    from shared.exports import to_text
+    from shared.results.renderers import to_text
 
     return to_text(r.result).encode()
 
 
 def _markdown(r: Rendering) -> bytes:
-    from shared.exports import to_markdown
+    from shared.results.renderers import to_markdown
 
     return to_markdown(r.result).encode()
 
 
 def _hocr(r: Rendering) -> bytes:
-    from shared.exports import to_hocr
+    from shared.results.renderers import to_hocr
 
     return to_hocr(r.result, title=f"ocrq {r.job.id}").encode()
 
 
 def _pdf(r: Rendering) -> bytes:
-    from shared.exports import searchable_pdf
+    from shared.results.renderers import searchable_pdf
 
     return searchable_pdf(r.job, r.result, blobs=r.blobs, settings=r.settings)
 

@@ -14,10 +14,10 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.engines import ENGINES, UnknownEngine, get_engine
-from shared.redis_client import is_sentinel_url, parse_sentinel_url
+from shared.infra.redis_client import is_sentinel_url, parse_sentinel_url
 
 if TYPE_CHECKING:
-    from shared.quality import Thresholds
+    from shared.intake.quality import Thresholds
 
 ENV_PREFIX = "OCRQ_"
 
@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     # Every storage call is bounded: a store that hangs or refuses costs a caller seconds, not minutes
     # (the minio client's own defaults are 300 s timeouts and 5 retries), and while it stays sick a
-    # circuit breaker answers at once (shared/blobs.py). s3_max_in_flight caps the storage calls one
+    # circuit breaker answers at once (shared/infra/blobs.py). s3_max_in_flight caps the storage calls one
     # process runs at a time (0: no cap) so a hung store can never hold every gateway thread.
     s3_connect_timeout_s: float = Field(default=2.0, gt=0, le=120)
     s3_read_timeout_s: float = Field(default=3.0, gt=0, le=600)
@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     min_side_px: int = Field(default=8, ge=1, le=1024)  # thinner images are refused at submit (422)
     max_aspect: float = Field(default=50.0, ge=1.0)  # longest / shortest side, refused past this
 
-    # Documents: PDF and multi-page TIFF (shared/documents.py). Pages render in workers, at pdf_dpi
+    # Documents: PDF and multi-page TIFF (shared/intake/documents.py). Pages render in workers, at pdf_dpi
     # and then within max_side/max_pixels like images; a page past its render time limit fails alone.
     pdf_dpi: int = Field(default=200, ge=36, le=1200)
     max_pages: int = Field(default=500, ge=1, le=100_000)  # more is refused at submit (413), before storing
@@ -120,16 +120,17 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     metrics_port: int = Field(default=9100, ge=1, le=65535)  # a worker's /metrics and /healthz
 
-    # Log lines (shared/logs.py): json, one object a line, for containers and log shippers;
+    # Log lines (shared/infra/logs.py): json, one object a line, for containers and log shippers;
     # console, short human-readable lines for a terminal (`ocrq dev` sets it).
     log_format: Literal["json", "console"] = "json"
 
-    # Redis replication (shared/redis_client.py): a submit answers 202 only once this many replicas
+    # Redis replication (shared/infra/redis_client.py): a submit answers 202 only once this many replicas
     # confirm the job record (Redis WAIT), else 503 after the timeout; 0: do not wait.
     redis_min_replicas: int = Field(default=0, ge=0, le=16)
     redis_wait_timeout_ms: int = Field(default=500, ge=1, le=60_000)
 
-    # The rescan verdict at submit (quality=check|require; shared/quality.py measures, defaults tuned on the receipts).
+    # The rescan verdict at submit (quality=check|require; shared/intake/quality.py measures,
+    # defaults tuned on the receipts).
     quality_min_side: int = Field(default=300, ge=1)  # original px on the long side below which: too_small
     quality_min_sharpness: float = Field(default=0.65, ge=0, le=2)  # p99 stretched gradient; sharp scans ~1
     quality_dark_paper: float = Field(default=0.30, ge=0, le=1)  # p95 luminance under this: too_dark
@@ -137,7 +138,7 @@ class Settings(BaseSettings):
     quality_max_glare: float = Field(default=0.03, ge=0, le=1)  # share in clipped patches on the paper: glare
 
     def quality_thresholds(self) -> Thresholds:
-        from shared.quality import Thresholds  # numpy: only where a verdict is asked for
+        from shared.intake.quality import Thresholds  # numpy: only where a verdict is asked for
 
         return Thresholds(min_side=self.quality_min_side, min_sharpness=self.quality_min_sharpness,
                           dark_paper=self.quality_dark_paper, bright_ink=self.quality_bright_ink,

@@ -33,7 +33,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageOps
 
 from shared.errors import TooLarge, Unprocessable, UnsupportedMedia
-from shared.images import Decoded  # importing shared.images also makes truncated images errors
+from shared.intake.images import Decoded  # importing shared.intake.images also makes truncated images errors
 
 DocumentKind = Literal["pdf", "tiff"]
 Source = str | os.PathLike[str] | bytes
@@ -485,7 +485,7 @@ class PageRenderer:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
         limit = str(self.memory_limit_mb or 0)
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", "import sys, shared.documents as d; d._serve(int(sys.argv[1]))", limit],
+            [sys.executable, "-c", "import sys, shared.intake.documents as d; d._serve(int(sys.argv[1]))", limit],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

@@ -1,5 +1,5 @@
 """A job's result in the formats users take away: plain text, Markdown, hOCR and a searchable PDF
-(the renderers that shared/result_formats.py declares as formats).
+(the renderers that shared/results/formats.py declares as formats).
 
 Every function reads the result document (`pages: [{page, width, height, text, lines, markdown, error}]`,
 line boxes in that page's pixels). A result without `pages` (a single image, as stored before
@@ -22,13 +22,13 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-from shared.documents import DocumentError, render_page
-from shared.images import ImageRejected, decode_for_ocr
+from shared.intake.documents import DocumentError, render_page
+from shared.intake.images import ImageRejected, decode_for_ocr
 
 if TYPE_CHECKING:
-    from shared.blobs import BlobStore
+    from shared.infra.blobs import BlobStore
+    from shared.infra.settings import Settings
     from shared.jobs.model import Job
-    from shared.settings import Settings
 
 TEXT_PAGE_BREAK = "\f"  # as pdftotext separates pages
 # Markdown pages are separate blocks (a renderer must not glue the last paragraph of one page to the

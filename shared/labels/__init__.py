@@ -1,0 +1,1 @@
+"""Label inspection: GS1 element strings and the reasons a label needs a human."""
