@@ -32,6 +32,8 @@ RECEIPTS = KIT_RECEIPTS if (KIT_RECEIPTS / "000.jpg").is_file() else ROOT / "tes
 OUTPUT = ROOT / "test-output"
 
 sys.path.insert(0, str(ROOT))
+import requests.adapters  # noqa: E402
+
 from cli.procs import free_port, start_redis, stop_all, wait_for_port  # noqa: E402
 
 
@@ -126,6 +128,15 @@ class Service:
     redis_url: str
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: Path = Path(".")
+    # how requests reach it: the requests module (a real server), or a session bound to an in-process app
+    http: Any = requests
+
+    def for_new_tenant(self, prefix: str = "t") -> Service:
+        """The same running service, seen by a fresh tenant with its own key (module_service)."""
+        import dataclasses
+
+        tenant = new_tenant(prefix)
+        return dataclasses.replace(self, tenant=tenant, api_key=self.new_key(tenant))
 
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.api_key}"}
@@ -148,7 +159,7 @@ class Service:
         **form: str,
     ) -> requests.Response:
         data = path if isinstance(path, bytes) else Path(path).read_bytes()
-        return requests.post(
+        return self.http.post(
             f"{self.url}/v1/jobs",
             headers={**self.headers(key), **(headers or {})},
             files={"file": (name, data)},
@@ -159,7 +170,7 @@ class Service:
     def wait(self, job_id: str, timeout: float = 120, key: str | None = None) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            r = requests.get(f"{self.url}/v1/jobs/{job_id}", params={"wait": 10}, headers=self.headers(key), timeout=30)
+            r = self.http.get(f"{self.url}/v1/jobs/{job_id}", params={"wait": 10}, headers=self.headers(key), timeout=30)
             if r.status_code == 503 and r.headers.get("Retry-After"):  # Redis restarting: retry, as clients are told
                 time.sleep(min(float(r.headers["Retry-After"]), 2.0))
                 continue
@@ -183,6 +194,7 @@ class Service:
     def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None) -> subprocess.Popen[bytes]:
         """`ocrq <args>` in its own process group (a test may kill it whole), its output in logs/<name>.log."""
         log = open(self.logs / f"{name}.log", "ab")
+        _count_start("webhooks" if args[0] == "webhooks" else "worker")
         proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", *args],
             env={**self.env, **(extra_env or {})},
@@ -246,10 +258,100 @@ def _wait_worker_ready(log: Path, proc: subprocess.Popen[bytes], timeout: float 
 
 MakeService = Callable[..., Service]
 
+# Processes started through this conftest, by kind ("gateway", "worker", "webhooks"), per test module:
+# printed at the end of a run (pytest_terminal_summary), so a change that starts more of them shows.
+STARTS: dict[str, dict[str, int]] = {}
+
+
+def _count_start(kind: str) -> None:
+    module = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[0]
+    per = STARTS.setdefault(module, {})
+    per[kind] = per.get(kind, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not STARTS:
+        return
+    tr = terminalreporter
+    tr.section("processes started by conftest (gateway = gunicorn, worker = OCR worker, webhooks)")
+    kinds = ("gateway", "worker", "webhooks", "in-process gateway")
+    totals = {k: sum(per.get(k, 0) for per in STARTS.values()) for k in kinds}
+    for module, per in sorted(STARTS.items(), key=lambda kv: -sum(kv[1].values())):
+        tr.write_line(f"{module:60s} " + "  ".join(f"{k} {per.get(k, 0):3d}" for k in kinds))
+    tr.write_line(f"{'total':60s} " + "  ".join(f"{k} {totals[k]:3d}" for k in kinds))
+
+
+def _service_env(redis_url: str, blobs: Path, store_env: dict[str, str] | None, env: dict[str, str] | None
+                 ) -> dict[str, str]:
+    return {
+        **os.environ,
+        "OCRQ_REDIS_URL": redis_url,
+        "OCRQ_STORAGE_URL": f"file://{blobs}",
+        "OCRQ_LEASE_S": "4",
+        "OCRQ_REAPER_INTERVAL_S": "1",
+        "OCRQ_WEBHOOK_ALLOW_HTTP": "true",
+        "OCRQ_WEBHOOK_ALLOW_PRIVATE": "127.0.0.0/8,::1/128",
+        # names in webhook URLs (fuzzed ones too) are looked up in /etc/hosts only: no test sends DNS queries
+        "OCRQ_WEBHOOK_DNS": "hosts",
+        "PYTHONUNBUFFERED": "1",
+        # each worker's /metrics on its own port: services of parallel tests must not collide on 9100
+        "OCRQ_METRICS_PORT": str(free_port()),
+        **(store_env or {}),
+        **(env or {}),
+    }
+
+
+def _start_service(redis_url: str, base: Path, full_env: dict[str, str], worker: bool, tenant: str) -> Service:
+    """The gateway (gunicorn, as deployed) + a worker unless worker=False; the caller stops svc.procs."""
+    port = free_port()
+    logs = base / f"logs-{port}"
+    logs.mkdir(parents=True)
+    key = _create_key(redis_url, tenant)
+    api_log = open(logs / "api.log", "ab")
+    _count_start("gateway")
+    api = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "api", "--port", str(port), "--workers", "1", "--threads", "16"],
+        env=full_env,
+        cwd=ROOT,
+        stdout=api_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    svc = Service(
+        url=f"http://127.0.0.1:{port}",
+        api_key=key,
+        tenant=tenant,
+        env=full_env,
+        redis_url=redis_url,
+        procs={"api": api},
+        logs=logs,
+    )
+    try:
+        _wait_ready(svc.url, api, 60)
+        if worker:
+            proc = svc.start_worker()
+            _wait_worker_ready(logs / "worker.log", proc)
+    except BaseException:
+        for proc in svc.procs.values():
+            _kill_group(proc)
+        raise
+    return svc
+
+
+def _create_key(redis_url: str, tenant: str) -> str:
+    from shared.tenants import KeyStore
+
+    key, _ = KeyStore(redis_lib.Redis.from_url(redis_url)).create(tenant, "test")
+    return key
+
 
 @pytest.fixture
 def make_service(tmp_path: Path, redis_db: str) -> Iterator[MakeService]:
-    """Start a gateway (+ a worker unless worker=False) against the test Redis; stops them after."""
+    """Start a gateway (+ a worker unless worker=False) against the test Redis; stops them after.
+
+    For tests that need a stack of their own: a changed setting that is not per-request, a process
+    killed, stopped or restarted, or an assertion on the whole Redis. Others share one per module
+    (module_service) or run the gateway in process (make_inprocess_service)."""
     started: list[Service] = []
 
     def make(
@@ -259,57 +361,121 @@ def make_service(tmp_path: Path, redis_db: str) -> Iterator[MakeService]:
         env: dict[str, str] | None = None,
         tenant: str = "acme",
     ) -> Service:
-        port = free_port()
-        full_env = {
-            **os.environ,
-            "OCRQ_REDIS_URL": redis_db,
-            "OCRQ_STORAGE_URL": f"file://{tmp_path / 'blobs'}",
-            "OCRQ_LEASE_S": "4",
-            "OCRQ_REAPER_INTERVAL_S": "1",
-            "OCRQ_WEBHOOK_ALLOW_HTTP": "true",
-            "OCRQ_WEBHOOK_ALLOW_PRIVATE": "127.0.0.0/8,::1/128",
-            # names in webhook URLs (fuzzed ones too) are looked up in /etc/hosts only: no test sends DNS queries
-            "OCRQ_WEBHOOK_DNS": "hosts",
-            "PYTHONUNBUFFERED": "1",
-            # each worker's /metrics on its own port: services of parallel tests must not collide on 9100
-            "OCRQ_METRICS_PORT": str(free_port()),
-            **(store_env or {}),
-            **(env or {}),
-        }
-        logs = tmp_path / f"logs-{port}"
-        logs.mkdir()
-        from shared.tenants import KeyStore
-
-        key, _ = KeyStore(redis_lib.Redis.from_url(redis_db)).create(tenant, "test")
-        api_log = open(logs / "api.log", "ab")
-        api = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "api", "--port", str(port), "--workers", "1", "--threads", "16"],
-            env=full_env,
-            cwd=ROOT,
-            stdout=api_log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        svc = Service(
-            url=f"http://127.0.0.1:{port}",
-            api_key=key,
-            tenant=tenant,
-            env=full_env,
-            redis_url=redis_db,
-            procs={"api": api},
-            logs=logs,
-        )
+        svc = _start_service(redis_db, tmp_path, _service_env(redis_db, tmp_path / "blobs", store_env, env),
+                             worker, tenant)
         started.append(svc)
-        _wait_ready(svc.url, api, 60)
-        if worker:
-            proc = svc.start_worker()
-            _wait_worker_ready(logs / "worker.log", proc)
         return svc
 
     yield make
     for svc in started:
         for proc in svc.procs.values():
             _kill_group(proc)
+
+
+def new_tenant(prefix: str = "t") -> str:
+    """A tenant name no other test uses: the isolation between tests that share a stack."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="module")
+def module_service(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+                   ) -> Iterator[Callable[..., Service]]:
+    """One real stack per module and settings, shared by the module's tests: its own redis-server
+    (no other test's flush reaches it), the gateway in gunicorn, a worker unless worker=False.
+
+        svc = module_service(worker=False, s3=True, env={...}).for_new_tenant()
+
+    The first call with given arguments starts the stack; later calls get the same one. Each test
+    takes a fresh tenant and key (Service.for_new_tenant), so what it sees through the API is its
+    own; a test that asserts on Redis or the store as a whole must count its own tenant's keys only.
+    A test must not stop, kill or restart the shared processes (make_service is for that)."""
+    stacks: dict[tuple, Service] = {}
+    redis_procs: list[subprocess.Popen[bytes]] = []
+    base = tmp_path_factory.mktemp("module-stack")
+
+    def get(*, worker: bool = True, s3: bool = False, env: dict[str, str] | None = None) -> Service:
+        ident = (worker, s3, tuple(sorted((env or {}).items())))
+        if ident in stacks:
+            return stacks[ident]
+        n = len(stacks)
+        port = free_port()
+        redis_procs.append(start_redis(base / f"redis-{n}", port))
+        redis_url = f"redis://127.0.0.1:{port}/0"
+        store_env = None
+        if s3:
+            s3_server: S3Server = request.getfixturevalue("s3_server")
+            bucket = "m" + uuid.uuid4().hex[:12]
+            s3_server.make_bucket(bucket)
+            store_env = s3_server.env(bucket)
+        full_env = _service_env(redis_url, base / f"blobs-{n}", store_env, env)
+        stacks[ident] = _start_service(redis_url, base / f"stack-{n}", full_env, worker, new_tenant())
+        return stacks[ident]
+
+    yield get
+    for svc in stacks.values():
+        for proc in svc.procs.values():
+            _kill_group(proc)
+    stop_all(redis_procs)
+
+
+class _WsgiAdapter(requests.adapters.BaseAdapter):
+    """requests -> a Flask app's test client: the same client code, encoded by requests, with no
+    server in between (for make_inprocess_service)."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__()
+        self.client = app.test_client()
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
+             verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
+        from urllib.parse import urlsplit
+
+        from requests.structures import CaseInsensitiveDict
+
+        url = urlsplit(request.url or "")
+        body = request.body
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = b"".join(x if isinstance(x, bytes) else x.encode() for x in body)  # a generator: chunked
+        if isinstance(body, str):
+            body = body.encode()
+        resp = self.client.open(url.path, method=request.method, query_string=url.query,
+                                headers=list(request.headers.items()), data=body or b"")
+        out = requests.Response()
+        out.status_code = resp.status_code
+        out.reason = resp.status.partition(" ")[2]
+        out.headers = CaseInsensitiveDict(resp.headers)
+        out._content = resp.get_data()
+        out.url = request.url or ""
+        out.request = request
+        out.encoding = requests.utils.get_encoding_from_headers(out.headers)
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def make_inprocess_service(tmp_path: Path, redis_db: str) -> MakeService:
+    """The gateway in this process: create_app(settings) behind Flask's test client, with the real
+    Celery sender (jobs land on the real Redis queues), on the test's clean Redis and a store
+    (a folder, or S3 over HTTP with store_env). Service.http sends requests to it; svc.url is a
+    placeholder host. No worker: for the gateway's contract and its refusals."""
+
+    def make(*, store_env: dict[str, str] | None = None, env: dict[str, str] | None = None,
+             tenant: str = "acme") -> Service:
+        from api.app import create_app
+        from shared.infra.settings import Settings, load_settings
+
+        full_env = _service_env(redis_db, tmp_path / "blobs", store_env, env)
+        fields = {k.removeprefix("OCRQ_").lower(): v for k, v in full_env.items() if k.startswith("OCRQ_")}
+        settings = load_settings(**{k: v for k, v in fields.items() if k in Settings.model_fields})
+        session = requests.Session()
+        session.mount("http://gateway.test", _WsgiAdapter(create_app(settings)))
+        _count_start("in-process gateway")
+        return Service(url="http://gateway.test", api_key=_create_key(redis_db, tenant), tenant=tenant,
+                       env=full_env, redis_url=redis_db, logs=tmp_path, http=session)
+
+    return make
 
 
 @pytest.fixture(scope="session")

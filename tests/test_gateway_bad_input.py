@@ -1,5 +1,11 @@
-"""Every way a request can be wrong, through real HTTP: problem+json with a stable type, never a
-stack trace, and nothing stored or queued for a rejected upload."""
+"""Every way a request can be wrong: problem+json with a stable type, never a stack trace, and
+nothing stored or queued for a rejected upload.
+
+The gateway runs in process (conftest's make_inprocess_service: create_app behind Flask's test
+client, requests encoding each request as over the wire), on a real Redis and a real S3 server over
+HTTP, with the real Celery sender: whatever a rejected request queued would be on the Redis lists.
+What needs gunicorn itself (a body refused from its Content-Length, chunked uploads) is in
+test_gateway.py."""
 
 from __future__ import annotations
 
@@ -11,15 +17,10 @@ import requests
 PROBLEM = "application/problem+json"
 
 @pytest.fixture
-def make_service(make_s3_service):
-    return make_s3_service  # every gateway test on the S3 store, as production runs on MinIO
-
-
-
-@pytest.fixture
-def svc(make_service):
-    # No worker: whatever a rejected request might have queued would stay visible in Redis.
-    return make_service(worker=False, env={"OCRQ_MAX_UPLOAD_BYTES": str(256 * 1024), "OCRQ_RATE_BURST": "1000",
+def svc(make_inprocess_service, s3_server, s3_bucket):
+    # Every gateway test on the S3 store, as production runs on MinIO. No worker: whatever a rejected
+    # request might have queued would stay visible in Redis (a clean database per test).
+    return make_inprocess_service(store_env=s3_server.env(s3_bucket), env={"OCRQ_MAX_UPLOAD_BYTES": str(256 * 1024), "OCRQ_RATE_BURST": "1000",
                                            "OCRQ_MAX_PAGES": "1"})
 
 
@@ -41,22 +42,22 @@ def _nothing_queued(svc) -> None:
 
 
 def _post_json(svc, body, **kw) -> requests.Response:
-    return requests.post(f"{svc.url}/v1/jobs", json=body, headers=svc.headers(), timeout=30, **kw)
+    return svc.http.post(f"{svc.url}/v1/jobs", json=body, headers=svc.headers(), timeout=30, **kw)
 
 
 def test_missing_and_revoked_key_401(svc):
     from shared.tenants import KeyStore
 
-    _problem(requests.get(f"{svc.url}/v1/jobs", timeout=10), 401, "unauthorized")
+    _problem(svc.http.get(f"{svc.url}/v1/jobs", timeout=10), 401, "unauthorized")
     _problem(
-        requests.get(f"{svc.url}/v1/jobs", headers={"Authorization": "Basic abc"}, timeout=10), 401, "unauthorized"
+        svc.http.get(f"{svc.url}/v1/jobs", headers={"Authorization": "Basic abc"}, timeout=10), 401, "unauthorized"
     )
     _problem(
-        requests.get(f"{svc.url}/v1/jobs", headers={"Authorization": "Bearer nope"}, timeout=10), 401, "unauthorized"
+        svc.http.get(f"{svc.url}/v1/jobs", headers={"Authorization": "Bearer nope"}, timeout=10), 401, "unauthorized"
     )
     ks = KeyStore(redis.Redis.from_url(svc.redis_url))
     clear, key = ks.create("acme", "to-revoke")
-    assert requests.get(f"{svc.url}/v1/jobs", headers=svc.headers(clear), timeout=10).status_code == 200
+    assert svc.http.get(f"{svc.url}/v1/jobs", headers=svc.headers(clear), timeout=10).status_code == 200
     assert ks.revoke(key.id)
     _problem(svc.submit(imaging.jpeg(), key=clear), 401, "unauthorized")
     _nothing_queued(svc)
@@ -65,16 +66,16 @@ def test_missing_and_revoked_key_401(svc):
 def test_other_tenants_job_404(svc):
     jid = svc.submit(imaging.jpeg()).json()["id"]
     other = svc.new_key("globex")
-    _problem(requests.get(f"{svc.url}/v1/jobs/{jid}", headers=svc.headers(other), timeout=10), 404, "job_not_found")
+    _problem(svc.http.get(f"{svc.url}/v1/jobs/{jid}", headers=svc.headers(other), timeout=10), 404, "job_not_found")
 
 
 def test_unknown_job_404(svc):
-    _problem(requests.get(f"{svc.url}/v1/jobs/job_nosuchjob", headers=svc.headers(), timeout=10), 404, "job_not_found")
-    _problem(requests.get(f"{svc.url}/v1/nothing", headers=svc.headers(), timeout=10), 404, "not_found")
+    _problem(svc.http.get(f"{svc.url}/v1/jobs/job_nosuchjob", headers=svc.headers(), timeout=10), 404, "job_not_found")
+    _problem(svc.http.get(f"{svc.url}/v1/nothing", headers=svc.headers(), timeout=10), 404, "not_found")
 
 
 def test_malformed_json_400(svc):
-    r = requests.post(
+    r = svc.http.post(
         f"{svc.url}/v1/jobs",
         data=b'{"source": {',
         headers={**svc.headers(), "Content-Type": "application/json"},
@@ -114,9 +115,9 @@ def test_multipart_unknown_field_and_bad_priority_422(svc):
 def test_wait_out_of_range_400(svc):
     jid = svc.submit(imaging.jpeg()).json()["id"]
     for wait in ("31", "30.5", "-1", "abc", "nan", "inf", "1e9", ""):
-        r = requests.get(f"{svc.url}/v1/jobs/{jid}", params={"wait": wait}, headers=svc.headers(), timeout=10)
+        r = svc.http.get(f"{svc.url}/v1/jobs/{jid}", params={"wait": wait}, headers=svc.headers(), timeout=10)
         _problem(r, 400, "invalid_wait")
-    r = requests.get(f"{svc.url}/v1/jobs/{jid}", params={"wait": "0"}, headers=svc.headers(), timeout=10)
+    r = svc.http.get(f"{svc.url}/v1/jobs/{jid}", params={"wait": "0"}, headers=svc.headers(), timeout=10)
     assert r.status_code == 200 and r.headers["Retry-After"] == "1"
 
 
@@ -161,11 +162,11 @@ def test_rejected_uploads_enqueue_nothing(svc):
 
 
 def test_missing_file_and_wrong_content_type(svc):
-    r = requests.post(
+    r = svc.http.post(
         f"{svc.url}/v1/jobs", headers=svc.headers(), files={"image": ("a.jpg", imaging.jpeg())}, timeout=10
     )
     _problem(r, 400, "missing_file")
-    r = requests.post(
+    r = svc.http.post(
         f"{svc.url}/v1/jobs", headers={**svc.headers(), "Content-Type": "image/jpeg"}, data=imaging.jpeg(), timeout=10
     )
     _problem(r, 415, "unsupported_media_type")
@@ -183,5 +184,5 @@ def test_unknown_task_400_and_unsupported_task_for_the_engine_400(svc):
 
 
 def test_method_not_allowed_is_a_problem_too(svc):
-    r = requests.put(f"{svc.url}/v1/jobs", headers=svc.headers(), timeout=10)
+    r = svc.http.put(f"{svc.url}/v1/jobs", headers=svc.headers(), timeout=10)
     _problem(r, 405, "method_not_allowed")
