@@ -1,4 +1,7 @@
-"""Warehouse labels through the real service: gunicorn gateway + Celery worker + Redis + S3 server over HTTP."""
+"""Warehouse labels through the real service: gunicorn gateway + Celery worker + Redis + S3 server over HTTP.
+
+One stack for the module (conftest's module_service), each test on a fresh tenant; the refusals at
+submit run the gateway in process (make_inprocess_service), as they need no worker."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 from PIL import Image
 from runner_harness import FieldsEngine
 
@@ -19,8 +21,13 @@ LABELS = {name: (im, expected) for name, im, expected in ml.labels()}
 
 
 @pytest.fixture
-def make_service(make_s3_service):
-    return make_s3_service
+def make_service(module_service, make_inprocess_service, s3_server, s3_bucket):
+    def make(worker: bool = True):
+        if not worker:  # refused at submit: the gateway alone, in process, on its own clean Redis
+            return make_inprocess_service(store_env=s3_server.env(s3_bucket))
+        return module_service(s3=True).for_new_tenant()
+
+    return make
 
 
 def _png(name: str) -> bytes:
@@ -36,7 +43,7 @@ def _jpeg(im: Image.Image) -> bytes:
 
 
 def _jobs(svc, **params) -> list[dict]:
-    r = requests.get(f"{svc.url}/v1/jobs", params=params, headers=svc.headers(), timeout=30)
+    r = svc.http.get(f"{svc.url}/v1/jobs", params=params, headers=svc.headers(), timeout=30)
     assert r.status_code == 200, r.text
     return r.json()["items"]
 
@@ -67,7 +74,7 @@ def test_barcodes_task_reads_gs1_fields_and_flags_bad_labels_for_review(make_ser
 
     assert [j["id"] for j in _jobs(svc, needs_review="true")] == [bad.json()["id"]]
     assert [j["id"] for j in _jobs(svc, needs_review="false")] == [clean.json()["id"]]
-    r = requests.get(f"{svc.url}/v1/jobs", params={"needs_review": "maybe"}, headers=svc.headers(), timeout=30)
+    r = svc.http.get(f"{svc.url}/v1/jobs", params={"needs_review": "maybe"}, headers=svc.headers(), timeout=30)
     assert r.status_code == 400
 
 
@@ -117,7 +124,7 @@ def test_bad_options_are_refused_naming_the_allowed_values(make_service):
         r = svc.submit(_png("gs1_128_sscc"), name="label.png", **form)
         assert r.status_code == 422 and r.headers["Content-Type"] == "application/problem+json", r.text
         assert r.json()["errors"][0]["field"] == field and allowed in r.json()["detail"]
-    r = requests.post(f"{svc.url}/v1/jobs", headers=svc.headers(), timeout=30,
+    r = svc.http.post(f"{svc.url}/v1/jobs", headers=svc.headers(), timeout=30,
                       json={"source": {"bucket": "ocrq", "key": "x.png"}, "barcodes": "maybe"})
     assert r.status_code == 422 and "'auto', 'on' or 'off'" in r.json()["detail"]
     assert _jobs(svc) == []
