@@ -1,7 +1,8 @@
 """Webhook endpoints API, SSRF refusals at submit/registration, and the delivery path's own checks.
 
-No test here connects anywhere but the gateway it starts on 127.0.0.1: the SSRF cases check the
-guard's decision (a 400, or a refused attempt with a fake resolver and a fake sender).
+No test here connects anywhere: the gateway runs in process (conftest's make_inprocess_service,
+Flask's test client on a real Redis), and the SSRF cases check the guard's decision (a 400, or a
+refused attempt with a fake resolver and a fake sender).
 """
 
 from __future__ import annotations
@@ -39,12 +40,12 @@ UNSAFE = [
 
 
 def api(svc, method: str, path: str, **kw) -> requests.Response:
-    return requests.request(method, svc.url + path, headers=svc.headers(), timeout=10, **kw)
+    return svc.http.request(method, svc.url + path, headers=svc.headers(), timeout=10, **kw)
 
 
 # ---------------------------------------------------------------- gateway, no allowlist
-def test_unsafe_urls_are_refused_at_submit_and_at_registration(make_service):
-    svc = make_service(env={"OCRQ_WEBHOOK_ALLOW_PRIVATE": ""}, worker=False)
+def test_unsafe_urls_are_refused_at_submit_and_at_registration(make_inprocess_service):
+    svc = make_inprocess_service(env={"OCRQ_WEBHOOK_ALLOW_PRIVATE": ""})
     image = imaging.label("X")
     for url in UNSAFE:
         r = svc.submit(image, name="x.png", webhook_url=url)
@@ -59,8 +60,8 @@ def test_unsafe_urls_are_refused_at_submit_and_at_registration(make_service):
 
 
 # ---------------------------------------------------------------- endpoints CRUD and secrets
-def test_endpoint_lifecycle_secret_shown_once_and_default_secret(make_service):
-    svc = make_service(worker=False)
+def test_endpoint_lifecycle_secret_shown_once_and_default_secret(make_inprocess_service):
+    svc = make_inprocess_service()
     url = "http://127.0.0.1:9/wms"  # allowed by the test allowlist; nothing ever connects here
     r = api(svc, "POST", "/v1/webhooks", json={"url": url, "events": ["job.succeeded", "batch.completed"],
                                                "description": "main WMS"})
@@ -86,11 +87,11 @@ def test_endpoint_lifecycle_secret_shown_once_and_default_secret(make_service):
 
     other = svc.new_key("globex")
     assert (
-        requests.get(f"{svc.url}/v1/webhooks/{created['id']}", headers=svc.headers(other), timeout=10).status_code
+        svc.http.get(f"{svc.url}/v1/webhooks/{created['id']}", headers=svc.headers(other), timeout=10).status_code
         == 404
     )
-    assert requests.get(f"{svc.url}/v1/webhooks", headers=svc.headers(other), timeout=10).json()["items"] == []
-    assert requests.get(f"{svc.url}/v1/webhooks", timeout=10).status_code == 401
+    assert svc.http.get(f"{svc.url}/v1/webhooks", headers=svc.headers(other), timeout=10).json()["items"] == []
+    assert svc.http.get(f"{svc.url}/v1/webhooks", timeout=10).status_code == 401
 
     r = api(svc, "POST", f"/v1/webhooks/{created['id']}/replay")
     assert r.status_code == 400  # since= is required
@@ -120,7 +121,7 @@ def test_endpoint_lifecycle_secret_shown_once_and_default_secret(make_service):
     }
     assert api(svc, "POST", f"/v1/jobs/{job_id}/deliveries/redeliver").status_code == 409
     assert (
-        requests.get(f"{svc.url}/v1/jobs/{job_id}/deliveries", headers=svc.headers(other), timeout=10).status_code
+        svc.http.get(f"{svc.url}/v1/jobs/{job_id}/deliveries", headers=svc.headers(other), timeout=10).status_code
         == 404
     )
 
