@@ -130,7 +130,8 @@ def document_pages(data: bytes, settings: Settings, spec: str | None) -> tuple[i
 def ocr_document(path: Path, settings: Settings, engine: Engine, spec: TaskSpec | str, pages: list[int]) -> OcrResult:
     """Read the selected pages of a document one by one, as a worker reads them, into one result."""
     from models.base import EngineError
-    from workers.runner import PageReader, make_document_result
+    from models.page_reader import PageReader
+    from models.result_builder import make_document_result
 
     if isinstance(spec, str):
         spec = TaskSpec(task=spec)
@@ -181,7 +182,7 @@ def export_local(job: Job, data: bytes, result: dict[str, Any], fmt: str, settin
 def ocr_file(data: bytes, settings: Settings, engine: Engine, spec: TaskSpec | str) -> OcrResult:
     """Decode and OCR one image exactly as a worker does, minus the queue and the store."""
     from models.base import EngineError, EngineRequest
-    from workers.runner import make_result
+    from models.result_builder import make_result
 
     if isinstance(spec, str):
         spec = TaskSpec(task=spec)
@@ -189,8 +190,8 @@ def ocr_file(data: bytes, settings: Settings, engine: Engine, spec: TaskSpec | s
         data, formats=settings.allowed_formats, max_pixels=settings.max_pixels, max_side=settings.max_side
     )
     from models.base import EngineOutput
+    from models.result_builder import find_barcodes
     from shared.jobs.task_spec import DECODER_TASKS
-    from workers.runner import find_barcodes
 
     t0 = time.perf_counter()
     # The barcodes task is the decoder alone, as on a worker.

@@ -419,8 +419,8 @@ class _NoEngine:
 
 
 def test_a_barcodes_page_whose_decoder_breaks_fails_alone_and_the_engine_is_never_called(monkeypatch) -> None:
-    from workers import runner as runner_mod
-    from workers.runner import PageReader
+    from models import page_reader as runner_mod
+    from models.page_reader import PageReader
 
     reader = PageReader(load_settings(), _NoEngine())  # type: ignore[arg-type]
     spec = TaskSpec(task="barcodes")

@@ -232,7 +232,7 @@ def test_short_error_is_one_clean_line_whatever_an_exception_wraps():
 
     from celery.exceptions import SoftTimeLimitExceeded
 
-    from workers.runner import ERROR_MESSAGE_MAX, is_time_limit, short_error
+    from shared.failures import ERROR_MESSAGE_MAX, is_time_limit, short_error
 
     def wrapped(inner, outer=RuntimeError, how="cause"):
         try:

@@ -82,7 +82,7 @@ class Planner:
         if not self.r.set(lock, token, nx=True, px=LOCK_MS):
             holder = as_str(self.r.get(lock))
             # A planner on this host that was killed leaves its lock: take it over at once.
-            from workers.runner import owner_is_dead
+            from workers.leases import owner_is_dead
 
             if not owner_is_dead(holder.rsplit(":", 1)[0]) or not self.scripts.release(keys=[lock], args=[holder]):
                 return 0

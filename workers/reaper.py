@@ -46,7 +46,7 @@ from shared.reviews.service import forget_review
 from shared.webhooks.outbox import Outbox
 from workers.celery_app import page_sender
 from workers.events import finished_hooks
-from workers.runner import SendPage
+from workers.runner_base import SendPage
 
 log = logging.getLogger("ocrq.reaper")
 

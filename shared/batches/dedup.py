@@ -9,12 +9,12 @@ from typing import Any
 
 from shared.batches.model import Batch, cas_key, fingerprint, output_key
 from shared.batches.sources import Item, probe_input
+from shared.failures import is_time_limit
 from shared.infra.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge
 from shared.infra.settings import Settings
 from shared.jobs.model import InputRef, Job
 
 # Celery's time limits, matched by name (shared/ knows no Celery): they end the task, not the item.
-_TIME_LIMIT_ERRORS = frozenset({"SoftTimeLimitExceeded", "TimeLimitExceeded"})
 
 
 # ------------------------------------------------------------------------------------- the verdict
@@ -161,7 +161,7 @@ def write_outputs(
         except BlobStoreError:
             raise  # storage is down: the whole step is tried again later
         except Exception as err:
-            if type(err).__name__ in _TIME_LIMIT_ERRORS:
+            if is_time_limit(err):  # a renderer may wrap Celery's time limit
                 raise
             raise OutputFailed(fmt, err) from err
         key = output_key(batch.out_prefix, item.key, fmt)
