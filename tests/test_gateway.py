@@ -1,7 +1,16 @@
-"""The gateway's contract through real HTTP: gunicorn + a real Redis (+ S3 server, + worker where needed)."""
+"""The gateway's contract through real HTTP: gunicorn + a real Redis (+ S3 server, + worker where needed).
+
+Which test runs on what (every one on the S3 store, as production runs on MinIO):
+- `gateway`: one gunicorn gateway without a worker, shared by the module (conftest's module_service);
+- `stack`: one gateway + worker, shared by the module; both give each test a fresh tenant and key, so
+  assertions on Redis count the test's own tenant's jobs and queue messages only;
+- `inprocess`: the gateway in process (make_inprocess_service) on a clean Redis, for settings of its own;
+- `make_service`: a stack of the test's own (a worker started later, a body limit that gunicorn applies).
+"""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import threading
@@ -12,6 +21,7 @@ import imaging
 import pytest
 import redis
 import requests
+from conftest import new_tenant
 
 from shared.infra.blobs import input_key
 
@@ -23,25 +33,57 @@ def make_service(make_s3_service):
     return make_s3_service  # every gateway test on the S3 store, as production runs on MinIO
 
 
+@pytest.fixture
+def gateway(module_service):
+    return module_service(worker=False, s3=True).for_new_tenant()
+
+
+@pytest.fixture
+def stack(module_service):
+    return module_service(s3=True).for_new_tenant()
+
+
+@pytest.fixture
+def inprocess(make_inprocess_service, s3_server, s3_bucket):
+    def make(env: dict[str, str] | None = None, tenant: str = "acme"):
+        return make_inprocess_service(store_env=s3_server.env(s3_bucket), env=env, tenant=tenant)
+
+    return make
+
+
+def _jobs_of(rc: redis.Redis, tenant: str) -> list[str]:
+    """The job records of one tenant (on a shared stack, other tests' jobs are there too)."""
+    return [k.decode() for k in rc.keys("ocrq:job:*") if json.loads(rc.hget(k, "tenant") or "null") == tenant]
+
+
+def _queued(rc: redis.Redis, queue: str, job_ids: set[str]) -> int:
+    """How many task messages on a queue are for these jobs."""
+    n = 0
+    for raw in rc.lrange(queue, 0, -1):
+        args = json.loads(base64.b64decode(json.loads(raw)["body"]))[0]
+        n += args[0] in job_ids
+    return n
+
+
 def _jpeg(seed: int) -> bytes:
     """A distinct small JPEG per seed (distinct bytes: distinct content-addressed inputs)."""
     return imaging.jpeg(200 + seed % 97, 150 + seed // 97)
 
 
 def _get(svc, path: str, key: str | None = None, **kw) -> requests.Response:
-    return requests.get(f"{svc.url}{path}", headers=svc.headers(key), timeout=30, **kw)
+    return svc.http.get(f"{svc.url}{path}", headers=svc.headers(key), timeout=30, **kw)
 
 
 def _delete(svc, path: str, key: str | None = None, **kw) -> requests.Response:
-    return requests.delete(f"{svc.url}{path}", headers=svc.headers(key), timeout=30, **kw)
+    return svc.http.delete(f"{svc.url}{path}", headers=svc.headers(key), timeout=30, **kw)
 
 
 # ------------------------------------------------------------------ auth and tenants
-def test_auth_required_and_foreign_tenant_sees_404_exactly_like_unknown(make_service):
-    svc = make_service(worker=False)
+def test_auth_required_and_foreign_tenant_sees_404_exactly_like_unknown(gateway):
+    svc = gateway
     job = svc.submit(_jpeg(1)).json()
     jid = job["id"]
-    other = svc.new_key("globex")
+    other = svc.new_key(new_tenant("globex"))
     for path in (f"/v1/jobs/{jid}", f"/v1/jobs/{jid}/result", f"/v1/jobs/{jid}/image"):
         r = requests.get(f"{svc.url}{path}", timeout=10)
         assert r.status_code == 401 and r.headers["Content-Type"] == "application/problem+json"
@@ -61,8 +103,8 @@ def test_auth_required_and_foreign_tenant_sees_404_exactly_like_unknown(make_ser
 
 
 # ------------------------------------------------------------------ idempotency
-def test_twenty_concurrent_requests_with_one_idempotency_key_create_exactly_one_job(make_service):
-    svc = make_service(worker=False)
+def test_twenty_concurrent_requests_with_one_idempotency_key_create_exactly_one_job(gateway):
+    svc = gateway
     data = _jpeg(2)
     barrier = threading.Barrier(20)
 
@@ -77,8 +119,8 @@ def test_twenty_concurrent_requests_with_one_idempotency_key_create_exactly_one_
     ids = {r.json()["id"] for r in responses}
     assert len(ids) == 1
     r = redis.Redis.from_url(svc.redis_url)
-    assert len(r.keys("ocrq:job:*")) == 1
-    assert r.llen("interactive") == 1
+    assert len(_jobs_of(r, svc.tenant)) == 1
+    assert _queued(r, "interactive", ids) == 1
     # a later retry is the same job, 200
     again = svc.submit(data, headers={"Idempotency-Key": "scan-42"})
     assert (
@@ -89,17 +131,18 @@ def test_twenty_concurrent_requests_with_one_idempotency_key_create_exactly_one_
     # the same key with another image is a 409; another tenant's same key is its own job
     other = svc.submit(_jpeg(3), headers={"Idempotency-Key": "scan-42"})
     assert other.status_code == 409 and other.json()["type"] == "urn:ocrq:problem:idempotency_key_reused"
-    globex = svc.submit(data, key=svc.new_key("globex"), headers={"Idempotency-Key": "scan-42"})
+    globex = svc.submit(data, key=svc.new_key(new_tenant("globex")), headers={"Idempotency-Key": "scan-42"})
     assert globex.status_code == 202 and globex.json()["id"] not in ids
 
 
 # ------------------------------------------------------------------ submit by reference
-def test_submit_by_reference_reads_an_allowed_bucket_without_copying(make_service, s3_server, s3_bucket):
+def test_submit_by_reference_reads_an_allowed_bucket_without_copying(stack, s3_server, s3_bucket):
     from minio import Minio
 
     from shared.tenants import KeyStore
 
-    svc = make_service(store_env=s3_server.env(s3_bucket))
+    svc = stack
+    ocrq_bucket = svc.env["OCRQ_STORAGE_URL"].removeprefix("s3://")
     scans = s3_bucket + "-scans"
     s3_server.make_bucket(scans)
     mc = Minio(s3_server.endpoint, access_key="testing", secret_key="testing", secure=False)
@@ -117,7 +160,7 @@ def test_submit_by_reference_reads_an_allowed_bucket_without_copying(make_servic
     assert job["status"] == "succeeded" and job["result"]["text"].strip() == "REF 77"
     assert job["metadata"] == {"dock": 4} and job["input"]["content_type"] == "image/png"
     # no copy: ocrq's own bucket holds the result only, no input bytes
-    own = [o.object_name for o in mc.list_objects(s3_bucket, recursive=True)]
+    own = [o.object_name for o in mc.list_objects(ocrq_bucket, recursive=True) if f"/{svc.tenant}/" in o.object_name]
     assert own and all(k.startswith("results/") for k in own), own
     assert _get(svc, f"/v1/jobs/{job['id']}/image").content == img
     # a missing object in an allowed bucket is a 404 problem, before anything is queued
@@ -130,7 +173,7 @@ def test_submit_by_reference_reads_an_allowed_bucket_without_copying(make_servic
     assert mc.stat_object(scans, "2024/label.png").size == len(img)
 
 
-def test_keys_cli_allow_bucket(make_service):
+def test_keys_cli_allow_bucket(gateway):
     import subprocess
     import sys
 
@@ -138,9 +181,10 @@ def test_keys_cli_allow_bucket(make_service):
 
     from shared.tenants import KeyStore
 
-    svc = make_service(worker=False)
+    svc = gateway
+    tenant = new_tenant("initech")
     out = subprocess.run(
-        [sys.executable, "-m", "cli.main", "keys", "create", "--tenant", "initech", "--allow-bucket", "scans-a"],
+        [sys.executable, "-m", "cli.main", "keys", "create", "--tenant", tenant, "--allow-bucket", "scans-a"],
         env=svc.env,
         cwd=ROOT,
         capture_output=True,
@@ -148,12 +192,12 @@ def test_keys_cli_allow_bucket(make_service):
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert KeyStore(redis.Redis.from_url(svc.redis_url)).allowed_buckets("initech") == {"scans-a"}
+    assert KeyStore(redis.Redis.from_url(svc.redis_url)).allowed_buckets(tenant) == {"scans-a"}
 
 
 # ------------------------------------------------------------------ options
-def test_job_options_are_stored_and_bulk_goes_to_the_bulk_queue(make_service):
-    svc = make_service(worker=False)
+def test_job_options_are_stored_and_bulk_goes_to_the_bulk_queue(gateway, inprocess):
+    svc = gateway
     r = svc.submit(
         _jpeg(4),
         priority="bulk",
@@ -166,18 +210,18 @@ def test_job_options_are_stored_and_bulk_goes_to_the_bulk_queue(make_service):
     assert job["priority"] == "bulk" and job["task"] == "spotting"
     assert job["metadata"] == {"scanner": "s-9", "n": 3} and job["webhook_url"] == "http://127.0.0.1:9/hook"
     rc = redis.Redis.from_url(svc.redis_url)
-    assert rc.llen("bulk") == 1 and rc.llen("interactive") == 0
+    assert _queued(rc, "bulk", {job["id"]}) == 1 and _queued(rc, "interactive", {job["id"]}) == 0
     assert json.loads(rc.hget(f"ocrq:job:{job['id']}", "webhook_url")) == "http://127.0.0.1:9/hook"
     got = _get(svc, f"/v1/jobs/{job['id']}").json()
     assert got["metadata"] == job["metadata"] and got["priority"] == "bulk"
     # task params are validated and stored (checked against a VLM engine's task list)
-    svc2 = make_service(worker=False, env={"OCRQ_ENGINE": "hunyuan", "OCRQ_MODEL_PATH": "/nonexistent"}, tenant="vlm")
+    svc2 = inprocess(env={"OCRQ_ENGINE": "hunyuan", "OCRQ_MODEL_PATH": "/nonexistent"}, tenant="vlm")
     r = svc2.submit(_jpeg(5), task="fields", fields="total, date")
     assert r.status_code == 202, r.text
     assert r.json()["params"] == {"fields": ["total", "date"]}
     r = svc2.submit(_jpeg(5), task="translate", target_lang="zh")
     assert r.json()["params"] == {"target_lang": "zh"}
-    r = requests.post(
+    r = svc2.http.post(
         f"{svc2.url}/v1/jobs",
         headers=svc2.headers(),
         timeout=30,
@@ -188,16 +232,16 @@ def test_job_options_are_stored_and_bulk_goes_to_the_bulk_queue(make_service):
 
 
 # ------------------------------------------------------------------ long-poll
-def test_long_poll_answers_as_soon_as_the_job_finishes(make_service):
-    svc = make_service()
+def test_long_poll_answers_as_soon_as_the_job_finishes(stack, gateway):
+    svc = stack
     jid = svc.submit(imaging.label("WAIT 1")).json()["id"]
     t0 = time.monotonic()
     r = _get(svc, f"/v1/jobs/{jid}", params={"wait": 30})
     took = time.monotonic() - t0
     assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
     assert took < 25 and "Retry-After" not in r.headers
-    # with no worker left, the wait runs out and the answer says when to ask again
-    svc.stop_worker()
+    # with no worker, the wait runs out and the answer says when to ask again
+    svc = gateway
     jid2 = svc.submit(_jpeg(7)).json()["id"]
     t0 = time.monotonic()
     r = _get(svc, f"/v1/jobs/{jid2}", params={"wait": 1.5})
@@ -205,11 +249,11 @@ def test_long_poll_answers_as_soon_as_the_job_finishes(make_service):
     assert r.json()["status"] == "queued" and r.headers["Retry-After"] == "1"
 
 
-def test_long_poll_wakes_on_publish_without_polling_redis(make_service):
+def test_long_poll_wakes_on_publish_without_polling_redis(gateway):
     """While a long-poll waits, the gateway sends Redis no commands; the finish wakes it at once."""
     from shared.jobs.store import JobStore
 
-    svc = make_service(worker=False)
+    svc = gateway
     jid = svc.submit(_jpeg(8)).json()["id"]
     rc = redis.Redis.from_url(svc.redis_url)
     store = JobStore(rc, 3600)
@@ -273,8 +317,8 @@ def test_cancel_a_queued_job_and_the_worker_skips_it(make_service):
 
 
 # ------------------------------------------------------------------ list
-def test_list_newest_first_with_cursor_pages_no_duplicates_or_misses(make_service):
-    svc = make_service(worker=False, env={"OCRQ_RATE_BURST": "500"})
+def test_list_newest_first_with_cursor_pages_no_duplicates_or_misses(inprocess):
+    svc = inprocess(env={"OCRQ_RATE_BURST": "500"})
     ids = [svc.submit(_jpeg(100 + i)).json()["id"] for i in range(23)]
     rc = redis.Redis.from_url(svc.redis_url)
     # several jobs in the same millisecond must not break paging: give 5 of them one timestamp
@@ -308,8 +352,8 @@ def test_list_newest_first_with_cursor_pages_no_duplicates_or_misses(make_servic
     assert _get(svc, "/v1/jobs", params={"cursor": "%%%"}).status_code == 400
 
 
-def test_result_and_image(make_service):
-    svc = make_service()
+def test_result_and_image(stack):
+    svc = stack
     img = imaging.label("RESULT 9")
     jid = svc.submit(img, name="r.png").json()["id"]
     job = svc.wait(jid)
@@ -320,8 +364,8 @@ def test_result_and_image(make_service):
 
 
 # ------------------------------------------------------------------ limits
-def test_rate_limit_per_key_429_with_retry_after(make_service):
-    svc = make_service(worker=False, env={"OCRQ_RATE_PER_S": "1", "OCRQ_RATE_BURST": "3"})
+def test_rate_limit_per_key_429_with_retry_after(inprocess):
+    svc = inprocess(env={"OCRQ_RATE_PER_S": "1", "OCRQ_RATE_BURST": "3"})
     codes = [_get(svc, "/v1/jobs").status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200] and 429 in codes[3:]
     r = _get(svc, "/v1/jobs")
@@ -333,8 +377,8 @@ def test_rate_limit_per_key_429_with_retry_after(make_service):
     assert _get(svc, "/v1/jobs").status_code == 200
 
 
-def test_backpressure_when_the_interactive_queue_is_full(make_service):
-    svc = make_service(worker=False, env={"OCRQ_INTERACTIVE_QUEUE_MAX": "2"})
+def test_backpressure_when_the_interactive_queue_is_full(inprocess):
+    svc = inprocess(env={"OCRQ_INTERACTIVE_QUEUE_MAX": "2"})
     assert [svc.submit(_jpeg(20 + i)).status_code for i in range(2)] == [202, 202]
     r = svc.submit(_jpeg(30))
     assert r.status_code == 503 and r.headers["Retry-After"] and r.json()["type"] == "urn:ocrq:problem:queue_full"
@@ -393,8 +437,8 @@ def test_body_limit_before_reading_also_chunked(make_service):
     assert r.status_code == 202, r.text
 
 
-def test_multipage_tiff_is_a_document_and_too_many_pages_is_refused_clearly(make_service):
-    svc = make_service(worker=False, env={"OCRQ_MAX_PAGES": "3"})
+def test_multipage_tiff_is_a_document_and_too_many_pages_is_refused_clearly(inprocess):
+    svc = inprocess(env={"OCRQ_MAX_PAGES": "3"})
     r = svc.submit(imaging.multipage_tiff(3), name="pages.tiff")
     assert r.status_code == 202, r.text
     assert r.json()["pages_total"] == 3 and r.json()["pages"] == [1, 2, 3]
@@ -406,8 +450,8 @@ def test_multipage_tiff_is_a_document_and_too_many_pages_is_refused_clearly(make
     assert one.status_code == 202 and "pages_total" not in one.json()  # one page: an image job as before
 
 
-def test_expired_job_answers_410(make_service):
-    svc = make_service(worker=False)
+def test_expired_job_answers_410(gateway):
+    svc = gateway
     jid = svc.submit(_jpeg(50)).json()["id"]
     rc = redis.Redis.from_url(svc.redis_url)
     rc.hset(f"ocrq:job:{jid}", "expires_at", json.dumps(int(time.time() * 1000) - 1000))
@@ -416,4 +460,4 @@ def test_expired_job_answers_410(make_service):
         assert r.status_code == 410 and r.json()["type"] == "urn:ocrq:problem:expired", path
     assert _delete(svc, f"/v1/jobs/{jid}").status_code == 410
     # the foreign-tenant rule still comes first: 404, never 410
-    assert _get(svc, f"/v1/jobs/{jid}", svc.new_key("globex")).status_code == 404
+    assert _get(svc, f"/v1/jobs/{jid}", svc.new_key(new_tenant("globex"))).status_code == 404
