@@ -1,6 +1,7 @@
 """The vLLM engine's own logic on a CPU: request bookkeeping, continuous batching, stops, errors.
 
-vLLM needs a GPU, so these tests drive models/hunyuan_vllm.py through FakeStepEngine: vLLM v1's
+vLLM needs a GPU, so these tests drive models/hunyuan_vllm.py and its step loop
+(models/vllm_step_loop.py) through FakeStepEngine: vLLM v1's
 ``LLMEngine`` step API in miniature (``add_request`` / ``step`` / ``abort_request`` /
 ``has_unfinished_requests``, RequestOutput and CompletionOutput shapes, DELTA outputs, a scheduler
 of ``max_num_seqs`` slots with a waiting queue, vLLM's prompt-length refusal). It is a stand-in for
@@ -28,7 +29,8 @@ from PIL import Image
 
 from models import hunyuan_vllm, prompts
 from models.base import EngineError, EngineLoadError, EngineOutput, EngineRequest
-from models.hunyuan_vllm import Completion, HunyuanVllmEngine, StepLoop, VllmApi
+from models.hunyuan_vllm import HunyuanVllmEngine, VllmApi
+from models.vllm_step_loop import Completion, StepLoop
 from shared.infra.settings import load_settings
 from shared.jobs.task_spec import TaskSpec
 
