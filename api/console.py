@@ -8,9 +8,10 @@ Content-Security-Policy: no inline script, no third-party origin, no framing.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 from flask.typing import ResponseReturnValue
 from werkzeug.security import safe_join
 
@@ -20,6 +21,8 @@ from shared.engines import engine_tasks
 from shared.errors import NotFound
 from shared.jobs.task_spec import TASK_NAMES
 from shared.results.formats import FORMATS
+from shared.reviews.corrections import check_gs1
+from shared.reviews.model import InvalidGs1
 
 STATIC = Path(__file__).resolve().parent / "static" / "console"
 
@@ -73,6 +76,32 @@ def config() -> ResponseReturnValue:
                   "binary": f.binary, "download": f.console} for f in FORMATS.values()],
     )
     return _harden(resp, cache="no-store")
+
+
+@bp.get("/console/gs1-check")
+@for_browsers
+def gs1_check() -> ResponseReturnValue:
+    """The review screen's live check of one corrected GS1 value, by the rules a save applies
+    (shared/reviews/corrections.check_gs1: syntax, check digit, date), so the page copies no AI table.
+
+    Public like /console/config.json: it reads nothing but its two query values.
+    """
+    ai = request.args.get("ai", "")
+    value = request.args.get("value", "")
+    # the bounds of Gs1Correction (shared/api_schemas/reviews.py): a save refuses anything else
+    if not re.fullmatch(r"[0-9]{2,4}", ai):
+        answer = {"valid": False, "message": "the application identifier is 2 to 4 digits"}
+    elif not 1 <= len(value) <= 90:
+        answer = {"valid": False, "message": "a GS1 value is 1 to 90 characters"}
+    else:
+        try:
+            parsed = check_gs1(ai, value)
+        except InvalidGs1 as err:
+            answer = {"valid": False, "message": str(err.errors[0]["message"]) if err.errors else str(err)}
+        else:
+            element = (parsed.get("elements") or [{}])[0]
+            answer = {"valid": True, "message": None, "title": element.get("title"), "value": element.get("value")}
+    return _harden(jsonify(answer), cache="no-store")
 
 
 @bp.get("/console/<path:filename>")

@@ -3,6 +3,8 @@
 //   #/jobs           recent jobs (filter, pages)
 //   #/jobs/<id>      one job: follows it until it is done, then shows the result
 //   #/batches[/<id>] batch progress
+//   #/reviews        the review queue (filters in the query: state, reason, batch_id)
+//   #/reviews/<id>   one job's review: claims it, then approve, correct or reject by keyboard
 // Each view gets an AbortSignal that fires when the user leaves it, so long-polls and timers stop.
 
 import { api, clearKey, errorText, getKey, setKey, SignedOut } from "./api.js";
@@ -10,6 +12,7 @@ import { $, $$, clone, showError } from "./dom.js";
 import { renderJob } from "./job.js";
 import { renderJobs } from "./jobs.js";
 import { renderBatches } from "./batches.js";
+import { renderReview, renderReviewQueue } from "./reviews.js";
 import { config } from "./config.js";
 
 const view = document.getElementById("view");
@@ -294,6 +297,10 @@ function route() {
         break;
       case "batches":
         renderBatches(parts[1] || "", { view, mount, signal, fail, go });
+        break;
+      case "reviews":
+        if (parts[1]) renderReview(parts[1], { view, mount, signal, fail, go });
+        else renderReviewQueue({ view, mount, signal, fail, go });
         break;
       case "signin":
         go("#/new");
