@@ -37,7 +37,8 @@ from shared.api_schemas.jobs import (
 )
 from shared.errors import RescanNeeded
 from shared.infra.blobs import BlobNotFound, TooLarge, input_key
-from shared.intake.documents import InvalidPages, as_document, parse_pages
+from shared.intake.documents import InvalidPages, as_document
+from shared.intake.page_selection import parse_pages
 from shared.intake.images import ImageInfo, inspect
 from shared.intake.quality import Quality, assess
 from shared.jobs import lifecycle

@@ -17,7 +17,7 @@ import io
 import threading
 
 from shared.errors import Unavailable
-from shared.intake.documents import PageRenderer
+from shared.intake.rendering import PageRenderer
 
 PREVIEW_DPI = 100  # enough to read a receipt on a screen; a fifth of the pixels of 200 dpi
 PREVIEW_MAX_SIDE = 1600  # so a PDF page's bitmap is at most 1600 x 1600 pixels, whatever its size in inches

@@ -123,13 +123,13 @@ class Service:
 
 def page_jpegs(pdf: Path, dpi: int) -> list[tuple[str, bytes]]:
     """The document's pages as the images a scanner would have sent one by one."""
-    from shared.intake import documents
+    from shared.intake import documents, rendering
 
     out = []
     pages = documents.inspect_document(pdf.read_bytes(), max_pages=100_000).pages_total
     for n in range(1, pages + 1):
         buf = io.BytesIO()
-        documents.render_page(pdf, n, dpi=dpi, time_limit_s=None).image.save(buf, "JPEG", quality=92)
+        rendering.render_page(pdf, n, dpi=dpi, time_limit_s=None).image.save(buf, "JPEG", quality=92)
         out.append((f"page{n}.jpg", buf.getvalue()))
     return out
 
@@ -203,14 +203,14 @@ def make_pdf(path: Path, pages: int) -> None:
 
 def measure(path: Path, mode: str, dpi: int, max_side: int) -> dict[str, float]:
     """Runs inside the measuring subprocess: render every page, report peak RSS and speed."""
-    from shared.intake import documents
+    from shared.intake import documents, rendering
 
     pages = documents.inspect_document(path.read_bytes(), max_pages=100_000).pages_total
-    renderer = documents.PageRenderer()
+    renderer = rendering.PageRenderer()
     started = time.perf_counter()
     for n in range(1, pages + 1):
         if mode == "in-process":
-            page = documents.render_page(path, n, dpi=dpi, max_side=max_side, time_limit_s=None)
+            page = rendering.render_page(path, n, dpi=dpi, max_side=max_side, time_limit_s=None)
         else:
             page = renderer.render(path, n, dpi=dpi, max_side=max_side, time_limit_s=60)
         del page

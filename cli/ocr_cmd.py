@@ -118,7 +118,8 @@ def cmd_ocr(args: argparse.Namespace) -> int:
 def document_pages(data: bytes, settings: Settings, spec: str | None) -> tuple[int, list[int]] | None:
     """(pages in the document, the selected ones) for a PDF or a TIFF of several pages, as the gateway
     decides it; None for an image (whose `--pages` may only select its one page)."""
-    from shared.intake.documents import as_document, parse_pages
+    from shared.intake.documents import as_document
+    from shared.intake.page_selection import parse_pages
 
     info = as_document(data, max_pages=settings.max_pages)
     if info is not None:

@@ -15,7 +15,8 @@ from models.base import Engine, EngineError, EngineOutput, EngineRequest
 from models.result_builder import decoder_text, find_barcodes, page_result
 from shared.failures import is_time_limit, short_error
 from shared.infra.settings import Settings
-from shared.intake.documents import DocumentError, RenderedPage, Source, render_page
+from shared.intake.documents import DocumentError
+from shared.intake.rendering import RenderedPage, Source, render_page
 from shared.jobs.task_spec import DECODER_TASKS, TaskSpec
 from shared.results.model import PageError, PageResult
 

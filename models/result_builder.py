@@ -7,8 +7,8 @@ from typing import Any
 
 from models.barcodes import DECODER_NAME, DECODER_VERSION, decode_barcodes
 from models.base import Engine, EngineError, EngineOutput
-from shared.intake.documents import RenderedPage
 from shared.intake.images import Decoded
+from shared.intake.rendering import RenderedPage
 from shared.jobs.task_spec import DECODER_TASKS
 from shared.labels.review_reasons import review_reasons
 from shared.results.model import EngineInfo, ImageSize, Line, OcrResult, PageError, PageResult, Timings

@@ -14,7 +14,7 @@ from reportlab.pdfgen import canvas
 from models.base import EngineRequest
 from models.registry import load_engine
 from shared.infra.settings import load_settings
-from shared.intake.documents import render_page
+from shared.intake.rendering import render_page
 from shared.jobs.task_spec import TaskSpec
 
 SCANS = (sorted(RECEIPTS.glob("*.jpg")) * 3)[:3]  # 3 pages: kit scans, or the repo example

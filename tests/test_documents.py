@@ -16,6 +16,7 @@ from PIL import Image, ImageChops, ImageStat
 from reportlab.pdfgen import canvas
 
 from shared.intake import documents as docs
+from shared.intake import page_selection, rendering
 
 
 @pytest.fixture(scope="module")
@@ -108,13 +109,13 @@ def test_owner_password_only_pdf_is_readable_and_flagged() -> None:
     ],
 )
 def test_parse_pages(spec: str | None, expected: list[int]) -> None:
-    assert docs.parse_pages(spec, 10) == expected
+    assert page_selection.parse_pages(spec, 10) == expected
 
 
 @pytest.mark.parametrize("spec", ["0", "11", "3-1", "1-11", "a", "1,,2", "1-2-3", "-3", "2-", "1.5", "٣", "1;2"])
 def test_parse_pages_rejects_malformed_or_out_of_range(spec: str) -> None:
     with pytest.raises(docs.InvalidPages) as caught:
-        docs.parse_pages(spec, 10)
+        page_selection.parse_pages(spec, 10)
     assert caught.value.code == "invalid_pages"
 
 
@@ -130,7 +131,7 @@ def _similar(rendered: Image.Image, scan: Path) -> bool:
 
 def test_render_each_pdf_page_alone(pdf_path: Path) -> None:
     for number, scan in enumerate(SCANS, start=1):
-        page = docs.render_page(pdf_path, number, dpi=200, max_side=2048)
+        page = rendering.render_page(pdf_path, number, dpi=200, max_side=2048)
         with Image.open(scan) as im:
             w_pt, h_pt = im.size
         assert (page.width_pt, page.height_pt) == pytest.approx((w_pt, h_pt))
@@ -142,8 +143,8 @@ def test_render_each_pdf_page_alone(pdf_path: Path) -> None:
 
 def test_render_from_bytes_and_in_process(pdf_path: Path) -> None:
     data = pdf_path.read_bytes()
-    by_bytes = docs.render_page(data, 2, max_side=800)
-    local = docs.render_page(pdf_path, 2, max_side=800, time_limit_s=None)
+    by_bytes = rendering.render_page(data, 2, max_side=800)
+    local = rendering.render_page(pdf_path, 2, max_side=800, time_limit_s=None)
     assert by_bytes.image.size == local.image.size
     assert _similar(by_bytes.image, SCANS[1]) and _similar(local.image, SCANS[1])
 
@@ -152,9 +153,9 @@ def test_blank_page_renders_white_between_scans(tmp_path: Path) -> None:
     path = tmp_path / "mixed.pdf"
     path.write_bytes(receipts_pdf(blank_after=0))
     assert docs.inspect_document(path.read_bytes(), max_pages=10).pages_total == 4
-    blank = docs.render_page(path, 2, max_side=512)
+    blank = rendering.render_page(path, 2, max_side=512)
     assert blank.image.convert("L").getextrema() == (255, 255)
-    assert _similar(docs.render_page(path, 3, max_side=512).image, SCANS[1])
+    assert _similar(rendering.render_page(path, 3, max_side=512).image, SCANS[1])
 
 
 def test_absurd_page_is_rendered_down_to_the_pixel_bound(tmp_path: Path) -> None:
@@ -163,7 +164,7 @@ def test_absurd_page_is_rendered_down_to_the_pixel_bound(tmp_path: Path) -> None
     pdf.setFont("Helvetica", 2000)
     pdf.drawString(1000, 7000, "HUGE")
     pdf.save()
-    page = docs.render_page(path, 1, dpi=200, max_side=2048, max_pixels=40_000_000)
+    page = rendering.render_page(path, 1, dpi=200, max_side=2048, max_pixels=40_000_000)
     assert page.image.size == (2048, 2048)
     assert (page.width, page.height) == (40_000, 40_000)  # boxes stay in 200-dpi pixels
     assert page.image.convert("L").getextrema()[0] < 128  # the text is drawn, not a blank bitmap
@@ -181,7 +182,7 @@ def _slow_pdf(path: Path) -> None:
 def test_slow_page_times_out_alone_and_the_renderer_recovers(tmp_path: Path, pdf_path: Path) -> None:
     slow = tmp_path / "slow.pdf"
     _slow_pdf(slow)
-    renderer = docs.PageRenderer()
+    renderer = rendering.PageRenderer()
     try:
         started = time.perf_counter()
         with pytest.raises(docs.RenderTimeout) as caught:
@@ -197,16 +198,16 @@ def test_slow_page_times_out_alone_and_the_renderer_recovers(tmp_path: Path, pdf
 
 def test_page_out_of_range_is_an_error_for_that_page(pdf_path: Path) -> None:
     with pytest.raises(docs.InvalidPages):
-        docs.render_page(pdf_path, 4)
+        rendering.render_page(pdf_path, 4)
     with pytest.raises(docs.InvalidPages):
-        docs.render_page(pdf_path, 0)
+        rendering.render_page(pdf_path, 0)
 
 
 def test_tiff_pages_render_by_seek(tmp_path: Path) -> None:
     path = tmp_path / "scans.tiff"
     path.write_bytes(tiff_pages())
     for number, scan in enumerate(SCANS, start=1):
-        page = docs.render_page(path, number, max_side=4096)
+        page = rendering.render_page(path, number, max_side=4096)
         with Image.open(scan) as im:
             w, h = im.reduce(2).size
         assert (page.width, page.height) == (w, h) and page.scale == 1
@@ -219,7 +220,7 @@ def test_tiff_corrupt_page_fails_alone(tmp_path: Path) -> None:
     path.write_bytes(tiff_pages(corrupt_page=2))
     assert docs.inspect_document(path.read_bytes(), max_pages=10).pages_total == 3  # the gateway accepts it
     with pytest.raises(docs.PageUnreadable) as caught:
-        docs.render_page(path, 2)
+        rendering.render_page(path, 2)
     assert caught.value.code == "page_unreadable"
-    assert _similar(docs.render_page(path, 1).image, SCANS[0])
-    assert _similar(docs.render_page(path, 3).image, SCANS[2])
+    assert _similar(rendering.render_page(path, 1).image, SCANS[0])
+    assert _similar(rendering.render_page(path, 3).image, SCANS[2])

@@ -20,7 +20,7 @@ from models.checksum import ChecksumEngine
 from shared.infra.blobs import BlobNotFound, LocalBlobStore, input_key, page_result_key
 from shared.infra.redis_client import connect
 from shared.infra.settings import load_settings
-from shared.intake.documents import render_page
+from shared.intake.rendering import render_page
 from shared.jobs import InputRef, Job, Status, new_job_id
 from shared.jobs.lifecycle import cancel
 from shared.jobs.pages import PAGES_OWNER, PageStore

@@ -22,8 +22,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-from shared.intake.documents import DocumentError, render_page
+from shared.intake.documents import DocumentError
 from shared.intake.images import ImageRejected, decode_for_ocr
+from shared.intake.rendering import render_page
 
 if TYPE_CHECKING:
     from shared.infra.blobs import BlobStore
