@@ -38,8 +38,8 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from models.base import EngineError, EngineRequest  # noqa: E402
-from models.checkpoints import make_tiny, random_in_memory  # noqa: E402
 from models.hunyuan import HunyuanEngine  # noqa: E402
+from models.random_checkpoints import make_tiny, random_in_memory  # noqa: E402
 from shared.jobs.task_spec import TaskSpec  # noqa: E402
 
 

@@ -20,7 +20,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_make_tiny(args: argparse.Namespace) -> int:
-    from models.checkpoints import make_tiny
+    from models.random_checkpoints import make_tiny
 
     out = make_tiny(args.dir)
     print(f"wrote tiny random HunyuanOCR checkpoint to {out} (test weights: output is meaningless)")
@@ -28,7 +28,7 @@ def cmd_make_tiny(args: argparse.Namespace) -> int:
 
 
 def cmd_make_random(args: argparse.Namespace) -> int:
-    from models.checkpoints import make_random
+    from models.random_checkpoints import make_random
 
     out = make_random(args.dir)
     print(f"wrote full-size random HunyuanOCR checkpoint to {out} (for speed/memory tests only)")

@@ -11,14 +11,8 @@ from pathlib import Path
 import pytest
 
 from cli.models_cmd import register
-from models.checkpoints import (
-    MANIFEST,
-    count_parameters,
-    make_tiny,
-    pack,
-    random_config,
-    verify,
-)
+from models.checkpoints import MANIFEST, pack, verify
+from models.random_checkpoints import count_parameters, make_tiny, random_config
 
 
 @pytest.fixture(scope="session")

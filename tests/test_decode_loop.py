@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from models.base import EngineError, EngineOutput, EngineRequest
-from models.checkpoints import make_tiny
 from models.decoder_step import DecoderStep
 from models.hunyuan import HunyuanEngine
+from models.random_checkpoints import make_tiny
 from shared.jobs.task_spec import TaskSpec
 
 CAP = 48

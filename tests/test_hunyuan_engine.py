@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 
 from models.base import EngineError, EngineOutput, EngineRequest
-from models.checkpoints import make_tiny
 from models.hunyuan import HunyuanEngine, Prepared, run_split, sdpa_backends
+from models.random_checkpoints import make_tiny
 from models.registry import EngineLoadError
 from shared.infra.settings import load_settings
 from shared.jobs.task_spec import TaskSpec

@@ -13,7 +13,7 @@ SCANS = (sorted(RECEIPTS.glob("*.jpg")) * 4)[:4]
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
-    from models.checkpoints import make_tiny
+    from models.random_checkpoints import make_tiny
 
     return make_tiny(tmp_path_factory.mktemp("tiny-hunyuan"))
 

@@ -619,7 +619,7 @@ def test_warmup_sends_one_short_request_without_touching_the_shared_params(make_
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from models.checkpoints import make_tiny
+    from models.random_checkpoints import make_tiny
 
     return make_tiny(tmp_path_factory.mktemp("hunyuan-vllm") / "tiny")
 

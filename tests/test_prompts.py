@@ -159,7 +159,7 @@ def test_prompt_tables_only_name_known_tasks() -> None:
 # cannot reach; the two below are trimmed reconstructions. 1.0: flat, field names as GreatV/oar-ocr
 # deserialises the archived 1.0 file (oar-ocr-vl/src/models/hunyuanocr/config.rs) and rope_scaling as
 # transformers' legacy test has it (tests/models/hunyuan_vl, LEGACY_XDROPE_SCALING); values from
-# models/checkpoints.py RELEASED_*. 1.5: a third-party copy of the nested 1.5 file (mistral.rs'
+# models/random_checkpoints.py RELEASED_*. 1.5: a third-party copy of the nested 1.5 file (mistral.rs'
 # HUNYUAN_OCR_1_5 test constant), trimmed, plus a top-level copy of a text field as 1.5 keeps them.
 # --------------------------------------------------------------------------------------------
 
