@@ -1,139 +1,42 @@
 """HunyuanOCR through transformers: the GPU engine (it also runs, slowly, on a CPU).
 
-One process loads the model once. Two decoders share the loading, prompts and parsing:
+One process loads the model once (models/hunyuan_load.py). Two decoders share the loading,
+prompts and parsing:
 
-- ``slots`` (the default): our own decode loop (models/slots.py, models/decoder_step.py). Each
-  request is prefilled alone, then decodes in a slot of a static KV cache beside the others, with a
-  CUDA graph per (slots, length) bucket; a finished request frees its slot for the next one. ``run``
-  may be called from many threads at once: their requests share the slots (continuous batching).
-- ``generate``: transformers' eager ``generate`` over one left-padded batch per ``run`` call. It is
-  the reference the decode loop is held to token for token (tests/test_decode_loop.py) and the
-  baseline of bench/engine.py.
+- ``slots`` (the default): our own decode loop (models/hunyuan_slots.py over models/slots.py and
+  models/decoder_step.py). Each request is prefilled alone, then decodes in a slot of a static KV
+  cache beside the others, with a CUDA graph per (slots, length) bucket; a finished request frees
+  its slot for the next one. ``run`` may be called from many threads at once: their requests share
+  the slots (continuous batching).
+- ``generate``: transformers' eager ``generate`` over one left-padded batch per ``run`` call
+  (models/hunyuan_generate.py). It is the reference the decode loop is held to token for token
+  (tests/test_decode_loop.py) and the baseline of bench/engine.py.
 
-Inputs are prepared (pixels, token ids) in the caller's thread, so a worker's task threads do that
-work while the decode thread keeps the GPU busy. Inputs that cannot be processed fail alone.
+Inputs are prepared (pixels, token ids; models/hunyuan_inputs.py) in the caller's thread, so a
+worker's task threads do that work while the decode thread keeps the GPU busy. Inputs that cannot
+be processed fail alone.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from PIL import Image
 
 from models import parsers, prompts
-from models.base import EngineError, EngineLoadError, EngineOutput, EngineRequest
-from models.checkpoints import verify
-from models.recipe import DEFAULT_VERSION, detect_version
+from models.base import EngineError, EngineOutput, EngineRequest
+from models.hunyuan_device import free_cuda_cache
+from models.hunyuan_generate import generate_answers, run_split
+from models.hunyuan_inputs import Answer, Prepared, check_image, fit_to_slot
+from models.hunyuan_load import load_hunyuan
+from models.hunyuan_slots import make_scheduler, prefill, slot_answers
+from models.recipe import DEFAULT_VERSION
 from shared.engines import ENGINES
 from shared.infra.settings import Settings
 
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-R = TypeVar("R")
 Result = EngineOutput | EngineError
-Answer = tuple[list[int], bool]  # generated token ids (EOS dropped), and whether EOS ended them
-
-
-def is_cuda_oom(err: BaseException) -> bool:
-    import torch
-
-    return isinstance(err, torch.cuda.OutOfMemoryError)
-
-
-def run_split(
-    items: Sequence[T],
-    fn: Callable[[Sequence[T]], Sequence[R | EngineError]],
-    *,
-    on_split: Callable[[], None] | None = None,
-) -> list[R | EngineError]:
-    """``fn(items)``; if it raises, retry each half recursively so only the failing items fail.
-
-    CUDA OOM is the expected reason (long prompts or answers in a large batch); any other exception
-    is treated the same way because one input that trips the model must not fail its neighbours.
-    A single item that still fails becomes its EngineError. ``on_split`` runs before each retry
-    (the engine frees the CUDA cache there).
-    """
-    try:
-        results = fn(items)
-    except Exception as err:  # noqa: BLE001 - isolating failures is the point
-        if len(items) == 1:
-            if is_cuda_oom(err):
-                return [EngineError("out_of_memory", "GPU out of memory on this image even alone")]
-            log.exception("hunyuan: inference failed on one input")
-            return [EngineError("inference_failed", f"{err.__class__.__name__}: {err}"[:500])]
-        log.warning("hunyuan: batch of %d failed (%s); retrying in halves", len(items), err.__class__.__name__)
-        if on_split is not None:
-            on_split()
-        mid = len(items) // 2
-        return run_split(items[:mid], fn, on_split=on_split) + run_split(items[mid:], fn, on_split=on_split)
-    if len(results) != len(items):
-        raise RuntimeError(f"batch of {len(items)} returned {len(results)} results")
-    return list(results)
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A request that passed the per-item checks: upright RGB image plus its prompt text.
-
-    ``inputs`` are the processor's tensors (CPU) for this request alone, made in the caller's thread;
-    ``resized_from`` is the size the image had before it was shrunk to fit a slot.
-    """
-
-    index: int
-    image: Image.Image
-    task: str
-    prompt_text: str
-    inputs: Any = None
-    cancelled: Callable[[], bool] | None = None
-    resized_from: tuple[int, int] | None = None
-
-    @property
-    def prompt_tokens(self) -> int:
-        return int(self.inputs["input_ids"].shape[1]) if self.inputs is not None else 0
-
-
-def check_image(image: Image.Image) -> Image.Image:
-    """RGB copy of a usable image, or ValueError (decoded lazily, so corrupt data surfaces here)."""
-    image.load()
-    width, height = image.size
-    if width < 1 or height < 1:
-        raise ValueError(f"image has no pixels ({width}x{height})")
-    return image if image.mode == "RGB" else image.convert("RGB")
-
-
-def sdpa_backends(device: str) -> Any:
-    """The SDPA backends generate may use: on CUDA, every one but cuDNN attention.
-
-    PyTorch picks cuDNN attention on Hopper GPUs, and cuDNN builds an execution plan for every new
-    query/key shape. Decoding grows the key length by one token per step and prompt lengths vary
-    per image, so nearly every step of an answer is a new shape and pays a plan build: on an H100
-    that tripled the time per decode step (see docs/hunyuan.md, "Measured"). Flash and
-    memory-efficient attention need no per-shape setup.
-    """
-    if not device.startswith("cuda"):
-        return contextlib.nullcontext()
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
-    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
-
-
-def _select_device(requested: str | None) -> str:
-    import torch
-
-    if requested:
-        return requested
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 Decoder = Literal["slots", "generate"]
 
 
@@ -175,7 +78,9 @@ class HunyuanEngine:
         self._pad_id = gen.pad_token_id if gen.pad_token_id is not None else tok.pad_token_id
         self.scheduler: Any = None
         if decoder == "slots":
-            self.scheduler = self._make_scheduler(slots, slot_tokens, check_every, compile_step)
+            self.scheduler = make_scheduler(model, eos_ids=self._eos_ids, max_new_tokens=max_new_tokens,
+                                            slots=slots, slot_tokens=slot_tokens, check_every=check_every,
+                                            compile_step=compile_step)
 
     @property
     def continuous(self) -> bool:
@@ -208,60 +113,11 @@ class HunyuanEngine:
         slot_tokens: int = 8192,
         dtype: Any = None,
     ) -> HunyuanEngine:
-        problems = verify(model_path)
-        if problems:
-            raise EngineLoadError(f"HunyuanOCR weights at '{model_path}' unusable: {'; '.join(problems)}")
-        import torch
-        import transformers
-        from transformers import AutoProcessor, HunYuanVLForConditionalGeneration
-
-        device = _select_device(device)
-        on_cuda = device.startswith("cuda")
-        if not on_cuda and attn_implementation.startswith("flash_attention"):
-            log.warning("hunyuan: %s needs CUDA; using sdpa on %s", attn_implementation, device)
-            attn_implementation = "sdpa"
-        try:
-            # backend="pil": the official scripts' image pipeline, whether or not torchvision is installed,
-            # so the pixels (and so the answers) do not depend on the environment.
-            processor = AutoProcessor.from_pretrained(model_path, local_files_only=True, backend="pil")
-            model = HunYuanVLForConditionalGeneration.from_pretrained(
-                model_path,
-                local_files_only=True,
-                # bf16 halves memory and is what the model was released in; CPUs lack fast bf16 matmuls.
-                dtype=dtype or (torch.bfloat16 if on_cuda else torch.float32),
-                attn_implementation=attn_implementation,
-            )
-        except Exception as err:  # noqa: BLE001 - any load failure becomes one operator line
-            first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
-            raise EngineLoadError(f"HunyuanOCR could not load from '{model_path}': {first}") from err
-        model.to(device).eval()  # type: ignore[arg-type]  # transformers wraps .to(); mypy misreads its signature
-        # The version is read from config.json as written (transformers' loaded config is always 1.5-shaped).
-        recipe = detect_version(json.loads((Path(model_path) / "config.json").read_text(encoding="utf-8")))
-        version = f"hunyuanocr:{Path(model_path).resolve().name}+{recipe}+transformers-{transformers.__version__}"
-        log.info("hunyuan: loaded %s (HunyuanOCR %s) on %s (%s, decoder %s)", model_path, recipe, device,
-                 attn_implementation, decoder)
-        return cls(model, processor, device=device, max_new_tokens=max_new_tokens, version=version,
-                   decoder=decoder, slots=slots, slot_tokens=slot_tokens, recipe=recipe)
-
-    def _make_scheduler(self, slots: int, slot_tokens: int, check_every: int, compile_step: bool) -> Any:
-        from models.decoder_step import DecoderStep, Geometry
-        from models.generation import REPETITION_PENALTY, TailStop
-        from models.slots import SlotScheduler
-
-        cfg = self.model.config.text_config
-        geometry = Geometry(
-            layers=cfg.num_hidden_layers,
-            kv_heads=cfg.num_key_value_heads,
-            q_heads=cfg.num_attention_heads,
-            head_dim=getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads,
-            vocab=cfg.vocab_size,
-            slots=slots,
-            slot_tokens=slot_tokens,
-            out_tokens=self.max_new_tokens + check_every,
-        )
-        step = DecoderStep(self.model, geometry, eos_ids=self._eos_ids, repetition_penalty=REPETITION_PENALTY,
-                           compile_step=compile_step)
-        return SlotScheduler(step, check_every=check_every, tail_check=TailStop)
+        loaded = load_hunyuan(model_path, attn_implementation=attn_implementation, device=device, dtype=dtype,
+                              decoder=decoder)
+        return cls(loaded.model, loaded.processor, device=loaded.device, max_new_tokens=max_new_tokens,
+                   version=loaded.version, decoder=decoder, slots=slots, slot_tokens=slot_tokens,
+                   recipe=loaded.recipe)
 
     def warmup(self) -> None:
         """One tiny request: CUDA kernels, allocator pools and lazy inits happen here, not on job one."""
@@ -299,9 +155,10 @@ class HunyuanEngine:
         cap = cap or self.max_new_tokens
         if self.scheduler is None:
             with self._lock:
-                done = run_split(ready, lambda batch: self._generate(batch, cap), on_split=self._free_cache)
+                done = run_split(ready, lambda batch: self._generate(batch, cap), on_split=free_cuda_cache)
         else:
-            done = self._slot_answers(ready, cap)
+            done = slot_answers(self.scheduler, ready, cap, prefill=lambda item: prefill(self.model, self.device, item),
+                                decode=self._decode_text)
         by_index = {it.index: a for it, a in zip(ready, done, strict=True)}
         errors = iter(answers)
         return [by_index[it.index] if isinstance(it, Prepared) else next(errors) for it in items]
@@ -323,103 +180,25 @@ class HunyuanEngine:
         if self.scheduler is None:
             return item  # generate prepares its padded batch itself
         try:
-            return self._fit_to_slot(item)
+            return fit_to_slot(item, self.slot_tokens, self._processor_inputs)
         except Exception as err:  # noqa: BLE001 - the processor rejects some inputs with many types
             return EngineError("bad_image", f"cannot process image: {err}"[:300])
 
     def _processor_inputs(self, image: Image.Image, prompt_text: str) -> Any:
         return self.processor(text=[prompt_text], images=[image], return_tensors="pt")
 
-    def _fit_to_slot(self, item: Prepared) -> Prepared | EngineError:
-        """The request's tensors; an image whose vision tokens would not leave room for an answer is
-        scaled down until they do (the result says so), rather than failing or exhausting memory."""
-        from dataclasses import replace
-
-        # At least a quarter of a slot (and 256 tokens) stays free for the answer.
-        budget = self.slot_tokens - max(256, self.slot_tokens // 4)
-        image, resized_from = item.image, None
-        inputs = self._processor_inputs(image, item.prompt_text)
-        for _ in range(8):
-            tokens = int(inputs["input_ids"].shape[1])
-            if tokens <= budget:
-                return replace(item, image=image, inputs=inputs, resized_from=resized_from)
-            scale = (budget / tokens) ** 0.5 * 0.95
-            resized_from = resized_from or item.image.size
-            width, height = max(32, int(image.width * scale)), max(32, int(image.height * scale))
-            if (width, height) == image.size:
-                break
-            image = item.image.resize((width, height), Image.Resampling.BICUBIC)
-            inputs = self._processor_inputs(image, item.prompt_text)
-        return EngineError("prompt_too_long", f"the prompt needs {int(inputs['input_ids'].shape[1])} tokens; "
-                                              f"a slot holds {self.slot_tokens} (OCRQ_SLOT_LENGTH)")
-
     def _prompt_text(self, image: Image.Image, prompt: str) -> str:
         return self.processor.apply_chat_template(
             prompts.build_messages(image, prompt), tokenize=False, add_generation_prompt=True
         )
 
-    def _free_cache(self) -> None:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-
-    # ---------------------------------------------------------------- our decode loop
-
-    def _prefill(self, item: Prepared) -> Any:
-        """Vision tower + prompt for one request, eagerly: its K/V, last logits and RoPE offset."""
-        import torch
-
-        from models.slots import Prefilled
-
-        inputs = item.inputs.to(self.device)
-        with sdpa_backends(self.device):
-            out = self.model(**inputs, use_cache=True, logits_to_keep=1)
-        cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
-        layers = cache.layers
-        deltas = self.model.model.rope_deltas
-        return Prefilled(
-            keys=[layer.keys[0] for layer in layers],
-            values=[layer.values[0] for layer in layers],
-            logits=out.logits[0, -1].float(),
-            prompt_ids=inputs["input_ids"][0],
-            rope_delta=int(deltas[0, 0]) if isinstance(deltas, torch.Tensor) else 0,
-        )
-
     def _decode_text(self, ids: list[int]) -> str:
         return str(self.processor.tokenizer.decode(ids, skip_special_tokens=True))
 
-    def _slot_answers(self, items: Sequence[Prepared], cap: int) -> list[Answer | EngineError]:
-        from models.slots import DecodeRequest, PromptTooLong
-
-        futures: list[Future[Any]] = []
-        for item in items:
-            req = DecodeRequest(
-                prefill=lambda item=item: self._prefill(item),  # type: ignore[misc]
-                prompt_tokens=item.prompt_tokens,
-                max_new_tokens=cap,
-                decode=self._decode_text,
-                cancelled=item.cancelled,
-            )
-            futures.append(self.scheduler.submit(req))
-        answers: list[Answer | EngineError] = []
-        for fut in futures:
-            try:
-                res = fut.result()
-            except PromptTooLong as err:
-                answers.append(EngineError("prompt_too_long", str(err)))
-            except Exception as err:  # noqa: BLE001 - a failed request fails alone
-                if is_cuda_oom(err):
-                    answers.append(EngineError("out_of_memory", "GPU out of memory on this image even alone"))
-                else:
-                    log.error("hunyuan: decoding failed on one input: %s", err)
-                    answers.append(EngineError("inference_failed", f"{err.__class__.__name__}: {err}"[:500]))
-            else:
-                if res.reason == "cancelled":
-                    answers.append(EngineError("canceled", "the job was canceled while decoding"))
-                else:
-                    answers.append((res.tokens, res.ended))
-        return answers
+    def _generate(self, items: Sequence[Prepared], cap: int) -> list[Answer]:
+        """The eager decoder over one batch (a method, so tests can stand in for it)."""
+        return generate_answers(self.model, self.processor, items, cap, device=self.device, eos_ids=self._eos_ids,
+                                pad_id=self._pad_id, decode=self._decode_text)
 
     def _output(self, item: Prepared, ids: list[int], ended: bool) -> EngineOutput:
         from models.generation import CLEANUP_MIN_LENGTH, clean_repeated_substrings
@@ -439,42 +218,6 @@ class HunyuanEngine:
             return None
         image_id = getattr(self.model.config, "image_token_id", None)
         return int((item.inputs["input_ids"] == image_id).sum()) if image_id is not None else None
-
-    # ---------------------------------------------------------------- eager generate (reference)
-
-    def _generate(self, items: Sequence[Prepared], cap: int) -> list[Answer]:
-        """One batched, left-padded, greedy ``generate`` over ``items``; one answer per item, in order."""
-        import torch
-        from transformers import StoppingCriteriaList
-
-        from models.generation import REPETITION_PENALTY, TailRepetitionStop
-
-        inputs = self.processor(
-            text=[it.prompt_text for it in items],
-            images=[it.image for it in items],
-            padding=True,
-            return_tensors="pt",
-        ).to(self.device)
-        prompt_len = int(inputs["input_ids"].shape[1])
-        with torch.inference_mode(), sdpa_backends(self.device):
-            out = self.model.generate(
-                **inputs,
-                max_new_tokens=cap,
-                do_sample=False,
-                temperature=None,
-                top_p=None,
-                top_k=None,
-                repetition_penalty=REPETITION_PENALTY,
-                stopping_criteria=StoppingCriteriaList([TailRepetitionStop(prompt_len, decode=self._decode_text)]),
-                eos_token_id=self._eos_ids,
-                pad_token_id=self._pad_id,
-            )
-        answers: list[Answer] = []
-        for row in out[:, prompt_len:].cpu().tolist():
-            # Not ended by EOS means cut off: by the token cap or by the tail-repetition stop.
-            cut = next((i for i, t in enumerate(row) if t in self._eos_ids), None)
-            answers.append((row[:cut], True) if cut is not None else (row, False))
-        return answers
 
 
 def _warmup_spec() -> Any:

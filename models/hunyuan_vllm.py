@@ -46,7 +46,7 @@ from models import parsers, prompts
 from models.base import EngineError, EngineLoadError, EngineOutput, EngineRequest
 from models.checkpoints import verify
 from models.generation import CLEANUP_MIN_LENGTH, REPETITION_PENALTY, clean_repeated_substrings
-from models.hunyuan import check_image
+from models.hunyuan_inputs import check_image
 from models.recipe import DEFAULT_VERSION, detect_version
 from models.vllm_step_loop import Completion, StepEngine, StepLoop, StopCheck, Ticket, tail_stop
 from shared.engines import ENGINES

@@ -17,7 +17,10 @@ import torch
 from PIL import Image
 
 from models.base import EngineError, EngineOutput, EngineRequest
-from models.hunyuan import HunyuanEngine, Prepared, run_split, sdpa_backends
+from models.hunyuan import HunyuanEngine
+from models.hunyuan_device import sdpa_backends
+from models.hunyuan_generate import run_split
+from models.hunyuan_inputs import Prepared
 from models.random_checkpoints import make_tiny
 from models.registry import EngineLoadError
 from shared.infra.settings import load_settings
