@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
@@ -295,7 +295,7 @@ def failures(batch_id: BatchId, query: FailuresQuery) -> ResponseReturnValue:
     items: list[dict[str, Any]] = []
     for _ in range(1000):  # HSCAN may return fewer than asked; bounded
         cursor, chunk = r.hscan(bkey(b.id, "failures"), cursor, count=limit)
-        items += [json.loads(v) for v in chunk.values()]
+        items += [json.loads(v) for v in cast(dict[bytes, bytes], chunk).values()]
         if cursor == 0 or len(items) >= limit:
             break
     items.sort(key=lambda x: (x.get("line") or 0, x.get("key") or ""))

@@ -20,6 +20,8 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from api.contract import Reply, contract
 from shared.infra import keyspace, stats
@@ -32,13 +34,13 @@ from shared.reviews.store import ReviewStore
 bp = Blueprint("metrics", __name__)
 
 
-class _FleetCollector:
+class _FleetCollector(Collector):
     """Read at scrape time, so every gateway replica reports the same fleet-wide numbers."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def collect(self) -> Iterator[object]:
+    def collect(self) -> Iterator[Metric]:
         s = self.app.extensions["ocrq"]
         depth = GaugeMetricFamily("ocrq_queue_depth", "Messages waiting per queue", labels=["queue"])
         try:
@@ -69,7 +71,7 @@ class _FleetCollector:
             return
 
 
-def _review_metrics(s: Any) -> Iterator[object]:
+def _review_metrics(s: Any) -> Iterator[Metric]:
     """Open reviews by reason (a gauge, read from the tenants' pending reviews), open→resolved seconds
     (a histogram) and corrections per decision (shared/reviews/metrics.py counters)."""
     tenants = sorted(as_str(t) for t in s.redis.smembers(keyspace.TENANTS))

@@ -57,7 +57,7 @@ def _reviews() -> ReviewStore:
 
 
 def _answer(job: Job, diff: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    out = ReviewAnswer(job_id=job.id, review=review_out(job.review), diff=diff)  # type: ignore[arg-type]
+    out = ReviewAnswer(job_id=job.id, review=review_out(job.review), diff=diff)
     return out.model_dump(mode="json", exclude_none=True)
 
 
@@ -79,7 +79,7 @@ def list_reviews(query: ReviewListQuery) -> ResponseReturnValue:
     page = _reviews().list(tenant(), state=query.state, reason=query.reason, batch_id=query.batch_id,
                            limit=query.limit, after=_cursor(query.cursor))
     items = [ReviewItem(job_id=j.id, batch_id=j.batch_id, task=j.spec.task, created_at=iso_ms(j.created_at) or "",
-                        review=review_out(j.review), links=job_links(j.id))  # type: ignore[arg-type]
+                        review=review_out(j.review), links=job_links(j.id))
              for j in page.items]
     return jsonify(ReviewList(items=items, counts=page.counts, next_cursor=page.next_cursor).model_dump(mode="json"))
 

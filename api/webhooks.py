@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from werkzeug.routing import BaseConverter
 
@@ -47,7 +48,9 @@ class EndpointIdConverter(BaseConverter):
 
 
 # Recorded before the routes below, so the converter exists when their rules are added.
-bp.record_once(lambda state: state.app.url_map.converters.setdefault("ep_id", EndpointIdConverter))
+@bp.record_once
+def _add_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("ep_id", EndpointIdConverter)
 
 
 class WebhookNotFound(errors.NotFound):

@@ -55,7 +55,7 @@ def install() -> None:
     def _connparams(self: Any, asynchronous: bool = False) -> dict[str, Any]:
         if self.connection is None or self.connection.client is None:
             raise redis.ConnectionError("the broker connection was closed")
-        return original(self, asynchronous=asynchronous)  # type: ignore[no-any-return]
+        return original(self, asynchronous=asynchronous)
 
     qos_cls: Any = kombu_redis.QoS
     original_restore = qos_cls.restore_unacked

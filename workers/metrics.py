@@ -153,7 +153,7 @@ def render() -> tuple[bytes, str]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    health: HealthCheck = staticmethod(lambda: (True, "ok"))  # type: ignore[assignment]
+    health: HealthCheck = staticmethod(lambda: (True, "ok"))
 
     def do_GET(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]

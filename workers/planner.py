@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import redis
 
@@ -126,8 +127,8 @@ class Planner:
             raw = self.r.lindex(bkey(b.id, "retry"), 0)
             if raw is None:
                 break
-            item = Item.from_json(raw)
-            self._plan(b, item, engine, rnd, expected="\0", new_cursor="", count=False, pop_retry=True)
+            retried = Item.from_json(raw)
+            self._plan(b, retried, engine, rnd, expected="\0", new_cursor="", count=False, pop_retry=True)
             room -= 1
             work += 1
         if b.listing_done:
@@ -377,7 +378,7 @@ class Planner:
         if b.status == "canceled" and b.raw.get("finished_at"):
             self.r.srem(ACTIVE, b.id)
             return
-        fields = {"status": final, "finished_at": str(now_ms())}
+        fields: dict[Any, str] = {"status": final, "finished_at": str(now_ms())}  # hset's key type, as elsewhere
         if b.status == "running" and not b.manifest_key:
             fields["total"] = str(b.n("planned"))
         if final == "completed":
@@ -389,7 +390,7 @@ class Planner:
         self._sources.pop(b.id, None)
         log.info("batch %s %s", b.id, final)
 
-    def _emit_completed(self, b: Batch, final_fields: dict[str, str]) -> None:
+    def _emit_completed(self, b: Batch, final_fields: dict[Any, str]) -> None:
         """``batch.completed`` through the webhook outbox: to the tenant's subscribed endpoints and to
         the batch's own webhook_url (signed with the tenant's default secret, like a job's)."""
         from shared.webhooks.endpoints import JOB_TARGET
