@@ -150,3 +150,18 @@ def test_the_checks_catch_one_added_forbidden_edge_and_one_added_cycle() -> None
 def test_the_graph_sees_lazy_imports_inside_functions() -> None:
     graph = import_graph()
     assert "models.registry" in graph["workers.app"]  # imported inside a Celery signal handler
+
+
+# OpenTelemetry (the `otel` extra) is set up in one module, and imported there only inside functions
+# that run once tracing is on: with it off, no process pays for importing it (tests/test_tracing.py).
+TRACING_MODULE = "shared.infra.tracing"
+
+
+def test_only_the_tracing_module_imports_opentelemetry_and_only_lazily() -> None:
+    graph = import_graph()
+    assert sorted(m for m, targets in graph.items() if "opentelemetry" in targets) == [TRACING_MODULE]
+    path = project_modules()[TRACING_MODULE]
+    tree = ast.parse(path.read_text(), filename=str(path))
+    top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    named = [a.name for n in top_level for a in n.names] + [n.module or "" for n in top_level if isinstance(n, ast.ImportFrom)]
+    assert not [m for m in named if m.split(".")[0] == "opentelemetry"]

@@ -22,8 +22,12 @@ from celery.signals import (
     worker_shutdown,
 )
 
-from shared.infra.settings import get_settings
-from workers.celery_app import TASK_RUN_JOB, TASK_RUN_PAGE, make_celery
+from shared.infra import tracing
+
+tracing.keep_out_unless_configured()  # before redis is imported (shared/infra/tracing.py says why)
+
+from shared.infra.settings import get_settings  # noqa: E402
+from workers.celery_app import TASK_RUN_JOB, TASK_RUN_PAGE, make_celery  # noqa: E402
 
 log = logging.getLogger("ocrq.worker")
 
@@ -66,6 +70,15 @@ def _fatal(err: BaseException) -> None:
     # A worker that cannot run jobs must not take any: exit non-zero before consuming.
     logging.shutdown()
     os._exit(3)
+
+
+@worker_init.connect
+def _tracing_in_threads_worker(**_: object) -> None:
+    # OpenTelemetry (only with OTEL_EXPORTER_OTLP_ENDPOINT set; shared/infra/tracing.py): a threads pool runs
+    # its tasks in this process. A prefork worker's parent runs none and stays untraced: its reaper's
+    # re-sends carry the job's stored traceparent instead, and each pool child sets up after its fork.
+    if threaded_pool() and tracing.setup("worker"):
+        tracing.instrument_celery()
 
 
 @worker_init.connect
@@ -113,6 +126,9 @@ def _record_engine_version(queues: list[str]) -> None:
 def _load_engine_in_child(**_: object) -> None:
     from workers.runtime import get_runtime
 
+    if tracing.setup("worker"):  # after the fork: the exporter's thread and connection are this child's
+        tracing.instrument_celery()
+
     try:
         get_runtime(app)
     except Exception as err:
@@ -139,6 +155,7 @@ def resident_mb() -> float:
 def _log_recycled_child(pid: int | None = None, exitcode: int | None = None, **_: object) -> None:
     # Runs in the pool child as it leaves. Between jobs, so nothing is in hand; the parent forks a
     # fresh child, which loads the engine before it takes the next job.
+    tracing.shutdown()  # the child leaves with os._exit, past atexit: export its last spans now
     if exitcode != EX_RECYCLE:
         return
     settings = get_settings()
@@ -163,6 +180,7 @@ def _stop_reaper(**_: object) -> None:
     from workers.reaper import stop_reaper_thread
 
     stop_reaper_thread()
+    tracing.shutdown()
 
 
 # Metrics and health (workers/metrics.py): /metrics and /healthz on OCRQ_METRICS_PORT.

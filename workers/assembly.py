@@ -7,6 +7,7 @@ import logging
 
 from models.result_builder import make_document_result
 from shared.failures import ERROR_MESSAGE_MAX, short_error
+from shared.infra import tracing
 from shared.infra.blobs import BlobStoreError, result_key
 from shared.jobs import Job, JobError, now_ms
 from shared.jobs.pages import PAGES_OWNER
@@ -44,7 +45,9 @@ class Assembly(RunnerBase):
             result = make_document_result(job.spec.task, pages, self.engine, timings)
             key = result_key(job.tenant, job.id)
             try:
-                self.blobs.put(key, result.model_dump_json().encode(), "application/json")
+                with tracing.job_span("ocrq.result.write", job.traceparent, attributes={
+                        "ocrq.job_id": job.id, "ocrq.page_count": len(pages)}):
+                    self.blobs.put(key, result.model_dump_json().encode(), "application/json")
             except BlobStoreError as err:
                 log.warning("storage unavailable storing the result: %s", short_error(err), extra=ids(job))
                 return Outcome(job_id, "skipped", detail=f"assembly waits for storage: {short_error(err)}")

@@ -29,9 +29,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from celery import Celery, bootsteps
 from celery.signals import celeryd_after_setup, celeryd_init, setup_logging
 
+from shared.infra import tracing
 from shared.infra.broker import (  # noqa: F401  (re-exported: the names workers use with the app)
     JOB_QUEUES,
     QUEUE_BULK,
@@ -44,15 +46,33 @@ from shared.infra.broker import (  # noqa: F401  (re-exported: the names workers
     celery_config,
 )
 from shared.infra.settings import Settings
+from shared.jobs.store import stored_traceparent
 
 log = logging.getLogger("ocrq.broker")
 
 
-def page_sender(app: Celery) -> Callable[[str, int, str], None]:
-    """Sends one page of a fanned-out document (job id, page number) on the job's lane."""
+def job_sender(app: Celery, client: redis.Redis | None = None) -> Callable[[str, str], None]:
+    """Sends a job's message (job id) on its lane. With ``client`` (the reaper's re-sends, made
+    outside any span), the message continues the job's trace from its stored traceparent."""
+
+    def send(job_id: str, queue: str) -> None:
+        traceparent = stored_traceparent(client, job_id) if client is not None else None
+        with tracing.use_traceparent(traceparent):
+            app.send_task(TASK_RUN_JOB, args=[job_id], queue=queue, headers=tracing.message_headers(traceparent))
+
+    return send
+
+
+def page_sender(app: Celery, client: redis.Redis | None = None) -> Callable[[str, int, str], None]:
+    """Sends one page of a fanned-out document (job id, page number) on the job's lane; with
+    ``client``, in the job's trace (as job_sender). The runner's fan-out needs none: it sends from
+    inside the job's task, whose span the Celery instrumentation puts in the message."""
 
     def send(job_id: str, page: int, queue: str) -> None:
-        app.send_task(TASK_RUN_PAGE, args=[job_id, page], queue=queue)
+        traceparent = stored_traceparent(client, job_id) if client is not None else None
+        with tracing.use_traceparent(traceparent):
+            app.send_task(TASK_RUN_PAGE, args=[job_id, page], queue=queue,
+                          headers=tracing.message_headers(traceparent))
 
     return send
 

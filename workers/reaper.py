@@ -32,11 +32,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import redis
 from celery import Celery
 
 from shared.infra import keyspace
 from shared.infra.blobs import BlobStore, open_blob_store
-from shared.infra.broker import JOB_QUEUES, TASK_RUN_JOB, broker_kind
+from shared.infra.broker import JOB_QUEUES, broker_kind
 from shared.infra.redis_client import as_str, connect
 from shared.infra.settings import Settings
 from shared.jobs import Job, Status, now_ms
@@ -44,7 +45,7 @@ from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore
 from shared.reviews.service import forget_review
 from shared.webhooks.outbox import Outbox
-from workers.celery_app import page_sender
+from workers.celery_app import job_sender, page_sender
 from workers.events import finished_hooks
 from workers.runner_base import SendPage
 
@@ -299,11 +300,10 @@ class OrphanRestorer:
             raise
 
 
-def celery_sender(app: Celery) -> Send:
-    def send(job_id: str, queue: str) -> None:
-        app.send_task(TASK_RUN_JOB, args=[job_id], queue=queue)
-
-    return send
+def celery_sender(app: Celery, client: redis.Redis | None = None) -> Send:
+    """Job messages; with ``client``, each re-send continues its job's trace from the traceparent
+    stored on the job (the reaper sends outside any span, from a process that may not trace)."""
+    return job_sender(app, client)
 
 
 _stop = threading.Event()
@@ -316,8 +316,8 @@ def start_reaper_thread(settings: Settings, app: Celery) -> None:
         return
     _stop.clear()
     store = JobStore(connect(settings.redis_url, "ocrq-reaper"), settings.retention_s)
-    send = celery_sender(app)
-    pages_out = page_sender(app)
+    send = celery_sender(app, store.r)
+    pages_out = page_sender(app, store.r)
     blobs = open_blob_store(settings)
     interval = settings.reaper_interval_s
     hooks = finished_hooks(settings, store, app)  # the runner's hooks, on the reaper's own connection

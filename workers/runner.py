@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from shared.failures import is_time_limit
+from shared.infra import tracing
 from shared.jobs import Job, JobError, Status, now_ms
 from shared.jobs.pages import PAGES_OWNER
 from workers.image_path import ImagePath
@@ -76,6 +77,15 @@ class JobRunner(ImagePath, PagePath):
         job = self.store.get(job_id)
         if job is None:
             return Outcome(job_id, "skipped", detail="no such job (expired or deleted)")
+        # In the job's trace even when its message came without one (shared/infra/tracing.py).
+        with tracing.job_span("ocrq.claim", job.traceparent, attributes={"ocrq.job_id": job_id,
+                                                                          "ocrq.worker": self.worker}) as span:
+            claimed = self._claim_job(job)
+            span.set_attribute("ocrq.claim", claimed.status if isinstance(claimed, Outcome) else "claimed")
+            return claimed
+
+    def _claim_job(self, job: Job) -> Work | Outcome:
+        job_id = job.id
         if job.terminal:
             return Outcome(job_id, "skipped", detail=f"already {job.status.value}")
         if job.status == Status.running and job.worker == PAGES_OWNER:

@@ -13,11 +13,15 @@ from __future__ import annotations
 import logging
 import threading
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 
-from shared.infra.redis_client import connect
-from shared.infra.settings import get_settings
-from workers.celery_app import (
+from shared.infra import tracing
+
+tracing.keep_out_unless_configured()  # before redis is imported (shared/infra/tracing.py says why)
+
+from shared.infra.redis_client import connect  # noqa: E402
+from shared.infra.settings import get_settings  # noqa: E402
+from workers.celery_app import (  # noqa: E402
     QUEUE_WEBHOOKS,
     TASK_DELIVER_WEBHOOK,
     TASK_RUN_JOB,
@@ -59,7 +63,19 @@ def deliver_webhook(member: str, token: int) -> str:
 
 
 def _send(member: str, token: int) -> None:
-    app.send_task(TASK_DELIVER_WEBHOOK, args=[member, token], queue=QUEUE_WEBHOOKS)
+    # The scheduler sends outside any span: with tracing on, the message joins the trace of the job
+    # the event is about (its stored traceparent), so the delivery's spans do too.
+    traceparent = dispatcher().traceparent(member) if tracing.active() else None
+    with tracing.use_traceparent(traceparent):
+        app.send_task(TASK_DELIVER_WEBHOOK, args=[member, token], queue=QUEUE_WEBHOOKS,
+                      headers=tracing.message_headers(traceparent))
+
+
+@worker_init.connect
+def _tracing(**_: object) -> None:
+    # OpenTelemetry only with OTEL_EXPORTER_OTLP_ENDPOINT set (shared/infra/tracing.py); a threads pool: one process.
+    if tracing.setup("webhooks"):
+        tracing.instrument_celery()
 
 
 @worker_ready.connect
@@ -77,6 +93,7 @@ def _start_scheduler(sender: object = None, **_: object) -> None:
 @worker_shutdown.connect
 def _stop_scheduler(**_: object) -> None:
     _stop.set()
+    tracing.shutdown()
 
 
 @worker_ready.connect

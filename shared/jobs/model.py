@@ -99,6 +99,10 @@ class Job(BaseModel):
     pages_failed: int | None = None  # set when the job finishes (needs_review is set too when > 0)
     # quality=check: the rescan verdict the 202 answered (shared/intake/quality.py Quality.as_dict()); else None.
     quality: dict[str, Any] | None = None
+    # Tracing on (shared/infra/tracing.py): the W3C traceparent of the gateway's submit span, which worker
+    # and webhook spans continue (a re-sent message too), and its trace id, shown in the job document.
+    traceparent: str | None = None
+    trace_id: str | None = None
 
     @property
     def terminal(self) -> bool:

@@ -100,6 +100,14 @@ def _decode(raw: dict[Any, Any]) -> Job:
     return Job.model_validate(fields)
 
 
+def stored_traceparent(client: redis.Redis, job_id: str) -> str | None:
+    """The job's stored W3C traceparent (tracing was on at submit), or None: one HGET, so a message
+    sent outside any span (a re-send, a webhook delivery) continues the job's trace."""
+    raw = client.hget(keyspace.job(job_id), "traceparent")
+    value = json.loads(raw) if raw else None
+    return value if isinstance(value, str) else None
+
+
 @dataclass(frozen=True)
 class JobFilter:
     """What GET /v1/jobs may filter on besides time; None: any."""

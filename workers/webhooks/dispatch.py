@@ -28,8 +28,11 @@ from typing import Any
 
 import redis
 
+from shared.infra import tracing
+from shared.infra.redis_client import as_str
 from shared.infra.settings import Settings
 from shared.jobs import iso_ms, now_ms
+from shared.jobs.store import stored_traceparent
 from shared.webhooks import signing
 from shared.webhooks.endpoints import JOB_TARGET
 from shared.webhooks.outbox import Outbox, attempt_lease_ms, split_member
@@ -102,15 +105,24 @@ class Dispatcher:
         round_started = int(dlv.get("round_started_at") or 0) or started
         attempt_no = int(dlv.get("round_attempts") or 0) + 1
         total_no = int(dlv.get("attempts") or 0) + 1
-        try:
-            target = check_url(url, allow_http=self.settings.webhook_allow_http,
-                               allow_cidrs=parse_allowlist(self.settings.webhook_allow_private),
-                               resolver=self.resolver)
-        except UnsafeUrl as err:
-            result = sender.Attempt(None, 0.0, f"refused by the SSRF guard: {err.reason}", None, "")
-        else:
-            hdrs = signing.headers(msg_id, int(started / 1000), event.body, secrets)
-            result = self.deliver_fn(target, hdrs, event.body, self.settings.webhook_timeout_s)
+        # One span per attempt, in the trace of the job the event is about (tracing on only).
+        traceparent = stored_traceparent(self.client, event.subject) if tracing.active() else None
+        with tracing.job_span("ocrq.webhook.attempt", traceparent, kind="client", attributes={
+                "ocrq.webhook_id": msg_id, "ocrq.event_type": event.type, "ocrq.endpoint_id": ep_id,
+                "ocrq.attempt": total_no, "ocrq.job_id": event.subject}) as span:
+            try:
+                target = check_url(url, allow_http=self.settings.webhook_allow_http,
+                                   allow_cidrs=parse_allowlist(self.settings.webhook_allow_private),
+                                   resolver=self.resolver)
+            except UnsafeUrl as err:
+                result = sender.Attempt(None, 0.0, f"refused by the SSRF guard: {err.reason}", None, "")
+            else:
+                hdrs = signing.headers(msg_id, int(started / 1000), event.body, secrets)
+                tracing.inject(hdrs)  # the receiver may continue the job's trace (traceparent; not signed)
+                result = self.deliver_fn(target, hdrs, event.body, self.settings.webhook_timeout_s)
+            span.set_attribute("http.response.status_code", result.status_code or 0)
+            if result.error:
+                span.set_attribute("error.type", result.error[:200])
 
         outcome = sender.classify(result)
         next_at: int | None = None
@@ -148,6 +160,12 @@ class Dispatcher:
         )
         ob.swap(m, lease, next_at)
         return status
+
+    def traceparent(self, m: str) -> str | None:
+        """The stored traceparent of the job a delivery's event is about (None for a batch's, or
+        when tracing was off at its submit)."""
+        subject = self.client.hget(self.outbox.evt_key(split_member(m)[0]), "subject")
+        return stored_traceparent(self.client, as_str(subject)) if subject else None
 
     # the scheduler loop -------------------------------------------------------------
     def dispatch_due(self, send: SendFn, queue_depth: Callable[[], int] | None = None) -> int:
