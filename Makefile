@@ -13,7 +13,7 @@ $(BIN)/ocrq: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e '.[dev,cpu,gpu]'
+	$(BIN)/pip install -q -e '.[dev,cpu,gpu,otel]'
 	touch $@
 
 system-deps:
