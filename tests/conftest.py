@@ -136,7 +136,35 @@ class Service:
         import dataclasses
 
         tenant = new_tenant(prefix)
-        return dataclasses.replace(self, tenant=tenant, api_key=self.new_key(tenant))
+        view = dataclasses.replace(self, tenant=tenant, api_key=self.new_key(tenant))
+        _SHARED_VIEWS.append(view)
+        return view
+
+    def cancel_unfinished(self) -> None:
+        """Cancel this tenant's queued jobs (a shared worker then skips them): what a test left
+        behind, when it failed or gave up waiting, does not hold up the next test on the stack."""
+        for _ in range(20):
+            try:
+                r = self.http.get(f"{self.url}/v1/jobs", params={"status": "queued", "limit": 100},
+                                  headers=self.headers(), timeout=10)
+                items = r.json()["items"] if r.status_code == 200 else []
+                for job in items:
+                    self.http.delete(f"{self.url}/v1/jobs/{job['id']}", headers=self.headers(), timeout=10)
+            except requests.RequestException:
+                return
+            if len(items) < 100:
+                return
+
+
+# The tenants handed out on shared stacks during the running test (module_service + for_new_tenant).
+_SHARED_VIEWS: list[Service] = []
+
+
+@pytest.fixture(autouse=True)
+def _leave_shared_stacks_idle() -> Iterator[None]:
+    yield
+    while _SHARED_VIEWS:
+        _SHARED_VIEWS.pop().cancel_unfinished()
 
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.api_key}"}
@@ -381,9 +409,10 @@ def new_tenant(prefix: str = "t") -> str:
 def module_service(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
                    ) -> Iterator[Callable[..., Service]]:
     """One real stack per module and settings, shared by the module's tests: its own redis-server
-    (no other test's flush reaches it), the gateway in gunicorn, a worker unless worker=False.
+    (no other test's flush reaches it), the gateway in gunicorn, a worker unless worker=False, the
+    webhook worker with webhooks=True, on the file store or (s3=True) a bucket of its own.
 
-        svc = module_service(worker=False, s3=True, env={...}).for_new_tenant()
+        svc = module_service(worker=False, s3=True, webhooks=True, env={...}).for_new_tenant()
 
     The first call with given arguments starts the stack; later calls get the same one. Each test
     takes a fresh tenant and key (Service.for_new_tenant), so what it sees through the API is its
@@ -393,11 +422,12 @@ def module_service(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fix
     redis_procs: list[subprocess.Popen[bytes]] = []
     base = tmp_path_factory.mktemp("module-stack")
 
-    def get(*, worker: bool = True, s3: bool = False, env: dict[str, str] | None = None) -> Service:
-        ident = (worker, s3, tuple(sorted((env or {}).items())))
+    def get(*, worker: bool = True, s3: bool = False, webhooks: bool = False, env: dict[str, str] | None = None
+            ) -> Service:
+        ident = (worker, s3, webhooks, tuple(sorted((env or {}).items())))
         if ident in stacks:
             return stacks[ident]
-        n = len(stacks)
+        n = len(redis_procs)  # a stack that failed to start left its redis-server: a new folder each try
         port = free_port()
         redis_procs.append(start_redis(base / f"redis-{n}", port))
         redis_url = f"redis://127.0.0.1:{port}/0"
@@ -408,8 +438,10 @@ def module_service(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fix
             s3_server.make_bucket(bucket)
             store_env = s3_server.env(bucket)
         full_env = _service_env(redis_url, base / f"blobs-{n}", store_env, env)
-        stacks[ident] = _start_service(redis_url, base / f"stack-{n}", full_env, worker, new_tenant())
-        return stacks[ident]
+        svc = stacks[ident] = _start_service(redis_url, base / f"stack-{n}", full_env, worker, new_tenant())
+        if webhooks:
+            svc.start_webhooks()
+        return svc
 
     yield get
     for svc in stacks.values():

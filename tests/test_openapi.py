@@ -22,11 +22,12 @@ expected-statuses = ["400", "401", "403", "404", "405", "409", "413", "414", "41
 
 
 @pytest.fixture
-def service(make_service):
+def service(module_service):
     # No worker: submitted jobs stay queued. A short wait cap keeps fuzzed long-polls short;
     # a huge rate limit keeps 429s out of the way of the checks (429 is documented anyway).
-    return make_service(worker=False, env={"OCRQ_WAIT_MAX_S": "2", "OCRQ_RATE_PER_S": "100000",
-                                           "OCRQ_RATE_BURST": "100000"})
+    # One gunicorn gateway for the module (module_service), a fresh tenant per test.
+    return module_service(worker=False, env={"OCRQ_WAIT_MAX_S": "2", "OCRQ_RATE_PER_S": "100000",
+                                             "OCRQ_RATE_BURST": "100000"}).for_new_tenant()
 
 
 def test_openapi_document_is_valid_and_covers_every_route(service):

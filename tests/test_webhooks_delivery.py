@@ -2,7 +2,8 @@
 this file starts on 127.0.0.1 that verify every delivery with the ``standardwebhooks`` library.
 
 Every connection goes to a loopback server started here (the service's default allowlist is
-127.0.0.0/8); every wait is bounded.
+127.0.0.0/8); every wait is bounded. Tests 1, 2 and 4 share one stack (conftest's module_service, a fresh
+tenant and receiver each); the restart test and the one without an OCR worker start their own.
 """
 
 from __future__ import annotations
@@ -68,9 +69,8 @@ def now_iso() -> str:
 
 
 # ---------------------------------------------------------------- 1. retries, one id, one acceptance
-def test_500_twice_then_200_is_accepted_once_with_one_webhook_id(make_service, receiver):
-    svc = make_service(env=SHORT)
-    svc.start_webhooks()
+def test_500_twice_then_200_is_accepted_once_with_one_webhook_id(module_service, receiver):
+    svc = module_service(env=SHORT, webhooks=True).for_new_tenant()
     r = api(svc, "POST", "/v1/webhooks/default-secret")
     assert r.status_code == 201, r.text
     receiver.secrets["/hook"] = r.json()["secret"]
@@ -113,9 +113,8 @@ def test_500_twice_then_200_is_accepted_once_with_one_webhook_id(make_service, r
 
 
 # ---------------------------------------------------------------- 2. receiver down, then replay
-def test_receiver_down_for_the_whole_window_then_replay_delivers_each_event_once(make_service, receiver):
-    svc = make_service(env=SHORT)
-    svc.start_webhooks()
+def test_receiver_down_for_the_whole_window_then_replay_delivers_each_event_once(module_service, receiver):
+    svc = module_service(env=SHORT, webhooks=True).for_new_tenant()
     ep = register(svc, receiver.url("/wms"), ["job.succeeded", "job.failed"])
     receiver.secrets["/wms"] = ep["secret"]
     since = now_iso()
@@ -202,9 +201,8 @@ def test_killing_the_webhook_worker_and_redis_mid_delivery_loses_no_event(make_s
 
 
 # ---------------------------------------------------------------- 4. redirects, 410
-def test_redirect_is_not_followed_and_410_disables_the_endpoint(make_service, receiver):
-    svc = make_service(env=SHORT)
-    svc.start_webhooks()
+def test_redirect_is_not_followed_and_410_disables_the_endpoint(module_service, receiver):
+    svc = module_service(env=SHORT, webhooks=True).for_new_tenant()
     moved = register(svc, receiver.url("/moved"))
     gone = register(svc, receiver.url("/gone"))
     receiver.secrets.update({"/moved": moved["secret"], "/gone": gone["secret"]})
