@@ -156,16 +156,6 @@ class Service:
                 return
 
 
-# The tenants handed out on shared stacks during the running test (module_service + for_new_tenant).
-_SHARED_VIEWS: list[Service] = []
-
-
-@pytest.fixture(autouse=True)
-def _leave_shared_stacks_idle() -> Iterator[None]:
-    yield
-    while _SHARED_VIEWS:
-        _SHARED_VIEWS.pop().cancel_unfinished()
-
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.api_key}"}
 
@@ -243,6 +233,17 @@ def _leave_shared_stacks_idle() -> Iterator[None]:
 
         clear, _ = KeyStore(redis_lib.Redis.from_url(self.redis_url)).create(tenant, "test")
         return clear
+
+
+# The tenants handed out on shared stacks during the running test (module_service + for_new_tenant).
+_SHARED_VIEWS: list[Service] = []
+
+
+@pytest.fixture(autouse=True)
+def _leave_shared_stacks_idle() -> Iterator[None]:
+    yield
+    while _SHARED_VIEWS:
+        _SHARED_VIEWS.pop().cancel_unfinished()
 
 
 def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
