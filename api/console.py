@@ -18,7 +18,7 @@ from werkzeug.security import safe_join
 from api.context import services
 from api.contract import for_browsers
 from shared.engines import engine_tasks
-from shared.errors import NotFound
+from shared.errors import RESCAN_MESSAGES, NotFound
 from shared.jobs.task_spec import TASK_NAMES
 from shared.results.formats import FORMATS
 from shared.reviews.corrections import check_gs1
@@ -60,7 +60,8 @@ def index() -> ResponseReturnValue:
 @for_browsers
 def config() -> ResponseReturnValue:
     """What the page adapts to: the engine's tasks, the long-poll limit, which optional APIs exist, the
-    result formats (shared/results/formats.py: `download` ones get a button on a finished job).
+    result formats (shared/results/formats.py: `download` ones get a button on a finished job), the
+    photo-quality reasons in words.
 
     Public like /healthz: it holds nothing about any tenant or job.
     """
@@ -74,6 +75,8 @@ def config() -> ResponseReturnValue:
         batches={"list": "batches.list_batches" in views, "get": "batches.get_batch" in views},
         formats=[{"name": f.name, "label": f.label, "suffix": f.suffix, "media_type": f.media_type,
                   "binary": f.binary, "download": f.console} for f in FORMATS.values()],
+        # the photo-quality reasons in words, as a quality=require refusal says them
+        quality_words=RESCAN_MESSAGES,
     )
     return _harden(resp, cache="no-store")
 

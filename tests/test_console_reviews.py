@@ -260,3 +260,18 @@ def test_gs1_check_answers_by_the_rules_a_save_applies(make_service):
     assert date["valid"] is False and date["message"].startswith("(17) 260230 is not a valid GS1 value: invalid_date")
     assert requests.get(url, params={"ai": "17", "value": "261200"}, timeout=10).json()["value"] == "2026-12-31"
     assert requests.get(url, params={"ai": "x", "value": "1"}, timeout=10).json()["valid"] is False
+
+
+def test_the_consoles_quality_words_are_the_apis(make_service):
+    """The console says a rescan reason with the sentence a quality=require refusal gives (config.json)."""
+    from PIL import Image
+
+    ml = _labels()
+    svc = make_service(worker=False)
+    with Image.open(RECEIPTS / "001.jpg") as scan:
+        dark = ml.RECEIPT_DEGRADATIONS["dark"][0](scan.convert("RGB"))
+    refused = svc.submit(_png(dark), name="dark.png", quality="require")
+    assert refused.status_code == 422, refused.text
+    said = {e["reason"]: e["message"] for e in refused.json()["errors"]}
+    words = requests.get(f"{svc.url}/console/config.json", timeout=10).json()["quality_words"]
+    assert said and all(words[r] == m for r, m in said.items())
