@@ -246,6 +246,27 @@ def _leave_shared_stacks_idle() -> Iterator[None]:
         _SHARED_VIEWS.pop().cancel_unfinished()
 
 
+def _stop_groups(procs: list[subprocess.Popen[bytes]], timeout: float = 20) -> None:
+    """SIGTERM every process group at once, then wait for each (SIGKILL after timeout): a stack's
+    gateway and workers shut down side by side, not one after the other."""
+    for proc in procs:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+
 def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
     if proc.poll() is not None:
         return
@@ -356,13 +377,12 @@ def _start_service(redis_url: str, base: Path, full_env: dict[str, str], worker:
         logs=logs,
     )
     try:
+        proc = svc.start_worker() if worker else None  # starting side by side with the gateway
         _wait_ready(svc.url, api, 60)
-        if worker:
-            proc = svc.start_worker()
+        if proc is not None:
             _wait_worker_ready(logs / "worker.log", proc)
     except BaseException:
-        for proc in svc.procs.values():
-            _kill_group(proc)
+        _stop_groups(list(svc.procs.values()))
         raise
     return svc
 
@@ -396,9 +416,7 @@ def make_service(tmp_path: Path, redis_db: str) -> Iterator[MakeService]:
         return svc
 
     yield make
-    for svc in started:
-        for proc in svc.procs.values():
-            _kill_group(proc)
+    _stop_groups([proc for svc in started for proc in svc.procs.values()])
 
 
 def new_tenant(prefix: str = "t") -> str:
@@ -445,9 +463,7 @@ def module_service(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fix
         return svc
 
     yield get
-    for svc in stacks.values():
-        for proc in svc.procs.values():
-            _kill_group(proc)
+    _stop_groups([proc for svc in stacks.values() for proc in svc.procs.values()])
     stop_all(redis_procs)
 
 
