@@ -45,7 +45,7 @@ from shared.batches.model import (
     tenant_batches,
 )
 from shared.batches.sources import Source, parse_manifest
-from shared.infra.blobs import BlobNotFound, BlobStoreError, TooLarge
+from shared.infra.blobs import BlobNotFound, BlobStoreError
 from shared.infra.redis_client import as_str
 from shared.jobs.lifecycle import NotCancelable
 
@@ -121,8 +121,6 @@ def _manifest(src: SourceIn, batch_id: str) -> tuple[str, str, int | None]:
                 raise InvalidManifest(str(err)) from None
     except BlobNotFound:
         raise ManifestNotFound(f"no manifest object {src.manifest!r} in bucket {src.bucket!r}") from None
-    except TooLarge as err:
-        raise errors.TooLarge(str(err)) from None
     except ValueError as err:
         raise errors.ValidationFailed("source.manifest", str(err)) from None
     return manifest_bucket, manifest_key, total

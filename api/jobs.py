@@ -36,10 +36,10 @@ from shared.api_schemas.jobs import (
     WaitQuery,
 )
 from shared.errors import RescanNeeded
-from shared.infra.blobs import BlobNotFound, TooLarge, input_key
+from shared.infra.blobs import BlobNotFound, input_key
 from shared.intake.documents import InvalidPages, as_document
-from shared.intake.page_selection import parse_pages
 from shared.intake.images import ImageInfo, inspect
+from shared.intake.page_selection import parse_pages
 from shared.intake.quality import Quality, assess
 from shared.jobs import lifecycle
 from shared.jobs.model import InputRef, Job, Status
@@ -240,8 +240,6 @@ def _submit_reference(req: JobCreate) -> Response:
         raise errors.ValidationFailed("source.key", str(err)) from None
     except BlobNotFound:
         raise SourceNotFound(f"no object {src.key!r} in bucket {src.bucket!r}") from None
-    except TooLarge as err:
-        raise errors.TooLarge(str(err)) from None
 
     def reference(sha: str, info: ImageInfo) -> InputRef:
         return InputRef(

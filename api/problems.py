@@ -20,7 +20,6 @@ from werkzeug.exceptions import HTTPException
 
 from shared import errors
 from shared.infra.blobs import BlobStoreError
-from shared.intake.images import ImageRejected
 from shared.intake.jsonlimits import JsonTooDeep
 
 log = logging.getLogger("ocrq.api")
@@ -182,17 +181,6 @@ STATUS: tuple[tuple[type[errors.OcrqError], int], ...] = (
 # The domain's classes alone (kept under its old name for whoever imported it).
 DOMAIN_STATUS = tuple((cls, st) for cls, st in STATUS if cls.__module__ == errors.__name__)
 
-# shared.intake.images.ImageRejected is no OcrqError (it carries its own status; issue 23 item 5): its codes.
-IMAGE_REJECTIONS: dict[str, tuple[int, str]] = {
-    "empty_file": (400, "The file (or object) is empty."),
-    "too_many_pixels": (413, "The image has more pixels than OCRQ_MAX_PIXELS."),
-    "too_many_frames": (413, "The image has more frames than OCRQ_MAX_FRAMES."),
-    "unsupported_media_type": (415, "Not an image of an allowed type (OCRQ_ALLOWED_TYPES), nor a PDF or TIFF."),
-    "invalid_image": (422, "The image header cannot be read."),
-    "corrupt_image": (422, "The image cannot be decoded: truncated or corrupt."),
-    "unreadable_shape": (422, "A side is below OCRQ_MIN_SIDE_PX or the aspect ratio over OCRQ_MAX_ASPECT."),
-}
-
 # A werkzeug HTTPException (routing, body limits) by status; any other status is http_error.
 _HTTP_CLASSES: dict[int, type[errors.OcrqError]] = {
     cls_status: cls for cls, cls_status in reversed(STATUS)
@@ -236,8 +224,6 @@ def catalogue() -> dict[int, dict[str, str]]:
         status = status_of(cls)
         if status is not None:
             out.setdefault(status, {}).setdefault(cls.code, _meaning(cls))
-    for code, (status, meaning) in IMAGE_REJECTIONS.items():
-        out.setdefault(status, {}).setdefault(code, meaning)
     return {st: dict(sorted(codes.items())) for st, codes in sorted(out.items())}
 
 
@@ -292,11 +278,6 @@ def install(app: Flask) -> None:
     @app.errorhandler(errors.OcrqError)
     def _domain(err: errors.OcrqError) -> Response:
         return problem_response(from_domain(err))
-
-    @app.errorhandler(ImageRejected)
-    def _image(err: ImageRejected) -> Response:
-        status = IMAGE_REJECTIONS.get(err.code, (err.status, ""))[0]
-        return problem_response(ApiProblem(status, err.code, err.message))
 
     @app.errorhandler(BlobStoreError)
     def _storage(err: BlobStoreError) -> Response:

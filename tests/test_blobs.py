@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.infra.blobs import BlobNotFound, LocalBlobStore, S3BlobStore, TooLarge
+from shared.infra.blobs import BlobNotFound, LocalBlobStore, ObjectTooLarge, S3BlobStore
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -39,7 +39,7 @@ def test_list_is_lexicographic_with_prefix_and_start_after(store):
 
 def test_size_limit_on_get(store):
     store.put("big", b"x" * 2000)
-    with pytest.raises(TooLarge):
+    with pytest.raises(ObjectTooLarge):
         store.get("big", max_bytes=1000)
 
 

@@ -9,7 +9,7 @@ import time
 from models.base import EngineError, EngineOutput, EngineRequest
 from models.result_builder import find_barcodes, make_result
 from shared.failures import is_time_limit, short_error
-from shared.infra.blobs import BlobNotFound, BlobStoreError, TooLarge, result_key
+from shared.infra.blobs import BlobNotFound, BlobStoreError, ObjectTooLarge, result_key
 from shared.intake.images import ImageRejected, decode_for_ocr
 from shared.jobs.task_spec import DECODER_TASKS
 from workers import metrics
@@ -32,7 +32,7 @@ class ImagePath(RunnerBase):
             )
         except BlobNotFound:
             self._fail(w, "input_missing", f"the input object {w.job.input.bucket}/{w.job.input.key} does not exist")
-        except TooLarge as err:
+        except ObjectTooLarge as err:
             self._fail(w, "input_too_large", str(err))
         except ImageRejected as err:  # the decoder reports any exception as a bad image, a time limit too
             if is_time_limit(err):

@@ -10,7 +10,7 @@ from functools import partial
 
 from models.page_reader import PageInput, failed_page
 from shared.failures import is_time_limit, short_error
-from shared.infra.blobs import BlobNotFound, BlobStoreError, TooLarge, page_result_key
+from shared.infra.blobs import BlobNotFound, BlobStoreError, ObjectTooLarge, page_result_key
 from shared.jobs import Job, now_ms
 from shared.results.model import PageError, PageResult
 from workers.assembly import Assembly
@@ -122,7 +122,7 @@ class PagePath(Assembly):
                 error = PageError(code="input_missing", message=f"the input object {job.input.key} does not exist")
                 outcomes[i] = self._page_done(job, failed_page(number, error), 0.0, 0.0)
                 continue
-            except TooLarge as err:
+            except ObjectTooLarge as err:
                 outcomes[i] = self._page_done(job, failed_page(number, PageError(code="input_too_large",
                                                                                     message=str(err))), 0.0, 0.0)
                 continue

@@ -10,7 +10,7 @@ from typing import Any
 from shared.batches.model import Batch, cas_key, fingerprint, output_key
 from shared.batches.sources import Item, probe_input
 from shared.failures import is_time_limit
-from shared.infra.blobs import BlobNotFound, BlobStore, BlobStoreError, TooLarge
+from shared.infra.blobs import BlobNotFound, BlobStore, BlobStoreError, ObjectTooLarge
 from shared.infra.settings import Settings
 from shared.jobs.model import InputRef, Job
 
@@ -72,7 +72,7 @@ def classify(blobs: BlobStore, settings: Settings, batch: Batch, item: Item, eng
         return Verdict(
             "fail", item, code="input_missing", message=f"no object {item.key!r} in bucket {batch.src_bucket!r}"
         )
-    except TooLarge as err:
+    except ObjectTooLarge as err:
         return Verdict("fail", item, code="input_too_large", message=str(err))
     except BlobStoreError as err:
         raise Transient(str(err)) from err

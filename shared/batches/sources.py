@@ -164,23 +164,21 @@ def probe_image(data: bytes, settings: Settings) -> tuple[str, int, int]:
     """(content type, width, height) from the header alone; the worker does the full decode."""
     from PIL import Image
 
-    from shared.intake.images import CONTENT_TYPES, ImageRejected, check_shape
+    from shared.intake.images import CONTENT_TYPES, EmptyImage, InvalidImage, NotAnImage, TooManyPixels, check_shape
 
     if not data:
-        raise ImageRejected("empty_file", "the object is empty", 400)
+        raise EmptyImage("the object is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             im = Image.open(io.BytesIO(data), formats=list(settings.allowed_formats))
     except Image.UnidentifiedImageError:
         allowed = ", ".join(f.lower() for f in settings.allowed_formats)
-        raise ImageRejected("unsupported_media_type", f"not a supported image (allowed: {allowed})", 415) from None
+        raise NotAnImage(f"not a supported image (allowed: {allowed})") from None
     except Exception as err:
-        raise ImageRejected("invalid_image", f"the image header cannot be read: {err}", 422) from None
+        raise InvalidImage(f"the image header cannot be read: {err}") from None
     w, h = im.size
     check_shape(w, h, min_side=settings.min_side_px, max_aspect=settings.max_aspect)
     if w * h > settings.max_pixels:
-        raise ImageRejected(
-            "too_many_pixels", f"the image has {w}x{h} pixels, over the limit of {settings.max_pixels}", 413
-        )
+        raise TooManyPixels(f"the image has {w}x{h} pixels, over the limit of {settings.max_pixels}")
     return CONTENT_TYPES.get(im.format or "", "application/octet-stream"), w, h

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
+from shared.errors import TooLarge
 from shared.infra.settings import Settings
 
 SLOT_WAIT_S = 0.25  # how long a storage call waits for one of the in-flight slots ...
@@ -50,8 +51,8 @@ class BlobStore(Protocol):
     def ping(self) -> None: ...
 
 
-class TooLarge(Exception):
-    pass
+class ObjectTooLarge(TooLarge):
+    """An object in the store is larger than the limit its reader set."""
 
 
 def _check_key(key: str) -> str:
@@ -97,7 +98,7 @@ class LocalBlobStore:
         try:
             size = path.stat().st_size
             if max_bytes is not None and size > max_bytes:
-                raise TooLarge(f"{key} is {size} bytes, over the limit of {max_bytes}")
+                raise ObjectTooLarge(f"{key} is {size} bytes, over the limit of {max_bytes}")
             return path.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise BlobNotFound(key) from None
@@ -313,13 +314,13 @@ class S3BlobStore:
                 resp = self.client.get_object(bucket or self.bucket, key)
                 length = int(resp.headers.get("content-length") or 0)
                 if max_bytes is not None and length > max_bytes:
-                    raise TooLarge(f"{key} is {length} bytes, over the limit of {max_bytes}")
+                    raise ObjectTooLarge(f"{key} is {length} bytes, over the limit of {max_bytes}")
                 return resp.read()
         except S3Error as err:
             if err.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject"):
                 raise BlobNotFound(key) from None
             raise BlobStoreError(f"get {key}: {err.code}") from err
-        except (TooLarge, BlobNotFound, BlobStoreError):
+        except (ObjectTooLarge, BlobNotFound, BlobStoreError):
             raise
         except Exception as err:
             raise BlobStoreError(f"get {key}: {err}") from err

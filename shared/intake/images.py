@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageFile, ImageOps
 
+from shared.errors import InvalidRequest, OcrqError, TooLarge, Unprocessable, UnsupportedMedia
+
 # Truncated images must fail loudly, never decode to a half-grey picture.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
@@ -33,14 +35,51 @@ except ImportError:  # pragma: no cover - pillow-heif is a core dependency
     pass
 
 
-class ImageRejected(Exception):
-    """An input that will never decode; status is the HTTP status the gateway answers with."""
+class ImageRejected(OcrqError):
+    """An input that will never decode. Each kind below is also the domain error that says how the
+    gateway answers it (api/problems.py), so nothing here knows about HTTP."""
 
-    def __init__(self, code: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+
+class EmptyImage(ImageRejected, InvalidRequest):
+    """The file (or object) is empty."""
+
+    code = "empty_file"
+
+
+class TooManyPixels(ImageRejected, TooLarge):
+    """The image has more pixels than OCRQ_MAX_PIXELS."""
+
+    code = "too_many_pixels"
+
+
+class TooManyFrames(ImageRejected, TooLarge):
+    """The image has more frames than OCRQ_MAX_FRAMES."""
+
+    code = "too_many_frames"
+
+
+class NotAnImage(ImageRejected, UnsupportedMedia):
+    """Not an image of an allowed type (OCRQ_ALLOWED_TYPES), nor a PDF or TIFF."""
+
+    code = "unsupported_media_type"
+
+
+class InvalidImage(ImageRejected, Unprocessable):
+    """The image header cannot be read."""
+
+    code = "invalid_image"
+
+
+class CorruptImage(ImageRejected, Unprocessable):
+    """The image cannot be decoded: truncated or corrupt."""
+
+    code = "corrupt_image"
+
+
+class UnreadableShape(ImageRejected, Unprocessable):
+    """A side is below OCRQ_MIN_SIDE_PX or the aspect ratio over OCRQ_MAX_ASPECT."""
+
+    code = "unreadable_shape"
 
 
 @dataclass(frozen=True)
@@ -56,7 +95,7 @@ class ImageInfo:
 
 def _open(data: bytes, formats: tuple[str, ...], max_pixels: int) -> Image.Image:
     if not data:
-        raise ImageRejected("empty_file", "the uploaded file is empty", 400)
+        raise EmptyImage("the uploaded file is empty")
     # Pillow's own bomb limit sits at our cap, so both the warning and the error fire on our number.
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
@@ -64,12 +103,12 @@ def _open(data: bytes, formats: tuple[str, ...], max_pixels: int) -> Image.Image
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data), formats=list(formats))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRejected("too_many_pixels", f"the image has more than {max_pixels} pixels", 413) from None
+        raise TooManyPixels(f"the image has more than {max_pixels} pixels") from None
     except Image.UnidentifiedImageError:
         allowed = ", ".join(f.lower() for f in formats)
-        raise ImageRejected("unsupported_media_type", f"not a supported image (allowed: {allowed})", 415) from None
+        raise NotAnImage(f"not a supported image (allowed: {allowed})") from None
     except Exception as err:
-        raise ImageRejected("invalid_image", f"the image header cannot be read: {err}", 422) from None
+        raise InvalidImage(f"the image header cannot be read: {err}") from None
 
 
 MIN_SIDE = 8  # px: no engine reads a strip thinner than this
@@ -80,8 +119,8 @@ def check_shape(width: int, height: int, *, min_side: int = MIN_SIDE, max_aspect
     """Refuse at submit an image no engine can ever read, instead of failing it three times later."""
     short, long_ = min(width, height), max(width, height)
     if short < min_side or long_ / max(1, short) > max_aspect:
-        raise ImageRejected("unreadable_shape", f"the image is {width}x{height} pixels: each side must be at least "
-                            f"{min_side} px and the longer at most {max_aspect:g} times the shorter", 422)
+        raise UnreadableShape(f"the image is {width}x{height} pixels: each side must be at least "
+                            f"{min_side} px and the longer at most {max_aspect:g} times the shorter")
 
 
 REDUCED_SIDE = 256  # what shared/intake/quality.py measures on
@@ -99,15 +138,11 @@ def inspect(data: bytes, *, formats: tuple[str, ...], max_pixels: int, max_frame
     width, height = im.size
     check_shape(width, height, min_side=min_side, max_aspect=max_aspect)
     if width * height > max_pixels:
-        raise ImageRejected(
-            "too_many_pixels", f"the image has {width}x{height} pixels, over the limit of {max_pixels}", 413
-        )
+        raise TooManyPixels(f"the image has {width}x{height} pixels, over the limit of {max_pixels}")
     frames = int(getattr(im, "n_frames", 1) or 1)
     if frames > max_frames:
-        raise ImageRejected(
-            "too_many_frames",
-            f"the image has {frames} frames/pages; at most {max_frames} accepted (submit pages as separate images)",
-            422,
+        raise TooManyFrames(
+            f"the image has {frames} frames/pages; at most {max_frames} accepted (submit pages as separate images)"
         )
     try:
         if im.format == "JPEG":
@@ -118,11 +153,9 @@ def inspect(data: bytes, *, formats: tuple[str, ...], max_pixels: int, max_frame
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRejected("too_many_pixels", f"the image has more than {max_pixels} pixels", 413) from None
+        raise TooManyPixels(f"the image has more than {max_pixels} pixels") from None
     except Exception as err:
-        raise ImageRejected(
-            "corrupt_image", f"the image cannot be decoded (truncated or corrupt): {err}", 422
-        ) from None
+        raise CorruptImage(f"the image cannot be decoded (truncated or corrupt): {err}") from None
     fmt = im.format or "?"
     if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF turns it by 90°: report the upright size
         width, height = height, width
@@ -160,11 +193,9 @@ def decode_for_ocr(data: bytes, *, formats: tuple[str, ...], max_pixels: int, ma
             im.load()
             upright = ImageOps.exif_transpose(im)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRejected("too_many_pixels", f"the image has more than {max_pixels} pixels", 413) from None
+        raise TooManyPixels(f"the image has more than {max_pixels} pixels") from None
     except Exception as err:
-        raise ImageRejected(
-            "corrupt_image", f"the image cannot be decoded (truncated or corrupt): {err}", 422
-        ) from None
+        raise CorruptImage(f"the image cannot be decoded (truncated or corrupt): {err}") from None
     # Boxes are reported in pixels of the upright original, whatever size we decoded at.
     orig_w, orig_h = (header_h, header_w) if swaps else (header_w, header_h)
     rgb = upright.convert("RGB")
