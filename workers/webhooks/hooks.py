@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 import redis
 from celery import Celery
@@ -17,7 +16,6 @@ from shared.jobs.model import Job
 from shared.jobs.store import JobStore
 from shared.webhooks.events import (
     Claimed,
-    emit_batch_completed,
     emit_job_event,
     wants_events,
 )
@@ -75,10 +73,3 @@ def job_hook(settings: Settings, store: JobStore, celery: Celery | None) -> Call
                 pause = min(2.0, pause * 2)
 
     return hook
-
-
-def batch_completed(outbox: Outbox, tenant: str, batch_id: str, finished_ms: int, batch: dict[str, Any],
-                    celery: Celery | None = None) -> str:
-    msg_id, claimed = emit_batch_completed(outbox, tenant, batch_id, finished_ms, batch, claim=celery is not None)
-    send_claimed(celery, claimed)
-    return msg_id
