@@ -12,6 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from api import batches, console, docs, health, jobs, metrics, openapi, problems, reviews, webhooks
 from api.context import EXTENSION, Services
 from api.ratelimit import RateLimiter
+from shared.infra import tracing
 from shared.infra.blobs import open_blob_store
 from shared.infra.broker import TASK_RUN_JOB, celery_config
 from shared.infra.redis_client import connect
@@ -44,6 +45,10 @@ class _BoundedJson(DefaultJSONProvider):
 
 def create_app(settings: Settings | None = None, *, send_job: SendJob | None = None) -> Flask:
     settings = settings or get_settings()
+    # OpenTelemetry only with OTEL_EXPORTER_OTLP_ENDPOINT set (shared/infra/tracing.py); each gunicorn
+    # worker builds its app after the fork, so each sets its own exporter up.
+    if tracing.setup("api"):
+        tracing.instrument_celery()  # the job message carries the submit's traceparent
     app = Flask("ocrq", static_folder=None)
     # Werkzeug refuses bodies over this before reading them (413), chunked ones included.
     # MAX_FORM_MEMORY_SIZE is the same bound: Werkzeug's multipart decoder applies it to its
@@ -77,6 +82,7 @@ def create_app(settings: Settings | None = None, *, send_job: SendJob | None = N
     for module in (health, jobs, metrics, openapi, webhooks, batches, reviews, console, docs):
         app.register_blueprint(module.bp)
     metrics.instrument(app)
+    tracing.instrument_flask(app)
 
     @app.after_request
     def _security_headers(resp: Response) -> Response:

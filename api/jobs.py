@@ -160,6 +160,8 @@ def _answer(sub: Submitted, verdict: Quality | None = None) -> Response:
     else:
         resp.status_code = 202
     resp.headers["Location"] = f"/v1/jobs/{job.id}"
+    if job.traceparent:  # tracing on: a WMS correlates its own trace with the job's
+        resp.headers["traceparent"] = job.traceparent
     return resp
 
 
@@ -189,7 +191,7 @@ def _submit(opts: JobOptions, spec: TaskSpec, data: bytes, store_input: StoreInp
     return _answer(sub, verdict)
 
 
-_SUBMITTED = ("Location", "Idempotent-Replayed")
+_SUBMITTED = ("Location", "Idempotent-Replayed", "traceparent")
 
 
 @bp.post("/v1/jobs")
@@ -198,7 +200,7 @@ _SUBMITTED = ("Location", "Idempotent-Replayed")
 @contract(
     "submitJob", "jobs", "Submit one image (multipart upload) or an object in an allowed bucket (JSON)",
     form=JobUpload, json=JobCreate, headers=SubmitHeaders,
-    replies={202: Reply("Accepted: the job is queued", JobOut, headers=("Location",)),
+    replies={202: Reply("Accepted: the job is queued", JobOut, headers=("Location", "traceparent")),
              200: Reply("Idempotent replay: the job an earlier request with this key created", JobOut,
                         headers=_SUBMITTED)},
     errors=(400, 403, 404, 409, 413, 415, 422, 503),

@@ -44,6 +44,9 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
                     "schema": {"type": "string", "pattern": "^[0-9]+$"}},
     "Idempotent-Replayed": {"description": "true: an earlier request with this Idempotency-Key created the job",
                             "schema": {"type": "string", "enum": ["true"]}},
+    "traceparent": {"description": "Only while the gateway traces (OpenTelemetry): the W3C traceparent of the job's "
+                                   "submit span; its trace id is the job's trace_id",
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"}},
 }
 # gunicorn answers this itself, before the application sees the request (not problem+json).
 SERVER_ERRORS = {

@@ -302,6 +302,9 @@ class JobOut(BaseModel):
     quality: QualityOut | None = None
     # Only on a job that was routed to human review (absent otherwise): shared/api_schemas/reviews.py.
     review: ReviewOut | None = None
+    # Only while tracing is on (absent otherwise): the OpenTelemetry trace id of the job, 32 hex digits, the
+    # one the 202's traceparent header named; the gateway's, worker's and webhook worker's spans share it.
+    trace_id: str | None = None
 
 
 class JobList(BaseModel):

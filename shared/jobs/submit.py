@@ -28,7 +28,7 @@ from shared.errors import (
     StorageUnavailable,
     Unavailable,
 )
-from shared.infra import keyspace
+from shared.infra import keyspace, tracing
 from shared.infra.blobs import BlobStoreError
 from shared.infra.broker import QUEUE_INTERACTIVE, QueueDepth
 from shared.infra.redis_client import ReplicationTimeout, ReplicaWaiter
@@ -126,8 +126,18 @@ class Submitter:
                store_input: Callable[[], InputRef]) -> Submitted:
         """Accept ``draft`` once. ``store_input`` puts the bytes where the worker reads them and
         returns their reference; it runs only for a request that is neither a replay nor refused."""
-        name = idempotency_name(draft.tenant, idempotency_key)
         job_id = new_job_id()
+        with tracing.span("ocrq.submit", attributes={"ocrq.job_id": job_id, "ocrq.tenant": draft.tenant,
+                                                     "ocrq.task": draft.spec.task, "ocrq.priority": draft.priority,
+                                                     "ocrq.pages": len(draft.pages or ()) or 1}) as sp:
+            sub = self._submit(draft, job_id, idempotency_key, store_input)
+            if sub.replayed:
+                sp.set_attribute("ocrq.replayed_job_id", sub.job.id)
+            return sub
+
+    def _submit(self, draft: Draft, job_id: str, idempotency_key: str | None,
+                store_input: Callable[[], InputRef]) -> Submitted:
+        name = idempotency_name(draft.tenant, idempotency_key)
         if name is not None:
             prior = self._claim(name, draft.fingerprint(), job_id)
             if prior is not None:
@@ -136,17 +146,23 @@ class Submitter:
         try:
             self._backpressure(draft.priority)
             try:
-                ref = store_input()
+                with tracing.span("ocrq.blob.put", attributes={"ocrq.what": "input"}):
+                    ref = store_input()
             except BlobStoreError:
                 raise StorageUnavailable() from None
         except Exception:
             if name is not None:
                 self.r.delete(name)  # nothing was accepted: a retry with this key starts afresh
             raise
+        # The job keeps the submit span's context: its worker and webhook spans continue this trace.
+        traceparent = tracing.current_traceparent()
         job = Job(id=job_id, tenant=draft.tenant, spec=draft.spec, priority=draft.priority, input=ref,
                   metadata=draft.metadata, webhook_url=draft.webhook_url, pages_total=draft.pages_total,
-                  pages=list(draft.pages) if draft.pages is not None else None, quality=draft.quality)
-        self._enqueue(job)
+                  pages=list(draft.pages) if draft.pages is not None else None, quality=draft.quality,
+                  traceparent=traceparent, trace_id=tracing.trace_id_of(traceparent))
+        with tracing.span("ocrq.enqueue", attributes={"ocrq.job_id": job_id, "messaging.destination.name":
+                                                      job.priority}):
+            self._enqueue(job)
         return Submitted(job, replayed=False)
 
     # ---------------------------------------------------------------- steps

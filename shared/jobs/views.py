@@ -43,6 +43,7 @@ def render_job(job: Job, result: OcrResult | None = None) -> dict[str, Any]:
         pages_failed=job.pages_failed,
         quality=QualityOut.model_validate(job.quality) if job.quality is not None else None,
         review=review_out(job.review),
+        trace_id=job.trace_id,
     )
     doc = out.model_dump(mode="json", exclude_none=False)
     if job.pages_total is None:  # an image job's document stays exactly as before documents existed
@@ -52,6 +53,8 @@ def render_job(job: Job, result: OcrResult | None = None) -> dict[str, Any]:
         doc.pop("quality", None)
     if not job.review:  # only a job routed to human review carries its review
         doc.pop("review", None)
+    if job.trace_id is None:  # only a job submitted while tracing was on carries its trace id
+        doc.pop("trace_id", None)
     return doc
 
 

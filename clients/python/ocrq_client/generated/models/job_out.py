@@ -57,6 +57,7 @@ class JobOut:
             review (None | ReviewOut | Unset):
             review_reasons (list[str] | None | Unset):
             started_at (None | str | Unset):
+            trace_id (None | str | Unset):
             webhook_url (None | str | Unset):
      """
 
@@ -85,6 +86,7 @@ class JobOut:
     review: None | ReviewOut | Unset = UNSET
     review_reasons: list[str] | None | Unset = UNSET
     started_at: None | str | Unset = UNSET
+    trace_id: None | str | Unset = UNSET
     webhook_url: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -219,6 +221,12 @@ class JobOut:
         else:
             started_at = self.started_at
 
+        trace_id: None | str | Unset
+        if isinstance(self.trace_id, Unset):
+            trace_id = UNSET
+        else:
+            trace_id = self.trace_id
+
         webhook_url: None | str | Unset
         if isinstance(self.webhook_url, Unset):
             webhook_url = UNSET
@@ -269,6 +277,8 @@ class JobOut:
             field_dict["review_reasons"] = review_reasons
         if started_at is not UNSET:
             field_dict["started_at"] = started_at
+        if trace_id is not UNSET:
+            field_dict["trace_id"] = trace_id
         if webhook_url is not UNSET:
             field_dict["webhook_url"] = webhook_url
 
@@ -507,6 +517,16 @@ class JobOut:
         started_at = _parse_started_at(d.pop("started_at", UNSET))
 
 
+        def _parse_trace_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        trace_id = _parse_trace_id(d.pop("trace_id", UNSET))
+
+
         def _parse_webhook_url(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -543,6 +563,7 @@ class JobOut:
             review=review,
             review_reasons=review_reasons,
             started_at=started_at,
+            trace_id=trace_id,
             webhook_url=webhook_url,
         )
 
