@@ -154,48 +154,16 @@ class Accountant:
         if b is None:
             return False
         item = Item.from_json(raw)
-        fail_field, fail_doc, error = "", "", None
-        if job.status == Status.succeeded and job.result_key:
-            try:
-                result = json.loads(self.blobs.get(job.result_key))
-            except BlobNotFound:
-                result = None
-            if result is None:
-                status, error = "failed", {"code": "result_missing", "message": "the job's result object is gone"}
-            else:
-                eng = result.get("engine") or {}
-                fp = fingerprint(job.input.sha256, job.spec, eng.get("name", ""), eng.get("version", ""))
-                try:
-                    write_outputs(self.blobs, self.settings, b, item, job.input, fp, result, job_id=job.id,
-                                  pages_total=job.pages_total)
-                    status = "succeeded"
-                except OutputFailed as err:
-                    status, error = "failed", {"code": err.code, "message": err.message}
-        elif job.status == Status.canceled:
-            status = "canceled"
-        else:
-            e = job.error or JobError(code="failed", message="the job failed")
-            status, error = "failed", {"code": e.code, "message": e.message}
+        status, error = self._outcome(job, b, item)
         pages, pages_done, pages_failed = page_counts(item, job, status)
+        fail_field, fail_doc = "", ""
         if error:
             fail_field, fail_doc = item.id, failure_json(
                 item, error["code"], error["message"], job.input.sha256, pages=pages, pages_failed=pages_failed
             )
         row = ledger_row(b, item, status, sha256=job.input.sha256, error=error, job_id=job.id)
-        lua_keys = [
-            bkey(b.id),
-            bkey(b.id, "inflight"),
-            bkey(b.id, "failures"),
-            bkey(b.id, "ledger"),
-            JobStore.key(job.id),
-            JobStore.tenant_index(job.tenant),
-            JobStore.RUNNING,
-            JobStore.UNSENT,
-            JobStore.QUEUED,
-            JobStore.EXPIRING,
-        ]
-        done = bool(self.scripts.account(keys=lua_keys, args=[job.id, status, row, fail_field, fail_doc,
-                                                                   pages_done, pages_failed]))
+        done = bool(self.scripts.account(keys=account_keys(b.id, job.id, job.tenant),
+                                         args=[job.id, status, row, fail_field, fail_doc, pages_done, pages_failed]))
         if done and job.result_key and status == "succeeded":
             try:  # the mirror is the result now; the per-job copy would only be an orphan
                 self.blobs.delete(job.result_key)
@@ -204,6 +172,50 @@ class Accountant:
         if done:
             emit_item_event(self.outbox, b, item, row)
         return done
+
+    def _outcome(self, job: Job, b: Batch, item: Item) -> tuple[str, dict[str, str] | None]:
+        """The item's ledger status and error. A succeeded job counts only once its outputs are
+        written to the batch's output bucket: a result that is gone or cannot be written fails it."""
+        if job.status == Status.succeeded and job.result_key:
+            return self._write_outputs(job, b, item)
+        if job.status == Status.canceled:
+            return "canceled", None
+        e = job.error or JobError(code="failed", message="the job failed")
+        return "failed", {"code": e.code, "message": e.message}
+
+    def _write_outputs(self, job: Job, b: Batch, item: Item) -> tuple[str, dict[str, str] | None]:
+        assert job.result_key is not None
+        try:
+            result = json.loads(self.blobs.get(job.result_key))
+        except BlobNotFound:
+            result = None
+        if result is None:
+            return "failed", {"code": "result_missing", "message": "the job's result object is gone"}
+        eng = result.get("engine") or {}
+        fp = fingerprint(job.input.sha256, job.spec, eng.get("name", ""), eng.get("version", ""))
+        try:
+            write_outputs(self.blobs, self.settings, b, item, job.input, fp, result, job_id=job.id,
+                          pages_total=job.pages_total)
+        except OutputFailed as err:
+            return "failed", {"code": err.code, "message": err.message}
+        return "succeeded", None
+
+
+def account_keys(batch_id: str, job_id: str, tenant: str) -> list[str]:
+    """The keys of the ``account`` script (shared/batches/lua.py): the batch's counters, in-flight
+    set, failures and ledger, and the job record with every index it may still be on."""
+    return [
+        bkey(batch_id),
+        bkey(batch_id, "inflight"),
+        bkey(batch_id, "failures"),
+        bkey(batch_id, "ledger"),
+        JobStore.key(job_id),
+        JobStore.tenant_index(tenant),
+        JobStore.RUNNING,
+        JobStore.UNSENT,
+        JobStore.QUEUED,
+        JobStore.EXPIRING,
+    ]
 
 
 def page_counts(item: Item, job: Job, status: str) -> tuple[int, int, int]:
