@@ -133,7 +133,7 @@ def celery_worker_cmd(settings: Settings, queues: str, name: str, loglevel: str)
         "celery",
         "--quiet",
         "-A",
-        "workers.app",
+        "workers.ocr_worker",
         "worker",  # quiet: no text banner
         "-Q",
         queues,
@@ -207,7 +207,7 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
         "celery",
         "--quiet",
         "-A",
-        "workers.webhook_app",
+        "workers.webhook_worker",
         "worker",  # quiet: no text banner
         "-Q",
         "webhooks",

@@ -32,7 +32,7 @@ from shared.jobs.model import InputRef, Job, JobError, Status, new_job_id, now_m
 from shared.jobs.store import JobStore
 from shared.webhooks.endpoints import EndpointStore
 from shared.webhooks.outbox import DUE, Outbox, member, msg_id_for
-from workers.events import finished_hooks
+from workers.finished_hooks import finished_hooks
 from workers.reaper import HOOKS_GRACE_MS, sweep_hooks
 from workers.runner import JobRunner
 from workers.webhooks.hooks import job_hook

@@ -49,7 +49,7 @@ def test_the_gateway_app_starts_without_any_engine(tmp_path):
         resp = api.wsgi.app.test_client().get("/healthz")
         assert resp.status_code == 200, resp.data
         assert api.wsgi.app.test_client().get("/openapi.json").status_code == 200
-        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("models",) or m.startswith("workers.app"))
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("models",) or m.startswith("workers.ocr_worker"))
         print("engine modules:", heavy)
     """, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -277,7 +277,7 @@ def test_without_a_queue_the_runner_reads_every_page_itself(env):
 def test_the_micro_batcher_reads_pages_of_one_document_in_one_engine_batch(env):
     from concurrent.futures import ThreadPoolExecutor
 
-    from workers.batcher import Batcher
+    from workers.microbatcher import Batcher
 
     settings, store, blobs = env
     data = pages_pdf(4)

@@ -50,7 +50,7 @@ def prepare_multiprocess_dir() -> str | None:
     """Before a prefork pool forks: make sure the children write where the scrape reads.
 
     Sets PROMETHEUS_MULTIPROC_DIR to a fresh temporary folder when it is unset (a worker started
-    with `celery -A workers.app worker` rather than `ocrq worker`). prometheus_client picks its
+    with `celery -A workers.ocr_worker worker` rather than `ocrq worker`). prometheus_client picks its
     value class when first imported, so this only helps if it is not imported yet.
     """
     if os.environ.get(MULTIPROC_ENV):

@@ -46,7 +46,7 @@ from shared.jobs.store import JobStore
 from shared.reviews.service import forget_review
 from shared.webhooks.outbox import Outbox
 from workers.celery_app import job_sender, page_sender
-from workers.events import finished_hooks
+from workers.finished_hooks import finished_hooks
 from workers.runner_base import SendPage
 
 log = logging.getLogger("ocrq.reaper")

@@ -34,7 +34,7 @@ _runtime: Runtime | None = None
 
 
 def build_runtime(settings: Settings, engine: Engine, celery: Celery | None = None) -> Runtime:
-    from workers.events import finished_hooks
+    from workers.finished_hooks import finished_hooks
 
     store = JobStore(connect(settings.redis_url, "ocrq-worker"), settings.retention_s)
     blobs = open_blob_store(settings)

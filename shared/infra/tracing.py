@@ -64,7 +64,7 @@ class _KeepOut:
 
 def keep_out_unless_configured() -> None:
     """With tracing off, keep ``opentelemetry`` out of this process: call it first thing in an entry
-    point (api/wsgi.py, workers/app.py, workers/webhook_app.py). Installing the ``otel`` extra would
+    point (api/wsgi.py, workers/ocr_worker.py, workers/webhook_worker.py). Installing the ``otel`` extra would
     otherwise cost every process: redis-py (8.x) imports the OTel SDK's metrics at import time whenever
     it is installed (its optional observability, which ocrq does not use), about 0.1 s of start-up and
     a few MB; its own ``except ImportError`` then runs as on an install without OpenTelemetry."""

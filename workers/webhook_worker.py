@@ -1,4 +1,4 @@
-"""The webhook worker's Celery app (`celery -A workers.webhook_app worker -Q webhooks --pool threads`).
+"""The webhook worker's Celery app (`celery -A workers.webhook_worker worker -Q webhooks --pool threads`).
 
 It runs no engine and touches no GPU. Besides the task it runs two loops (threads in the worker
 process): the scheduler that turns due deliveries in the Redis ``due`` set into task messages (see

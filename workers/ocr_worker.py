@@ -1,4 +1,4 @@
-"""The process-wide Celery app of a worker (`celery -A workers.app worker`), with its tasks.
+"""The process-wide Celery app of a worker (`celery -A workers.ocr_worker worker`), with its tasks.
 
 Two pool modes, chosen by `ocrq worker`:
 - prefork, concurrency 1 (CPU engine): the engine loads in the pool child after the fork; a crash
@@ -97,7 +97,7 @@ def _load_or_check_engine(**_: object) -> None:
             # A continuous engine (HunyuanOCR's decode slots) merges the task threads' requests itself:
             # each thread runs its own job and blocks on its slot, so no micro-batcher in between.
             if settings.batch_max > 1 and not getattr(rt.engine, "continuous", False):
-                from workers.batcher import Batcher
+                from workers.microbatcher import Batcher
 
                 _batcher = Batcher(rt.runner, settings.batch_max, settings.batch_wait_ms)
             engine = rt.engine
