@@ -17,7 +17,9 @@ image, and the worker's `finished` log lines tell whether any job succeeded more
 job accepted before a Redis outage ended and finished after it is timed from Redis returning to
 its end: a message lost in a worker's hands shows there (900 s, OCRQ_QUEUED_RESEND_S, before
 issue 24), or as a job not finished after the drain. Under a backlog that time includes the wait
-behind the backlog: compare it with when the last job ended.
+behind the backlog: compare it with when the last job ended. What tells a stall from a backlog is
+"overtaken": how long a job ended after the first job submitted after it ended. A backlog delays
+jobs in order; a stalled job is overtaken by everything queued behind it.
 
     python bench/outages.py                     # ~3 minutes: 3 Redis kills, 1 x 20 s refuse, 1 x 20 s hang
     python bench/outages.py --redis-kills 5 --refuses 2 --refuse-s 60 --hangs 1 --hang-s 45   # issue 17's soak
@@ -383,6 +385,18 @@ def after_redis(rec: Record, times: dict[str, tuple[float, float]]) -> tuple[lis
     return waits, (last - returns[-1]) if returns and last is not None else None
 
 
+def overtaken(times: dict[str, tuple[float, float]]) -> list[float]:
+    """For each job, how long after the earliest end of any job submitted after it it ended (0 when
+    none ended before it). A backlog delays every job alike and in order; a stalled job (a message
+    lost with a connection and waiting for a re-send) is overtaken by everything queued behind it."""
+    ordered = sorted(times.values())  # by creation
+    late, earliest_after = [], float("inf")
+    for _created, finished in reversed(ordered):
+        late.append(max(0.0, finished - earliest_after))
+        earliest_after = min(earliest_after, finished)
+    return late
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--redis-kills", type=int, default=3)
@@ -460,6 +474,9 @@ def report(rec: Record, res: dict[str, object], load_s: float, args: argparse.Na
         ("  ... Redis back -> job end, p50 / p99 / max (s)",
          f"{pct(waits, .5):.1f} / {pct(waits, .99):.1f} / {max(waits, default=float('nan')):.1f}"),
         ("  ... ending more than 60 s after Redis returned", str(sum(1 for w in waits if w > 60))),
+        ("jobs overtaken by more than 60 s (stalled, not queued)",
+         str(sum(1 for w in overtaken(res["times"]) if w > 60))),  # type: ignore[arg-type]
+        ("  ... the longest (s)", f"{max(overtaken(res['times']), default=0.0):.1f}"),  # type: ignore[arg-type]
         ("last job ended, after the last Redis return (s)", "-" if last is None else f"{last:.1f}"),
         ("keys given up by clients (then retried)", str(len(rec.gave_up))),
         ("stuck idempotency keys (409 at the end)", str(res["stuck"])),
