@@ -9,6 +9,7 @@ import time
 from models.base import EngineError, EngineOutput, EngineRequest
 from models.result_builder import find_barcodes, make_result
 from shared.failures import is_time_limit, short_error
+from shared.infra import tracing
 from shared.infra.blobs import BlobNotFound, BlobStoreError, ObjectTooLarge, result_key
 from shared.intake.images import ImageRejected, decode_for_ocr
 from shared.jobs.task_spec import DECODER_TASKS
@@ -19,8 +20,26 @@ from workers.runner_base import Outcome, RunnerBase, Work, ids, work_timings
 log = logging.getLogger("ocrq.runner")
 
 
+def engine_attributes(engine: str, batch_size: int, job_ids: list[str], pages: list[int] | None = None
+                       ) -> dict[str, object]:
+    """The engine span's attributes; ``ocrq.job_id`` only where the batch is one job's."""
+    attrs: dict[str, object] = {"ocrq.engine": engine, "ocrq.batch_size": batch_size}
+    if len(set(job_ids)) == 1:
+        attrs["ocrq.job_id"] = job_ids[0]
+    else:
+        attrs["ocrq.job_ids"] = job_ids
+    if pages is not None:
+        attrs["ocrq.pages"] = pages
+    return attrs
+
+
 class ImagePath(RunnerBase):
     def _fetch(self, w: Work) -> None:
+        with tracing.job_span("ocrq.fetch", w.job.traceparent, attributes={
+                "ocrq.job_id": w.job.id, "ocrq.input_bytes": w.job.input.bytes}):
+            self._fetch_input(w)
+
+    def _fetch_input(self, w: Work) -> None:
         t0 = time.perf_counter()
         try:
             data = self.blobs.get(w.job.input.key, bucket=w.job.input.bucket, max_bytes=self.settings.max_upload_bytes)
@@ -55,7 +74,10 @@ class ImagePath(RunnerBase):
                 for w in works if w.decoded]
         t0 = time.perf_counter()
         try:
-            outputs = self.engine.run(reqs)
+            # One span for the engine call, in the first job's trace (a batch of several jobs: the batcher).
+            with tracing.job_span("ocrq.engine.run", works[0].job.traceparent,
+                                  attributes=engine_attributes(self.engine.name, len(reqs), [w.job.id for w in works])):
+                outputs = self.engine.run(reqs)
         except Exception as err:  # the engine itself broke: let the attempt cap decide
             metrics.observe_batch(len(reqs), time.perf_counter() - t0)
             timed_out = is_time_limit(err)
@@ -108,7 +130,8 @@ class ImagePath(RunnerBase):
             w.outcome = self._refused(job, "the job is no longer this attempt's", None)
             return
         try:
-            self.blobs.put(key, result.model_dump_json().encode(), "application/json")
+            with tracing.job_span("ocrq.result.write", job.traceparent, attributes={"ocrq.job_id": job.id}):
+                self.blobs.put(key, result.model_dump_json().encode(), "application/json")
         except BlobStoreError as err:
             self._storage_down(w, err)
             return

@@ -10,10 +10,12 @@ from functools import partial
 
 from models.page_reader import PageInput, failed_page
 from shared.failures import is_time_limit, short_error
+from shared.infra import tracing
 from shared.infra.blobs import BlobNotFound, BlobStoreError, ObjectTooLarge, page_result_key
 from shared.jobs import Job, now_ms
 from shared.results.model import PageError, PageResult
 from workers.assembly import Assembly
+from workers.image_path import engine_attributes
 from workers.leases import Heartbeat, owner_is_dead
 from workers.runner_base import Outcome, StoredPage, Work, ids
 
@@ -82,6 +84,14 @@ class PagePath(Assembly):
         return [outcomes[i] for i in range(len(items))]
 
     def _claim_page(self, job_id: str, number: int) -> Job | Outcome:
+        # The page message carries the job's trace (from the fan-out, or the reaper's stored traceparent).
+        with tracing.span("ocrq.claim", attributes={"ocrq.job_id": job_id, "ocrq.page": number,
+                                                     "ocrq.worker": self.worker}) as span:
+            claimed = self._claim_page_work(job_id, number)
+            span.set_attribute("ocrq.claim", claimed.status if isinstance(claimed, Outcome) else "claimed")
+            return claimed
+
+    def _claim_page_work(self, job_id: str, number: int) -> Job | Outcome:
         page = self.pages.get(job_id, number)
         if page is None:
             return Outcome(job_id, "skipped", detail=f"page {number}: no such page work")
@@ -116,7 +126,9 @@ class PagePath(Assembly):
             t0 = time.perf_counter()
             selected = len(job.pages or []) or job.pages_total or 0
             try:
-                with self.documents.use(job.input, self.blobs, self.settings.max_upload_bytes) as path:
+                with tracing.job_span("ocrq.fetch", job.traceparent, attributes={"ocrq.job_id": job.id,
+                                                                                 "ocrq.page": number}), \
+                        self.documents.use(job.input, self.blobs, self.settings.max_upload_bytes) as path:
                     rendered = self.reader.render(path, number)
             except BlobNotFound:
                 error = PageError(code="input_missing", message=f"the input object {job.input.key} does not exist")
@@ -134,7 +146,11 @@ class PagePath(Assembly):
             ready.append((i, job, item))
         t0 = time.perf_counter()
         try:
-            results = self.reader.read([item for _, _, item in ready])
+            with tracing.job_span("ocrq.engine.run", ready[0][1].traceparent if ready else None,
+                                  attributes=engine_attributes(self.engine.name, len(ready),
+                                                                [job.id for _, job, _ in ready],
+                                                                [item.number for _, _, item in ready])):
+                results = self.reader.read([item for _, _, item in ready])
         except Exception as err:
             if not is_time_limit(err):
                 raise
@@ -153,7 +169,9 @@ class PagePath(Assembly):
         if not self.pages.heartbeat(job.id, result.page, self.worker, now_ms() + self.settings.lease_s * 1000):
             return self._refused(job, "the page is no longer this attempt's", result.page)
         try:
-            self.blobs.put(key, stored.model_dump_json().encode(), "application/json")
+            with tracing.job_span("ocrq.result.write", job.traceparent, attributes={"ocrq.job_id": job.id,
+                                                                                    "ocrq.page": result.page}):
+                self.blobs.put(key, stored.model_dump_json().encode(), "application/json")
         except BlobStoreError as err:
             return self._page_storage_down(job, result.page, err)
         error = result.error.model_dump() if result.error else None

@@ -135,19 +135,27 @@ def _sampler() -> Any:
     return ParentBased(root=_NoClientRoots())
 
 
+def _disabled(name: str) -> bool:
+    """``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` (comma-separated: flask, celery, redis, requests, urllib3)
+    names an instrumentation this process leaves out (redis: a span per command is most of the cost)."""
+    names = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+    return name in {n.strip() for n in names.split(",")}
+
+
 def _instrument_clients() -> None:
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
     from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
 
-    for inst in (RedisInstrumentor(), RequestsInstrumentor(), URLLib3Instrumentor()):
-        if not inst.is_instrumented_by_opentelemetry:
+    for name, inst in (("redis", RedisInstrumentor()), ("requests", RequestsInstrumentor()),
+                       ("urllib3", URLLib3Instrumentor())):
+        if not _disabled(name) and not inst.is_instrumented_by_opentelemetry:
             inst.instrument()
 
 
 def instrument_flask(app: Any) -> None:
     """Server spans for the gateway's requests (a client's own traceparent is continued)."""
-    if not active():
+    if not active() or _disabled("flask"):
         return
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
@@ -156,7 +164,7 @@ def instrument_flask(app: Any) -> None:
 
 def instrument_celery() -> None:
     """Producer spans on sends and consumer spans on tasks, traceparent in the message headers."""
-    if not active():
+    if not active() or _disabled("celery"):
         return
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
