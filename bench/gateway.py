@@ -10,6 +10,12 @@ Starts its own redis-server, S3 server (moto_server; MinIO in production) and ga
    queue push). Every answer must be 202.
 
     python bench/gateway.py [--submits 300] [--poll-jobs 8] [--gateway-workers 2]
+
+With --tracing it measures instead what OpenTelemetry costs the gateway: the same submissions with
+tracing off, on (OTEL_EXPORTER_OTLP_ENDPOINT to an OTLP/HTTP sink on loopback that reads and drops
+what it gets) and on without the Redis instrumentation, each on a fresh stack, side by side in one table:
+
+    python bench/gateway.py --tracing [--submits 300]
 """
 
 from __future__ import annotations
@@ -101,8 +107,40 @@ def make_jpegs(count: int, target_bytes: int = 100_000) -> list[bytes]:
     return out
 
 
+class TraceSink:
+    """An OTLP/HTTP endpoint on loopback: reads each POST /v1/traces, answers 200, keeps byte counts."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        sink = self
+        self.requests = 0
+        self.bytes = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                sink.requests += 1
+                sink.bytes += len(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Stack:
-    def __init__(self, tmp: Path, gateway_workers: int) -> None:
+    def __init__(self, tmp: Path, gateway_workers: int, extra_env: dict[str, str] | None = None) -> None:
         self.tmp = tmp
         redis_port, s3_port, self.port = free_port(), free_port(), free_port()
         self.procs = [start_redis(tmp / "redis", redis_port)]
@@ -119,7 +157,11 @@ class Stack:
             "OCRQ_S3_ENDPOINT": f"127.0.0.1:{s3_port}", "OCRQ_S3_ACCESS_KEY": "bench", "OCRQ_S3_SECRET_KEY": "bench",
             "OCRQ_S3_SECURE": "false", "OCRQ_RATE_PER_S": "1000000", "OCRQ_RATE_BURST": "1000000",
             "OCRQ_INTERACTIVE_QUEUE_MAX": "10000000", "OCRQ_METRICS_PORT": str(free_port()),
+            **(extra_env or {}),
         }
+        if not extra_env:  # tracing off, whatever the shell exports
+            for name in [k for k in self.env if k.startswith("OTEL_")]:
+                del self.env[name]
         self.key, _ = KeyStore(connect(self.redis_url)).create("bench")
         self.log = open(tmp / "service.log", "ab")
         self.procs.append(
@@ -273,12 +315,62 @@ def submissions(stack: Stack, images: list[bytes], concurrency: int, count: int)
     return {"n": len(codes), "per_s": len(codes) / wall, "p50": statistics.median(lat), "p95": pct(lat, 0.95), **cpu_ms}
 
 
+def tracing_cost(args: argparse.Namespace) -> int:
+    """The same submissions against a gateway with tracing off, then on, each on a fresh stack."""
+    levels = (1, 8)
+    images = make_jpegs(args.submits * len(levels) * 3 + 6)
+    sink = TraceSink()
+    on = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "1000"}
+    # on-redis: tracing on without the Redis instrumentation (a span per Redis command)
+    modes = {"off": None, "on": on, "on-redis": {**on, "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "redis"}}
+    results: dict[tuple[str, int], dict[str, float]] = {}
+    n = 0
+    try:
+        for mode, extra in modes.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                stack = Stack(Path(tmp), args.gateway_workers, extra)
+                try:
+                    for _ in range(2):  # warm both gunicorn workers
+                        stack.session().post(f"{stack.url}/v1/jobs", files={"file": ("w.jpg", images[n])},
+                                             timeout=30).raise_for_status()
+                        n += 1
+                    for c in levels:
+                        results[(mode, c)] = submissions(stack, images[n : n + args.submits], c, args.submits)
+                        n += args.submits
+                    time.sleep(1.5)  # the last spans leave before the stack stops
+                finally:
+                    stack.stop()
+    finally:
+        sink.stop()
+    size_kb = statistics.mean(len(b) for b in images) / 1000
+    print(
+        f"\nocrq gateway, OpenTelemetry off vs on — {os.cpu_count()} cores, {args.gateway_workers} gunicorn workers x 16 "
+        f"threads, S3 store (moto_server), {size_kb:.0f} KB JPEGs; on: OTLP/HTTP to a loopback sink\n"
+    )
+    print(f"{'tracing':>7} {'concurrency':>11} {'submissions':>12} {'submits/s':>10} {'p50 ms':>9} {'p95 ms':>9}"
+          f"   {'gateway CPU ms/submit':>22}")
+    print("-" * 90)
+    for c in levels:
+        for mode in modes:
+            r = results[(mode, c)]
+            print(f"{mode:>7} {c:>11} {r['n']:>12} {r['per_s']:>10.1f} {r['p50']:>9.1f} {r['p95']:>9.1f}"
+                  f"   {r['gateway']:>22.2f}")
+    cpu = {mode: statistics.mean(results[(mode, c)]["gateway"] for c in levels) for mode in modes}
+    print("\ngateway CPU per submit: " + ", ".join(
+        f"{mode} {ms:.2f} ms" + ("" if mode == "off" else f" ({ms - cpu['off']:+.2f} ms, {(ms / cpu['off'] - 1) * 100:+.0f} %)")
+        for mode, ms in cpu.items()) + f"; the sink got {sink.requests} export requests, {sink.bytes / 1000:.0f} KB")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--submits", type=int, default=300, help="submissions per concurrency level")
     ap.add_argument("--poll-jobs", type=int, default=8, help="jobs followed per polling client")
     ap.add_argument("--gateway-workers", type=int, default=2, help="gunicorn processes (one per core)")
+    ap.add_argument("--tracing", action="store_true", help="only: gateway CPU per submit with tracing off vs on")
     args = ap.parse_args()
+    if args.tracing:
+        return tracing_cost(args)
 
     levels = (1, 8, 32)
     images = make_jpegs(args.submits * len(levels) + 1)
