@@ -1,6 +1,9 @@
 """Documents through the real service (gunicorn gateway + Celery worker, real Redis, checksum engine):
 PDF and multi-page TIFF in, one result with every page, and the result as text, hOCR and a
-searchable PDF. The documents are made in the test from the receipt scans (see test_documents)."""
+searchable PDF. The documents are made in the test from the receipt scans (see test_documents).
+
+The first two tests share one stack (conftest's module_service, a fresh tenant each); refusals at
+submit run the gateway in process (make_inprocess_service); the S3 and kill tests start their own."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ XHTML = "{http://www.w3.org/1999/xhtml}"
 
 
 def _get(svc, path: str, **params: str) -> requests.Response:
-    return requests.get(f"{svc.url}{path}", headers=svc.headers(), params=params, timeout=60)
+    return svc.http.get(f"{svc.url}{path}", headers=svc.headers(), params=params, timeout=60)
 
 
 @pytest.fixture
@@ -35,8 +38,8 @@ def pdf_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_pdf_pages_read_one_by_one_and_exported_as_text_hocr_and_searchable_pdf(make_service, pdf_file, tmp_path):
-    svc = make_service(env=ENV)
+def test_pdf_pages_read_one_by_one_and_exported_as_text_hocr_and_searchable_pdf(module_service, pdf_file, tmp_path):
+    svc = module_service(env=ENV).for_new_tenant()
     expected = engine_texts(pdf_file, [1, 2, 3])
     if len(set(SCANS)) == 3:  # three different scans (the kit): a page mix-up cannot pass
         assert len(set(expected)) == 3
@@ -98,8 +101,8 @@ def test_pdf_pages_read_one_by_one_and_exported_as_text_hocr_and_searchable_pdf(
     assert [p["text"] for p in result13["pages"]] == [expected[0], expected[2]]
 
 
-def test_tiff_with_a_corrupt_page_succeeds_with_that_page_failed_and_needs_review(make_service):
-    svc = make_service(env=ENV)
+def test_tiff_with_a_corrupt_page_succeeds_with_that_page_failed_and_needs_review(module_service):
+    svc = module_service(env=ENV).for_new_tenant()
     data = tiff_pages(corrupt_page=2)
     r = svc.submit(data, name="scan.tif")
     assert r.status_code == 202, r.text
@@ -118,8 +121,8 @@ def test_tiff_with_a_corrupt_page_succeeds_with_that_page_failed_and_needs_revie
     assert len(one["pages"]) == 1 and one["pages"][0]["text"] == one["text"] and one["lines"]
 
 
-def test_bad_documents_are_refused_at_submit_with_their_problem(make_service, tmp_path):
-    svc = make_service(worker=False, env={**ENV, "OCRQ_MAX_PAGES": "4"})
+def test_bad_documents_are_refused_at_submit_with_their_problem(make_inprocess_service, tmp_path):
+    svc = make_inprocess_service(env={**ENV, "OCRQ_MAX_PAGES": "4"})
     pdf = receipts_pdf()
     cases = [
         (encrypted(pdf, user="secret"), {}, 422, "encrypted_pdf"),
@@ -137,7 +140,7 @@ def test_bad_documents_are_refused_at_submit_with_their_problem(make_service, tm
     # nothing of the refused documents was stored, and no job was made
     blobs = tmp_path / "blobs"
     assert not blobs.exists() or not any(p.is_file() for p in blobs.rglob("*"))
-    assert requests.get(f"{svc.url}/v1/jobs", headers=svc.headers(), timeout=10).json()["items"] == []
+    assert svc.http.get(f"{svc.url}/v1/jobs", headers=svc.headers(), timeout=10).json()["items"] == []
 
 
 def test_pdf_by_reference_on_s3_with_a_page_selection(make_s3_service, s3_server, s3_bucket):

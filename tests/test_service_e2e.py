@@ -1,4 +1,7 @@
-"""The whole pipeline through real HTTP, a real Redis and real worker processes."""
+"""The whole pipeline through real HTTP, a real Redis and real worker processes.
+
+The tests that only submit and read share one stack for the module (conftest's module_service),
+each on a fresh tenant; the one that kills a worker's pool child starts its own."""
 
 import json
 import os
@@ -16,8 +19,8 @@ RECEIPT_FILES = sorted(RECEIPTS.glob("*.jpg"))
 
 
 @pytest.fixture
-def service(make_service):
-    return make_service()
+def service(module_service):
+    return module_service().for_new_tenant()
 
 
 def direct_results(rapid_engine, paths):
