@@ -649,7 +649,8 @@ def test_gpu_dockerfile_options():
     stages = {s.name: s for s in parse_dockerfile(ROOT / "compose" / "Dockerfile.gpu")}
     assert stages.keys() >= {"build", "baked", "runtime"}
     assert stages["runtime"].base == "base" and stages["baked"].base == "base"
-    assert "ARG INSTALL_VLLM=0" in text and '"/src[vllm]"' in text and "[gpu,vllm]" not in text
+    assert "ARG INSTALL_VLLM=0" in text and '"/src[vllm,otel]"' in text and "[gpu,vllm" not in text
+    assert '"/src[gpu,otel]"' in text
     assert "COPY --from=weights" in text and "ocrq models verify" in text
     assert "HF_HUB_OFFLINE=1" in text
 
@@ -882,10 +883,11 @@ def test_deploy_doc_covers_the_runbook(services):
 
 
 def test_the_gateway_image_is_built_without_an_engine(services):
-    """api and webhooks load no engine: their image is the lean install (no torch, onnxruntime, transformers)."""
+    """api and webhooks load no engine: their image is the lean install (no torch, onnxruntime, transformers),
+    with OpenTelemetry (off unless configured), as every image has."""
     for name in ("api", "webhooks"):
-        assert services[name]["build"]["args"]["EXTRAS"] == "", name
-    assert services["worker-cpu"]["build"]["args"]["EXTRAS"] == "cpu"
+        assert services[name]["build"]["args"]["EXTRAS"] == "otel", name
+    assert services["worker-cpu"]["build"]["args"]["EXTRAS"] == "cpu,otel"
     text = (ROOT / "compose" / "Dockerfile").read_text()
     assert 'pip install -c /tmp/constraints.txt "/src${EXTRAS:+[${EXTRAS}]}"' in text
     assert "import rapidocr" in text  # the worker image proves its engine imports
