@@ -1,45 +1,38 @@
-"""The batch planner loop: keeps each active batch's window full (see shared/batches/)."""
+"""The batch planner loop: keeps each active batch's window full (see shared/batches/).
+
+Per tick and batch: sweep what the hooks missed (workers/batch_sweep.py), plan retried failures
+and then newly listed items up to the window (workers/plan_item.py plans each one), then update
+the rate, write ledger shards and end the batch when it is done (workers/batch_close.py).
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import redis
 
-from shared.batches.accounting import Accountant, emit_item_event, failure_json, ledger_row
-from shared.batches.control import batch_view
-from shared.batches.dedup import Transient, classify
+from shared.batches.accounting import Accountant
+from shared.batches.dedup import Transient
 from shared.batches.lua import Scripts
-from shared.batches.model import (
-    ACTIVE,
-    LEDGER_SHARD_ROWS,
-    LOCK_MS,
-    SWEEP_GRACE_MS,
-    WAKE,
-    Batch,
-    bkey,
-    bulk_engine,
-    ledger_key,
-)
+from shared.batches.model import ACTIVE, LOCK_MS, WAKE, Batch, bkey, bulk_engine
 from shared.batches.sources import Item, Source
 from shared.infra.blobs import BlobNotFound, BlobStore, BlobStoreError
 from shared.infra.redis_client import as_str
 from shared.infra.settings import Settings
-from shared.jobs.model import Job, now_ms
 from shared.jobs.store import JobStore
+from workers.batch_close import BatchCloser
+from workers.batch_sweep import sweep
+from workers.plan_item import ItemPlanner, Send
 
 log = logging.getLogger("ocrq.backfill")
 
-Send = Callable[[str, str], None]  # (job_id, queue)
+LISTING_BUDGET = 10_000  # entries looked at per tick (glob-filtered ones included), so a tick ends
 
 
 # -------------------------------------------------------------------------------------- the planner
@@ -56,7 +49,11 @@ class Planner:
         self.store = JobStore(r, settings.retention_s)
         self.scripts = Scripts(r)
         self.acct = Accountant(settings, self.store, blobs)
+        self.items = ItemPlanner(settings, self.store, self.scripts, blobs, self.acct.outbox, send)
+        self.closer = BatchCloser(settings, r, self.scripts, blobs)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        # A batch's listing, kept between ticks while the cursor in Redis is still where it left it:
+        # (that cursor, the listing iterator, its Source).
         self._sources: dict[str, tuple[str, Iterator[tuple[str, Item | None]], Source]] = {}
         self._last_sweep: dict[str, float] = {}
         self._rr = 0
@@ -112,67 +109,87 @@ class Planner:
                 log.warning("batch %s: storage unavailable, retrying: %s", b.id, err)
                 self._sources.pop(b.id, None)
         b = Batch.load(self.r, batch_id) or b
-        self._update_rate(b)
-        self._flush_ledger(b, final=False)
-        self._maybe_complete(b)
+        self.closer.update_rate(b)
+        self.closer.flush_ledger(b, final=False)
+        if self.closer.maybe_complete(b):
+            self._sources.pop(b.id, None)
         return work
 
+    def _sweep(self, b: Batch) -> None:
+        """At most every 2 s per batch: the sweep reads every in-flight job's record."""
+        now = time.monotonic()
+        if now - self._last_sweep.get(b.id, 0) < 2.0:
+            return
+        self._last_sweep[b.id] = now
+        sweep(self.r, self.store, self.scripts, self.acct, b)
+
+    # filling the window --------------------------------------------------------------------
     def _fill(self, b: Batch, engine: tuple[str, str | None]) -> int:
         inflight = self.r.hlen(bkey(b.id, "inflight"))
         room = min(b.window - inflight, self.settings.tenant_batch_window - self._tenant_inflight(b.tenant))
-        work = 0
         rnd = b.n("round")
         # retried failures first: they were planned once already
-        while room > 0:
+        work = self._plan_retries(b, engine, rnd, room)
+        if b.listing_done:
+            return work
+        return work + self._plan_listing(b, engine, rnd, room - work)
+
+    def _plan_retries(self, b: Batch, engine: tuple[str, str | None], rnd: int, room: int) -> int:
+        work = 0
+        while work < room:
             raw = self.r.lindex(bkey(b.id, "retry"), 0)
             if raw is None:
                 break
             retried = Item.from_json(raw)
-            self._plan(b, retried, engine, rnd, expected="\0", new_cursor="", count=False, pop_retry=True)
-            room -= 1
+            self.items.plan(b, retried, engine, rnd, expected="\0", new_cursor="", count=False, pop_retry=True)
             work += 1
-        if b.listing_done:
-            return work
-        cursor = b.cursor
-        cached = self._sources.get(b.id)
-        if cached is None or cached[0] != cursor:
-            src = cached[2] if cached else Source(self.blobs, b)
-            it = src.items(cursor)
-        else:
-            src, it = cached[2], cached[1]
-        self._sources.pop(b.id, None)
-        stored = cursor  # what Redis holds; filtered keys only move our local cursor
-        budget = 10_000  # entries looked at per tick (glob-filtered ones included), so a tick ends
-        try:
-            while room > 0 and budget > 0:
-                budget -= 1
-                try:
-                    nxt, item = next(it)
-                except StopIteration:
-                    self._advance_cursor(b, stored, cursor)
-                    self.r.hset(bkey(b.id), mapping={"listing_done": "1"})
-                    return work
-                except (BlobStoreError, BlobNotFound) as err:
-                    raise Transient(str(err)) from err
-                if item is None:
-                    cursor = nxt
-                    continue
-                res = self._plan(b, item, engine, rnd, expected=stored, new_cursor=nxt, count=True, pop_retry=False)
-                if res == 0:  # another planner moved the cursor: start over from Redis next tick
-                    return work
-                cursor = stored = nxt
-                work += 1
-                if res == 1 and self._last_kind == "queue":
-                    room -= 1
-                if res == -1:
-                    return work
-            if stored != cursor:
-                if self._advance_cursor(b, stored, cursor):
-                    stored = cursor
-            self._sources[b.id] = (stored, it, src)
-        except Transient:
-            raise
         return work
+
+    def _plan_listing(self, b: Batch, engine: tuple[str, str | None], rnd: int, room: int) -> int:
+        """Plan newly listed items from the batch's cursor until the window is full or the budget spent.
+
+        Only queued items take room in the window; skipped and failed ones move the cursor alone."""
+        src, it = self._listing(b)
+        cursor = stored = b.cursor  # stored: what Redis holds; filtered keys only move our local cursor
+        work = 0
+        budget = LISTING_BUDGET
+        while room > 0 and budget > 0:
+            budget -= 1
+            try:
+                nxt, item = next(it)
+            except StopIteration:
+                self._advance_cursor(b, stored, cursor)
+                self.r.hset(bkey(b.id), mapping={"listing_done": "1"})
+                return work
+            except (BlobStoreError, BlobNotFound) as err:
+                raise Transient(str(err)) from err
+            if item is None:
+                cursor = nxt
+                continue
+            planned = self.items.plan(b, item, engine, rnd, expected=stored, new_cursor=nxt, count=True,
+                                      pop_retry=False)
+            if planned.advanced == 0:  # another planner moved the cursor: start over from Redis next tick
+                return work
+            cursor = stored = nxt
+            work += 1
+            if planned.advanced == 1 and planned.kind == "queue":
+                room -= 1
+            if planned.advanced == -1:
+                return work
+        if stored != cursor and self._advance_cursor(b, stored, cursor):
+            stored = cursor
+        self._sources[b.id] = (stored, it, src)
+        return work
+
+    def _listing(self, b: Batch) -> tuple[Source, Iterator[tuple[str, Item | None]]]:
+        """The listing from the batch's cursor: the one kept from the last tick if Redis still
+        agrees where it stands, else a new one. Taken out of the cache: only a tick that ends
+        cleanly puts it back."""
+        cached = self._sources.pop(b.id, None)
+        if cached is not None and cached[0] == b.cursor:
+            return cached[2], cached[1]
+        src = cached[2] if cached else Source(self.blobs, b)
+        return src, src.items(b.cursor)
 
     def _tenant_inflight(self, tenant: str) -> int:
         ids = [as_str(x) for x in self.r.smembers(ACTIVE)]
@@ -188,227 +205,6 @@ class Planner:
             return True
         lua_keys = [bkey(b.id, part) for part in ("", "inflight", "failures", "ledger", "retry")]
         return bool(self.scripts.advance(keys=lua_keys, args=[expected, new, "cursor", "", "", "", "", "", "0", "0"]))
-
-    _last_kind = ""
-
-    def _plan(
-        self,
-        b: Batch,
-        item: Item,
-        engine: tuple[str, str | None],
-        rnd: int,
-        *,
-        expected: str,
-        new_cursor: str,
-        count: bool,
-        pop_retry: bool,
-    ) -> int:
-        v = classify(self.blobs, self.settings, b, item, engine, write_mirror=True)
-        lua_keys = [
-            bkey(b.id),
-            bkey(b.id, "inflight"),
-            bkey(b.id, "failures"),
-            bkey(b.id, "ledger"),
-            bkey(b.id, "retry"),
-        ]
-        flags = ["1" if count else "0", "1" if pop_retry else "0"]
-        self._last_kind = {"run": "queue", "skip": "skip", "fail": "fail"}[v.kind]
-        item.pages = v.pages if v.kind != "fail" else None  # what it counts in the batch's page counters
-        if v.kind == "skip":
-            row = ledger_row(b, item, "skipped", sha256=v.sha256)
-            advanced = int(
-                self.scripts.advance(
-                    keys=lua_keys, args=[expected, new_cursor, "skip", "", "", row, "", "", *flags, v.pages]
-                )
-            )
-            if advanced == 1:
-                emit_item_event(self.acct.outbox, b, item, row)
-            return advanced
-        if v.kind == "fail":
-            err = {"code": v.code, "message": v.message}
-            row = ledger_row(b, item, "failed", sha256=v.sha256, error=err)
-            advanced = int(
-                self.scripts.advance(
-                    keys=lua_keys,
-                    args=[
-                        expected,
-                        new_cursor,
-                        "fail",
-                        "",
-                        "",
-                        row,
-                        item.id,
-                        failure_json(item, v.code, v.message, v.sha256),
-                        *flags,
-                        0,
-                    ],
-                )
-            )
-            if advanced == 1:
-                emit_item_event(self.acct.outbox, b, item, row)
-            return advanced
-        assert v.input is not None
-        job_id = b.job_id(item.id, rnd)
-        job = self.store.get(job_id)
-        if job is None:
-            job = Job(
-                id=job_id,
-                tenant=b.tenant,
-                spec=b.spec,
-                priority="bulk",
-                input=v.input,
-                metadata=item.metadata or {},
-                batch_id=b.id,
-                # a PDF / multi-page TIFF: one job over all its pages, as a document upload makes
-                pages_total=v.pages_total,
-                pages=list(range(1, v.pages_total + 1)) if v.pages_total else None,
-            )
-            self.store.create(job)  # on the 'unsent' list until mark_sent: the reaper covers a crash here
-        res = int(
-            self.scripts.advance(
-                keys=lua_keys,
-                args=[expected, new_cursor, "queue", job_id, item.to_json(), "", "", "", *flags, v.pages],
-            )
-        )
-        if res == 1:
-            if not job.terminal:
-                self.send(job_id, "bulk")
-            self.store.mark_sent(job_id)
-        elif res == -1:  # canceled meanwhile
-            self.store.cancel(job_id)
-            self.store.delete(job)
-        return res
-
-    def _sweep(self, b: Batch) -> None:
-        """Account finished jobs whose hook never ran (worker died between finishing and the hook)."""
-        now = time.monotonic()
-        if now - self._last_sweep.get(b.id, 0) < 2.0:
-            return
-        self._last_sweep[b.id] = now
-        ids = [as_str(j) for j in self.r.hkeys(bkey(b.id, "inflight"))]
-        if not ids:
-            return
-        pipe = self.r.pipeline(transaction=False)
-        for j in ids:
-            pipe.hmget(JobStore.key(j), ["status", "finished_at"])
-        cutoff = now_ms() - SWEEP_GRACE_MS
-        for j, (status, finished) in zip(ids, pipe.execute(), strict=True):
-            if status is None:
-                item = self.r.hget(bkey(b.id, "inflight"), j)
-                if item is None:
-                    continue
-                it = Item.from_json(item)
-                pages = it.pages or 1
-                row = ledger_row(b, it, "failed", error={"code": "job_lost", "message": "the job record disappeared"})
-                lua_keys = [
-                    bkey(b.id),
-                    bkey(b.id, "inflight"),
-                    bkey(b.id, "failures"),
-                    bkey(b.id, "ledger"),
-                    JobStore.key(j),
-                    JobStore.tenant_index(b.tenant),
-                    JobStore.RUNNING,
-                    JobStore.UNSENT,
-                    JobStore.QUEUED,
-                    JobStore.EXPIRING,
-                ]
-                accounted = self.scripts.account(
-                    keys=lua_keys,
-                    args=[
-                        j,
-                        "failed",
-                        row,
-                        it.id,
-                        failure_json(it, "job_lost", "the job record disappeared", pages=pages, pages_failed=pages),
-                        0,
-                        pages,
-                    ],
-                )
-                if accounted:
-                    emit_item_event(self.acct.outbox, b, it, row)
-                continue
-            st = json.loads(status)
-            fin = json.loads(finished) if finished else None
-            if st in ("succeeded", "failed", "canceled") and (fin or 0) <= cutoff:
-                job = self.store.get(j)
-                if job is not None:
-                    try:
-                        self.acct.finish(job)
-                    except BlobStoreError as err:
-                        log.warning("sweep of %s deferred: %s", j, err)
-
-    def _update_rate(self, b: Batch) -> None:
-        now = now_ms()
-        ts = int(b.raw.get("rate_ts") or now)
-        if now - ts < 2000:
-            return
-        done = sum(b.n(k) for k in ("succeeded", "failed", "skipped", "canceled"))
-        items, secs = rate_window(float(b.raw.get("rate_items") or 0), float(b.raw.get("rate_secs") or 0),
-                                  done - b.n("rate_done"), (now - ts) / 1000)
-        self.r.hset(bkey(b.id), mapping={"rate": f"{items / secs:.4f}", "rate_items": f"{items:.4f}",
-                                         "rate_secs": f"{secs:.4f}", "rate_ts": str(now), "rate_done": str(done)})
-
-    def _flush_ledger(self, b: Batch, *, final: bool) -> None:
-        lkey = bkey(b.id, "ledger")
-        for _ in range(100):  # bounded per tick
-            n = self.r.llen(lkey)
-            if n == 0 or (n < LEDGER_SHARD_ROWS and not final):
-                return
-            take = min(n, LEDGER_SHARD_ROWS)
-            seq = int(self.r.hget(bkey(b.id), "ledger_seq") or 0)
-            rows = [as_str(x) for x in self.r.lrange(lkey, 0, take - 1)]
-            self.blobs.put(
-                ledger_key(b.out_prefix, b.id, seq),
-                ("\n".join(rows) + "\n").encode(),
-                "application/x-ndjson",
-                bucket=b.out_bucket,
-            )
-            if not self.scripts.ledger_trim(keys=[bkey(b.id), lkey], args=[str(seq), str(take)]):
-                return
-
-    def _maybe_complete(self, b: Batch) -> None:
-        if b.status not in ("running", "canceled"):
-            return
-        if b.status == "running" and not b.listing_done:
-            return
-        if self.r.hlen(bkey(b.id, "inflight")) or (b.status == "running" and self.r.llen(bkey(b.id, "retry"))):
-            return
-        self._flush_ledger(b, final=True)
-        final = "completed" if b.status == "running" else "canceled"
-        if b.status == "canceled" and b.raw.get("finished_at"):
-            self.r.srem(ACTIVE, b.id)
-            return
-        fields: dict[Any, str] = {"status": final, "finished_at": str(now_ms())}  # hset's key type, as elsewhere
-        if b.status == "running" and not b.manifest_key:
-            fields["total"] = str(b.n("planned"))
-        if final == "completed":
-            # The event goes into the outbox *before* the status flips: a planner that dies in
-            # between completes the batch again on its next tick, and emitting is idempotent.
-            self._emit_completed(b, fields)
-        self.r.hset(bkey(b.id), mapping=fields)
-        self.r.srem(ACTIVE, b.id)
-        self._sources.pop(b.id, None)
-        log.info("batch %s %s", b.id, final)
-
-    def _emit_completed(self, b: Batch, final_fields: dict[Any, str]) -> None:
-        """``batch.completed`` through the webhook outbox: to the tenant's subscribed endpoints and to
-        the batch's own webhook_url (signed with the tenant's default secret, like a job's)."""
-        from shared.webhooks.endpoints import JOB_TARGET
-        from shared.webhooks.events import emit_batch_completed
-        from shared.webhooks.outbox import Outbox
-
-        try:
-            fresh = Batch.load(self.r, b.id) or b
-            fresh.raw.update(final_fields)
-            fresh.status = final_fields["status"]
-            outbox = Outbox(self.r, self.settings)
-            finished = int(final_fields["finished_at"])
-            msg_id, _ = emit_batch_completed(outbox, b.tenant, b.id, finished, batch_view(self.r, fresh))
-            if b.webhook_url and not any(d.get("ep") == JOB_TARGET for d in outbox.deliveries_of(msg_id)):
-                outbox.endpoints.ensure_default_secret(b.tenant)
-                outbox.requeue(msg_id, JOB_TARGET, b.webhook_url)  # due now: the scheduler loop sends it
-        except Exception:  # the batch still completes; the event can be replayed from the outbox API
-            log.exception("batch.completed event for %s not written", b.id)
 
     # the loop -----------------------------------------------------------------------------
     def run(self, stop: threading.Event, interval_s: float = 1.0) -> None:
@@ -430,7 +226,7 @@ _thread: threading.Thread | None = None
 
 
 def start_planner_thread(settings: Settings, send: Send) -> None:
-    """The planner loop as a thread of its host process: the webhook worker (workers/webhook_worker.py)."""
+    """The planner loop as a thread of its host process: the webhook worker (workers/webhook_app.py)."""
     global _thread
     if _thread is not None or not settings.batch_planner:
         return
@@ -448,20 +244,3 @@ def stop_planner_thread() -> None:
     global _thread
     _stop.set()
     _thread = None
-
-
-RATE_TAU_S = 60.0  # the batch rate's memory: completions of the last minute or so count most
-
-
-def rate_window(items: float, seconds: float, finished: int, elapsed_s: float,
-                tau_s: float = RATE_TAU_S) -> tuple[float, float]:
-    """The batch rate's sliding window, (items, seconds) both decayed by ``exp(-elapsed/tau)``:
-    the rate is items / seconds, completions weighted by how recent they are.
-
-    Completions come in bursts (a window of jobs ends together, then the next is queued): a rate
-    from the last 2 s alone read 0.0 between bursts and the ETA swung from seconds to most of an
-    hour. Decaying the time with the items keeps the first minutes honest too (no burst read as
-    the rate of the whole run), and a batch that truly stops still decays towards 0.
-    """
-    keep = math.exp(-max(0.0, elapsed_s) / tau_s)
-    return keep * items + finished, keep * seconds + max(0.0, elapsed_s)
