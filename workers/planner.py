@@ -226,7 +226,7 @@ _thread: threading.Thread | None = None
 
 
 def start_planner_thread(settings: Settings, send: Send) -> None:
-    """The planner loop as a thread of its host process: the webhook worker (workers/webhook_app.py)."""
+    """The planner loop as a thread of its host process: the webhook worker (workers/webhook_worker.py)."""
     global _thread
     if _thread is not None or not settings.batch_planner:
         return
