@@ -34,6 +34,7 @@ from shared.jobs.views import job_links
 from shared.reviews import service, training
 from shared.reviews.store import ReviewStore
 from shared.reviews.view import review_out
+from shared.tenants import TenantSettings
 from shared.webhooks.events import emit_job_reviewed
 
 bp = Blueprint("reviews", __name__)
@@ -126,7 +127,8 @@ def resolve_review(job_id: JobId, body: ReviewDecisionIn) -> ResponseReturnValue
 @contract("getReviewSettings", "jobs", "The tenant's review defaults",
           replies={200: Reply("The defaults", ReviewSettingsOut)}, errors=(403,))
 def get_settings() -> ResponseReturnValue:
-    return jsonify(ReviewSettingsOut(review_below=_reviews().tenant_floor(tenant())).model_dump(mode="json"))
+    floor = TenantSettings(services().redis).review_below(tenant())
+    return jsonify(ReviewSettingsOut(review_below=floor).model_dump(mode="json"))
 
 
 @bp.route("/v1/reviews/settings", methods=["PUT"])
@@ -135,7 +137,7 @@ def get_settings() -> ResponseReturnValue:
 @contract("putReviewSettings", "jobs", "Set the tenant's default confidence floor (review_below)",
           json=ReviewSettingsIn, replies={200: Reply("The defaults", ReviewSettingsOut)}, errors=(403, 422))
 def put_settings(body: ReviewSettingsIn) -> ResponseReturnValue:
-    _reviews().set_tenant_floor(tenant(), body.review_below)
+    TenantSettings(services().redis).set_review_below(tenant(), body.review_below)
     return jsonify(ReviewSettingsOut(review_below=body.review_below).model_dump(mode="json"))
 
 

@@ -1,4 +1,5 @@
-"""API keys and tenants. Keys are stored as SHA-256 digests only; the clear key is shown once.
+"""Tenants: their API keys (with scopes) and their own settings. Keys are stored as SHA-256 digests
+only; the clear key is shown once.
 
 Keys are long random tokens, so an unsalted fast hash is the right tool: there is nothing to
 brute-force, and every request must be authenticated in microseconds.
@@ -104,3 +105,21 @@ class KeyStore:
 
     def allowed_buckets(self, tenant: str) -> set[str]:
         return {as_str(b) for b in self.r.smembers(keyspace.tenant_buckets(tenant))}
+
+
+class TenantSettings:
+    """A tenant's own defaults, one Redis hash per tenant. Today the review confidence floor
+    (`review_below`, PUT /v1/reviews/settings); a per-tenant quota or default belongs here too."""
+
+    def __init__(self, r: redis.Redis) -> None:
+        self.r = r
+
+    def review_below(self, tenant: str) -> float | None:
+        raw = self.r.hget(keyspace.tenant_settings(tenant), "review_below")
+        return float(raw) if raw is not None else None
+
+    def set_review_below(self, tenant: str, floor: float | None) -> None:
+        if floor is None:
+            self.r.hdel(keyspace.tenant_settings(tenant), "review_below")
+        else:
+            self.r.hset(keyspace.tenant_settings(tenant), "review_below", repr(float(floor)))

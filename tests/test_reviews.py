@@ -24,12 +24,14 @@ from PIL import Image
 from problems import problem
 
 from api.app import create_app
-from shared import gs1, keys
+from shared.infra import keyspace
 from shared.infra.blobs import BlobStore, open_blob_store, result_key
+from shared.infra.redis_client import as_str
 from shared.infra.settings import Settings, load_settings
 from shared.jobs.model import InputRef, Job, Status, new_job_id, now_ms
 from shared.jobs.store import JobStore
 from shared.jobs.task_spec import TaskSpec
+from shared.labels import gs1
 from shared.reviews import training
 from shared.reviews.routing import review_hook
 from shared.tenants import KeyStore, digest
@@ -94,7 +96,7 @@ class Env:
         return self.client.put(f"/v1/jobs/{jid}/review", headers=self.h(who), json=body)
 
     def raw(self, jid: str) -> dict[bytes, bytes]:
-        return dict(self.r.hgetall(keys.job(jid)))
+        return dict(self.r.hgetall(keyspace.job(jid)))
 
 
 @pytest.fixture
@@ -180,7 +182,7 @@ def test_an_expired_claim_reopens_and_another_reviewer_may_take_it(env: Env) -> 
     # the lease runs out (time moved on: the stored lease is put in the past)
     block = env.store.get(job.id).review  # type: ignore[union-attr]
     block["lease_until"] = now_ms() - 1
-    env.r.hset(keys.job(job.id), "review", json.dumps(block))
+    env.r.hset(keyspace.job(job.id), "review", json.dumps(block))
     listed = env.client.get("/v1/reviews?state=open", headers=env.h("bob")).get_json()
     assert [i["job_id"] for i in listed["items"]] == [job.id]
     assert listed["items"][0]["review"]["state"] == "open" and listed["items"][0]["review"]["claimed_by"] is None
@@ -220,9 +222,9 @@ def test_scopes_and_tenants(env: Env) -> None:
                            content_type="multipart/form-data").status_code == 202
     # a key stored before scopes existed keeps working everywhere
     clear, _ = KeyStore(env.r).create("acme", "legacy")
-    stored = json.loads(env.r.get(keys.api_key(digest(clear))))  # as written before scopes existed
+    stored = json.loads(env.r.get(keyspace.api_key(digest(clear))))  # as written before scopes existed
     stored.pop("scopes")
-    env.r.set(keys.api_key(digest(clear)), json.dumps(stored))
+    env.r.set(keyspace.api_key(digest(clear)), json.dumps(stored))
     legacy = {"Authorization": f"Bearer {clear}"}
     assert env.client.get("/v1/reviews", headers=legacy).status_code == 200
     assert env.client.get("/v1/reviews/settings", headers=legacy).status_code == 200
@@ -307,14 +309,14 @@ def test_a_correction_is_revision_two_served_with_exports_and_one_job_reviewed_e
     problem(env.resolve("bob", job.id, body), 409, "review_resolved")
     problem(env.claim("bob", job.id), 409, "review_resolved")
     # one job.reviewed event in the outbox, carrying the decision and the corrections
-    evt = env.r.hgetall(keys.webhook_event(msg_id_for(job.id, "job.reviewed")))
+    evt = env.r.hgetall(keyspace.webhook_event(msg_id_for(job.id, "job.reviewed")))
     body = json.loads(evt[b"body"])
     assert body["type"] == "job.reviewed" and body["data"]["decision"] == "correct"
     assert body["data"]["revision"] == 2 and len(body["data"]["corrections"]) == 2
     assert body["data"]["job"]["review"]["state"] == "resolved"
-    assert [keys.text(m) for m in env.r.smembers(keys.webhook_subject(job.id))].count(
+    assert [as_str(m) for m in env.r.smembers(keyspace.webhook_subject(job.id))].count(
         msg_id_for(job.id, "job.reviewed")) == 1
-    assert env.r.exists(keys.webhook_delivery(msg_id_for(job.id, "job.reviewed"), "job"))
+    assert env.r.exists(keyspace.webhook_delivery(msg_id_for(job.id, "job.reviewed"), "job"))
 
 
 def test_approve_and_reject_keep_revision_one(env: Env) -> None:
@@ -358,8 +360,8 @@ def test_purge_removes_the_review_and_its_revision(env: Env, tmp_path: Path) -> 
     assert env.blobs.stat(rev_key) is not None
     assert env.client.delete(f"/v1/jobs/{job.id}?purge=true", headers=env.h("admin")).status_code in (200, 204)
     assert env.blobs.stat(rev_key) is None
-    assert env.r.zscore(keys.tenant_reviews("acme"), job.id) is None
-    assert env.r.zscore(keys.tenant_reviews_pending("acme"), job.id) is None
+    assert env.r.zscore(keyspace.tenant_reviews("acme"), job.id) is None
+    assert env.r.zscore(keyspace.tenant_reviews_pending("acme"), job.id) is None
 
 
 def test_metrics_count_open_reviews_decisions_and_time_to_resolve(env: Env) -> None:
@@ -440,8 +442,8 @@ def test_expiry_removes_the_review_its_revision_and_its_index_entries(env: Env) 
     assert expire_once(env.store, env.blobs, now=now_ms() + env.settings.retention_s * 1000 + 60_000) >= 2
     assert env.blobs.stat(rev_key) is None
     for jid in (job.id, open_one.id):
-        assert env.r.zscore(keys.tenant_reviews("acme"), jid) is None
-        assert env.r.zscore(keys.tenant_reviews_pending("acme"), jid) is None
+        assert env.r.zscore(keyspace.tenant_reviews("acme"), jid) is None
+        assert env.r.zscore(keyspace.tenant_reviews_pending("acme"), jid) is None
     assert env.client.get("/v1/reviews", headers=env.h("alice")).get_json()["items"] == []
 
 

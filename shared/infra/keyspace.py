@@ -15,7 +15,7 @@ Nothing else builds a key by hand, so the layout below is the whole of it:
   batches     batch:<id>[:<part>], batches:active (set), tenant:<t>:batches (zset), planner:wake (list)
   reviews     tenant:<t>:reviews (zset: reviewed-or-pending job ids by opened ms),
               tenant:<t>:reviews:pending (zset: open or claimed, by opened ms),
-              tenant:<t>:review (hash: the tenant's review defaults), reviews:stats (hash of counters)
+              tenant:<t>:review (hash: the tenant's own settings, shared/tenants.py), reviews:stats (hash of counters)
   webhooks    wh:ep:<id>, wh:eps:<t>, wh:secret:<t>, wh:evt:<msg>, wh:events:<t>, wh:subj:<subject>,
               wh:dlv:<msg>:<ep>, wh:dlvs:<msg>, wh:due, wh:log:<subject>, wh:seq:<t>
 """
@@ -109,7 +109,8 @@ def tenant_reviews_pending(tenant: str) -> str:
     return f"{PREFIX}tenant:{tenant}:reviews:pending"
 
 
-def tenant_review_settings(tenant: str) -> str:
+def tenant_settings(tenant: str) -> str:
+    # ":review" because the review floor was its first field; kept so stored settings stay readable
     return f"{PREFIX}tenant:{tenant}:review"
 
 

@@ -21,6 +21,7 @@ from shared.jobs.store import JobStore
 from shared.reviews import metrics
 from shared.reviews.model import LOW_CONFIDENCE, REQUESTED
 from shared.reviews.store import APPLIED, ReviewStore
+from shared.tenants import TenantSettings
 
 log = logging.getLogger("ocrq.reviews")
 ENV_FLOOR = "OCRQ_REVIEW_BELOW"
@@ -86,7 +87,7 @@ def open_review(reviews: ReviewStore, blobs: BlobStore | None, job: Job) -> Job:
         return job
     floor = job.spec.review_below
     if floor is None:
-        floor = reviews.tenant_floor(job.tenant)
+        floor = TenantSettings(reviews.r).review_below(job.tenant)
     if floor is None:
         floor = setting_floor()
     result: dict[str, Any] | None = None

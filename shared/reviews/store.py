@@ -155,14 +155,3 @@ class ReviewStore:
         pipe.zrem(keyspace.tenant_reviews_pending(job.tenant), job.id)
         pipe.hdel(keyspace.job(job.id), "review")
         pipe.execute()
-
-    # ------------------------------------------------------------ the tenant's defaults
-    def tenant_floor(self, tenant: str) -> float | None:
-        raw = self.r.hget(keyspace.tenant_review_settings(tenant), "review_below")
-        return float(raw) if raw is not None else None
-
-    def set_tenant_floor(self, tenant: str, floor: float | None) -> None:
-        if floor is None:
-            self.r.hdel(keyspace.tenant_review_settings(tenant), "review_below")
-        else:
-            self.r.hset(keyspace.tenant_review_settings(tenant), "review_below", repr(float(floor)))
