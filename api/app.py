@@ -13,10 +13,10 @@ from api import batches, console, docs, health, jobs, metrics, openapi, problems
 from api.context import EXTENSION, Services
 from api.ratelimit import RateLimiter
 from shared.infra import tracing
-from shared.infra.blobs import open_blob_store
 from shared.infra.broker import TASK_RUN_JOB, celery_config
 from shared.infra.redis_client import connect
 from shared.infra.settings import Settings, get_settings
+from shared.infra.storage import open_blob_store
 from shared.intake import jsonlimits
 from shared.jobs.store import JobStore
 from shared.jobs.submit import SendJob, Submitter

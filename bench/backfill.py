@@ -266,8 +266,8 @@ def bench_memory(n: int, window: int = 64, stop_after: int | None = None) -> dic
         new_batch_id,
         record_engine_version,
     )
-    from shared.infra.blobs import open_blob_store
     from shared.infra.settings import load_settings
+    from shared.infra.storage import open_blob_store
     from shared.jobs.store import JobStore
     from shared.jobs.task_spec import TaskSpec
     from workers.planner import Planner

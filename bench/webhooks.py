@@ -110,9 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             "OCRQ_PUBLIC_URL": "http://127.0.0.1:8080",
         }
         os.environ.update({k: v for k, v in env.items() if k.startswith("OCRQ_")})
-        from shared.infra.blobs import open_blob_store, result_key
+        from shared.infra.blobs import result_key
         from shared.infra.redis_client import connect
         from shared.infra.settings import load_settings
+        from shared.infra.storage import open_blob_store
         from shared.jobs import InputRef, Job, Status, now_ms
         from shared.jobs.store import JobStore
         from shared.webhooks.endpoints import EndpointStore

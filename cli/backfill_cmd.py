@@ -263,9 +263,9 @@ def cmd_planner(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from shared.infra.blobs import open_blob_store
     from shared.infra.redis_client import connect
     from shared.infra.settings import load_settings
+    from shared.infra.storage import open_blob_store
     from workers.celery_app import TASK_RUN_JOB, make_celery
     from workers.planner import Planner
 

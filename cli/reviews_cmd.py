@@ -77,9 +77,9 @@ def _through_gateway(args: argparse.Namespace) -> list[tuple[dict[str, Any], byt
 
 def _from_store(args: argparse.Namespace) -> list[tuple[dict[str, Any], bytes]]:
     from cli.keys_cmd import _redis_url
-    from shared.infra.blobs import open_blob_store
     from shared.infra.redis_client import connect
     from shared.infra.settings import load_settings
+    from shared.infra.storage import open_blob_store
     from shared.jobs.store import JobStore
     from shared.reviews import training
     from shared.reviews.service import result_revision

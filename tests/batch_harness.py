@@ -14,9 +14,9 @@ from PIL import Image, ImageDraw
 from models.base import EngineOutput
 from shared.batches.accounting import batch_hook
 from shared.batches.model import FINAL_BATCH, Batch, bkey, create_batch, new_batch_id, record_engine_version
-from shared.infra.blobs import open_blob_store
 from shared.infra.redis_client import connect
 from shared.infra.settings import load_settings
+from shared.infra.storage import open_blob_store
 from shared.jobs.store import JobStore
 from workers.planner import Planner
 from workers.runner import JobRunner

@@ -161,8 +161,8 @@ class Service:
 
     def blob_store(self):  # type: ignore[no-untyped-def]
         """The service's own blob store (S3 or a folder), opened from its settings: what it stored."""
-        from shared.infra.blobs import open_blob_store
         from shared.infra.settings import Settings, load_settings
+        from shared.infra.storage import open_blob_store
 
         fields = {k.removeprefix("OCRQ_").lower(): v for k, v in self.env.items() if k.startswith("OCRQ_")}
         return open_blob_store(load_settings(**{k: v for k, v in fields.items() if k in Settings.model_fields}))

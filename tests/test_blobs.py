@@ -2,7 +2,8 @@
 
 import pytest
 
-from shared.infra.blobs import BlobNotFound, LocalBlobStore, ObjectTooLarge, S3BlobStore
+from shared.infra.blobs import BlobNotFound, LocalBlobStore, ObjectTooLarge
+from shared.infra.s3_store import S3BlobStore
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -25,9 +25,9 @@ from shared.batches.accounting import Accountant, batch_hook
 from shared.batches.model import SWEEP_GRACE_MS, Batch, bkey
 from shared.batches.sources import Item
 from shared.infra import keyspace
-from shared.infra.blobs import open_blob_store
 from shared.infra.redis_client import connect, wait_for_replicas
 from shared.infra.settings import Settings, load_settings
+from shared.infra.storage import open_blob_store
 from shared.jobs.model import InputRef, Job, JobError, Status, new_job_id, now_ms
 from shared.jobs.store import JobStore
 from shared.webhooks.endpoints import EndpointStore

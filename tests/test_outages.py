@@ -19,7 +19,8 @@ import redis as redis_lib
 import requests
 from PIL import Image
 
-from shared.infra.blobs import BlobStoreError, CircuitBreaker, S3BlobStore
+from shared.infra.blobs import BlobStoreError
+from shared.infra.s3_store import CircuitBreaker, S3BlobStore
 from shared.jobs.model import InputRef, Job
 from shared.jobs.store import JobStore
 from tests.conftest import MakeService, S3Server

@@ -25,9 +25,10 @@ from problems import problem
 
 from api.app import create_app
 from shared.infra import keyspace
-from shared.infra.blobs import BlobStore, open_blob_store, result_key
+from shared.infra.blobs import BlobStore, result_key
 from shared.infra.redis_client import as_str
 from shared.infra.settings import Settings, load_settings
+from shared.infra.storage import open_blob_store
 from shared.jobs.model import InputRef, Job, Status, new_job_id, now_ms
 from shared.jobs.store import JobStore
 from shared.jobs.task_spec import TaskSpec

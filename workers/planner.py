@@ -230,8 +230,8 @@ def start_planner_thread(settings: Settings, send: Send) -> None:
     global _thread
     if _thread is not None or not settings.batch_planner:
         return
-    from shared.infra.blobs import open_blob_store
     from shared.infra.redis_client import connect
+    from shared.infra.storage import open_blob_store
 
     planner = Planner(settings, connect(settings.redis_url), open_blob_store(settings), send)
     _stop.clear()

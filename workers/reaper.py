@@ -36,10 +36,11 @@ import redis
 from celery import Celery
 
 from shared.infra import keyspace
-from shared.infra.blobs import BlobStore, open_blob_store
+from shared.infra.blobs import BlobStore
 from shared.infra.broker import JOB_QUEUES, broker_kind
 from shared.infra.redis_client import as_str, connect
 from shared.infra.settings import Settings
+from shared.infra.storage import open_blob_store
 from shared.jobs import Job, Status, now_ms
 from shared.jobs.pages import PAGES_OWNER, PageStore
 from shared.jobs.store import JobStore

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from celery import Celery
 
 from models.base import Engine
-from shared.infra.blobs import BlobStore, open_blob_store
+from shared.infra.blobs import BlobStore
 from shared.infra.redis_client import connect
 from shared.infra.settings import Settings, get_settings
+from shared.infra.storage import open_blob_store
 from shared.jobs.store import JobStore
 from workers.celery_app import page_sender
 from workers.runner import JobRunner

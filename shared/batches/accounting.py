@@ -115,7 +115,7 @@ class Accountant:
     @property
     def blobs(self) -> BlobStore:
         if self._blobs is None:
-            from shared.infra.blobs import open_blob_store
+            from shared.infra.storage import open_blob_store
 
             self._blobs = open_blob_store(self.settings)
         return self._blobs

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     # Every storage call is bounded: a store that hangs or refuses costs a caller seconds, not minutes
     # (the minio client's own defaults are 300 s timeouts and 5 retries), and while it stays sick a
-    # circuit breaker answers at once (shared/infra/blobs.py). s3_max_in_flight caps the storage calls one
+    # circuit breaker answers at once (shared/infra/s3_store.py). s3_max_in_flight caps the storage calls one
     # process runs at a time (0: no cap) so a hung store can never hold every gateway thread.
     s3_connect_timeout_s: float = Field(default=2.0, gt=0, le=120)
     s3_read_timeout_s: float = Field(default=3.0, gt=0, le=600)

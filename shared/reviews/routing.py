@@ -14,8 +14,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from shared.infra.blobs import BlobStore, open_blob_store
+from shared.infra.blobs import BlobStore
 from shared.infra.settings import Settings
+from shared.infra.storage import open_blob_store
 from shared.jobs.model import Job, Status, now_ms
 from shared.jobs.store import JobStore
 from shared.reviews import metrics

@@ -9,9 +9,10 @@ from collections.abc import Callable
 import redis
 from celery import Celery
 
-from shared.infra.blobs import BlobStore, open_blob_store
+from shared.infra.blobs import BlobStore
 from shared.infra.broker import QUEUE_WEBHOOKS, TASK_DELIVER_WEBHOOK
 from shared.infra.settings import Settings
+from shared.infra.storage import open_blob_store
 from shared.jobs.model import Job
 from shared.jobs.store import JobStore
 from shared.webhooks.events import (
