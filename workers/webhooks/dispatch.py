@@ -34,8 +34,8 @@ from shared.infra.settings import Settings
 from shared.jobs import iso_ms, now_ms
 from shared.jobs.store import stored_traceparent
 from shared.webhooks import signing
-from shared.webhooks.endpoints import JOB_TARGET
-from shared.webhooks.outbox import Outbox, attempt_lease_ms, split_member
+from shared.webhooks.endpoints import JOB_TARGET, Endpoint
+from shared.webhooks.outbox import Event, Outbox, attempt_lease_ms, split_member
 from shared.webhooks.schedule import next_delay
 from shared.webhooks.ssrf import (
     Resolver,
@@ -56,6 +56,24 @@ CLAIM_BATCH = 100
 QUEUE_HIGH_WATER = 500  # leave due deliveries in Redis while this many messages already wait
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """A delivery this attempt holds the lease on, with what the steps after the claim share."""
+
+    m: str
+    msg_id: str
+    ep_id: str
+    lease: int  # the due score while the attempt runs; a different score means the lease was lost
+    event: Event
+    url: str
+    secrets: list[str]
+    endpoint: Endpoint | None  # None: the job's own webhook_url
+    started: int
+    round_started: int
+    attempt_no: int  # within the round: the retry schedule counts these
+    total_no: int  # over every round
+
+
 @dataclass
 class Dispatcher:
     settings: Settings
@@ -73,21 +91,29 @@ class Dispatcher:
     # one attempt -------------------------------------------------------------------
     def attempt(self, m: str, token: int) -> str:
         """Run the attempt a message for ``m`` with claim ``token`` asks for; returns what happened."""
-        ob = self.outbox
         lease = now_ms() + attempt_lease_ms(self.settings)
-        if not ob.swap(m, token, lease):
+        if not self.outbox.swap(m, token, lease):
             return "stale"  # someone else holds (or finished) this delivery
+        claimed = self._load(m, lease)
+        if isinstance(claimed, str):
+            return claimed
+        result = self._send(claimed)
+        status, next_at = self._outcome(claimed, result)
+        return self._record(claimed, result, status, next_at)
+
+    def _load(self, m: str, lease: int) -> _Claimed | str:
+        """The event, its delivery and target; or, when there is nothing to send, the claim released
+        and what happened (the event expired, the endpoint was deleted or is disabled)."""
+        ob = self.outbox
         msg_id, ep_id = split_member(m)
         event = ob.event(msg_id)
         dlv = ob.delivery(msg_id, ep_id)
         if event is None or not dlv:
             ob.swap(m, lease, None)
             return "expired"
-
+        endpoint: Endpoint | None = None
         if ep_id == JOB_TARGET:
-            url = dlv.get("url", "")
-            secrets = ob.endpoints.default_secrets(event.tenant)
-            endpoint = None
+            url, secrets = dlv.get("url", ""), ob.endpoints.default_secrets(event.tenant)
         else:
             endpoint = ob.endpoints.get(ep_id)
             if endpoint is None:
@@ -100,65 +126,76 @@ class Dispatcher:
                                    last_error=f"endpoint is disabled: {endpoint.disabled_reason}")
                 return "skipped"
             url, secrets = endpoint.url, endpoint.signing_secrets()
-
         started = now_ms()
-        round_started = int(dlv.get("round_started_at") or 0) or started
-        attempt_no = int(dlv.get("round_attempts") or 0) + 1
-        total_no = int(dlv.get("attempts") or 0) + 1
+        return _Claimed(
+            m=m, msg_id=msg_id, ep_id=ep_id, lease=lease, event=event, url=url, secrets=secrets,
+            endpoint=endpoint, started=started, round_started=int(dlv.get("round_started_at") or 0) or started,
+            attempt_no=int(dlv.get("round_attempts") or 0) + 1, total_no=int(dlv.get("attempts") or 0) + 1,
+        )
+
+    def _send(self, c: _Claimed) -> sender.Attempt:
+        """Check the URL again (DNS may have changed since it was accepted), sign and POST to the
+        pinned IP; a URL the SSRF guard refuses is a failed attempt that connects nowhere."""
         # One span per attempt, in the trace of the job the event is about (tracing on only).
-        traceparent = stored_traceparent(self.client, event.subject) if tracing.active() else None
+        traceparent = stored_traceparent(self.client, c.event.subject) if tracing.active() else None
         with tracing.job_span("ocrq.webhook.attempt", traceparent, kind="client", attributes={
-                "ocrq.webhook_id": msg_id, "ocrq.event_type": event.type, "ocrq.endpoint_id": ep_id,
-                "ocrq.attempt": total_no, "ocrq.job_id": event.subject}) as span:
+                "ocrq.webhook_id": c.msg_id, "ocrq.event_type": c.event.type, "ocrq.endpoint_id": c.ep_id,
+                "ocrq.attempt": c.total_no, "ocrq.job_id": c.event.subject}) as span:
             try:
-                target = check_url(url, allow_http=self.settings.webhook_allow_http,
+                target = check_url(c.url, allow_http=self.settings.webhook_allow_http,
                                    allow_cidrs=parse_allowlist(self.settings.webhook_allow_private),
                                    resolver=self.resolver)
             except UnsafeUrl as err:
                 result = sender.Attempt(None, 0.0, f"refused by the SSRF guard: {err.reason}", None, "")
             else:
-                hdrs = signing.headers(msg_id, int(started / 1000), event.body, secrets)
+                hdrs = signing.headers(c.msg_id, int(c.started / 1000), c.event.body, c.secrets)
                 tracing.inject(hdrs)  # the receiver may continue the job's trace (traceparent; not signed)
-                result = self.deliver_fn(target, hdrs, event.body, self.settings.webhook_timeout_s)
+                result = self.deliver_fn(target, hdrs, c.event.body, self.settings.webhook_timeout_s)
             span.set_attribute("http.response.status_code", result.status_code or 0)
             if result.error:
                 span.set_attribute("error.type", result.error[:200])
+        return result
 
+    def _outcome(self, c: _Claimed, result: sender.Attempt) -> tuple[str, int | None]:
+        """The delivery's status after this attempt and when the next one is due (None: no next).
+        A 410, or a round past the schedule, fails it and disables a registered endpoint."""
         outcome = sender.classify(result)
-        next_at: int | None = None
-        status = "delivered"
         if outcome == "disable":
-            status = "failed"
-            if endpoint is not None:
-                ob.endpoints.disable(ep_id, f"receiver answered 410 Gone at {iso_ms(now_ms())}")
-        elif outcome == "retry":
-            delay = next_delay(attempt_no, self.settings.webhook_schedule, result.retry_after_s, self.rng,
-                               elapsed_s=(now_ms() - round_started) / 1000)
-            if delay is None:
-                status = "failed"
-                if endpoint is not None:
-                    ob.endpoints.disable(ep_id, f"failing since {iso_ms(round_started)}: {attempt_no} attempts, "
-                                                f"last: {_describe(result)}")
-            else:
-                status = "pending"
-                next_at = now_ms() + int(delay * 1000)
+            if c.endpoint is not None:
+                self.outbox.endpoints.disable(c.ep_id, f"receiver answered 410 Gone at {iso_ms(now_ms())}")
+            return "failed", None
+        if outcome != "retry":
+            return "delivered", None
+        delay = next_delay(c.attempt_no, self.settings.webhook_schedule, result.retry_after_s, self.rng,
+                           elapsed_s=(now_ms() - c.round_started) / 1000)
+        if delay is None:
+            if c.endpoint is not None:
+                self.outbox.endpoints.disable(c.ep_id, f"failing since {iso_ms(c.round_started)}: "
+                                                       f"{c.attempt_no} attempts, last: {_describe(result)}")
+            return "failed", None
+        return "pending", now_ms() + int(delay * 1000)
 
-        ob.log_attempt(event.subject, {
-            "webhook_id": msg_id, "type": event.type, "endpoint_id": ep_id, "url": url,
-            "attempt": total_no, "at": iso_ms(started), "status_code": result.status_code,
+    def _record(self, c: _Claimed, result: sender.Attempt, status: str, next_at: int | None) -> str:
+        """Log the attempt; then, while the lease is still ours, store the delivery's state and move
+        its due score (release it, or set it to the next attempt)."""
+        ob = self.outbox
+        ob.log_attempt(c.event.subject, {
+            "webhook_id": c.msg_id, "type": c.event.type, "endpoint_id": c.ep_id, "url": c.url,
+            "attempt": c.total_no, "at": iso_ms(c.started), "status_code": result.status_code,
             "latency_ms": round(result.latency_ms, 1), "error": result.error, "outcome": status,
             "next_attempt_at": iso_ms(next_at), "response": result.response_excerpt[:200],
         })
-        if ob.due_score(msg_id, ep_id) != lease:
+        if ob.due_score(c.msg_id, c.ep_id) != c.lease:
             # Our lease ran out and another attempt took over: it owns the state from here.
             return f"{status} (lease lost)"
         # State first, then the due score: the next attempt must see this one counted.
         ob.update_delivery(
-            msg_id, ep_id, status=status, attempts=total_no, round_attempts=attempt_no, round_started_at=round_started,
-            next_attempt_at=next_at, last_status_code=result.status_code, last_error=result.error,
-            last_attempt_at=started, delivered_at=now_ms() if status == "delivered" else None,
+            c.msg_id, c.ep_id, status=status, attempts=c.total_no, round_attempts=c.attempt_no,
+            round_started_at=c.round_started, next_attempt_at=next_at, last_status_code=result.status_code,
+            last_error=result.error, last_attempt_at=c.started,
+            delivered_at=now_ms() if status == "delivered" else None,
         )
-        ob.swap(m, lease, next_at)
+        ob.swap(c.m, c.lease, next_at)
         return status
 
     def traceparent(self, m: str) -> str | None:
