@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from flask import Blueprint, jsonify
@@ -189,7 +190,32 @@ def _dry_run(
 ) -> dict[str, Any]:
     """List and classify without queueing or writing anything: what would run, be skipped, fail."""
     s = services()
-    b = Batch(
+    b = _dry_run_batch(req, spec, batch_id, prefix, manifest_bucket, manifest_key, out_prefix)
+    engine = bulk_engine(s.redis, s.settings.engine)
+    version = engine[1]
+    seen = _tally(b, engine, req.dry_run_limit)
+    return {
+        "dry_run": True,
+        "listed": seen.listed,
+        "truncated": seen.truncated,
+        "total": total,
+        "would_run": seen.counts["run"],
+        "would_skip": seen.counts["skip"],
+        "would_fail": seen.counts["fail"],
+        "engine": engine[0],
+        "engine_version": version,
+        "note": None if version else "no worker has recorded its engine version yet: nothing can be known done",
+        "source": {"bucket": b.src_bucket, **({"manifest": manifest_key} if manifest_key else {"prefix": prefix})},
+        "output": {"bucket": b.out_bucket, "prefix": out_prefix, "formats": list(req.formats)},
+        "samples": seen.samples,
+    }
+
+
+def _dry_run_batch(
+    req: BatchCreate, spec: Any, batch_id: str, prefix: str, manifest_bucket: str, manifest_key: str, out_prefix: str,
+) -> Batch:
+    """The batch the request would create, never stored: listing and classifying read only this."""
+    return Batch(
         id=batch_id,
         tenant=tenant(),
         status="dry_run",
@@ -206,43 +232,41 @@ def _dry_run(
         secret="",
         raw={"output_formats": ",".join(req.formats)},
     )
-    engine = bulk_engine(s.redis, s.settings.engine)
-    version = engine[1]
-    counts = {"run": 0, "skip": 0, "fail": 0}
-    samples: dict[str, list[Any]] = {"run": [], "skip": [], "fail": []}
-    listed, truncated = 0, False
+
+
+@dataclass
+class _Tally:
+    """What a dry run saw: items listed, the verdicts counted, the first SAMPLES of each kind."""
+
+    listed: int = 0
+    truncated: bool = False  # stopped at the request's limit or at DRY_RUN_MAX_S
+    counts: dict[str, int] = field(default_factory=lambda: {"run": 0, "skip": 0, "fail": 0})
+    samples: dict[str, list[Any]] = field(default_factory=lambda: {"run": [], "skip": [], "fail": []})
+
+
+def _tally(b: Batch, engine: tuple[str, str | None], limit: int) -> _Tally:
+    """Classify the source's items as the planner would (mirroring nothing), up to ``limit`` items
+    and DRY_RUN_MAX_S seconds, so a huge prefix answers in bounded time, marked truncated."""
+    s = services()
+    seen = _Tally()
     deadline = time.monotonic() + DRY_RUN_MAX_S
     try:
         for _, item in Source(s.blobs, b).items(""):
             if item is None:
                 continue
-            if listed >= req.dry_run_limit or time.monotonic() > deadline:
-                truncated = True
+            if seen.listed >= limit or time.monotonic() > deadline:
+                seen.truncated = True
                 break
-            listed += 1
+            seen.listed += 1
             v = classify(s.blobs, s.settings, b, item, engine, write_mirror=False)
-            counts[v.kind] += 1
-            if len(samples[v.kind]) < SAMPLES:
-                samples[v.kind].append(
+            seen.counts[v.kind] += 1
+            if len(seen.samples[v.kind]) < SAMPLES:
+                seen.samples[v.kind].append(
                     {"key": item.key, "code": v.code, "message": v.message} if v.kind == "fail" else item.key
                 )
     except (Transient, BlobStoreError):
         raise errors.StorageUnavailable() from None
-    return {
-        "dry_run": True,
-        "listed": listed,
-        "truncated": truncated,
-        "total": total,
-        "would_run": counts["run"],
-        "would_skip": counts["skip"],
-        "would_fail": counts["fail"],
-        "engine": engine[0],
-        "engine_version": version,
-        "note": None if version else "no worker has recorded its engine version yet: nothing can be known done",
-        "source": {"bucket": b.src_bucket, **({"manifest": manifest_key} if manifest_key else {"prefix": prefix})},
-        "output": {"bucket": b.out_bucket, "prefix": out_prefix, "formats": list(req.formats)},
-        "samples": samples,
-    }
+    return seen
 
 
 @bp.get("/v1/batches")
