@@ -9,7 +9,7 @@ from celery import Celery
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
-from api import batches, console, docs, health, jobs, metrics, openapi, problems, reviews, webhooks
+from api import batches, console, docs, health, jobs, metrics, openapi, problems, reviews, submit, webhooks
 from api.context import EXTENSION, Services
 from api.ratelimit import RateLimiter
 from shared.infra import tracing
@@ -79,7 +79,8 @@ def create_app(settings: Settings | None = None, *, send_job: SendJob | None = N
     app.json = _BoundedJson(app)
     problems.install(app)
 
-    for module in (health, jobs, metrics, openapi, webhooks, batches, reviews, console, docs):
+    # submit before jobs: POST /v1/jobs stays ahead of GET in the OpenAPI document's path item
+    for module in (health, submit, jobs, metrics, openapi, webhooks, batches, reviews, console, docs):
         app.register_blueprint(module.bp)
     metrics.instrument(app)
     tracing.instrument_flask(app)

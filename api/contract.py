@@ -114,6 +114,14 @@ def contract_of(view: Callable[..., Any]) -> Contract | None:
 
 
 # ------------------------------------------------------------------ reading the request
+def single_valued_query() -> None:
+    """A query parameter given twice is ambiguous (which `wait`?): refuse it rather than pick one.
+    A blueprint's before_request hook (api/jobs.py, api/submit.py), so it holds for every view there."""
+    for name, values in request.args.lists():
+        if len(values) > 1:
+            raise InvalidQuery(f"query parameter {name!r} given {len(values)} times")
+
+
 def _first_values(args: Any) -> dict[str, Any]:
     return {k: args.get(k) for k in args.keys()}
 
