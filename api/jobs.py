@@ -29,8 +29,8 @@ from shared.api_schemas.jobs import (
 from shared.infra.blobs import BlobNotFound
 from shared.intake.documents import InvalidPages
 from shared.jobs import lifecycle
+from shared.jobs.listing import JobFilter, list_for_tenant
 from shared.jobs.model import Job, Status
-from shared.jobs.store import JobFilter
 from shared.jobs.views import render_job
 from shared.results import formats as result_formats
 from shared.results.model import OcrResult
@@ -199,7 +199,8 @@ def _cursor(text: str) -> tuple[int, str]:
           replies={200: Reply("One page of jobs", JobList)}, errors=(400,))
 def list_jobs(query: JobListQuery) -> ResponseReturnValue:
     before_ms, before_id = _cursor(query.cursor) if query.cursor is not None else (None, None)
-    jobs = services().store.list_for_tenant(
+    jobs = list_for_tenant(
+        services().redis,
         tenant(),
         limit=query.limit + 1,
         before_ms=before_ms,

@@ -9,6 +9,7 @@ from runner_harness import BoxEngine, runner_env, submit
 from shared.infra import keyspace
 from shared.infra.blobs import BlobNotFound, input_key
 from shared.jobs import Status, now_ms
+from shared.jobs.listing import list_for_tenant
 from workers.reaper import expire_once, reap_once
 from workers.runner import JobRunner
 
@@ -26,7 +27,7 @@ def test_expired_jobs_lose_their_result_input_and_record_and_leave_the_list(env)
     keep = submit(store, blobs, data)  # same bytes, a later job: the shared input must survive the first expiry
     store.r.zadd(store.EXPIRING, {done: 1})  # the first one is past its retention
     assert expire_once(store, blobs, now=now_ms()) == 1
-    assert [j.id for j in store.list_for_tenant("acme", limit=10)] == [keep]  # the list stays consistent
+    assert [j.id for j in list_for_tenant(store.r, "acme", limit=10)] == [keep]  # the list stays consistent
     assert store.get(done) is None
     try:
         blobs.get(result_key)

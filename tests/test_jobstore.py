@@ -6,6 +6,7 @@ import pytest
 
 from shared.infra.redis_client import connect
 from shared.jobs import InputRef, Job, JobError, Status, new_job_id
+from shared.jobs.listing import list_for_tenant
 from shared.jobs.store import JobStore
 
 
@@ -106,10 +107,10 @@ def test_listing_is_per_tenant_newest_first_with_cursor(store):
     mine = [make_job("acme", created_at=1_000 + i) for i in range(7)]
     for j in mine + [make_job("other", created_at=5_000)]:
         store.create(j)
-    page1 = store.list_for_tenant("acme", limit=3)
+    page1 = list_for_tenant(store.r, "acme", limit=3)
     assert [j.id for j in page1] == [j.id for j in reversed(mine)][:3]
     last = page1[-1]
-    page2 = store.list_for_tenant("acme", limit=10, before_ms=last.created_at, before_id=last.id)
+    page2 = list_for_tenant(store.r, "acme", limit=10, before_ms=last.created_at, before_id=last.id)
     assert [j.id for j in page2] == [j.id for j in reversed(mine)][3:]
     assert store.get_for_tenant(mine[0].id, "other") is None
 

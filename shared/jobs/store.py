@@ -2,7 +2,7 @@
 
 Keys (declared in shared/infra/keyspace.py):
   job:<id>              hash: one field per Job attribute, JSON-encoded values
-  tenant:<t>:jobs       zset: job ids by creation time (listing, newest first)
+  tenant:<t>:jobs       zset: job ids by creation time (listing, newest first: shared/jobs/listing.py)
   running               zset: running job ids by lease expiry (the reaper's work list)
   unsent                zset: created jobs whose queue message is not yet confirmed sent
   hooks_pending         zset: succeeded/failed jobs whose finished-hooks have not all run, by transition ms
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import redis
 
@@ -92,7 +92,7 @@ def _encode(job: Job) -> dict[Any, str]:
     return {k: json.dumps(v) for k, v in data.items()}
 
 
-def _decode(raw: dict[Any, Any]) -> Job:
+def decode_job(raw: dict[Any, Any]) -> Job:
     fields: dict[str, Any] = {}
     for k, v in raw.items():
         key = k.decode() if isinstance(k, bytes) else k
@@ -106,26 +106,6 @@ def stored_traceparent(client: redis.Redis, job_id: str) -> str | None:
     raw = client.hget(keyspace.job(job_id), "traceparent")
     value = json.loads(raw) if raw else None
     return value if isinstance(value, str) else None
-
-
-@dataclass(frozen=True)
-class JobFilter:
-    """What GET /v1/jobs may filter on besides time; None: any."""
-
-    status: Status | None = None
-    needs_review: bool | None = None
-    task: str | None = None
-    priority: str | None = None
-    batch_id: str | None = None
-
-    def matches(self, job: Job) -> bool:
-        return (
-            (self.status is None or job.status == self.status)
-            and (self.needs_review is None or bool(job.needs_review) == self.needs_review)
-            and (self.task is None or job.spec.task == self.task)
-            and (self.priority is None or job.priority == self.priority)
-            and (self.batch_id is None or job.batch_id == self.batch_id)
-        )
 
 
 @dataclass(frozen=True)
@@ -194,7 +174,7 @@ class JobStore:
 
     def get(self, job_id: str) -> Job | None:
         raw = self.r.hgetall(self.key(job_id))
-        return _decode(raw) if raw else None
+        return decode_job(raw) if raw else None
 
     def get_for_tenant(self, job_id: str, tenant: str) -> Job | None:
         """A job only its own tenant may see; any other tenant gets None, exactly like a miss."""
@@ -206,53 +186,6 @@ class JobStore:
     def status(self, job_id: str) -> Status | None:
         raw = self.r.hget(self.key(job_id), "status")
         return Status(json.loads(raw)) if raw else None
-
-    def list_for_tenant(
-        self,
-        tenant: str,
-        *,
-        limit: int,
-        before_ms: int | None = None,
-        before_id: str | None = None,
-        created_after_ms: int | None = None,
-        created_before_ms: int | None = None,
-        status: Status | None = None,
-        needs_review: bool | None = None,
-        where: JobFilter | None = None,
-    ) -> list[Job]:
-        """Newest first. The cursor is (created_at, id) of the last job of the previous page."""
-        where = where or JobFilter(status=status, needs_review=needs_review)
-        index = self.tenant_index(tenant)
-        hi: str | int = "+inf" if before_ms is None else before_ms
-        if created_before_ms is not None and (before_ms is None or created_before_ms - 1 < before_ms):
-            hi = created_before_ms - 1  # exclusive
-        lo: str | int = "-inf" if created_after_ms is None else f"({created_after_ms}"
-        out: list[Job] = []
-        offset = 0
-        chunk = max(limit * 2, 50)
-        while len(out) < limit:
-            ids = cast("list[tuple[bytes, float]]",
-                       self.r.zrevrangebyscore(index, hi, lo, start=offset, num=chunk, withscores=True))
-            if not ids:
-                break
-            offset += len(ids)
-            pipe = self.r.pipeline(transaction=False)
-            for member, _ in ids:
-                pipe.hgetall(self.key(as_str(member)))
-            for (member, score), raw in zip(ids, pipe.execute(), strict=True):
-                mid = as_str(member)
-                if before_ms is not None and int(score) == before_ms and before_id is not None and mid >= before_id:
-                    continue  # already on an earlier page
-                if not raw:
-                    self.r.zrem(index, mid)  # the record expired; drop it from the index
-                    continue
-                job = _decode(raw)
-                if not where.matches(job):
-                    continue
-                out.append(job)
-                if len(out) == limit:
-                    break
-        return out
 
     # transitions
     def _apply(
