@@ -14,8 +14,6 @@ from shared.infra.blobs import BlobNotFound, BlobStore, BlobStoreError, ObjectTo
 from shared.infra.settings import Settings
 from shared.jobs.model import InputRef, Job
 
-# Celery's time limits, matched by name (shared/ knows no Celery): they end the task, not the item.
-
 
 # ------------------------------------------------------------------------------------- the verdict
 @dataclass
@@ -59,13 +57,28 @@ def classify(blobs: BlobStore, settings: Settings, batch: Batch, item: Item, eng
     A PDF or multi-page TIFF is one item (one job over its pages), checked as the gateway checks an
     upload; a document that will never render fails here with the gateway's code (encrypted_pdf,
     damaged_document, too_many_pages, ...)."""
-    from shared.intake.documents import DocumentError
-    from shared.intake.images import ImageRejected
-
     if item.error:
         return Verdict("fail", item, code=item.error[0], message=item.error[1])
+    data = _read_source(blobs, settings, batch, item)
+    if isinstance(data, Verdict):
+        return data
+    checked = _check_input(data, settings, batch, item)
+    del data  # up to max_upload_bytes: not held while the outputs are read
+    if isinstance(checked, Verdict):
+        return checked
+    ref, docs = checked
+    name, version = engine
+    if version is None:  # no worker has recorded its engine version: nothing can be known done
+        return Verdict("run", item, sha256=ref.sha256, input=ref, pages_total=docs)
+    fp = fingerprint(ref.sha256, batch.spec, name, version)
+    return _against_outputs(blobs, settings, batch, item, ref, fp, docs, write_mirror=write_mirror)
+
+
+def _read_source(blobs: BlobStore, settings: Settings, batch: Batch, item: Item) -> bytes | Verdict:
+    """The item's bytes, or the verdict that fails it (a bad key, a missing or too large object).
+    Storage that does not answer is Transient: the item is decided on a later tick."""
     try:
-        data = blobs.get(item.key, bucket=batch.src_bucket, max_bytes=settings.max_upload_bytes)
+        return blobs.get(item.key, bucket=batch.src_bucket, max_bytes=settings.max_upload_bytes)
     except ValueError as err:
         return Verdict("fail", item, code="invalid_key", message=str(err))
     except BlobNotFound:
@@ -76,23 +89,34 @@ def classify(blobs: BlobStore, settings: Settings, batch: Batch, item: Item, eng
         return Verdict("fail", item, code="input_too_large", message=str(err))
     except BlobStoreError as err:
         raise Transient(str(err)) from err
-    sha, size = hashlib.sha256(data).hexdigest(), len(data)
+
+
+def _check_input(data: bytes, settings: Settings, batch: Batch, item: Item) -> tuple[InputRef, int | None] | Verdict:
+    """The input as a job would reference it and a document's page count (None: an image), or the
+    verdict that fails an image or document the gateway would refuse."""
+    from shared.intake.documents import DocumentError
+    from shared.intake.images import ImageRejected
+
+    sha = hashlib.sha256(data).hexdigest()
     try:
         probe = probe_input(data, settings)
     except ImageRejected as err:
         return Verdict("fail", item, sha256=sha, code=err.code, message=err.message)
     except DocumentError as err:
         return Verdict("fail", item, sha256=sha, code=err.code, message=err.message)
-    del data
     ref = InputRef(
-        bucket=batch.src_bucket, key=item.key, sha256=sha, bytes=size, content_type=probe.content_type,
+        bucket=batch.src_bucket, key=item.key, sha256=sha, bytes=len(data), content_type=probe.content_type,
         width=probe.width, height=probe.height,
     )
-    docs = probe.pages_total
-    name, version = engine
-    if version is None:
-        return Verdict("run", item, sha256=sha, input=ref, pages_total=docs)
-    fp = fingerprint(sha, batch.spec, name, version)
+    return ref, probe.pages_total
+
+
+def _against_outputs(blobs: BlobStore, settings: Settings, batch: Batch, item: Item, ref: InputRef, fp: str,
+                     docs: int | None, *, write_mirror: bool) -> Verdict:
+    """Skip when the item's record already carries this fingerprint and every format the batch asks
+    for, or when a content-addressed result exists (its outputs then made without OCR, when
+    ``write_mirror``); run otherwise."""
+    sha = ref.sha256
     try:
         record = _record(blobs, batch, item.key)
         if record.get("fingerprint") == fp and set(batch.output_formats) <= set(record.get("formats") or ["json"]):
