@@ -5,6 +5,8 @@ recovery in seconds; the end-to-end tests run the service as deployed (gateway, 
 worker hosting the planner) against moto's S3 server: 2,000 items on the checksum engine (a real
 engine selected by OCRQ_ENGINE, whose answer the test can compute itself), the manifest on RapidOCR,
 and a prefix mixing JPEGs, a PDF and a TIFF made here from the receipt scans (page counts, searchable PDFs).
+The manifest and problems tests share one RapidOCR stack (conftest's module_service, a fresh tenant and
+source bucket each); the end-to-end test with kills and the checksum one start their own.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest
 import redis as redis_lib
 import requests
 from batch_harness import Harness, StubEngine, digit_png
-from conftest import RECEIPTS, ROOT, _kill_group
+from conftest import RECEIPTS, ROOT, _kill_group, new_tenant
 from documents_data import encrypted, receipts_pdf, tiff_of
 from PIL import Image
 from wms_receiver import Receiver
@@ -334,20 +336,25 @@ def _wait_batch(svc, bid: str, timeout: float, until=None) -> dict:  # type: ign
 
 
 @pytest.fixture
-def s3_service(make_service, s3_server, s3_bucket):  # type: ignore[no-untyped-def]
+def s3_service(make_service, module_service, s3_server, s3_bucket):  # type: ignore[no-untyped-def]
     """A factory: gateway + OCR worker + webhook worker (which hosts the batch planner, as deployed)
-    on the S3 server, with a source bucket the tenant may read."""
+    on the S3 server, with a source bucket the tenant may read. shared=True: the module's stack for
+    those settings (conftest's module_service), seen by a fresh tenant; otherwise a stack of the
+    test's own (the end-to-end test kills its workers)."""
 
-    def make(engine: str = "rapidocr", window: int = 16):  # type: ignore[no-untyped-def]
+    def make(engine: str = "rapidocr", window: int = 16, shared: bool = False):  # type: ignore[no-untyped-def]
         src = "scans" + s3_bucket[1:]
         s3_server.make_bucket(src)
-        svc = make_service(
-            store_env=s3_server.env(s3_bucket), env={"OCRQ_ENGINE": engine, "OCRQ_BATCH_WINDOW": str(window)}
-        )
+        env = {"OCRQ_ENGINE": engine, "OCRQ_BATCH_WINDOW": str(window)}
+        if shared:
+            svc = module_service(s3=True, webhooks=True, env=env).for_new_tenant()
+        else:
+            svc = make_service(store_env=s3_server.env(s3_bucket), env=env)
         from shared.tenants import KeyStore
 
         KeyStore(redis_lib.Redis.from_url(svc.redis_url)).allow_bucket(svc.tenant, src)
-        svc.start_webhooks()
+        if not shared:
+            svc.start_webhooks()
         svc.src = src  # type: ignore[attr-defined]
         svc.s3 = _s3(s3_server)  # type: ignore[attr-defined]
         return svc
@@ -474,7 +481,7 @@ def test_2000_object_prefix_end_to_end_with_kills_then_rerun_skips_all(s3_servic
 
 
 def test_manifest_failures_listed_with_reasons_retry_and_batch_completed_webhook(s3_service, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    svc = s3_service(engine="rapidocr")
+    svc = s3_service(engine="rapidocr", shared=True)
     src, s3 = svc.src, svc.s3
     rx = Receiver().start()
     try:
@@ -591,7 +598,7 @@ def test_manifest_failures_listed_with_reasons_retry_and_batch_completed_webhook
 
 
 def test_problems_buckets_and_tenants(s3_service) -> None:  # type: ignore[no-untyped-def]
-    svc = s3_service()
+    svc = s3_service(shared=True)
     h = svc.headers()
     body = {"source": {"bucket": "someone-elses", "prefix": ""}, "output": {"bucket": svc.src, "prefix": "o/"}}
     r = requests.post(f"{svc.url}/v1/batches", json=body, headers=h, timeout=10)
@@ -620,7 +627,7 @@ def test_problems_buckets_and_tenants(s3_service) -> None:  # type: ignore[no-un
         assert r.status_code == 422 and r.headers["Content-Type"].startswith("application/problem+json"), r.text
         assert r.json()["errors"][0]["field"] == "output_format"
         assert all(f in r.json()["detail"] for f in ("json", "text", "markdown", "hocr", "pdf")), r.json()
-    other = svc.new_key("other")
+    other = svc.new_key(new_tenant("other"))
     r = requests.post(
         f"{svc.url}/v1/batches",
         headers=h,
