@@ -110,7 +110,8 @@ def test_review_flow_by_keyboard_alone(make_service, browser, output_dir, size):
 
     def on_review(job_id: str) -> None:
         page.wait_for_url(f"**/#/reviews/{job_id}")
-        page.locator(".claim-card.claim-mine, .claim-card.claim-other").wait_for()
+        # this job's screen, not the previous one still shown while this one claims and loads
+        page.locator(f"[data-job='{job_id}'] .claim-card.claim-mine, [data-job='{job_id}'] .claim-card.claim-other").wait_for()
 
     # --- sign in and reach the queue with the keyboard
     page.goto("/")

@@ -307,6 +307,7 @@ class ReviewScreen {
     this.filters = filters;
     this.ctx = ctx;
     this.view = ctx.view;
+    this.view.dataset.job = job.id; // which job this screen shows, while the next one loads
     this.busy = false;
     /** @type {Array<{kind: string, input: HTMLInputElement, original: string, flagged: boolean, page: number, index?: number, barcode?: number, ai?: string, name?: string, note: HTMLElement, invalid?: boolean, check?: AbortController}>} */
     this.items = [];
@@ -315,6 +316,7 @@ class ReviewScreen {
     this.pageShown = -1;
     ctx.signal.addEventListener("abort", () => {
       for (const url of this.images.values()) URL.revokeObjectURL(url);
+      if (this.view.dataset.job === job.id) delete this.view.dataset.job;
     });
     this.render();
   }
