@@ -14,7 +14,8 @@ import threading
 import time
 from concurrent.futures import Future
 
-from workers.runner import JobRunner, Outcome
+from workers.runner import JobRunner
+from workers.runner_base import Outcome
 
 Work = str | tuple[str, int]  # a job id, or (job id, page number)
 

@@ -23,9 +23,7 @@ from shared.jobs.pages import PAGES_OWNER
 from workers.image_path import ImagePath
 from workers.leases import Heartbeat, owner_is_dead
 from workers.page_path import PagePath
-from workers.runner_base import FinishedHook, Outcome, SendPage, Work, ids
-
-__all__ = ["FinishedHook", "JobRunner", "Outcome", "SendPage"]
+from workers.runner_base import Outcome, Work, ids
 
 log = logging.getLogger("ocrq.runner")
 

@@ -8,14 +8,15 @@ Nothing else builds a key by hand, so the layout below is the whole of it:
               expiring (zset by expires_at), inputrefs:<t>:<sha256> (counter), done:<id> (pub/sub channel),
               idem:<t>:<sha256 of the Idempotency-Key> (string: the reservation),
               hooks_pending (zset: finished jobs whose finished-hooks have not all run)
-  api keys    apikey:<digest> (string), apikeys (hash id -> digest), tenants (set),
-              tenant:<t>:buckets (set: buckets a tenant may read by reference)
+  tenants     apikey:<digest> (string), apikeys (hash id -> digest), tenants (set),
+              tenant:<t>:buckets (set: buckets a tenant may read by reference),
+              tenant:<t>:review (hash: the tenant's own settings, shared/tenants.py)
   gateway     rate:<key id> (token bucket)
   fleet       stats (hash of counters), reaper:lock (string), engine:<name>:version, engine:bulk
   batches     batch:<id>[:<part>], batches:active (set), tenant:<t>:batches (zset), planner:wake (list)
   reviews     tenant:<t>:reviews (zset: reviewed-or-pending job ids by opened ms),
               tenant:<t>:reviews:pending (zset: open or claimed, by opened ms),
-              tenant:<t>:review (hash: the tenant's own settings, shared/tenants.py), reviews:stats (hash of counters)
+              reviews:stats (hash of counters)
   webhooks    wh:ep:<id>, wh:eps:<t>, wh:secret:<t>, wh:evt:<msg>, wh:events:<t>, wh:subj:<subject>,
               wh:dlv:<msg>:<ep>, wh:dlvs:<msg>, wh:due, wh:log:<subject>, wh:seq:<t>
 """
@@ -61,7 +62,7 @@ def idempotency(tenant: str, key_digest: str) -> str:
     return f"{PREFIX}idem:{tenant}:{key_digest}"
 
 
-# ---------------------------------------------------------------- api keys and tenants
+# ---------------------------------------------------------------- tenants: api keys, buckets, settings
 def api_key(digest: str) -> str:
     return f"{PREFIX}apikey:{digest}"
 
@@ -72,6 +73,11 @@ TENANTS = f"{PREFIX}tenants"
 
 def tenant_buckets(tenant: str) -> str:
     return f"{PREFIX}tenant:{tenant}:buckets"
+
+
+def tenant_settings(tenant: str) -> str:
+    # ":review" because the review floor was its first field; kept so stored settings stay readable
+    return f"{PREFIX}tenant:{tenant}:review"
 
 
 # ---------------------------------------------------------------- gateway and fleet
@@ -107,11 +113,6 @@ def tenant_reviews(tenant: str) -> str:
 
 def tenant_reviews_pending(tenant: str) -> str:
     return f"{PREFIX}tenant:{tenant}:reviews:pending"
-
-
-def tenant_settings(tenant: str) -> str:
-    # ":review" because the review floor was its first field; kept so stored settings stay readable
-    return f"{PREFIX}tenant:{tenant}:review"
 
 
 REVIEW_STATS = f"{PREFIX}reviews:stats"
