@@ -267,6 +267,23 @@ def _stop_groups(procs: list[subprocess.Popen[bytes]], timeout: float = 20) -> N
             proc.wait()
 
 
+def until(check: Callable[[], Any], timeout: float, what: str, *, every: float = 0.2,
+          retry_on: tuple[type[BaseException], ...] = ()) -> Any:
+    """``check()`` until it returns something truthy, and that value; fails after ``timeout`` s naming
+    ``what``. An exception in ``retry_on`` (a server the test restarts, still coming back) counts as
+    not yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except retry_on:
+            value = None
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
 def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
     if proc.poll() is not None:
         return

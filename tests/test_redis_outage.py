@@ -30,6 +30,7 @@ import redis as redis_lib
 from PIL import Image
 
 from tests.conftest import MakeService, RedisServer, Service, _kill_group, _wait_worker_ready
+from tests.conftest import until as conftest_until
 from tests.faultproxy import FaultProxy
 
 # The settings that decide how soon a lost message comes back, at their defaults (make_service
@@ -48,16 +49,8 @@ def _png(seed: int) -> bytes:
 
 
 def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            got = check()
-        except redis_lib.RedisError:
-            got = None
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    # Redis is being killed and restarted under the test: its errors mean not yet
+    return conftest_until(check, timeout, what, every=0.1, retry_on=(redis_lib.RedisError,))
 
 
 def _finished(log_text: str, job_id: str) -> list[str]:

@@ -22,6 +22,7 @@ import jsonschema
 import pytest
 import redis
 import requests
+from conftest import until
 from PIL import Image
 from wms_receiver import Receiver
 
@@ -58,16 +59,6 @@ def _receipts() -> list[tuple[str, bytes]]:
     if len(picked) < 10:
         pytest.skip("tests/data/receipts has fewer than 5 scans")
     return [(n, _bytes(im, "JPEG")) for n, im in picked]
-
-
-def _until(cond: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow
@@ -122,7 +113,7 @@ def _routed(svc: Any, submitted: Submitted) -> tuple[dict[str, dict[str, Any]], 
     # A review opens in the job's first finished-hook, just after its succeeded transition (and before its
     # job.succeeded event is written): read the jobs once every hook has run.
     r = redis.Redis.from_url(svc.redis_url)
-    _until(lambda: not any(r.zscore("ocrq:hooks_pending", jid) is not None for jid in submitted), 30, "the hooks")
+    until(lambda: not any(r.zscore("ocrq:hooks_pending", jid) is not None for jid in submitted), 30, "the hooks")
     print(f"\n30 jobs done in {time.monotonic() - t0:.1f} s")
     confusion = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     expected_open: set[str] = set()
@@ -195,7 +186,7 @@ def _resolve_all(svc: Any, rev: dict[str, str], queue: list[str], submitted: Sub
 
 def _deliveries(rx: Receiver, decisions: dict[str, str]) -> None:
     """One verified job.reviewed delivery per resolution, with its deterministic webhook-id."""
-    _until(lambda: len(rx.accepted("/wms")) >= len(decisions), 60, "a job.reviewed delivery per resolution")
+    until(lambda: len(rx.accepted("/wms")) >= len(decisions), 60, "a job.reviewed delivery per resolution")
     time.sleep(1.0)  # nothing more arrives
     got = rx.accepted("/wms")
     assert len(got) == len(rx.of("/wms")) == len(decisions)

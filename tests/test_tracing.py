@@ -12,14 +12,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import imaging
 import pytest
 import redis
 import requests
-from conftest import ROOT, Service
+from conftest import ROOT, Service, until
 from documents_data import receipts_pdf
 from otlp_receiver import OtlpReceiver, Span
 from wms_receiver import Receiver
@@ -44,16 +44,6 @@ def wms() -> Iterator[Receiver]:
     rx = Receiver().start()
     yield rx
     rx.stop()
-
-
-def until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def api(svc: Service, method: str, path: str, **kw: Any) -> requests.Response:

@@ -19,6 +19,7 @@ import imaging
 import pytest
 import requests
 from conftest import Service, _kill_group
+from conftest import until as _until_any
 from wms_receiver import Receiver
 
 SHORT = {"OCRQ_WEBHOOK_SCHEDULE_S": "0.2,0.2,0.2", "OCRQ_WEBHOOK_TIMEOUT_S": "2"}
@@ -32,17 +33,9 @@ def receiver():
 
 
 # ---------------------------------------------------------------- helpers
-def until(cond: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = cond()
-        except requests.RequestException:
-            value = None  # the gateway reconnecting to a restarted Redis
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+def until(cond: Callable[[], Any], timeout: float, what: str) -> Any:
+    # the gateway reconnecting to a restarted Redis answers with a dropped connection: not yet
+    return _until_any(cond, timeout, what, every=0.1, retry_on=(requests.RequestException,))
 
 
 def api(svc: Service, method: str, path: str, **kw: Any) -> requests.Response:
