@@ -36,6 +36,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -58,6 +61,7 @@ SUBMIT_EVERY_S = 0.7  # the submit loop, bounded in count and time
 SUBMIT_MAX = 400  # normally ~190 are sent before the loop is stopped
 PDF_EVERY = 6  # every 6th submit is a 3-page PDF
 FAR_DELAY_S, NEAR_DELAY_S = 1.5, 0.15
+PAUSE_S = 3.0  # near paused while far takes a page; its lease is 6 s
 
 SLOW_ENGINE = '''
 import os, sys, time
@@ -203,10 +207,16 @@ def _wait(svc: Service, job_id: str, deadline: float) -> dict:
         assert time.monotonic() < deadline, f"job {job_id} not finished in time"
 
 
-def _wait_for_a_page_in_fars_engine(far_log: Path, entered: Path) -> None:
+def _wait_for_a_page_in_fars_engine(far_log: Path, near_log: Path, near: subprocess.Popen[bytes],
+                                    entered: Path) -> None:
     """Once far has finished some work: the moment its engine takes a document page (the
     sitecustomize appends the size of what it was handed as a call begins; the load's images are
-    160x60, a rendered page is far larger). tests/test_runner.py holds an image job the same way."""
+    160x60, a rendered page is far larger). tests/test_runner.py holds an image job the same way.
+
+    Left to chance, far rarely gets a page: near takes one in 0.15 s and drains the queue while far
+    spends 1.5 s on an image (two CI runs saw far handed 2 pages in 240 s, then none). So as soon as a
+    document's pages are sent, near is paused (SIGSTOP, at most PAUSE_S, well inside its 6 s lease)
+    and far, once free, takes one of them; near then goes on."""
     deadline = time.monotonic() + 240
     while sum("succeeded in" in str(d.get("message")) for d in _lines(far_log)) < 3:
         assert time.monotonic() < deadline, "far finished no work"
@@ -215,14 +225,25 @@ def _wait_for_a_page_in_fars_engine(far_log: Path, entered: Path) -> None:
     def entries() -> list[str]:
         return entered.read_text().split() if entered.exists() else []
 
-    seen = len(entries())
+    def fan_outs() -> int:
+        return sum(d.get("message") == "pages sent" for log in (far_log, near_log) for d in _lines(log))
+
+    seen, sent = len(entries()), fan_outs()
     while True:
         assert time.monotonic() < deadline, f"far took no page: its engine was handed {Counter(entries())}"
-        now = entries()
-        if any(size != "160x60" for size in now[seen:]):
-            return
-        seen = len(now)
-        time.sleep(0.01)
+        if fan_outs() == sent:
+            time.sleep(0.02)
+            continue
+        os.killpg(near.pid, signal.SIGSTOP)
+        try:
+            pause_ends = time.monotonic() + PAUSE_S
+            while time.monotonic() < pause_ends:
+                if any(size != "160x60" for size in entries()[seen:]):
+                    return
+                time.sleep(0.01)
+        finally:
+            os.killpg(near.pid, signal.SIGCONT)
+        seen, sent = len(entries()), fan_outs()
 
 
 def _last_page_claim(far_log: Path) -> list[dict]:
@@ -277,7 +298,7 @@ def test_worker_cut_off_for_90_s_loses_nothing_and_doubles_nothing(
             # Cut while far computes: once it has finished some work, at the moment its engine
             # takes a document page. That engine call is held (the hold file) until 5 s after
             # the heal, as a long GPU job would be: far comes back with a late answer in hand.
-            _wait_for_a_page_in_fars_engine(far_log, Path(str(hold) + ".entered"))
+            _wait_for_a_page_in_fars_engine(far_log, near_log, near, Path(str(hold) + ".entered"))
             hold.touch()
             held = _last_page_claim(far_log)
             finished_before = {d.get("job_id") for d in _lines(far_log) if d.get("message") == "finished"}
