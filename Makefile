@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 # The gateway's port for `make dev` (8080 taken? `make dev PORT=8081`).
 PORT   ?= 8080
 
-.PHONY: setup system-deps test-deps dev test test-fast bench lint client clean
+.PHONY: setup system-deps test-deps dev test test-slow test-fast bench lint client clean
 
 $(BIN)/ocrq: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,9 +28,15 @@ setup: system-deps $(BIN)/ocrq
 dev: setup
 	$(BIN)/ocrq dev --port $(PORT)
 
-## Run every test (real redis-server, real S3 server, real worker processes, headless Chromium).
+## Run the tests (real redis-server, real S3 server, real worker processes, headless Chromium),
+## all but the long ones marked slow: under 10 minutes on 2 cores.
 test: setup test-deps
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs -m "not slow"
+
+## The long ones (a 90 s network cut, the 2,000-object backfill, failover under load, API fuzzing, ...).
+## CI runs them after `make test`.
+test-slow: setup test-deps
+	$(BIN)/python -m pytest -q -rs -m slow
 
 ## Unit tests only (no service processes).
 test-fast: setup

@@ -388,6 +388,7 @@ def expected_checksum(data: bytes) -> str:
 N_E2E = 2000
 
 
+@pytest.mark.slow  # ~140 s: 2,000 objects through the real stack, two kills and a rerun
 def test_2000_object_prefix_end_to_end_with_kills_then_rerun_skips_all(s3_service, tmp_path) -> None:  # type: ignore[no-untyped-def]
     svc = s3_service(engine="checksum", window=32)
     src, s3 = svc.src, svc.s3

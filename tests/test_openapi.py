@@ -81,6 +81,7 @@ def test_openapi_document_is_valid_and_covers_every_route(service):
         assert ref in schemas, ref
 
 
+@pytest.mark.slow  # ~60 s: every operation fuzzed against the running gateway
 def test_schemathesis_finds_no_server_errors_or_schema_violations(service, tmp_path):
     config = tmp_path / "schemathesis.toml"
     config.write_text(SCHEMATHESIS_CONFIG)

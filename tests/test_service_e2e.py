@@ -32,6 +32,7 @@ def direct_results(rapid_engine, paths):
     return [ocr_file(p.read_bytes(), settings, rapid_engine, "text") for p in paths]
 
 
+@pytest.mark.slow  # ~45 s: twelve real receipts through RapidOCR twice
 def test_twelve_receipts_read_the_same_through_the_service_as_directly(service, rapid_engine):
     # the kit's twelve receipts; without the kit, the repository's own example receipt
     assert len(RECEIPT_FILES) == (12 if RECEIPTS == KIT_RECEIPTS else len(list(RECEIPTS.glob("*.jpg"))))
