@@ -85,8 +85,8 @@ class Console:
         self.context.close()
 
 
-def test_console_end_to_end(make_service, browser, output_dir):
-    svc = make_service()
+def test_console_end_to_end(module_service, browser, output_dir):
+    svc = module_service(webhooks=True).for_new_tenant()
     api = requests.Session()
     api.headers.update(svc.headers())
 
@@ -257,7 +257,6 @@ def test_console_end_to_end(make_service, browser, output_dir):
 
         from shared.tenants import KeyStore
 
-        svc.start_webhooks()  # the webhook worker hosts the batch planner, as `ocrq dev` runs it
         KeyStore(redis_lib.Redis.from_url(svc.redis_url)).allow_bucket(svc.tenant, "ocrq")
         sha = api.get(f"{svc.url}/v1/jobs/{newer_ids[0]}", timeout=10).json()["input"]["sha256"]
         manifest = "\n".join(json.dumps(k) for k in (f"inputs/{svc.tenant}/{sha}", "scans/gone.png")) + "\n"
@@ -342,8 +341,8 @@ def test_console_end_to_end(make_service, browser, output_dir):
     phone.close()
 
 
-def test_console_files_are_served_with_a_strict_policy(make_service):
-    svc = make_service(worker=False)
+def test_console_files_are_served_with_a_strict_policy(module_service):
+    svc = module_service(worker=False).for_new_tenant()
     r = requests.get(f"{svc.url}/", timeout=10)
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
     csp = r.headers["Content-Security-Policy"]
@@ -374,8 +373,8 @@ def _tab_to(page, name: str, most: int = 15) -> list[str]:
     raise AssertionError(f"Tab never reached {name!r}; focus went {stops}")
 
 
-def test_console_works_from_the_keyboard_alone(make_service, browser, output_dir):
-    svc = make_service(worker=False)  # the job stays queued: this is about getting it submitted
+def test_console_works_from_the_keyboard_alone(module_service, browser, output_dir):
+    svc = module_service(worker=False).for_new_tenant()  # the job stays queued: this is about getting it submitted
     tab = Console(browser, svc.url, viewport={"width": 1280, "height": 800})
     page = tab.page
     # Turn on Playwright's file-chooser interception now: enabled lazily by expect_file_chooser
@@ -413,8 +412,8 @@ def test_console_works_from_the_keyboard_alone(make_service, browser, output_dir
     tab.close()
 
 
-def test_console_fits_a_phone_screen(make_service, browser, output_dir):
-    svc = make_service(worker=False)
+def test_console_fits_a_phone_screen(module_service, browser, output_dir):
+    svc = module_service(worker=False).for_new_tenant()
     for n in range(3):  # a few queued jobs with long metadata for the jobs list
         r = svc.submit(RECEIPT, metadata=json.dumps({"store": f"Kuala Lumpur Central {n}", "scan": "x" * 40}))
         assert r.status_code == 202, r.text
@@ -459,8 +458,8 @@ def test_console_fits_a_phone_screen(make_service, browser, output_dir):
     phone.close()
 
 
-def test_api_docs_render_every_operation_in_a_real_browser(make_service, browser):
-    svc = make_service(worker=False)
+def test_api_docs_render_every_operation_in_a_real_browser(module_service, browser):
+    svc = module_service(worker=False).for_new_tenant()
     tab = Console(browser, svc.url)
     try:
         missing: list[str] = []
@@ -483,13 +482,13 @@ def _failed_responses(console: Console) -> list[str]:
 
 
 @needs_kit
-def test_console_document_pages_boxes_progress_and_downloads(make_service, browser, output_dir):
+def test_console_document_pages_boxes_progress_and_downloads(module_service, browser, output_dir):
     import xml.etree.ElementTree as ET
 
     import pypdfium2 as pdfium
     from documents_data import SCANS, receipts_pdf, tiff_pages
 
-    svc = make_service()
+    svc = module_service(webhooks=True).for_new_tenant()
     api = requests.Session()
     api.headers.update(svc.headers())
     tab = Console(browser, svc.url, viewport={"width": 1280, "height": 800})
@@ -651,14 +650,14 @@ def _stroke(page, selector: str) -> str:
 
 
 @needs_kit
-def test_console_labels_barcode_boxes_gs1_fields_review_and_quality(make_service, browser, output_dir):
+def test_console_labels_barcode_boxes_gs1_fields_review_and_quality(module_service, browser, output_dir):
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import make_labels as ml
 
     labels = {name: im for name, im, _ in ml.labels()}
-    svc = make_service()
+    svc = module_service(webhooks=True).for_new_tenant()
     api = requests.Session()
     api.headers.update(svc.headers())
     tab = Console(browser, svc.url, viewport={"width": 1280, "height": 800})

@@ -68,10 +68,10 @@ def _active(page, what: str) -> str | None:
 
 
 @pytest.mark.parametrize("size", ["desktop", "tablet"])
-def test_review_flow_by_keyboard_alone(make_service, browser, output_dir, size):  # noqa: F811
+def test_review_flow_by_keyboard_alone(module_service, browser, output_dir, size):  # noqa: F811
     ml = _labels()
     labels = {name: im for name, im, _ in ml.labels()}
-    svc = make_service()
+    svc = module_service().for_new_tenant()
     api = requests.Session()
     api.headers.update(svc.headers())
 
@@ -248,8 +248,8 @@ def test_review_flow_by_keyboard_alone(make_service, browser, output_dir, size):
     tab.close()
 
 
-def test_gs1_check_answers_by_the_rules_a_save_applies(make_service):
-    svc = make_service(worker=False)
+def test_gs1_check_answers_by_the_rules_a_save_applies(module_service):
+    svc = module_service(worker=False).for_new_tenant()
     ml = _labels()
     url = f"{svc.url}/console/gs1-check"
     good = requests.get(url, params={"ai": "00", "value": ml.SSCC}, timeout=10)
@@ -263,12 +263,12 @@ def test_gs1_check_answers_by_the_rules_a_save_applies(make_service):
     assert requests.get(url, params={"ai": "x", "value": "1"}, timeout=10).json()["valid"] is False
 
 
-def test_the_consoles_quality_words_are_the_apis(make_service):
+def test_the_consoles_quality_words_are_the_apis(module_service):
     """The console says a rescan reason with the sentence a quality=require refusal gives (config.json)."""
     from PIL import Image
 
     ml = _labels()
-    svc = make_service(worker=False)
+    svc = module_service(worker=False).for_new_tenant()
     with Image.open(RECEIPTS / "000.jpg") as scan:  # the one receipt a clone has without the kit beside it
         dark = ml.RECEIPT_DEGRADATIONS["dark"][0](scan.convert("RGB"))
     refused = svc.submit(_png(dark), name="dark.png", quality="require")
