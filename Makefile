@@ -38,16 +38,16 @@ test: setup test-deps
 test-slow: setup test-deps
 	$(BIN)/python -m pytest -q -rs -m slow
 
-## Unit tests only (no service processes).
+## The unit tests only (tests/unit: no gateway, no worker processes), about a minute.
 test-fast: setup
-	$(BIN)/python -m pytest -q -rs tests/test_settings.py tests/test_images.py tests/test_jobstore.py tests/test_runner.py tests/test_parsers.py
+	$(BIN)/python -m pytest -q -rs tests/unit
 
 ## ruff and mypy, as configured in pyproject.toml.
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/mypy
 
 ## Regenerate the Python client's generated code (clients/python) from the gateway's /openapi.json, in process.
-## tests/test_client_generated.py fails while the committed client differs: run this after changing the API.
+## tests/unit/test_client_generated.py fails while the committed client differs: run this after changing the API.
 client: setup
 	$(BIN)/python scripts/generate_client.py
 

@@ -7,7 +7,7 @@ models (shared/api_schemas/, as components ``#/components/schemas/<Model>``), an
 its problems, each described by the codes the catalogue declares for that status
 (api/problems.py). Keyed routes add the statuses every keyed route can answer (400, 401, 429, 500)
 and gunicorn's 414. A route without a contract still appears, tagged "other", so that
-tests/test_openapi.py notices it; pages for browsers (``@page``) are no operations.
+tests/service/test_openapi.py notices it; pages for browsers (``@page``) are no operations.
 
 A few values depend on the deployment and are filled in per gateway: the tasks its engine can do
 and the long-poll cap (properties marked with ``shared.api_schemas.common.deployment``).

@@ -10,7 +10,7 @@ prompts and parsing:
   the slots (continuous batching).
 - ``generate``: transformers' eager ``generate`` over one left-padded batch per ``run`` call
   (models/hunyuan_generate.py). It is the reference the decode loop is held to token for token
-  (tests/test_decode_loop.py) and the baseline of bench/engine.py.
+  (tests/unit/test_decode_loop.py) and the baseline of bench/engine.py.
 
 Inputs are prepared (pixels, token ids; models/hunyuan_inputs.py) in the caller's thread, so a
 worker's task threads do that work while the decode thread keeps the GPU busy. Inputs that cannot

@@ -1,7 +1,7 @@
 """The transformers engine's eager decoder (``OCRQ_DECODER=generate``): one left-padded ``generate`` per batch.
 
 It is the reference the decode loop (models/hunyuan_slots.py) is held to token for token
-(tests/test_decode_loop.py) and the baseline of bench/engine.py. A batch that fails (CUDA OOM on
+(tests/unit/test_decode_loop.py) and the baseline of bench/engine.py. A batch that fails (CUDA OOM on
 long prompts or answers, or an input that trips the model) is retried in halves by ``run_split``,
 so only the failing inputs fail.
 """

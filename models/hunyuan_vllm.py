@@ -26,7 +26,7 @@ CANCEL_POLL_S while it is queued or decoding) is aborted and ends ``canceled``, 
 requests of a caller interrupted while waiting (a time limit): either way their slots are freed at
 once. A vLLM engine that died makes ``run()`` raise, so the worker's retry rules apply.
 
-Everything but ``HunyuanVllmEngine.load`` runs without vLLM: tests/test_hunyuan_vllm.py drives the
+Everything but ``HunyuanVllmEngine.load`` runs without vLLM: tests/unit/test_hunyuan_vllm.py drives the
 engine on a CPU through a stand-in with vLLM's step API.
 """
 

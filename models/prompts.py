@@ -60,7 +60,7 @@ FIELDS_TEMPLATE = "提取图片中的: {fields} 的字段内容，并按照 JSON
 TRANSLATE_LANG: dict[str, str] = {"en": "英文", "zh": "中文"}
 
 # Per version: task -> prompt (``fields`` and ``translate`` are templates, see above). Every string
-# is the official one for its version; tests/test_prompts.py holds the same strings as literals.
+# is the official one for its version; tests/unit/test_prompts.py holds the same strings as literals.
 PROMPTS_BY_VERSION: dict[str, dict[str, str]] = {
     "1.0": {
         # README "General Parsing".

@@ -12,7 +12,7 @@ thread, off the decode thread) and block on a future. The decode thread:
    waiting request is prefilled into it while the others keep their caches.
 
 Each row's tokens depend only on its own prompt: a request that joins mid-decode gets the tokens it
-would get alone (tests/test_decode_loop.py holds the loop to eager ``generate`` token for token).
+would get alone (tests/unit/test_decode_loop.py holds the loop to eager ``generate`` token for token).
 """
 
 from __future__ import annotations

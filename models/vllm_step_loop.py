@@ -14,7 +14,7 @@ request is aborted (its slot freed) and its answer marked truncated.
 
 A request whose ``cancelled()`` turns true (polled every CANCEL_POLL_S while it is queued or
 decoding) is aborted and ends ``canceled``. No vLLM import here: the loop drives any object with
-vLLM's step API, which is how tests/test_hunyuan_vllm.py checks the bookkeeping on a CPU. The
+vLLM's step API, which is how tests/unit/test_hunyuan_vllm.py checks the bookkeeping on a CPU. The
 engine that prepares prompts and reads the answers is models/hunyuan_vllm.py.
 """
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/generate_client.py           # `make client`: rewrite clients/python/
     .venv/bin/python scripts/generate_client.py --check   # exit 1 when the committed code is stale
-    (tests/test_client_generated.py runs the check, so `make test` and CI fail on a stale client)
+    (tests/unit/test_client_generated.py runs the check, so `make test` and CI fail on a stale client)
 
 The document is taken in process (create_app + test_client, no server, no Redis) from a gateway
 configured as a deployment whose engine can do every task, and written to

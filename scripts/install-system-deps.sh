@@ -2,9 +2,9 @@
 # Installs the system packages ocrq needs, when they are missing:
 #   always:  redis-server (the queue and job store of `ocrq dev`)
 #   --test:  chromium (browser tests of the console), DejaVu fonts (labels drawn by the tests),
-#            rabbitmq-server (tests/test_rabbitmq.py starts a private one; never the system's),
+#            rabbitmq-server (tests/topology/test_rabbitmq.py starts a private one; never the system's),
 #            poppler-utils (pdftotext reads the searchable PDFs the tests get back),
-#            nginx-light (tests/test_slowclients.py runs the shipped compose/nginx.conf in front of the gateway)
+#            nginx-light (tests/topology/test_slowclients.py runs the shipped compose/nginx.conf in front of the gateway)
 set -euo pipefail
 
 need=()

@@ -1,7 +1,7 @@
 """Two repairs to kombu's Redis transport (kombu 5.7, Celery 5.7): a worker survives its broker
 connection breaking mid-poll, and the messages it held then go back on the queue once Redis returns.
 
-1. A broken connection must not end the worker. Seen in tests/test_failover.py (1 run of 9): the
+1. A broken connection must not end the worker. Seen in tests/topology/test_failover.py (1 run of 9): the
 webhook worker exited with "Unrecoverable error: AttributeError: 'NoneType' object has no attribute
 'hostname'" when the Redis primary was killed. On a connection error Celery's consumer calls
 ``connection.collect()`` and then ``connection.close()``. When the channel was polling (BRPOP) its

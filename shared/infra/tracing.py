@@ -4,7 +4,7 @@ is set; then spans go out as OTLP over HTTP/protobuf, the SDK reading every othe
 variable itself (``OTEL_SERVICE_NAME``, ``OTEL_BSP_SCHEDULE_DELAY``, headers, timeouts, ...).
 
 Nothing of OpenTelemetry is imported here at module level: a process with tracing off imports this
-module (a few functions) and no ``opentelemetry`` package at all (tests/test_tracing.py checks the
+module (a few functions) and no ``opentelemetry`` package at all (tests/service/test_tracing.py checks the
 gateway). Every helper below is a cheap no-op until ``setup`` has run in this process.
 
 How a job keeps one trace:

@@ -29,7 +29,7 @@ from shared.reviews.service import result_revision
 from shared.reviews.store import ReviewStore
 
 NORM = 1000  # HunyuanOCR's coordinate range (models/parsers.py NORM)
-# The official prompts (models/prompts.py holds the same strings; tests/test_reviews.py checks they agree).
+# The official prompts (models/prompts.py holds the same strings; tests/gateway/test_reviews.py checks they agree).
 SPOTTING_PROMPT = "检测并识别图片中的文字，将文本坐标格式化输出。"
 TEXT_PROMPT = "提取图中的文字。"
 FIELDS_TEMPLATE = "提取图片中的: {fields} 的字段内容，并按照 JSON 格式返回。"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("api", "workers", "shared", "models", "cli")
 
 # (importer package, imported top-level name): never allowed
@@ -153,7 +153,7 @@ def test_the_graph_sees_lazy_imports_inside_functions() -> None:
 
 
 # OpenTelemetry (the `otel` extra) is set up in one module, and imported there only inside functions
-# that run once tracing is on: with it off, no process pays for importing it (tests/test_tracing.py).
+# that run once tracing is on: with it off, no process pays for importing it (tests/service/test_tracing.py).
 TRACING_MODULE = "shared.infra.tracing"
 
 

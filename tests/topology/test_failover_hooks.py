@@ -1,6 +1,6 @@
 """The finished-hooks of a job survive being cut off: a job that finished keeps its event and its batch count.
 
-Found by tests/test_failover.py: the runner's transition to `succeeded` landed, the primary was
+Found by tests/topology/test_failover.py: the runner's transition to `succeeded` landed, the primary was
 SIGKILLed (or the worker was) before the event was written, and nothing wrote it again, so the
 endpoint never heard of a finished job. Now the transition's own script puts the job on
 `hooks_pending`; the runner clears it once every hook ran, and the reaper's sweep runs the hooks

@@ -114,7 +114,7 @@ def test_tiff_with_a_corrupt_page_succeeds_with_that_page_failed_and_needs_revie
     expected = engine_texts(data, [1, 3])
     assert [result["pages"][0]["text"], result["pages"][2]["text"]] == expected
     # an image job keeps its fields and gains `pages` with its one entry
-    image = svc.submit(Path(__file__).parent / "data" / "receipts" / "000.jpg")
+    image = svc.submit(Path(__file__).parents[1] / "data" / "receipts" / "000.jpg")
     image_job = svc.wait(image.json()["id"])
     assert "pages_total" not in image_job and image_job["status"] == "succeeded"
     one = _get(svc, f"/v1/jobs/{image_job['id']}/result").json()

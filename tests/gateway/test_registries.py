@@ -29,7 +29,7 @@ from shared.results.formats import FORMATS, Rendering, ResultFormat, register_fo
 from shared.results.model import Line
 from shared.tenants import KeyStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class DummyEngine:

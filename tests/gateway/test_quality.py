@@ -19,7 +19,7 @@ from PIL import Image
 from shared.intake.images import inspect
 from shared.intake.quality import REASON_ORDER, Thresholds, assess
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import make_labels as ml  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not ml.receipt_paths(), reason=f"no receipt scans in {ml.RECEIPTS}")

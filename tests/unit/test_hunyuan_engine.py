@@ -26,7 +26,7 @@ from models.registry import EngineLoadError
 from shared.infra.settings import load_settings
 from shared.jobs.task_spec import TaskSpec
 
-RECEIPTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "receipts"
+RECEIPTS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "receipts"
 
 
 @pytest.fixture(scope="session")

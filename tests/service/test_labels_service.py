@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from runner_harness import FieldsEngine
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import make_labels as ml  # noqa: E402
 
 LABELS = {name: (im, expected) for name, im, expected in ml.labels()}
@@ -162,7 +162,7 @@ def test_cli_prints_the_decoded_fields_as_a_table(make_service, tmp_path):
     LABELS["gs1_128_gtin_lot_expiry"][0].save(label)
     bad = tmp_path / "bad.png"
     LABELS["fault_impossible_date"][0].save(bad)
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**svc.env, "OCRQ_CLIENT_CONFIG": str(tmp_path / "none.json")}
 
     def ocrq(path: Path) -> subprocess.CompletedProcess[str]:

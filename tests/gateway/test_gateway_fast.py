@@ -212,7 +212,7 @@ def test_the_result_of_an_unfinished_job_is_404_retry_after_and_the_docs_say_so(
     never = gw.client.get(f"/v1/jobs/{job['id']}/result", headers=gw.headers)  # type: ignore[attr-defined]
     problem(never, 409, "result_not_available")
     # docs/api.md tells integrators the same two answers (it once said 409 while unfinished).
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
     sentence = " ".join(docs[docs.index("`GET /v1/jobs/<id>/result` (the result document alone"):].split("),")[0].split())
     assert "`404 result_not_available` with `Retry-After` while the job is queued or running" in sentence
     assert "`409 result_not_available` once it failed or was canceled" in sentence

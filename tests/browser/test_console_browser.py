@@ -653,7 +653,7 @@ def _stroke(page, selector: str) -> str:
 def test_console_labels_barcode_boxes_gs1_fields_review_and_quality(module_service, browser, output_dir):
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
     import make_labels as ml
 
     labels = {name: im for name, im, _ in ml.labels()}

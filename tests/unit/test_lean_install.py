@@ -11,7 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENGINE_PACKAGES = ("torch", "transformers", "onnxruntime", "rapidocr", "vllm", "safetensors", "accelerate")
 
 BLOCKER = textwrap.dedent(f"""

@@ -137,7 +137,7 @@ def test_a_job_that_ends_elsewhere_while_decoding_frees_the_engine_and_keeps_its
 
 
 def test_a_late_answer_after_a_takeover_writes_nothing_and_is_refused_once(env, caplog):
-    # The worker was cut off while its engine ran (tests/test_partition.py does it over the
+    # The worker was cut off while its engine ran (tests/topology/test_partition.py does it over the
     # network): its lease lapsed, another worker took the job over and stored its result. The late
     # answer must not overwrite that result, nor finish the job; the refusal is logged once.
     import logging

@@ -101,7 +101,7 @@ def test_wait_for_replicas_confirms_and_times_out(redis_ha: RedisHA):  # noqa: F
 
 def test_replica_waiter_waits_for_every_live_replica(tmp_path: Path):
     """WAIT 1 with two replicas confirms a write one of them lacks, and Sentinel may promote that one
-    (tests/test_failover.py lost 24 accepted jobs so). The waiter waits for both."""
+    (tests/topology/test_failover.py lost 24 accepted jobs so). The waiter waits for both."""
     with RedisHA(tmp_path / "ha", replicas=2) as ha:
         client = connect(ha.url())
         waiter = ReplicaWaiter(client, 1, 300)
@@ -166,7 +166,7 @@ def test_a_broker_connection_broken_mid_poll_closes_without_ending_the_worker(re
     """Celery's consumer, on a broker connection error, collects the connection (which detaches the
     transport even when the polling channel could not be closed) and then closes it. kombu 5.7 then
     rebuilt a pool from the detached transport: AttributeError, and the webhook worker exited
-    mid-failover (tests/test_failover.py, 1 run of 9). workers.kombu_compat turns it into the
+    mid-failover (tests/topology/test_failover.py, 1 run of 9). workers.kombu_compat turns it into the
     connection error kombu ignores, so the consumer reconnects."""
     from kombu import Connection, Consumer, Producer, Queue
 
@@ -191,7 +191,7 @@ def test_a_broker_connection_broken_mid_poll_closes_without_ending_the_worker(re
 
 def test_a_replay_is_an_acceptance_too_and_waits_for_the_replicas(tmp_path: Path):
     """The first request stores the job, no replica confirms it: 503. Its retry with the same
-    Idempotency-Key must not answer 200 for that unconfirmed record (tests/test_failover.py lost 36
+    Idempotency-Key must not answer 200 for that unconfirmed record (tests/topology/test_failover.py lost 36
     jobs so, when a second failover demoted the primary holding them); it waits for the replicas
     like a submit, and answers 200 once they hold the job."""
     import io

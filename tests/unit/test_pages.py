@@ -299,7 +299,7 @@ def label_pdf(label_names: list[str]) -> tuple[bytes, dict[str, dict]]:
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
     import make_labels as ml
     from reportlab.lib.utils import ImageReader
 

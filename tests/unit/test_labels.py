@@ -11,7 +11,7 @@ from models.barcodes import decode_barcodes
 from shared.labels.review_reasons import review_reasons
 from shared.results.model import Line
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import make_labels as ml  # noqa: E402
 
 # Labels with printed interpretations (and the planted faults); the others have no text to hold a symbol to.

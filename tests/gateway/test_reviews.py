@@ -38,7 +38,7 @@ from shared.reviews.routing import review_hook
 from shared.tenants import KeyStore, digest
 from shared.webhooks.outbox import msg_id_for
 
-SCHEMA = json.loads((Path(__file__).parent.parent / "docs" / "review-line.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "review-line.schema.json").read_text())
 GOOD_SSCC = "376104250021234569"
 BAD_SSCC = "376104250021234560"  # check digit should be 9
 

@@ -29,11 +29,11 @@ from wms_receiver import Receiver
 from shared.tenants import KeyStore
 from shared.webhooks.outbox import msg_id_for
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import make_labels as ml  # noqa: E402
 
 FLOOR = 0.9
-SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "docs" / "review-line.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "review-line.schema.json").read_text())
 
 
 def _bytes(im: Image.Image, fmt: str) -> bytes:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- quickstart:"
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pytest
 
 from cli.client import resolve, write_client_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_without_any_key_the_cli_says_what_to_do_not_what_http_wants(tmp_path: Path) -> None:

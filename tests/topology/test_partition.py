@@ -211,7 +211,7 @@ def _wait_for_a_page_in_fars_engine(far_log: Path, near_log: Path, near: subproc
                                     entered: Path) -> None:
     """Once far has finished some work: the moment its engine takes a document page (the
     sitecustomize appends the size of what it was handed as a call begins; the load's images are
-    160x60, a rendered page is far larger). tests/test_runner.py holds an image job the same way.
+    160x60, a rendered page is far larger). tests/unit/test_runner.py holds an image job the same way.
 
     Left to chance, far rarely gets a page: near takes one in 0.15 s and drains the queue while far
     spends 1.5 s on an image (two CI runs saw far handed 2 pages in 240 s, then none). So as soon as a

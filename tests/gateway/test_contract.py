@@ -25,7 +25,7 @@ from shared import errors
 from shared.infra.settings import load_settings
 from shared.tenants import KeyStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "tests" / "data" / "openapi-baseline.txt"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from models.barcodes import decode_barcodes
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import make_labels as ml  # noqa: E402
 
 
