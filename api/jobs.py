@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
-from api import previews
+from api import draining, previews
 from api.auth import require_key, require_scope
 from api.context import services, tenant
 from api.contract import Reply, contract, single_valued_query
@@ -53,8 +53,12 @@ class ResultNotAvailable(errors.Conflict):
     code = "result_not_available"
 
 
+DRAIN_CHECK_S = 0.5
+
+
 def _wait_for_final(job: Job, wait_s: float) -> Job:
-    """Block until the job is final or wait_s passes, on Redis pub/sub (no polling loop)."""
+    """Block until the job is final, wait_s passes or the gateway is stopping, on Redis pub/sub
+    (no polling of Redis)."""
     s = services()
     pubsub = s.redis.pubsub(ignore_subscribe_messages=True)
     try:
@@ -62,11 +66,12 @@ def _wait_for_final(job: Job, wait_s: float) -> Job:
         # Re-read after subscribing: a job that finished in between would otherwise be missed.
         current = s.store.get(job.id) or job
         deadline = time.monotonic() + wait_s
-        while not current.terminal:
+        while not current.terminal and not draining.DRAINING.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            msg = pubsub.get_message(timeout=left)
+            # Wake at least every DRAIN_CHECK_S to see a stop (api/draining.py); waiting sends Redis nothing.
+            msg = pubsub.get_message(timeout=min(left, DRAIN_CHECK_S))
             if msg is not None:
                 current = s.store.get(job.id) or current
         return current

@@ -75,6 +75,9 @@ def cmd_api(args: argparse.Namespace) -> int:
         "8190",
         "--logger-class",
         "shared.infra.logs.GunicornLogger",  # JSON lines, like the app's own
+        # post_worker_init: a stopping worker answers its long-polls at once (api/draining.py)
+        "--config",
+        "python:api.gunicorn_config",
         "--worker-tmp-dir",
         "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
     ]

@@ -281,6 +281,35 @@ def test_long_poll_wakes_on_publish_without_polling_redis(gateway):
     assert time.monotonic() - t_done < 2 and result["t"] < 10
 
 
+def test_a_stopping_gateway_answers_its_long_polls_at_once_and_exits(make_service):
+    """SIGTERM (a restart, a deploy): the long-poll gets the job as it is, with Retry-After, and
+    gunicorn exits in about a second instead of holding the stop for the whole wait (api/draining.py)."""
+    import os
+    import signal
+
+    svc = make_service(worker=False)
+    jid = svc.submit(_jpeg(9)).json()["id"]
+    result: dict = {}
+
+    def poll() -> None:
+        result["r"] = _get(svc, f"/v1/jobs/{jid}", params={"wait": 25})
+        result["answered"] = time.monotonic()
+
+    th = threading.Thread(target=poll)
+    th.start()
+    time.sleep(1.0)  # the long-poll is waiting
+    api = svc.procs["api"]
+    stopped = time.monotonic()
+    os.killpg(api.pid, signal.SIGTERM)
+    api.wait(timeout=20)
+    exited = time.monotonic() - stopped
+    th.join(20)
+    r = result["r"]
+    assert r.status_code == 200 and r.json()["status"] == "queued" and r.headers["Retry-After"] == "1", r.text
+    assert result["answered"] - stopped < 3, result["answered"] - stopped
+    assert exited < 5, exited
+
+
 # ------------------------------------------------------------------ cancel and purge
 def test_cancel_a_queued_job_and_the_worker_skips_it(make_service):
     svc = make_service(worker=False)
