@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from cli.procs import free_port, start_redis, stop_all, wait_for_port  # noqa: E402
 from shared.infra.redis_client import connect  # noqa: E402
 from shared.tenants import KeyStore  # noqa: E402
+from tests.loopback_http import LoopbackServer  # noqa: E402
 
 RECEIPTS = ROOT.parent / "shared" / "data" / "receipts"
 BUCKET = "ocrq-bench"
@@ -111,7 +112,7 @@ class TraceSink:
     """An OTLP/HTTP endpoint on loopback: reads each POST /v1/traces, answers 200, keeps byte counts."""
 
     def __init__(self) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         sink = self
         self.requests = 0
@@ -130,13 +131,11 @@ class TraceSink:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(Handler)
+        self.endpoint = self.server.url
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 class Stack:

@@ -21,13 +21,14 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cli.procs import free_port, start_redis, stop_all  # noqa: E402
+from tests.loopback_http import LoopbackServer  # noqa: E402
 
 
 class Receiver:
@@ -65,18 +66,15 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        self.server = LoopbackServer(Handler)
+        self.port = self.server.port
 
     def count(self) -> int:
         with self.lock:
             return len(self.received)
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 def pct(values: list[float], p: float) -> float:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from tests.loopback_http import LoopbackServer
 
 
 @dataclass
@@ -32,7 +34,7 @@ class Receiver:
     seen: list[Seen] = field(default_factory=list)
     inflight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
+    server: LoopbackServer | None = None
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -76,16 +78,13 @@ class Receiver:
                     with rx.lock:
                         rx.inflight -= 1
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        self.server = LoopbackServer(Handler, self.port)
+        self.port = self.server.port
         return self
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.close()
             self.server = None
 
     def of(self, path: str) -> list[Seen]:

@@ -16,12 +16,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import uuid
 import zipfile
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ from ocrq_client import (
 )
 from ocrq_client.models import BatchOut, DryRunOut, JobOut, OcrResult
 from shared.tenants import KeyStore
+from tests.loopback_http import LoopbackServer
 
 CLIENT = ROOT / "clients" / "python"
 RECEIPT = ROOT / "examples" / "receipt.jpg"
@@ -203,14 +203,11 @@ class StandIn:
 
             do_GET = do_POST = do_DELETE = _answer  # noqa: N815
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 def _problem(status: int, code: str) -> dict[str, Any]:

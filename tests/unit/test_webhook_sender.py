@@ -30,6 +30,7 @@ from shared.webhooks.schedule import (
     total_attempts,
 )
 from shared.webhooks.ssrf import Target, check_url
+from tests.loopback_http import LoopbackServer
 from workers.webhooks.sender import Attempt, classify, deliver, parse_retry_after
 
 HOST = "receiver.test"
@@ -120,25 +121,19 @@ def _handler(rx: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _serve(rx: Receiver, server: ThreadingHTTPServer) -> Iterator[Receiver]:
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+def _serve(rx: Receiver, server_cls: type[ThreadingHTTPServer] = ThreadingHTTPServer) -> Iterator[Receiver]:
+    server = LoopbackServer(_handler(rx), server_cls=server_cls)
+    rx.port = server.port
     try:
         yield rx
     finally:
         rx.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        server.close()
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    rx = Receiver(port=0)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(rx))
-    rx.port = server.server_address[1]
-    yield from _serve(rx, server)
+    yield from _serve(Receiver(port=0))
 
 
 def _resolver(host: str, port: int) -> list[str]:
@@ -329,9 +324,7 @@ def tls_receiver(tls_files: tuple[Path, Path, Path]) -> Iterator[Receiver]:
                 return  # a client that rejected our certificate: nothing to serve
             super().finish_request(tls, client_address)
 
-    server = TLSServer(("127.0.0.1", 0), _handler(rx))
-    rx.port = server.server_address[1]
-    yield from _serve(rx, server)
+    yield from _serve(rx, TLSServer)
 
 
 def test_https_pins_ip_and_verifies_hostname(tls_receiver: Receiver, tls_files: tuple[Path, Path, Path]) -> None:
