@@ -147,6 +147,22 @@ def test_message_held_by_a_worker_that_died_comes_back_when_redis_restarts(
         assert "delivered before the broker restarted" in (svc.logs / "fresh.log").read_text()
 
 
+def _take(queue: Any, client: redis_lib.Redis, n: int, timeout: float = 20) -> list[Any]:
+    """`n` messages from a kombu SimpleQueue. A failure says where the messages are and who else is
+    connected: one CI run timed out on the first 5 s `get` with no cause on record."""
+    got: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < n and time.monotonic() < deadline:
+        try:
+            got.append(queue.get(timeout=1))
+        except queue.Empty:
+            pass
+    clients = [c.get("name") or c.get("cmd") for c in client.client_list()]
+    assert len(got) == n, (f"took {len(got)} of {n} in {timeout:.0f} s; queue holds {client.llen('interactive')}, "
+                           f"unacked {client.hlen(UNACKED)}; clients {clients}")
+    return got
+
+
 def test_reaper_puts_back_only_what_was_delivered_before_redis_started(redis_db: str) -> None:
     from kombu import Connection
 
@@ -159,7 +175,7 @@ def test_reaper_puts_back_only_what_was_delivered_before_redis_started(redis_db:
         queue = conn.SimpleQueue("interactive")
         for n in ("before", "after"):
             queue.put({"n": n})
-        held = [queue.get(timeout=5) for _ in range(2)]  # delivered, not acknowledged: both in unacked
+        held = _take(queue, client, 2)  # delivered, not acknowledged: both in unacked
         assert client.llen("interactive") == 0 and client.hlen(UNACKED) == 2
         started = int(client.time()[0]) - int(client.info("server")["uptime_in_seconds"])
         before = next(m for m in held if m.payload["n"] == "before")
@@ -167,7 +183,7 @@ def test_reaper_puts_back_only_what_was_delivered_before_redis_started(redis_db:
 
         assert restore_orphaned_messages(conn.default_channel) == 1
         assert client.hlen(UNACKED) == 1 and client.llen("interactive") == 1
-        again = queue.get(timeout=5)
+        (again,) = _take(queue, client, 1)
         assert again.payload == {"n": "before"} and again.delivery_info.get("redelivered") is True
         assert restore_orphaned_messages(conn.default_channel) == 0  # the other was delivered after the start
         for m in (*held, again):
