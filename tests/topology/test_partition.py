@@ -23,7 +23,8 @@ job's or page's compare-and-set, and logged once. What counts:
 The checksum engine answers in microseconds; to keep work in a worker's hands it is slowed here by
 a `sitecustomize` on the workers' PYTHONPATH (far: 1.5 s per image or page, near: 0.15 s). The cut
 lands the moment far's engine takes a document page, and that engine call is held until 5 s
-after the heal (a hold file), as a long GPU job would be: far comes back with a late answer.
+after the heal (a hold file the engine itself creates from the test's `.armed` file, so no reading
+of logs decides which call is held), as a long GPU job would be: far comes back with a late answer.
 
 Found by this test: a late answer was written to the store before its compare-and-set refused it
 (a page result written again after the document was assembled and its page results deleted; a
@@ -73,9 +74,15 @@ if _delay:
     _run = _m.ChecksumEngine.run
 
     def run(self, requests):
-        if _hold:  # tell the test that work is in this engine now
+        if _hold:  # tell the test what this engine is handed
+            size = "%dx%d" % requests[0].image.size
             with open(_hold + ".entered", "a") as f:
-                f.write("%dx%d\\n" % requests[0].image.size)
+                f.write(size + "\\n")
+            if size != "160x60" and os.path.exists(_hold + ".armed"):
+                try:  # the first document page once armed takes the hold itself (rename: one call wins)
+                    os.rename(_hold + ".armed", _hold)
+                except OSError:
+                    pass
         time.sleep(_delay * len(requests))
         deadline = time.monotonic() + 300
         while _hold and os.path.exists(_hold) and time.monotonic() < deadline:
@@ -208,10 +215,12 @@ def _wait(svc: Service, job_id: str, deadline: float) -> dict:
 
 
 def _wait_for_a_page_in_fars_engine(far_log: Path, near_log: Path, near: subprocess.Popen[bytes],
-                                    entered: Path) -> None:
-    """Once far has finished some work: the moment its engine takes a document page (the
-    sitecustomize appends the size of what it was handed as a call begins; the load's images are
-    160x60, a rendered page is far larger). tests/unit/test_runner.py holds an image job the same way.
+                                    hold: Path) -> None:
+    """Once far has finished some work, arms the hold; returns once far's engine has taken a
+    document page and held itself (the load's images are 160x60, a rendered page is far larger).
+    The engine decides, not this loop: one CI run read the logs too slowly, far's page call ended
+    before the hold was made, and the image far took next was held instead.
+    tests/unit/test_runner.py holds an image job the same way.
 
     Left to chance, far rarely gets a page: near takes one in 0.15 s and drains the queue while far
     spends 1.5 s on an image (two CI runs saw far handed 2 pages in 240 s, then none). So as soon as a
@@ -222,14 +231,17 @@ def _wait_for_a_page_in_fars_engine(far_log: Path, near_log: Path, near: subproc
         assert time.monotonic() < deadline, "far finished no work"
         time.sleep(0.1)
 
+    entered = Path(str(hold) + ".entered")
+    Path(str(hold) + ".armed").touch()
+
     def entries() -> list[str]:
         return entered.read_text().split() if entered.exists() else []
 
     def fan_outs() -> int:
         return sum(d.get("message") == "pages sent" for log in (far_log, near_log) for d in _lines(log))
 
-    seen, sent = len(entries()), fan_outs()
-    while True:
+    sent = fan_outs()
+    while not hold.exists():
         assert time.monotonic() < deadline, f"far took no page: its engine was handed {Counter(entries())}"
         if fan_outs() == sent:
             time.sleep(0.02)
@@ -237,13 +249,11 @@ def _wait_for_a_page_in_fars_engine(far_log: Path, near_log: Path, near: subproc
         os.killpg(near.pid, signal.SIGSTOP)
         try:
             pause_ends = time.monotonic() + PAUSE_S
-            while time.monotonic() < pause_ends:
-                if any(size != "160x60" for size in entries()[seen:]):
-                    return
+            while time.monotonic() < pause_ends and not hold.exists():
                 time.sleep(0.01)
         finally:
             os.killpg(near.pid, signal.SIGCONT)
-        seen, sent = len(entries()), fan_outs()
+        sent = fan_outs()
 
 
 def _last_page_claim(far_log: Path) -> list[dict]:
@@ -298,8 +308,7 @@ def test_worker_cut_off_for_90_s_loses_nothing_and_doubles_nothing(
             # Cut while far computes: once it has finished some work, at the moment its engine
             # takes a document page. That engine call is held (the hold file) until 5 s after
             # the heal, as a long GPU job would be: far comes back with a late answer in hand.
-            _wait_for_a_page_in_fars_engine(far_log, near_log, near, Path(str(hold) + ".entered"))
-            hold.touch()
+            _wait_for_a_page_in_fars_engine(far_log, near_log, near, hold)
             held = _last_page_claim(far_log)
             finished_before = {d.get("job_id") for d in _lines(far_log) if d.get("message") == "finished"}
             cut = time.time()
