@@ -8,8 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class LoopbackServer:
-    """Serves `handler` on 127.0.0.1 from a daemon thread until `close()`. Port 0 takes a free one;
-    `server_cls` lets a test wrap the socket (TLS)."""
+    """Serves `handler` on `host` (127.0.0.1 unless a test names another loopback address) from a
+    daemon thread until `close()`. Port 0 takes a free one; `server_cls` lets a test wrap the
+    socket (TLS)."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0, host: str = "127.0.0.1",
                  server_cls: type[ThreadingHTTPServer] = ThreadingHTTPServer) -> None:

@@ -78,11 +78,11 @@ if _delay:
             size = "%dx%d" % requests[0].image.size
             with open(_hold + ".entered", "a") as f:
                 f.write(size + "\\n")
-            if size != "160x60" and os.path.exists(_hold + ".armed"):
+            if size != "160x60":
                 try:  # the first document page once armed takes the hold itself (rename: one call wins)
                     os.rename(_hold + ".armed", _hold)
                 except OSError:
-                    pass
+                    pass  # not armed, or another call took it
         time.sleep(_delay * len(requests))
         deadline = time.monotonic() + 300
         while _hold and os.path.exists(_hold) and time.monotonic() < deadline:
